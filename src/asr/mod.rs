@@ -1,0 +1,14 @@
+//! Speech recognition: Whisper models (finding, checking, importing, quantising) and transcription.
+
+mod ct2;
+pub mod ggml;
+pub mod import;
+mod mel;
+pub mod model;
+pub mod quantize;
+pub mod transcribe;
+pub mod transcript;
+
+pub use model::{ModelError, ModelInfo};
+pub use transcribe::{Model, TranscribeError, TranscribeOptions, transcribe};
+pub use transcript::{Segment, Transcript, Word};

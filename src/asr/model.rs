@@ -1,0 +1,187 @@
+//! Finding, checking and describing whisper.cpp model files.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ggml::{self, GgmlError, Layout};
+
+/// The file the tools use when no model is named.
+pub const DEFAULT_MODEL_FILE: &str = "ggml-tiny.en.bin";
+/// Environment variable naming the model to use by default.
+pub const MODEL_ENV: &str = "VIDSCRIBE_MODEL";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(
+        "model {path} not found; run scripts/fetch-model.sh, or name one with --model or ${MODEL_ENV}"
+    )]
+    NotFound { path: PathBuf },
+    #[error("no model given and none found (looked for {tried}); run scripts/fetch-model.sh")]
+    NoDefault { tried: String },
+    #[error("cannot read model {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a usable whisper model: {source}")]
+    Invalid { path: PathBuf, source: GgmlError },
+}
+
+/// What a model file is, as `model list` and the JSON output report it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    /// tiny.en, base, …
+    pub name: String,
+    /// f16, q8_0, q5_1, …
+    pub weights: String,
+    pub multilingual: bool,
+    pub size_bytes: u64,
+    pub sha256: String,
+}
+
+/// Directories searched for models: `./models`, then `models/` beside the repository the binary
+/// was built in (so `target/release/vidscribe` finds the project's models from anywhere).
+pub fn model_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("models")];
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    if !dirs.contains(&built_in) {
+        dirs.push(built_in);
+    }
+    dirs
+}
+
+/// The model to use: the one given, else `$VIDSCRIBE_MODEL`, else the default file in
+/// [`model_dirs`]. Only says where it is; [`inspect`] checks it.
+pub fn resolve(given: Option<&Path>) -> Result<PathBuf, ModelError> {
+    let chosen = given
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(MODEL_ENV).map(PathBuf::from));
+    if let Some(p) = chosen {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(ModelError::NotFound { path: p })
+        };
+    }
+    let candidates: Vec<PathBuf> = model_dirs()
+        .into_iter()
+        .map(|d| d.join(DEFAULT_MODEL_FILE))
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| ModelError::NoDefault {
+            tried: candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Validates a model file completely (header, vocabulary, every tensor present and inside the
+/// file) without handing it to whisper.cpp.
+pub fn check(path: &Path) -> Result<Layout, ModelError> {
+    let file = File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ModelError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            ModelError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    ggml::read_layout(&mut BufReader::new(file)).map_err(|source| ModelError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
+    let read_err = |source| ModelError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = File::open(path).map_err(read_err)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Checks a model and describes it.
+pub fn inspect(path: &Path) -> Result<(ModelInfo, Layout), ModelError> {
+    let layout = check(path)?;
+    let h = layout.hparams;
+    let info = ModelInfo {
+        path: path.to_path_buf(),
+        name: h.model_name(),
+        weights: h.ftype_name().to_string(),
+        multilingual: h.is_multilingual(),
+        size_bytes: layout.file_len,
+        sha256: sha256_file(path)?,
+    };
+    Ok((info, layout))
+}
+
+/// Every whisper model in `dirs` (files that are not whisper models are skipped, not errors).
+pub fn list(dirs: &[PathBuf]) -> Vec<Result<ModelInfo, ModelError>> {
+    let mut paths: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    paths.sort();
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
+    paths
+        .into_iter()
+        .filter_map(|p| match inspect(&p) {
+            Err(ModelError::Invalid {
+                source: GgmlError::Magic(_),
+                ..
+            }) => None,
+            Err(e @ ModelError::Invalid { .. }) => match vad_name(&p) {
+                Some(name) => Some(Ok(ModelInfo {
+                    name,
+                    weights: "vad".into(),
+                    multilingual: true,
+                    size_bytes: std::fs::metadata(&p).map_or(0, |m| m.len()),
+                    sha256: sha256_file(&p).unwrap_or_default(),
+                    path: p,
+                })),
+                None => Some(Err(e)),
+            },
+            other => Some(other.map(|(info, _)| info)),
+        })
+        .collect()
+}
+
+/// whisper.cpp's VAD models share the ggml magic but continue with a length-prefixed name
+/// (`silero-16k`) instead of the Whisper header.
+pub fn vad_name(path: &Path) -> Option<String> {
+    let mut head = [0u8; 72];
+    let n = File::open(path).ok()?.read(&mut head).ok()?;
+    if n < 8 || u32::from_le_bytes(head[..4].try_into().ok()?) != ggml::MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
+    let name = std::str::from_utf8(head.get(8..8 + len)?).ok()?;
+    name.starts_with("silero").then(|| name.to_string())
+}

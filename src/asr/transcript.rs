@@ -1,0 +1,177 @@
+//! The transcript: segments and words with integer-millisecond times. Everything after
+//! recognition (cues, links, files) is built from this alone.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Ms;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    /// The word as spoken, with attached punctuation, without surrounding spaces.
+    pub text: String,
+    pub start_ms: Ms,
+    pub end_ms: Ms,
+    /// Mean probability of the word's tokens (0–1).
+    pub probability: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start_ms: Ms,
+    pub end_ms: Ms,
+    pub text: String,
+    /// Whisper's probability that the window held no speech.
+    pub no_speech_probability: f32,
+    pub words: Vec<Word>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// ISO 639-1 code, given or detected.
+    pub language: String,
+    pub segments: Vec<Segment>,
+}
+
+impl Transcript {
+    pub fn words(&self) -> impl Iterator<Item = &Word> {
+        self.segments.iter().flat_map(|s| s.words.iter())
+    }
+
+    /// All text, segments joined by spaces.
+    pub fn text(&self) -> String {
+        self.segments
+            .iter()
+            .map(|s| s.text.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A decoded token: its raw bytes (a token may hold part of a UTF-8 character), times and
+/// probability.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub bytes: Vec<u8>,
+    pub start_ms: Ms,
+    pub end_ms: Ms,
+    pub probability: f32,
+}
+
+fn is_punctuation_only(bytes: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(bytes);
+    !s.trim().is_empty()
+        && s.trim()
+            .chars()
+            .all(|c| c.is_ascii_punctuation() || "…“”‘’«»–—".contains(c))
+}
+
+/// Joins tokens into words: a token beginning with a space starts a word; anything else
+/// (word pieces, punctuation, digits of a number) extends the word before it.
+pub fn words_from_tokens(tokens: &[Token]) -> Vec<Word> {
+    struct Acc {
+        bytes: Vec<u8>,
+        start: Ms,
+        end: Ms,
+        psum: f32,
+        n: u32,
+    }
+    let mut words = Vec::new();
+    let mut cur: Option<Acc> = None;
+    let flush = |acc: Acc, words: &mut Vec<Word>| {
+        let text = String::from_utf8_lossy(&acc.bytes).trim().to_string();
+        if !text.is_empty() {
+            words.push(Word {
+                text,
+                start_ms: acc.start,
+                end_ms: acc.end.max(acc.start),
+                probability: acc.psum / acc.n as f32,
+            });
+        }
+    };
+    for t in tokens {
+        let starts_word = t.bytes.first() == Some(&b' ') && !is_punctuation_only(&t.bytes);
+        match cur.as_mut() {
+            Some(acc) if !starts_word => {
+                // " ." is punctuation that belongs to the word before, without its space.
+                let piece = if is_punctuation_only(&t.bytes) {
+                    t.bytes.trim_ascii_start()
+                } else {
+                    &t.bytes[..]
+                };
+                acc.bytes.extend_from_slice(piece);
+                acc.end = acc.end.max(t.end_ms);
+                acc.psum += t.probability;
+                acc.n += 1;
+            }
+            _ => {
+                if let Some(acc) = cur.take() {
+                    flush(acc, &mut words);
+                }
+                cur = Some(Acc {
+                    bytes: t.bytes.clone(),
+                    start: t.start_ms,
+                    end: t.end_ms,
+                    psum: t.probability,
+                    n: 1,
+                });
+            }
+        }
+    }
+    if let Some(acc) = cur {
+        flush(acc, &mut words);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tok(s: &str, a: Ms, b: Ms) -> Token {
+        Token {
+            bytes: s.as_bytes().to_vec(),
+            start_ms: a,
+            end_ms: b,
+            probability: 0.5,
+        }
+    }
+
+    #[test]
+    fn pieces_and_punctuation_join_their_word() {
+        let w = words_from_tokens(&[
+            tok(" Y", 0, 100),
+            tok("ere", 100, 200),
+            tok("van", 200, 300),
+            tok(",", 300, 310),
+            tok(" 44", 400, 500),
+            tok("-", 500, 510),
+            tok("day", 510, 600),
+            tok(" war", 600, 700),
+            tok(" .", 700, 710),
+        ]);
+        let texts: Vec<_> = w.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["Yerevan,", "44-day", "war."]);
+        assert_eq!((w[0].start_ms, w[0].end_ms), (0, 310));
+    }
+
+    #[test]
+    fn split_utf8_characters_are_rejoined() {
+        let e = "é".as_bytes();
+        let w = words_from_tokens(&[
+            Token {
+                bytes: vec![b' ', b'c', b'a', b'f', e[0]],
+                start_ms: 0,
+                end_ms: 100,
+                probability: 1.0,
+            },
+            Token {
+                bytes: vec![e[1]],
+                start_ms: 100,
+                end_ms: 200,
+                probability: 1.0,
+            },
+        ]);
+        assert_eq!(w[0].text, "café");
+    }
+}

@@ -1,0 +1,57 @@
+//! The JSON transcript document: everything needed to rebuild cues later without running
+//! recognition again, and to know exactly how the transcript was made.
+
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::asr::{ModelInfo, TranscribeOptions, Transcript};
+use crate::media::SourceInfo;
+
+/// Schema version of [`Document`]; bumped on incompatible changes.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+    pub whisper_cpp: String,
+}
+
+impl Tool {
+    pub fn current() -> Self {
+        Self {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            whisper_cpp: whisper_rs::WHISPER_CPP_VERSION.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Input {
+    /// As given on the command line (`-` for stdin).
+    pub path: String,
+    #[serde(flatten)]
+    pub audio: SourceInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub schema: u32,
+    pub tool: Tool,
+    pub input: Input,
+    pub model: ModelInfo,
+    pub options: TranscribeOptions,
+    #[serde(flatten)]
+    pub transcript: Transcript,
+}
+
+pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, doc)?;
+    writeln!(w)
+}
+
+pub fn read<R: Read>(r: R) -> serde_json::Result<Document> {
+    serde_json::from_reader(r)
+}

@@ -1,0 +1,40 @@
+//! Output (and later input) formats. Every writer takes `impl Write` and knows nothing of files.
+
+pub mod json;
+pub mod srt;
+pub mod txt;
+pub mod vtt;
+
+use std::str::FromStr;
+
+/// The formats `transcribe` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Srt,
+    Vtt,
+    Json,
+    Txt,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Srt, Format::Vtt, Format::Json, Format::Txt];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
+            Format::Json => "json",
+            Format::Txt => "txt",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown format {s:?} (choose from srt, vtt, json, txt)"))
+    }
+}

@@ -1,0 +1,14 @@
+//! vidscribe: news video in, accurate subtitles and an article-linked transcript out, offline.
+//!
+//! Data flows one way: [`media`] (file → 16 kHz PCM) → [`asr`] (PCM → transcript) →
+//! [`captions`] (transcript → cues) → [`formats`] (cues → files). Only `main.rs` knows about
+//! terminals and exit codes.
+
+pub mod asr;
+pub mod captions;
+pub mod cli;
+pub mod formats;
+pub mod media;
+pub mod output;
+pub mod progress;
+pub mod time;

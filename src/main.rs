@@ -1,0 +1,279 @@
+//! The vidscribe command: parses arguments, runs the job, prints the error chain on one line and
+//! turns the outcome into an exit code. The only place that knows about terminals.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use vidscribe::asr::{self, model, quantize};
+use vidscribe::captions::{LayoutRules, build_cues};
+use vidscribe::cli::{Cli, Command, ModelCommand, TranscribeArgs};
+use vidscribe::formats::{self, Format, json};
+use vidscribe::media;
+use vidscribe::output::write_atomically;
+use vidscribe::progress::{Cancel, Progress};
+use vidscribe::time::clock;
+
+static CANCEL: Cancel = Cancel::new();
+
+/// A progress bar on stderr, drawn only for a terminal.
+struct Bar {
+    bar: ProgressBar,
+    total: std::sync::Mutex<u64>,
+}
+
+impl Bar {
+    fn new(visible: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if visible {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        Self {
+            bar,
+            total: std::sync::Mutex::new(0),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn begin(&self, stage: &str, total_ms: Option<u64>) {
+        let total = total_ms.unwrap_or(0);
+        if let Ok(mut t) = self.total.lock() {
+            *t = total;
+        }
+        self.bar.reset();
+        self.bar.set_length(total.max(1));
+        self.bar.set_position(0);
+        let style = ProgressStyle::with_template(
+            "{msg:>12} {wide_bar} {percent:>3}%  {elapsed} elapsed, {eta} left",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        self.bar.set_style(style);
+        self.bar.set_message(stage.to_string());
+    }
+    fn at(&self, done_ms: u64) {
+        self.bar.set_position(done_ms);
+    }
+    fn end(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    asr::transcribe::set_library_logging(cli.verbose);
+    let _ = ctrlc::set_handler(|| {
+        if CANCEL.is_cancelled() {
+            // A second Ctrl-C: stop now. Outputs are only ever renamed into place when complete.
+            std::process::exit(130);
+        }
+        CANCEL.cancel();
+    });
+    let result = run(&cli);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) if CANCEL.is_cancelled() => {
+            eprintln!("vidscribe: interrupted; no output written");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("vidscribe: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    let show = !cli.quiet && std::io::stderr().is_terminal();
+    match &cli.command {
+        Command::Transcribe(args) => transcribe(args, show),
+        Command::Model(m) => model_command(m),
+    }
+}
+
+fn transcribe(args: &TranscribeArgs, show: bool) -> Result<()> {
+    let formats = args.formats();
+    let to_stdout = args.output == "-";
+    if to_stdout && formats.len() != 1 {
+        bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
+    }
+    let opts = args.transcribe_options();
+    // Find and check the model before spending time on decoding.
+    let model_path = model::resolve(args.model.as_deref())?;
+    model::check(&model_path)?;
+
+    let bar = Bar::new(show);
+    let decode_opts = args.decode_options();
+    let (audio, stem) = if args.input == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+        (
+            media::decode_bytes(bytes.into(), &decode_opts, &bar, &CANCEL).context("stdin")?,
+            "stdin".to_string(),
+        )
+    } else {
+        let path = Path::new(&args.input);
+        let audio = media::decode_path(path, &decode_opts, &bar, &CANCEL)
+            .with_context(|| args.input.clone())?;
+        let stem = path
+            .file_stem()
+            .map_or("output".into(), |s| s.to_string_lossy().into_owned());
+        (audio, stem)
+    };
+    if audio.source.skipped_packets > 0 && show {
+        eprintln!(
+            "vidscribe: warning: {} damaged packets replaced by silence",
+            audio.source.skipped_packets
+        );
+    }
+
+    let model = asr::Model::load(&model_path)?;
+    let transcript = asr::transcribe(&model, &audio.samples, &opts, &bar, &CANCEL)?;
+    if CANCEL.is_cancelled() {
+        bail!("interrupted");
+    }
+    let cues = build_cues(&transcript, &LayoutRules::default());
+    let doc = json::Document {
+        schema: json::SCHEMA,
+        tool: json::Tool::current(),
+        input: json::Input {
+            path: args.input.clone(),
+            audio: audio.source.clone(),
+        },
+        model: model.info.clone(),
+        options: opts,
+        transcript,
+    };
+    let render = |f: Format, w: &mut dyn Write| -> std::io::Result<()> {
+        match f {
+            Format::Srt => formats::srt::write(w, &cues),
+            Format::Vtt => formats::vtt::write(w, &cues),
+            Format::Json => json::write(w, &doc),
+            Format::Txt => formats::txt::write(w, &doc.transcript),
+        }
+    };
+    if to_stdout {
+        let mut out = std::io::stdout().lock();
+        render(formats[0], &mut out).context("writing to stdout")?;
+        return Ok(());
+    }
+    let dir = PathBuf::from(&args.output);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let mut written = Vec::new();
+    for f in formats {
+        let path = dir.join(format!("{stem}.{}", f.extension()));
+        write_atomically(&path, |w| render(f, w))?;
+        written.push(path.display().to_string());
+    }
+    if show {
+        eprintln!(
+            "vidscribe: {} of audio, {} cues, language {}: wrote {}",
+            clock(audio.duration_ms(), '.'),
+            cues.len(),
+            doc.transcript.language,
+            written.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn model_command(cmd: &ModelCommand) -> Result<()> {
+    match cmd {
+        ModelCommand::Import { paths } => {
+            let (out, inputs) = paths
+                .split_last()
+                .context("give the inputs, then the output file")?;
+            let h = asr::import::import(inputs, out)?;
+            let (info, _) = model::inspect(out)?;
+            println!(
+                "{}: {} ({}, {} bytes, sha256 {})",
+                out.display(),
+                h.model_name(),
+                info.weights,
+                info.size_bytes,
+                info.sha256
+            );
+        }
+        ModelCommand::Quantize {
+            input,
+            output,
+            kind,
+        } => {
+            quantize::quantize(input, output, *kind)?;
+            let (info, _) = model::inspect(output)?;
+            println!(
+                "{}: {} ({}, {} bytes, sha256 {})",
+                output.display(),
+                info.name,
+                info.weights,
+                info.size_bytes,
+                info.sha256
+            );
+        }
+        ModelCommand::List { dirs } => {
+            let dirs = if dirs.is_empty() {
+                model::model_dirs()
+            } else {
+                dirs.clone()
+            };
+            let models = model::list(&dirs);
+            if models.is_empty() {
+                println!(
+                    "no models in {}; run scripts/fetch-model.sh",
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            println!(
+                "{:<10} {:<6} {:>8}  {:<12} {:<64}  PATH",
+                "NAME", "TYPE", "SIZE", "LANGUAGES", "SHA256"
+            );
+            for m in models {
+                match m {
+                    Ok(i) => println!(
+                        "{:<10} {:<6} {:>6}MB  {:<12} {:<64}  {}",
+                        i.name,
+                        i.weights,
+                        i.size_bytes / 1_000_000,
+                        if i.multilingual {
+                            "multilingual"
+                        } else {
+                            "English"
+                        },
+                        i.sha256,
+                        i.path.display()
+                    ),
+                    Err(e) => println!("{:<10} {e}", "INVALID"),
+                }
+            }
+        }
+        ModelCommand::Check { file } => {
+            let (info, layout) = model::inspect(file)?;
+            println!(
+                "{}: ok: {} ({}), {} tensors, {} tokens, {} bytes, sha256 {}",
+                file.display(),
+                info.name,
+                info.weights,
+                layout.tensors.len(),
+                layout.vocab.len(),
+                info.size_bytes,
+                info.sha256
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Media in, 16 kHz mono PCM out: container probing, track choice, decoding, resampling.
+
+pub mod decode;
+mod mp4;
+pub mod resample;
+
+pub use decode::{Audio, DecodeError, DecodeOptions, SourceInfo, decode_bytes, decode_path};

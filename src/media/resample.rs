@@ -1,0 +1,207 @@
+//! Down-mixing to mono and band-limited resampling to the 16 kHz that Whisper expects.
+
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler};
+
+/// The sample rate every later stage works at.
+pub const TARGET_RATE: u32 = 16_000;
+
+/// Frames fed to the FFT resampler per call; a power of two keeps its FFTs cheap.
+const CHUNK: usize = 1024;
+
+/// Averages the channels of interleaved audio into `out` (appending), so that speech panned to one
+/// side, or present in one channel only, is kept.
+pub fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+    if channels <= 1 {
+        out.extend_from_slice(interleaved);
+        return;
+    }
+    let scale = 1.0 / channels as f32;
+    out.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * scale),
+    );
+}
+
+/// Streaming mono resampler to [`TARGET_RATE`].
+///
+/// Input arrives in arbitrary pieces; output is exactly as long as the input lasts
+/// (`ceil(n_in * 16000 / rate)` frames) and starts at time zero: the resampler's own
+/// delay is cut from the front and its tail flushed at the end.
+pub struct MonoResampler {
+    inner: Option<Fft<f32>>,
+    pending: Vec<f32>,
+    to_skip: usize,
+    in_total: u64,
+    out_total: u64,
+    rate: u32,
+    scratch: Vec<f32>,
+}
+
+impl MonoResampler {
+    /// A resampler from `rate` Hz. Fails only for a zero or absurd rate.
+    pub fn new(rate: u32) -> Result<Self, String> {
+        let inner = if rate == TARGET_RATE {
+            None
+        } else {
+            let fft = Fft::<f32>::new(
+                rate as usize,
+                TARGET_RATE as usize,
+                CHUNK,
+                1,
+                FixedSync::Input,
+            )
+            .map_err(|e| e.to_string())?;
+            Some(fft)
+        };
+        let to_skip = inner.as_ref().map_or(0, |r| r.output_delay());
+        let scratch = vec![0.0; inner.as_ref().map_or(0, |r| r.output_frames_max())];
+        Ok(Self {
+            inner,
+            pending: Vec::with_capacity(CHUNK * 2),
+            to_skip,
+            in_total: 0,
+            out_total: 0,
+            rate,
+            scratch,
+        })
+    }
+
+    fn expected_out(&self) -> u64 {
+        (self.in_total * TARGET_RATE as u64).div_ceil(self.rate as u64)
+    }
+
+    /// Feeds mono samples and appends whatever output is ready to `out`.
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        self.in_total += input.len() as u64;
+        let Some(_) = self.inner else {
+            out.extend_from_slice(input);
+            self.out_total += input.len() as u64;
+            return;
+        };
+        self.pending.extend_from_slice(input);
+        let mut start = 0;
+        while self.pending.len() - start >= CHUNK {
+            self.run_chunk(start, CHUNK, out);
+            start += CHUNK;
+        }
+        self.pending.drain(..start);
+    }
+
+    /// Flushes the resampler's tail; call once after the last [`push`](Self::push).
+    pub fn finish(&mut self, out: &mut Vec<f32>) {
+        if self.inner.is_none() {
+            return;
+        }
+        let want = self.expected_out();
+        // Feed silence until the delayed output has caught up with the input.
+        let mut guard = 0;
+        while self.out_total < want && guard < 64 {
+            let n = self.pending.len().min(CHUNK);
+            self.pending.resize(CHUNK, 0.0);
+            self.run_chunk(0, n, out);
+            self.pending.clear();
+            guard += 1;
+        }
+        if self.out_total > want {
+            let extra = (self.out_total - want) as usize;
+            out.truncate(out.len().saturating_sub(extra));
+            self.out_total = want;
+        }
+    }
+
+    fn run_chunk(&mut self, start: usize, valid: usize, out: &mut Vec<f32>) {
+        let Some(rs) = self.inner.as_mut() else {
+            return;
+        };
+        let input = &self.pending[start..start + CHUNK];
+        let frames_out = rs.output_frames_next();
+        // Both adapters are sized from the resampler's own figures, so construction cannot fail.
+        let (Ok(inp), Ok(mut outp)) = (
+            InterleavedSlice::new(input, 1, CHUNK),
+            InterleavedSlice::new_mut(&mut self.scratch[..frames_out], 1, frames_out),
+        ) else {
+            return;
+        };
+        let indexing = rubato::Indexing {
+            input_offset: 0,
+            output_offset: 0,
+            partial_len: Some(valid),
+            active_channels_mask: None,
+        };
+        let Ok((_, produced)) = rs.process_into_buffer(&inp, &mut outp, Some(&indexing)) else {
+            return;
+        };
+        let skip = self.to_skip.min(produced);
+        self.to_skip -= skip;
+        out.extend_from_slice(&self.scratch[skip..produced]);
+        self.out_total += (produced - skip) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(rate: u32, hz: f32, secs: f32) -> Vec<f32> {
+        let n = (rate as f32 * secs) as usize;
+        (0..n)
+            .map(|i| (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin())
+            .collect()
+    }
+
+    fn resample_all(rate: u32, input: &[f32], piece: usize) -> Vec<f32> {
+        let mut r = MonoResampler::new(rate).unwrap();
+        let mut out = Vec::new();
+        for c in input.chunks(piece) {
+            r.push(c, &mut out);
+        }
+        r.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn length_is_preserved_in_time() {
+        for rate in [8000, 22050, 44100, 48000] {
+            let input = sine(rate, 440.0, 1.37);
+            let out = resample_all(rate, &input, 777);
+            let want = (input.len() as u64 * 16000).div_ceil(rate as u64) as usize;
+            assert_eq!(out.len(), want, "rate {rate}");
+        }
+    }
+
+    #[test]
+    fn no_delay_is_added() {
+        // A click at exactly 0.5 s must come out at 0.5 s (8000 samples), give or take a sample.
+        let rate = 44100;
+        let mut input = vec![0.0f32; rate as usize];
+        input[rate as usize / 2] = 1.0;
+        let out = resample_all(rate, &input, 1000);
+        let peak = out
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .unwrap()
+            .0;
+        assert!((peak as i64 - 8000).abs() <= 1, "peak at {peak}");
+    }
+
+    #[test]
+    fn tones_above_nyquist_are_removed() {
+        // 12 kHz cannot exist at 16 kHz; linear interpolation would alias it to 4 kHz.
+        let out = resample_all(48000, &sine(48000, 12000.0, 1.0), 4096);
+        let rms = (out[2000..14000].iter().map(|x| x * x).sum::<f32>() / 12000.0).sqrt();
+        assert!(rms < 0.01, "alias energy {rms}");
+        let pass = resample_all(48000, &sine(48000, 1000.0, 1.0), 4096);
+        let rms = (pass[2000..14000].iter().map(|x| x * x).sum::<f32>() / 12000.0).sqrt();
+        assert!((rms - 0.707).abs() < 0.02, "passband {rms}");
+    }
+
+    #[test]
+    fn downmix_averages_channels() {
+        let mut out = Vec::new();
+        downmix_into(&[1.0, 0.0, 0.5, 0.5], 2, &mut out);
+        assert_eq!(out, vec![0.5, 0.5]);
+    }
+}

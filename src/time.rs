@@ -1,0 +1,38 @@
+//! Time is integer milliseconds everywhere; these are the only conversions in and out.
+
+/// Milliseconds since the start of the media.
+pub type Ms = u64;
+
+/// Whisper reports times in centiseconds (10 ms); negative values (seen at the very start) clamp to 0.
+pub fn centis_to_ms(cs: i64) -> Ms {
+    cs.max(0) as u64 * 10
+}
+
+/// Number of samples at `rate` Hz to milliseconds, rounded to nearest.
+pub fn samples_to_ms(samples: u64, rate: u32) -> Ms {
+    (samples * 1000 + rate as u64 / 2) / rate as u64
+}
+
+/// `HH:MM:SS{sep}mmm`, as SRT (`,`) and WebVTT (`.`) write it; hours always present.
+pub fn clock(ms: Ms, sep: char) -> String {
+    let h = ms / 3_600_000;
+    let m = ms / 60_000 % 60;
+    let s = ms / 1000 % 60;
+    format!("{h:02}:{m:02}:{s:02}{sep}{:03}", ms % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(centis_to_ms(-3), 0);
+        assert_eq!(centis_to_ms(1234), 12_340);
+        assert_eq!(samples_to_ms(16_000, 16_000), 1000);
+        assert_eq!(samples_to_ms(44_101, 44_100), 1000);
+        assert_eq!(clock(3_723_004, ','), "01:02:03,004");
+        assert_eq!(clock(0, '.'), "00:00:00.000");
+        assert_eq!(clock(100 * 3_600_000, '.'), "100:00:00.000");
+    }
+}
