@@ -42,6 +42,13 @@ pub enum Command {
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Word error rate of a transcript (.json, .txt, .srt, .vtt) against a reference text.
+    Score {
+        /// The exact reference transcript (plain text).
+        reference: PathBuf,
+        /// vidscribe JSON, plain text, SRT or WebVTT.
+        hypothesis: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +82,9 @@ pub struct TranscribeArgs {
     /// Audio track to use, by index in the container (0-based) [default: first decodable audio track]
     #[arg(long)]
     pub track: Option<usize>,
+    /// Print where the time went (decode, model load, recognition) to stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 impl TranscribeArgs {

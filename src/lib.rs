@@ -7,6 +7,7 @@
 pub mod asr;
 pub mod captions;
 pub mod cli;
+pub mod eval;
 pub mod formats;
 pub mod media;
 pub mod output;

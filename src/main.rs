@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -97,6 +98,10 @@ fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Transcribe(args) => transcribe(args, show),
         Command::Model(m) => model_command(m),
+        Command::Score {
+            reference,
+            hypothesis,
+        } => score(reference, hypothesis),
     }
 }
 
@@ -112,6 +117,7 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<()> {
     model::check(&model_path)?;
 
     let bar = Bar::new(show);
+    let started = Instant::now();
     let decode_opts = args.decode_options();
     let (audio, stem) = if args.input == "-" {
         let mut bytes = Vec::new();
@@ -138,8 +144,22 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<()> {
         );
     }
 
+    let decoded = Instant::now();
     let model = asr::Model::load(&model_path)?;
+    let loaded = Instant::now();
     let transcript = asr::transcribe(&model, &audio.samples, &opts, &bar, &CANCEL)?;
+    let recognised = Instant::now();
+    if args.stats {
+        let ms = |a: Instant, b: Instant| (b - a).as_millis();
+        eprintln!(
+            "vidscribe: stats: audio_ms={} decode_ms={} load_ms={} transcribe_ms={} rtf={:.4}",
+            audio.duration_ms(),
+            ms(started, decoded),
+            ms(decoded, loaded),
+            ms(loaded, recognised),
+            (recognised - started).as_secs_f64() * 1000.0 / audio.duration_ms().max(1) as f64
+        );
+    }
     if CANCEL.is_cancelled() {
         bail!("interrupted");
     }
@@ -186,6 +206,46 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<()> {
             written.join(", ")
         );
     }
+    Ok(())
+}
+
+/// The words of a transcript file, whatever its format.
+fn transcript_text(path: &Path) -> Result<String> {
+    let raw =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    Ok(match ext.as_str() {
+        "json" => json::read(raw.as_bytes())
+            .with_context(|| format!("{} is not a vidscribe transcript", path.display()))?
+            .transcript
+            .text(),
+        "srt" | "vtt" => raw
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                !l.is_empty() && !l.contains("-->") && l.parse::<u64>().is_err() && *l != "WEBVTT"
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => raw,
+    })
+}
+
+fn score(reference: &Path, hypothesis: &Path) -> Result<()> {
+    let r = std::fs::read_to_string(reference)
+        .with_context(|| format!("cannot read {}", reference.display()))?;
+    let e = vidscribe::eval::word_errors(&r, &transcript_text(hypothesis)?);
+    println!(
+        "WER {:.2}% ({} substitutions, {} deletions, {} insertions, {} reference words)",
+        e.rate() * 100.0,
+        e.substitutions,
+        e.deletions,
+        e.insertions,
+        e.reference_words
+    );
     Ok(())
 }
 

@@ -1,0 +1,111 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sample(rel: &str) -> PathBuf {
+    root().join("samples").join(rel)
+}
+
+pub fn speech(name: &str) -> PathBuf {
+    root().join("tests/data/speech").join(name)
+}
+
+/// The real tiny.en model. Its absence is a test failure, never a skip.
+pub fn model() -> PathBuf {
+    let p = root().join("models/ggml-tiny.en.bin");
+    assert!(
+        p.is_file(),
+        "the tiny.en model is missing at {}: run scripts/fetch-model.sh (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+pub fn bin() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("vidscribe").expect("vidscribe binary");
+    c.env_remove("VIDSCRIBE_MODEL");
+    c
+}
+
+/// Runs `vidscribe transcribe INPUT -o DIR -f json` and returns the parsed document.
+pub fn transcribe_json(
+    input: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> vidscribe::formats::json::Document {
+    let out = bin()
+        .arg("transcribe")
+        .arg(input)
+        .arg("-o")
+        .arg(dir)
+        .args(["-f", "json", "-q", "-m"])
+        .arg(model())
+        .args(extra)
+        .output()
+        .expect("run vidscribe");
+    assert!(
+        out.status.success(),
+        "transcribe {} failed: {}",
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
+    let f = std::fs::File::open(dir.join(format!("{stem}.json"))).expect("json output");
+    vidscribe::formats::json::read(f).expect("valid json document")
+}
+
+/// One segment of the sample report's script.
+#[derive(Debug, Clone)]
+pub struct ScriptSegment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub kind: String,
+    pub paragraph: u32,
+    pub text: String,
+}
+
+pub fn script() -> Vec<ScriptSegment> {
+    let raw = std::fs::read_to_string(sample("report.script.tsv")).expect("script");
+    raw.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            ScriptSegment {
+                start_ms: f[1].parse().unwrap(),
+                end_ms: f[2].parse().unwrap(),
+                kind: f[4].into(),
+                paragraph: f[5].parse().unwrap(),
+                text: f[6].into(),
+            }
+        })
+        .collect()
+}
+
+pub fn report_duration_ms() -> u64 {
+    let raw = std::fs::read_to_string(sample("report.duration.tsv")).expect("duration");
+    raw.split('\t').nth(1).unwrap().trim().parse().unwrap()
+}
+
+/// A failed run: exit code 1, exactly one line on stderr, no panic.
+pub fn assert_clean_failure(out: &Output, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what}: exit code, stderr: {err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{what}: want one line on stderr, got: {err}"
+    );
+    assert!(!err.contains("panicked"), "{what}: panic: {err}");
+    assert!(err.starts_with("vidscribe: error: "), "{what}: {err}");
+    err
+}

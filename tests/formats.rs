@@ -1,0 +1,171 @@
+//! Writers against golden files (byte for byte), and the SRT re-parsed by srtlib.
+
+use std::path::PathBuf;
+
+use vidscribe::asr::{ModelInfo, Segment, TranscribeOptions, Transcript, Word};
+use vidscribe::captions::{Cue, LayoutRules, build_cues};
+use vidscribe::formats::{self, json};
+use vidscribe::media::SourceInfo;
+
+fn golden(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Compares with the golden file; `UPDATE_GOLDEN=1` rewrites it instead.
+fn check(name: &str, got: &[u8]) {
+    let path = golden(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, got).unwrap();
+    }
+    let want =
+        std::fs::read(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(
+        String::from_utf8_lossy(got),
+        String::from_utf8_lossy(&want),
+        "{name} differs from its golden file"
+    );
+}
+
+fn word(text: &str, start_ms: u64, end_ms: u64) -> Word {
+    Word {
+        text: text.into(),
+        start_ms,
+        end_ms,
+        probability: 0.9,
+    }
+}
+
+fn transcript() -> Transcript {
+    let seg = |words: Vec<Word>| Segment {
+        start_ms: words[0].start_ms,
+        end_ms: words[words.len() - 1].end_ms,
+        text: words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        no_speech_probability: 0.01,
+        words,
+    };
+    Transcript {
+        language: "en".into(),
+        segments: vec![
+            seg(vec![
+                word("On", 1500, 1700),
+                word("December", 1700, 2100),
+                word("4,", 2100, 2400),
+                word("2021,", 2400, 3100),
+                word("Azerbaijan", 3100, 3800),
+                word("returned", 3800, 4200),
+                word("ten", 4200, 4400),
+                word("Armenian", 4400, 4900),
+                word("prisoners", 4900, 5400),
+                word("of", 5400, 5500),
+                word("war.", 5500, 5900),
+            ]),
+            seg(vec![
+                word("Tom", 7000, 7200),
+                word("&", 7200, 7300),
+                word("Jerry", 7300, 7600),
+                word("<b>said</b>", 7600, 8000),
+                word("-->", 8000, 8100),
+                word("nothing.", 8100, 8500),
+            ]),
+            seg(vec![word("Yes.", 3_725_000, 3_725_300)]),
+        ],
+    }
+}
+
+fn cues() -> Vec<Cue> {
+    build_cues(&transcript(), &LayoutRules::default())
+}
+
+#[test]
+fn srt_matches_golden_and_reparses() {
+    let mut out = Vec::new();
+    formats::srt::write(&mut out, &cues()).unwrap();
+    check("basic.srt", &out);
+    let parsed = srtlib::Subtitles::parse_from_str(String::from_utf8(out).unwrap())
+        .expect("srtlib parses our SRT");
+    let parsed = parsed.to_vec();
+    assert_eq!(parsed.len(), cues().len());
+    for (p, c) in parsed.iter().zip(cues()) {
+        assert_eq!(p.text, c.text());
+        assert_eq!(
+            p.start_time,
+            srtlib::Timestamp::from_milliseconds(c.start_ms as u32)
+        );
+    }
+}
+
+#[test]
+fn vtt_matches_golden_and_escapes() {
+    let mut out = Vec::new();
+    formats::vtt::write(&mut out, &cues()).unwrap();
+    check("basic.vtt", &out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("WEBVTT\n\n"));
+    assert!(text.contains("Tom &amp; Jerry &lt;b&gt;said&lt;/b&gt; --&gt; nothing."));
+    for block in text.split("\n\n").skip(1).filter(|b| !b.is_empty()) {
+        let mut lines = block.lines();
+        assert!(lines.next().unwrap().contains(" --> "));
+        assert!(lines.all(|l| !l.contains("-->") && !l.is_empty()));
+    }
+    assert!(text.contains("01:02:05.000 --> "), "hours are written");
+}
+
+#[test]
+fn txt_and_json_match_golden_and_json_round_trips() {
+    let mut out = Vec::new();
+    formats::txt::write(&mut out, &transcript()).unwrap();
+    check("basic.txt", &out);
+    let doc = json::Document {
+        schema: json::SCHEMA,
+        tool: json::Tool {
+            name: "vidscribe".into(),
+            version: "test".into(),
+            whisper_cpp: "test".into(),
+        },
+        input: json::Input {
+            path: "report.mp4".into(),
+            audio: SourceInfo {
+                container: "isomp4".into(),
+                codec: "aac".into(),
+                track: 1,
+                sample_rate: 44100,
+                channels: 2,
+                duration_ms: 3_726_000,
+                priming_frames: 1024,
+                skipped_packets: 0,
+            },
+        },
+        model: ModelInfo {
+            path: "models/ggml-tiny.en.bin".into(),
+            name: "tiny.en".into(),
+            weights: "f16".into(),
+            multilingual: false,
+            size_bytes: 77_704_698,
+            sha256: "60ed3f96d259cf3532681d5bed47b58ecaffd678f9e9467e2d2770a8a61cbcf5".into(),
+        },
+        options: TranscribeOptions {
+            language: None,
+            translate: false,
+            threads: 2,
+            prompt: Some("Yerevan".into()),
+            beam: 1,
+        },
+        transcript: transcript(),
+    };
+    let mut out = Vec::new();
+    json::write(&mut out, &doc).unwrap();
+    check("basic.json", &out);
+    let back = json::read(&out[..]).unwrap();
+    assert_eq!(back, doc);
+    // Cues rebuilt from the JSON alone are the same as from the original transcript.
+    assert_eq!(
+        build_cues(&back.transcript, &LayoutRules::default()),
+        cues()
+    );
+}
