@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::asr::TranscribeOptions;
 use crate::asr::quantize::Quant;
 use crate::asr::transcribe::default_threads;
+use crate::captions::Profile;
 use crate::formats::Format;
 use crate::media::DecodeOptions;
 
@@ -42,6 +43,33 @@ pub enum Command {
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Rebuild subtitles from a vidscribe JSON transcript, without recognising again.
+    Subtitle {
+        /// A transcript written by `vidscribe transcribe -f json`.
+        transcript: PathBuf,
+        /// Output directory, or - for stdout (one format).
+        #[arg(short, long, default_value = ".")]
+        output: String,
+        /// Formats to write, comma-separated (srt, vtt).
+        #[arg(short, long, value_delimiter = ',', default_value = "srt,vtt")]
+        format: Vec<Format>,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Check a subtitle file (SRT or WebVTT, made anywhere) against caption rules.
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a caption profile as TOML (a starting point for a custom one).
+    Profile {
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
     /// Word error rate of a transcript (.json, .txt, .srt, .vtt) against a reference text.
     Score {
         /// The exact reference transcript (plain text).
@@ -82,9 +110,94 @@ pub struct TranscribeArgs {
     /// Audio track to use, by index in the container (0-based) [default: first decodable audio track]
     #[arg(long)]
     pub track: Option<usize>,
+    /// Word times from Whisper's timestamp tokens instead of DTW alignment of its attention
+    /// (DTW, the default, placed cue starts better on the samples: see README).
+    #[arg(long)]
+    pub no_dtw: bool,
     /// Print where the time went (decode, model load, recognition) to stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Skip voice activity detection (cue starts then follow Whisper's word times only, and
+    /// text over silence is not caught).
+    #[arg(long)]
+    pub no_vad: bool,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+/// Caption rules: a built-in profile or a TOML file, with any value overridden.
+#[derive(Debug, Args, Clone)]
+pub struct ProfileArgs {
+    /// netflix, bbc, or a TOML file of values (keys as `vidscribe profile` prints them).
+    #[arg(long, default_value = "netflix")]
+    pub profile: String,
+    /// Frame rate for the frame-based rules (gaps, chaining).
+    #[arg(long)]
+    pub fps: Option<f64>,
+    /// Characters per line.
+    #[arg(long)]
+    pub max_chars: Option<usize>,
+    /// Lines per cue.
+    #[arg(long)]
+    pub max_lines: Option<usize>,
+    /// Reading speed limit, characters per second.
+    #[arg(long)]
+    pub max_cps: Option<f64>,
+    /// Reading speed limit, words per minute.
+    #[arg(long)]
+    pub max_wpm: Option<f64>,
+    /// Shortest cue, milliseconds.
+    #[arg(long)]
+    pub min_duration: Option<u64>,
+    /// Longest cue, milliseconds.
+    #[arg(long)]
+    pub max_duration: Option<u64>,
+}
+
+impl ProfileArgs {
+    /// The profile named (or read from file), with the flags' overrides applied.
+    pub fn resolve(&self) -> Result<Profile, String> {
+        let mut p = match Profile::builtin(&self.profile) {
+            Some(p) => p,
+            None => {
+                let text = std::fs::read_to_string(&self.profile).map_err(|e| {
+                    format!("profile {:?} is neither netflix, bbc nor a readable TOML file ({e})", self.profile)
+                })?;
+                Profile::from_toml(&text).map_err(|e| format!("profile {}: {e}", self.profile))?
+            }
+        };
+        if let Some(v) = self.fps {
+            p.fps = v;
+        }
+        if let Some(v) = self.max_chars {
+            p.max_chars_per_line = v;
+        }
+        if let Some(v) = self.max_lines {
+            p.max_lines = v;
+        }
+        if let Some(v) = self.max_cps {
+            p.max_chars_per_second = Some(v);
+        }
+        if let Some(v) = self.max_wpm {
+            p.max_words_per_minute = Some(v);
+        }
+        if let Some(v) = self.min_duration {
+            p.min_duration_ms = v;
+        }
+        if let Some(v) = self.max_duration {
+            p.max_duration_ms = v;
+        }
+        if !(p.fps > 0.0 && p.fps <= 240.0) {
+            return Err(format!("fps {} is out of range", p.fps));
+        }
+        if p.max_chars_per_line < 8 || p.max_lines == 0 || p.max_duration_ms <= p.min_duration_ms {
+            return Err(
+                "profile values are inconsistent (max_chars_per_line ≥ 8, max_lines ≥ 1, max_duration > min_duration)"
+                    .into(),
+            );
+        }
+        Ok(p)
+    }
 }
 
 impl TranscribeArgs {
@@ -99,6 +212,7 @@ impl TranscribeArgs {
             threads: self.threads.unwrap_or_else(default_threads).clamp(1, 256),
             prompt: self.prompt.clone().filter(|p| !p.trim().is_empty()),
             beam: self.beam as usize,
+            dtw: !self.no_dtw,
         }
     }
 
@@ -123,11 +237,7 @@ pub enum ModelCommand {
         paths: Vec<PathBuf>,
     },
     /// Quantise a ggml model (q8_0, q5_1, q5_0, q4_0).
-    Quantize {
-        input: PathBuf,
-        output: PathBuf,
-        kind: Quant,
-    },
+    Quantize { input: PathBuf, output: PathBuf, kind: Quant },
     /// List the models in models/ (or the given directories).
     List { dirs: Vec<PathBuf> },
     /// Check a model file completely and describe it.

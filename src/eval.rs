@@ -24,9 +24,7 @@ fn number_words(mut n: u64) -> String {
         "eighteen",
         "nineteen",
     ];
-    const TENS: [&str; 10] = [
-        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
+    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
     fn below_thousand(n: u64, out: &mut Vec<String>) {
         if n >= 100 {
             out.push(ONES[(n / 100) as usize].into());
@@ -46,11 +44,7 @@ fn number_words(mut n: u64) -> String {
         return "zero".into();
     }
     let mut out = Vec::new();
-    for (scale, name) in [
-        (1_000_000_000, "billion"),
-        (1_000_000, "million"),
-        (1_000, "thousand"),
-    ] {
+    for (scale, name) in [(1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand")] {
         if n >= scale {
             below_thousand(n / scale, &mut out);
             out.push(name.into());
@@ -76,11 +70,7 @@ fn ordinal(words: &str) -> String {
         l if l.ends_with('y') => format!("{}ieth", &l[..l.len() - 1]),
         l => format!("{l}th"),
     };
-    if head.is_empty() {
-        last
-    } else {
-        format!("{head} {last}")
-    }
+    if head.is_empty() { last } else { format!("{head} {last}") }
 }
 
 const NUMBER_WORDS: &[&str] = &[
@@ -159,9 +149,7 @@ pub fn normalize(text: &str) -> Vec<String> {
             };
             let words = number_words(n);
             match suffix {
-                "st" | "nd" | "rd" | "th" => {
-                    out.extend(ordinal(&words).split(' ').map(String::from))
-                }
+                "st" | "nd" | "rd" | "th" => out.extend(ordinal(&words).split(' ').map(String::from)),
                 "" => out.extend(words.split(' ').map(String::from)),
                 s => {
                     out.extend(words.split(' ').map(String::from));
@@ -186,9 +174,7 @@ pub fn normalize(text: &str) -> Vec<String> {
         let is_and_in_number = out[i] == "and"
             && i > 0
             && NUMBER_WORDS.contains(&out[i - 1].as_str())
-            && out
-                .get(i + 1)
-                .is_some_and(|n| NUMBER_WORDS.contains(&n.as_str()));
+            && out.get(i + 1).is_some_and(|n| NUMBER_WORDS.contains(&n.as_str()));
         if !is_and_in_number {
             result.push(out[i].clone());
         }
@@ -208,8 +194,7 @@ pub struct WordErrors {
 impl WordErrors {
     /// Word error rate, 0.0 – (can exceed 1.0 with many insertions).
     pub fn rate(&self) -> f64 {
-        (self.substitutions + self.deletions + self.insertions) as f64
-            / self.reference_words.max(1) as f64
+        (self.substitutions + self.deletions + self.insertions) as f64 / self.reference_words.max(1) as f64
     }
 }
 
@@ -223,30 +208,15 @@ pub fn word_errors(reference: &str, hyp: &str) -> WordErrors {
         for j in 1..=h.len() {
             let sub = prev[j - 1];
             let same = r[i - 1] == h[j - 1];
-            let diag = (
-                sub.0 + usize::from(!same),
-                sub.1 + usize::from(!same),
-                sub.2,
-                sub.3,
-            );
+            let diag = (sub.0 + usize::from(!same), sub.1 + usize::from(!same), sub.2, sub.3);
             let del = (prev[j].0 + 1, prev[j].1, prev[j].2 + 1, prev[j].3);
-            let ins = (
-                cur[j - 1].0 + 1,
-                cur[j - 1].1,
-                cur[j - 1].2,
-                cur[j - 1].3 + 1,
-            );
+            let ins = (cur[j - 1].0 + 1, cur[j - 1].1, cur[j - 1].2, cur[j - 1].3 + 1);
             cur[j] = *[diag, del, ins].iter().min_by_key(|x| x.0).unwrap_or(&diag);
         }
         prev = cur;
     }
     let (_, s, d, ins) = prev[h.len()];
-    WordErrors {
-        substitutions: s,
-        deletions: d,
-        insertions: ins,
-        reference_words: r.len(),
-    }
+    WordErrors { substitutions: s, deletions: d, insertions: ins, reference_words: r.len() }
 }
 
 #[cfg(test)]
@@ -259,18 +229,9 @@ mod tests {
             normalize("On December 4th, 2021: the 44-day war!"),
             normalize("on december fourth two thousand and twenty one the forty four day war")
         );
-        assert_eq!(
-            normalize("from 40 to 140"),
-            normalize("from forty to one hundred and forty")
-        );
-        assert_eq!(
-            normalize("Armenia's second-largest city"),
-            vec!["armenias", "second", "largest", "city"]
-        );
-        assert_eq!(
-            normalize("Mr. Crow paid 1,000."),
-            vec!["mister", "crow", "paid", "one", "thousand"]
-        );
+        assert_eq!(normalize("from 40 to 140"), normalize("from forty to one hundred and forty"));
+        assert_eq!(normalize("Armenia's second-largest city"), vec!["armenias", "second", "largest", "city"]);
+        assert_eq!(normalize("Mr. Crow paid 1,000."), vec!["mister", "crow", "paid", "one", "thousand"]);
         assert_eq!(normalize("rock and roll"), vec!["rock", "and", "roll"]);
     }
 

@@ -10,10 +10,12 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use vidscribe::asr::{self, model, quantize};
-use vidscribe::captions::{LayoutRules, build_cues};
-use vidscribe::cli::{Cli, Command, ModelCommand, TranscribeArgs};
-use vidscribe::formats::{self, Format, json};
+use vidscribe::asr::{self, model, quantize, vad};
+use vidscribe::captions::guard::guard;
+use vidscribe::captions::rules::evaluate;
+use vidscribe::captions::{Profile, build_cues};
+use vidscribe::cli::{Cli, Command, ModelCommand, ProfileArgs, TranscribeArgs};
+use vidscribe::formats::{self, Format, json, vtt};
 use vidscribe::media;
 use vidscribe::output::write_atomically;
 use vidscribe::progress::{Cancel, Progress};
@@ -31,16 +33,9 @@ impl Bar {
     fn new(visible: bool) -> Self {
         let bar = ProgressBar::with_draw_target(
             Some(0),
-            if visible {
-                ProgressDrawTarget::stderr()
-            } else {
-                ProgressDrawTarget::hidden()
-            },
+            if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
         );
-        Self {
-            bar,
-            total: std::sync::Mutex::new(0),
-        }
+        Self { bar, total: std::sync::Mutex::new(0) }
     }
 }
 
@@ -53,10 +48,8 @@ impl Progress for Bar {
         self.bar.reset();
         self.bar.set_length(total.max(1));
         self.bar.set_position(0);
-        let style = ProgressStyle::with_template(
-            "{msg:>12} {wide_bar} {percent:>3}%  {elapsed} elapsed, {eta} left",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template("{msg:>12} {wide_bar} {percent:>3}%  {elapsed} elapsed, {eta} left")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         self.bar.set_style(style);
         self.bar.set_message(stage.to_string());
     }
@@ -80,7 +73,7 @@ fn main() -> ExitCode {
     });
     let result = run(&cli);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(_) if CANCEL.is_cancelled() => {
             eprintln!("vidscribe: interrupted; no output written");
             ExitCode::from(130)
@@ -93,130 +86,236 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<()> {
+fn run(cli: &Cli) -> Result<ExitCode> {
     let show = !cli.quiet && std::io::stderr().is_terminal();
     match &cli.command {
         Command::Transcribe(args) => transcribe(args, show),
+        Command::Subtitle { transcript, output, format, profile } => {
+            subtitle(transcript, output, format, &profile_of(profile)?, show)
+        }
+        Command::Check { file, profile, json } => check(file, &profile_of(profile)?, *json),
+        Command::Profile { profile } => {
+            print!("{}", toml::to_string(&profile_of(profile)?).context("profile as TOML")?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Model(m) => model_command(m),
-        Command::Score {
-            reference,
-            hypothesis,
-        } => score(reference, hypothesis),
+        Command::Score { reference, hypothesis } => score(reference, hypothesis),
     }
 }
 
-fn transcribe(args: &TranscribeArgs, show: bool) -> Result<()> {
+fn profile_of(args: &ProfileArgs) -> Result<Profile> {
+    args.resolve().map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Guards the transcript, builds cues under `profile` and records both in the document.
+fn build_captions(doc: &mut json::Document, profile: &Profile) -> Vec<vtt::Note> {
+    let (words, flagged) = guard(&doc.transcript, doc.speech.as_deref());
+    let layout = build_cues(&words, &doc.transcript.language, profile, doc.speech.as_deref());
+    let notes = flagged
+        .iter()
+        .map(|f| vtt::Note {
+            at_ms: f.start_ms,
+            text: format!(
+                "removed ({}): {}",
+                serde_json::to_string(&f.reason).unwrap_or_default().trim_matches('"'),
+                f.text
+            ),
+        })
+        .collect();
+    doc.captions =
+        Some(json::Captions { profile: profile.clone(), cues: layout.cues, violations: layout.violations, flagged });
+    notes
+}
+
+/// Writes the chosen formats of `doc` into `output` (a directory, or - for stdout).
+fn write_outputs(
+    doc: &json::Document,
+    notes: &[vtt::Note],
+    formats: &[Format],
+    output: &str,
+    stem: &str,
+) -> Result<Vec<String>> {
+    let cues: &[vidscribe::captions::Cue] = doc.captions.as_ref().map_or(&[], |c| &c.cues);
+    let render = |f: Format, w: &mut dyn Write| -> std::io::Result<()> {
+        match f {
+            Format::Srt => formats::srt::write(w, cues),
+            Format::Vtt => vtt::write_with_notes(w, cues, notes),
+            Format::Json => json::write(w, doc),
+            Format::Txt => formats::txt::write(w, &doc.transcript),
+        }
+    };
+    if output == "-" {
+        if formats.len() != 1 {
+            bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
+        }
+        let mut out = std::io::stdout().lock();
+        render(formats[0], &mut out).context("writing to stdout")?;
+        return Ok(vec!["stdout".into()]);
+    }
+    let dir = PathBuf::from(output);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let mut written = Vec::new();
+    for &f in formats {
+        let path = dir.join(format!("{stem}.{}", f.extension()));
+        write_atomically(&path, |w| render(f, w))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
+fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
     let formats = args.formats();
-    let to_stdout = args.output == "-";
-    if to_stdout && formats.len() != 1 {
+    if args.output == "-" && formats.len() != 1 {
         bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
     }
+    let profile = profile_of(&args.profile)?;
     let opts = args.transcribe_options();
-    // Find and check the model before spending time on decoding.
+    // Find and check the models before spending time on decoding.
     let model_path = model::resolve(args.model.as_deref())?;
     model::check(&model_path)?;
+    let vad_model = if args.no_vad { None } else { Some(vad::find_model().context("use --no-vad to go without")?) };
 
     let bar = Bar::new(show);
     let started = Instant::now();
     let decode_opts = args.decode_options();
     let (audio, stem) = if args.input == "-" {
         let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading stdin")?;
-        (
-            media::decode_bytes(bytes.into(), &decode_opts, &bar, &CANCEL).context("stdin")?,
-            "stdin".to_string(),
-        )
+        std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
+        (media::decode_bytes(bytes.into(), &decode_opts, &bar, &CANCEL).context("stdin")?, "stdin".to_string())
     } else {
         let path = Path::new(&args.input);
-        let audio = media::decode_path(path, &decode_opts, &bar, &CANCEL)
-            .with_context(|| args.input.clone())?;
-        let stem = path
-            .file_stem()
-            .map_or("output".into(), |s| s.to_string_lossy().into_owned());
+        let audio = media::decode_path(path, &decode_opts, &bar, &CANCEL).with_context(|| args.input.clone())?;
+        let stem = path.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
         (audio, stem)
     };
     if audio.source.skipped_packets > 0 && show {
-        eprintln!(
-            "vidscribe: warning: {} damaged packets replaced by silence",
-            audio.source.skipped_packets
-        );
+        eprintln!("vidscribe: warning: {} damaged packets replaced by silence", audio.source.skipped_packets);
     }
-
     let decoded = Instant::now();
-    let model = asr::Model::load(&model_path)?;
+    let speech = match &vad_model {
+        Some(m) => Some(vad::speech_spans(m, &audio.samples, opts.threads)?),
+        None => None,
+    };
+    let vad_done = Instant::now();
+    let model = asr::Model::load_with(&model_path, opts.dtw)?;
+    let opts = asr::TranscribeOptions { dtw: model.uses_dtw(), ..opts };
     let loaded = Instant::now();
     let transcript = asr::transcribe(&model, &audio.samples, &opts, &bar, &CANCEL)?;
     let recognised = Instant::now();
+    if CANCEL.is_cancelled() {
+        bail!("interrupted");
+    }
     if args.stats {
         let ms = |a: Instant, b: Instant| (b - a).as_millis();
         eprintln!(
-            "vidscribe: stats: audio_ms={} decode_ms={} load_ms={} transcribe_ms={} rtf={:.4}",
+            "vidscribe: stats: audio_ms={} decode_ms={} vad_ms={} load_ms={} transcribe_ms={} rtf={:.4}",
             audio.duration_ms(),
             ms(started, decoded),
-            ms(decoded, loaded),
+            ms(decoded, vad_done),
+            ms(vad_done, loaded),
             ms(loaded, recognised),
             (recognised - started).as_secs_f64() * 1000.0 / audio.duration_ms().max(1) as f64
         );
     }
-    if CANCEL.is_cancelled() {
-        bail!("interrupted");
-    }
-    let cues = build_cues(&transcript, &LayoutRules::default());
-    let doc = json::Document {
+    let mut doc = json::Document {
         schema: json::SCHEMA,
         tool: json::Tool::current(),
-        input: json::Input {
-            path: args.input.clone(),
-            audio: audio.source.clone(),
-        },
+        input: json::Input { path: args.input.clone(), audio: audio.source.clone() },
         model: model.info.clone(),
         options: opts,
         transcript,
+        speech,
+        captions: None,
     };
-    let render = |f: Format, w: &mut dyn Write| -> std::io::Result<()> {
-        match f {
-            Format::Srt => formats::srt::write(w, &cues),
-            Format::Vtt => formats::vtt::write(w, &cues),
-            Format::Json => json::write(w, &doc),
-            Format::Txt => formats::txt::write(w, &doc.transcript),
-        }
-    };
-    if to_stdout {
-        let mut out = std::io::stdout().lock();
-        render(formats[0], &mut out).context("writing to stdout")?;
-        return Ok(());
-    }
-    let dir = PathBuf::from(&args.output);
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let mut written = Vec::new();
-    for f in formats {
-        let path = dir.join(format!("{stem}.{}", f.extension()));
-        write_atomically(&path, |w| render(f, w))?;
-        written.push(path.display().to_string());
-    }
+    let notes = build_captions(&mut doc, &profile);
+    let written = write_outputs(&doc, &notes, &formats, &args.output, &stem)?;
     if show {
+        let c = doc.captions.as_ref().map_or((0, 0, 0), |c| (c.cues.len(), c.violations.len(), c.flagged.len()));
         eprintln!(
-            "vidscribe: {} of audio, {} cues, language {}: wrote {}",
+            "vidscribe: {} of audio, language {}, {} cues ({} rule violations, {} passages removed): wrote {}",
             clock(audio.duration_ms(), '.'),
-            cues.len(),
             doc.transcript.language,
+            c.0,
+            c.1,
+            c.2,
             written.join(", ")
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+fn subtitle(transcript: &Path, output: &str, formats: &[Format], profile: &Profile, show: bool) -> Result<ExitCode> {
+    let file = std::fs::File::open(transcript).with_context(|| format!("cannot read {}", transcript.display()))?;
+    let mut doc = json::read(std::io::BufReader::new(file))
+        .with_context(|| format!("{} is not a vidscribe JSON transcript", transcript.display()))?;
+    let notes = build_captions(&mut doc, profile);
+    let stem = transcript.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
+    let mut fs: Vec<Format> = Vec::new();
+    for f in formats {
+        if !fs.contains(f) {
+            fs.push(*f);
+        }
+    }
+    let written = write_outputs(&doc, &notes, &fs, output, &stem)?;
+    if show {
+        let c = doc.captions.as_ref().map_or((0, 0), |c| (c.cues.len(), c.violations.len()));
+        eprintln!(
+            "vidscribe: {} cues under {} ({} rule violations): wrote {}",
+            c.0,
+            profile.name,
+            c.1,
+            written.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(file: &Path, profile: &Profile, as_json: bool) -> Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let is_vtt = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).starts_with(b"WEBVTT")
+        || file.extension().is_some_and(|e| e.eq_ignore_ascii_case("vtt"));
+    let parsed = if is_vtt { vtt::read(&bytes) } else { formats::srt::read(&bytes) };
+    let mut violations = parsed.problems.clone();
+    violations.extend(evaluate(&parsed.cues, profile));
+    violations.sort_by_key(|v| (v.cue, v.rule));
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for v in &violations {
+        *counts.entry(v.rule.name()).or_default() += 1;
+    }
+    if as_json {
+        let report = serde_json::json!({
+            "file": file.display().to_string(),
+            "format": if is_vtt { "vtt" } else { "srt" },
+            "profile": profile,
+            "cues": parsed.cues.len(),
+            "notes": parsed.notes,
+            "violations": violations,
+            "summary": counts,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for v in &violations {
+            println!("{}: {v}", file.display());
+        }
+        let summary = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+        let notes = if parsed.notes.is_empty() { String::new() } else { format!(" [{}]", parsed.notes.join(", ")) };
+        println!(
+            "{}: {} cues, {} violations under {}{}{}",
+            file.display(),
+            parsed.cues.len(),
+            violations.len(),
+            profile.name,
+            if summary.is_empty() { String::new() } else { format!(" ({summary})") },
+            notes
+        );
+    }
+    Ok(if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// The words of a transcript file, whatever its format.
 fn transcript_text(path: &Path) -> Result<String> {
-    let raw =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let raw = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     Ok(match ext.as_str() {
         "json" => json::read(raw.as_bytes())
             .with_context(|| format!("{} is not a vidscribe transcript", path.display()))?
@@ -225,18 +324,15 @@ fn transcript_text(path: &Path) -> Result<String> {
         "srt" | "vtt" => raw
             .lines()
             .map(str::trim)
-            .filter(|l| {
-                !l.is_empty() && !l.contains("-->") && l.parse::<u64>().is_err() && *l != "WEBVTT"
-            })
+            .filter(|l| !l.is_empty() && !l.contains("-->") && l.parse::<u64>().is_err() && *l != "WEBVTT")
             .collect::<Vec<_>>()
             .join(" "),
         _ => raw,
     })
 }
 
-fn score(reference: &Path, hypothesis: &Path) -> Result<()> {
-    let r = std::fs::read_to_string(reference)
-        .with_context(|| format!("cannot read {}", reference.display()))?;
+fn score(reference: &Path, hypothesis: &Path) -> Result<ExitCode> {
+    let r = std::fs::read_to_string(reference).with_context(|| format!("cannot read {}", reference.display()))?;
     let e = vidscribe::eval::word_errors(&r, &transcript_text(hypothesis)?);
     println!(
         "WER {:.2}% ({} substitutions, {} deletions, {} insertions, {} reference words)",
@@ -246,15 +342,13 @@ fn score(reference: &Path, hypothesis: &Path) -> Result<()> {
         e.insertions,
         e.reference_words
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-fn model_command(cmd: &ModelCommand) -> Result<()> {
+fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
     match cmd {
         ModelCommand::Import { paths } => {
-            let (out, inputs) = paths
-                .split_last()
-                .context("give the inputs, then the output file")?;
+            let (out, inputs) = paths.split_last().context("give the inputs, then the output file")?;
             let h = asr::import::import(inputs, out)?;
             let (info, _) = model::inspect(out)?;
             println!(
@@ -266,11 +360,7 @@ fn model_command(cmd: &ModelCommand) -> Result<()> {
                 info.sha256
             );
         }
-        ModelCommand::Quantize {
-            input,
-            output,
-            kind,
-        } => {
+        ModelCommand::Quantize { input, output, kind } => {
             quantize::quantize(input, output, *kind)?;
             let (info, _) = model::inspect(output)?;
             println!(
@@ -283,25 +373,15 @@ fn model_command(cmd: &ModelCommand) -> Result<()> {
             );
         }
         ModelCommand::List { dirs } => {
-            let dirs = if dirs.is_empty() {
-                model::model_dirs()
-            } else {
-                dirs.clone()
-            };
+            let dirs = if dirs.is_empty() { model::model_dirs() } else { dirs.clone() };
             let models = model::list(&dirs);
             if models.is_empty() {
                 println!(
                     "no models in {}; run scripts/fetch-model.sh",
-                    dirs.iter()
-                        .map(|d| d.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
                 );
             }
-            println!(
-                "{:<10} {:<6} {:>8}  {:<12} {:<64}  PATH",
-                "NAME", "TYPE", "SIZE", "LANGUAGES", "SHA256"
-            );
+            println!("{:<10} {:<6} {:>8}  {:<12} {:<64}  PATH", "NAME", "TYPE", "SIZE", "LANGUAGES", "SHA256");
             for m in models {
                 match m {
                     Ok(i) => println!(
@@ -309,11 +389,7 @@ fn model_command(cmd: &ModelCommand) -> Result<()> {
                         i.name,
                         i.weights,
                         i.size_bytes / 1_000_000,
-                        if i.multilingual {
-                            "multilingual"
-                        } else {
-                            "English"
-                        },
+                        if i.multilingual { "multilingual" } else { "English" },
                         i.sha256,
                         i.path.display()
                     ),
@@ -335,5 +411,5 @@ fn model_command(cmd: &ModelCommand) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError<E: std::error::Error + 'static> {
     #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Inner(E),
 }
@@ -22,19 +19,12 @@ where
     E: std::error::Error + 'static,
     F: FnOnce(&mut dyn Write) -> Result<T, E>,
 {
-    let io = |source| OutputError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| OutputError::Io { path: path.to_path_buf(), source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".vidscribe-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let tmp = tempfile::Builder::new().prefix(".vidscribe-").suffix(".part").tempfile_in(dir).map_err(io)?;
     let mut w = BufWriter::new(tmp);
     let value = fill(&mut w).map_err(OutputError::Inner)?;
     let tmp = w.into_inner().map_err(|e| io(e.into_error()))?;
@@ -42,9 +32,7 @@ where
     {
         // Temporary files are private (0600); a finished output is an ordinary file.
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io)?;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
     }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;

@@ -27,10 +27,7 @@ fn report_mp4_and_webm_give_the_same_words_within_the_bound() {
     let webm = transcribe_json(&sample("report.webm"), dir.path(), &[]);
     let (a, b) = (mp4.transcript.text(), webm.transcript.text());
     let between = word_errors(&a, &b);
-    eprintln!(
-        "report: MP4 and WebM transcripts differ on {:.2} % of words",
-        between.rate() * 100.0
-    );
+    eprintln!("report: MP4 and WebM transcripts differ on {:.2} % of words", between.rate() * 100.0);
     assert!(
         between.rate() <= CONTAINER_DISAGREEMENT_BOUND,
         "MP4 and WebM disagree on {:.1} % of words:\n{a}\n---\n{b}",
@@ -54,6 +51,90 @@ fn report_mp4_and_webm_give_the_same_words_within_the_bound() {
     }
     assert_eq!(mp4.transcript.language, "en");
     assert_eq!(mp4.model.name, "tiny.en");
+
+    // Cue timing against the script's true speech starts, and the netflix rules, on both.
+    for (name, doc) in [("mp4", &mp4), ("webm", &webm)] {
+        let captions = doc.captions.as_ref().expect("captions recorded");
+        assert!(captions.violations.is_empty(), "report.{name}: {:?}", captions.violations);
+        let errors = cue_start_errors(&captions.cues);
+        let (median, p95) = (percentile(&errors, 0.5), percentile(&errors, 0.95));
+        eprintln!("report.{name}: cue start error median {median} ms, 95th percentile {p95} ms ({errors:?})");
+        assert!(median <= 150 && p95 <= 400, "report.{name}: median {median} ms, p95 {p95} ms: {errors:?}");
+    }
+}
+
+/// For each script segment, |start of the nearest cue − true speech start|, in ms.
+fn cue_start_errors(cues: &[vidscribe::captions::Cue]) -> Vec<u64> {
+    let mut errors: Vec<u64> = script()
+        .iter()
+        .map(|s| {
+            cues.iter()
+                .filter(|c| c.start_ms < s.end_ms)
+                .map(|c| c.start_ms.abs_diff(s.start_ms))
+                .min()
+                .unwrap_or(u64::MAX)
+        })
+        .collect();
+    errors.sort_unstable();
+    errors
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], q: f64) -> u64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// A 16 kHz mono 16-bit WAV file.
+fn write_wav(path: &std::path::Path, samples: &[f32]) {
+    let data: Vec<u8> = samples.iter().flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    for x in [16u32, 1 | (1 << 16), 16_000, 32_000, 2 | (16 << 16)] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&data);
+    std::fs::write(path, v).unwrap();
+}
+
+#[test]
+fn a_minute_of_silence_or_music_gives_no_cue() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 16_000 * 60;
+    // Room tone: very faint noise, as in a real recording's silence.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let silence: Vec<f32> = (0..n).map(|_| noise() * 0.0005).collect();
+    // Music: a chord progression with a beat, over a noise bed.
+    let chords = [[220.0, 277.2, 329.6], [196.0, 246.9, 293.7], [174.6, 220.0, 261.6], [196.0, 246.9, 329.6]];
+    let music: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f32 / 16_000.0;
+            let chord = chords[(t / 2.0) as usize % 4];
+            let beat = (1.0 - (t * 2.0).fract()).powi(3);
+            let tone: f32 = chord.iter().map(|f| (2.0 * std::f32::consts::PI * f * t).sin()).sum::<f32>() / 3.0;
+            0.25 * tone * (0.6 + 0.4 * beat) + 0.05 * noise()
+        })
+        .collect();
+    for (name, samples) in [("silence", silence), ("music", music)] {
+        let wav = dir.path().join(format!("{name}.wav"));
+        write_wav(&wav, &samples);
+        let doc = transcribe_json(&wav, dir.path(), &[]);
+        let captions = doc.captions.expect("captions recorded");
+        assert!(captions.cues.is_empty(), "{name}: {:?} (transcript {:?})", captions.cues, doc.transcript.text());
+        if !doc.transcript.text().trim().is_empty() {
+            assert!(!captions.flagged.is_empty(), "{name}: text removed without a record");
+        }
+    }
 }
 
 #[test]
@@ -65,11 +146,7 @@ fn librispeech_reader_within_six_percent() {
     assert!(e.rate() <= 0.06, "WER {:.2} %", e.rate() * 100.0);
     // No stretch of the 279 s reading is dropped: the last words are there.
     let words = normalize(&doc.transcript.text());
-    assert!(
-        words.ends_with(&["newspaper".to_string()]),
-        "ending lost: {:?}",
-        &words[words.len().saturating_sub(8)..]
-    );
+    assert!(words.ends_with(&["newspaper".to_string()]), "ending lost: {:?}", &words[words.len().saturating_sub(8)..]);
 }
 
 #[test]

@@ -8,11 +8,8 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn files_in(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir).map_or(vec![], |rd| {
-        rd.filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
-    })
+    std::fs::read_dir(dir)
+        .map_or(vec![], |rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
 }
 
 #[test]
@@ -24,40 +21,17 @@ fn bad_inputs_exit_1_with_one_line_and_no_output() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("truncated.mp4", mp4[..mp4.len() / 3].to_vec()),
         ("zero.mp4", vec![]),
-        (
-            "random.mp4",
-            (0..200_000u32)
-                .map(|i| (i.wrapping_mul(2_246_822_519).rotate_left(7) >> 3) as u8)
-                .collect(),
-        ),
-        (
-            "no-audio.mp4",
-            std::fs::read(sample("no-audio.mp4")).unwrap(),
-        ),
+        ("random.mp4", (0..200_000u32).map(|i| (i.wrapping_mul(2_246_822_519).rotate_left(7) >> 3) as u8).collect()),
+        ("no-audio.mp4", std::fs::read(sample("no-audio.mp4")).unwrap()),
     ];
     let out_dir = dir.path().join("out");
     for (name, bytes) in &cases {
         let p = inputs.join(name);
         std::fs::write(&p, bytes).unwrap();
-        let out = bin()
-            .arg("transcribe")
-            .arg(&p)
-            .arg("-o")
-            .arg(&out_dir)
-            .arg("-m")
-            .arg(model())
-            .output()
-            .unwrap();
+        let out = bin().arg("transcribe").arg(&p).arg("-o").arg(&out_dir).arg("-m").arg(model()).output().unwrap();
         let err = assert_clean_failure(&out, name);
-        assert!(
-            err.contains(name),
-            "{name}: the message names the file: {err}"
-        );
-        assert!(
-            files_in(&out_dir).is_empty(),
-            "{name}: output written: {:?}",
-            files_in(&out_dir)
-        );
+        assert!(err.contains(name), "{name}: the message names the file: {err}");
+        assert!(files_in(&out_dir).is_empty(), "{name}: output written: {:?}", files_in(&out_dir));
     }
     // A truncated model file.
     let good = std::fs::read(model()).unwrap();
@@ -102,25 +76,14 @@ fn bad_inputs_exit_1_with_one_line_and_no_output() {
 fn usage_errors_exit_2_and_help_has_examples() {
     let out = bin().args(["transcribe"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = bin()
-        .args(["transcribe", "x.mp4", "-f", "docx"])
-        .output()
-        .unwrap();
+    let out = bin().args(["transcribe", "x.mp4", "-f", "docx"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = bin()
-        .args(["transcribe", "x.mp4", "-o", "-"])
-        .arg("-m")
-        .arg(model())
-        .output()
-        .unwrap();
+    let out = bin().args(["transcribe", "x.mp4", "-o", "-"]).arg("-m").arg(model()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "stdout takes one format");
     let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        help.contains("Examples:") && help.contains("vidscribe transcribe report.mp4"),
-        "{help}"
-    );
+    assert!(help.contains("Examples:") && help.contains("vidscribe transcribe report.mp4"), "{help}");
 }
 
 #[test]
@@ -136,11 +99,7 @@ fn writes_every_format_and_stdin_to_stdout() {
         .arg("-q")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut names = files_in(dir.path());
     names.sort();
     assert_eq!(names, ["clip.json", "clip.srt", "clip.txt", "clip.vtt"]);
@@ -156,11 +115,7 @@ fn writes_every_format_and_stdin_to_stdout() {
         .write_stdin(input)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let vtt = String::from_utf8(out.stdout).unwrap();
     assert!(vtt.starts_with("WEBVTT\n\n00:00:0"), "{vtt}");
     assert!(vtt.to_lowercase().contains("evening"), "{vtt}");
@@ -181,24 +136,13 @@ fn ctrl_c_stops_cleanly_with_130_and_no_output() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(ok.success());
     let asked = Instant::now();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(
-        asked.elapsed() < Duration::from_secs(10),
-        "stopping took {:?}",
-        asked.elapsed()
-    );
-    assert!(
-        files_in(dir.path()).is_empty(),
-        "{:?}",
-        files_in(dir.path())
-    );
+    assert!(asked.elapsed() < Duration::from_secs(10), "stopping took {:?}", asked.elapsed());
+    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
     assert!(!err.contains("panicked"), "{err}");
 }

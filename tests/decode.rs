@@ -38,14 +38,10 @@ const CLIPS: [&str; 9] = [
 #[test]
 fn every_container_decodes_to_the_right_length() {
     for name in CLIPS {
-        let a =
-            decode(&sample(&format!("formats/{name}"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let a = decode(&sample(&format!("formats/{name}"))).unwrap_or_else(|e| panic!("{name}: {e}"));
         let d = a.duration_ms() as i64;
         assert!((d - 8000).abs() <= 50, "{name}: {d} ms, want 8000 ± 50");
-        assert!(
-            (a.samples.len() as i64 - a.duration_ms() as i64 * 16).abs() <= 8,
-            "{name}: 16 samples per ms"
-        );
+        assert!((a.samples.len() as i64 - a.duration_ms() as i64 * 16).abs() <= 8, "{name}: 16 samples per ms");
         assert_eq!(a.source.skipped_packets, 0, "{name}");
     }
     let want = report_duration_ms() as i64;
@@ -69,36 +65,19 @@ fn priming_and_pre_skip_are_removed() {
     // The speech starts at the same instant in every encoding as in the PCM original.
     let reference = onset_ms(&decode(&sample("formats/clip.wav")).unwrap()) as i64;
     let script_start = script()[0].start_ms as i64;
-    assert!(
-        (reference - script_start).abs() <= 20,
-        "wav onset {reference} vs script {script_start}"
-    );
-    for name in CLIPS
-        .iter()
-        .copied()
-        .chain(["../report.mp4", "../report.webm"])
-    {
+    assert!((reference - script_start).abs() <= 20, "wav onset {reference} vs script {script_start}");
+    for name in CLIPS.iter().copied().chain(["../report.mp4", "../report.webm"]) {
         let a = decode(&sample(&format!("formats/{name}"))).unwrap();
         let o = onset_ms(&a) as i64;
-        assert!(
-            (o - reference).abs() <= 10,
-            "{name}: speech at {o} ms, reference {reference} ms"
-        );
+        assert!((o - reference).abs() <= 10, "{name}: speech at {o} ms, reference {reference} ms");
     }
     let m4a = decode(&sample("formats/clip.m4a")).unwrap();
-    assert!(
-        m4a.source.priming_frames >= 1024,
-        "AAC priming read from the edit list"
-    );
+    assert!(m4a.source.priming_frames >= 1024, "AAC priming read from the edit list");
 }
 
 /// A 16-bit PCM WAV file in memory.
 fn wav(channels: u16, rate: u32, frames: &[Vec<i16>]) -> Vec<u8> {
-    let data: Vec<u8> = frames
-        .iter()
-        .flatten()
-        .flat_map(|s| s.to_le_bytes())
-        .collect();
+    let data: Vec<u8> = frames.iter().flatten().flat_map(|s| s.to_le_bytes()).collect();
     let mut v = Vec::new();
     v.extend_from_slice(b"RIFF");
     v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
@@ -119,29 +98,15 @@ fn wav(channels: u16, rate: u32, frames: &[Vec<i16>]) -> Vec<u8> {
 #[test]
 fn all_channels_are_mixed_not_just_the_first() {
     // Left silent, a tone on the right only.
-    let frames: Vec<Vec<i16>> = (0..48000)
-        .map(|i| vec![0, ((i as f32 * 0.05).sin() * 16000.0) as i16])
-        .collect();
-    let a = media::decode_bytes(
-        Arc::from(wav(2, 48000, &frames)),
-        &DecodeOptions::default(),
-        &Silent,
-        &Cancel::new(),
-    )
-    .unwrap();
+    let frames: Vec<Vec<i16>> = (0..48000).map(|i| vec![0, ((i as f32 * 0.05).sin() * 16000.0) as i16]).collect();
+    let a = media::decode_bytes(Arc::from(wav(2, 48000, &frames)), &DecodeOptions::default(), &Silent, &Cancel::new())
+        .unwrap();
     let rms = (a.samples.iter().map(|x| x * x).sum::<f32>() / a.samples.len() as f32).sqrt();
     assert!(rms > 0.1, "right channel lost: rms {rms}");
     assert_eq!(a.duration_ms(), 1000);
     // 0.05 rad per 48 kHz sample is 382 Hz: at a true 16 kHz, 764 zero crossings in one second.
-    let crossings = a
-        .samples
-        .windows(2)
-        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
-        .count() as i64;
-    assert!(
-        (crossings - 764).abs() <= 4,
-        "{crossings} zero crossings: output is not 16 kHz"
-    );
+    let crossings = a.samples.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count() as i64;
+    assert!((crossings - 764).abs() <= 4, "{crossings} zero crossings: output is not 16 kHz");
 }
 
 #[test]
@@ -150,10 +115,7 @@ fn bad_inputs_are_errors_not_panics() {
     let empty = dir.path().join("empty.mp4");
     std::fs::write(&empty, b"").unwrap();
     assert!(matches!(decode(&empty), Err(DecodeError::Empty)));
-    assert!(matches!(
-        decode(&sample("no-audio.mp4")),
-        Err(DecodeError::NoAudioTrack)
-    ));
+    assert!(matches!(decode(&sample("no-audio.mp4")), Err(DecodeError::NoAudioTrack)));
     let bytes = std::fs::read(sample("report.mp4")).unwrap();
     for cut in [100, 5_000, bytes.len() / 3, bytes.len() - 1000] {
         let p = dir.path().join(format!("cut{cut}.mp4"));
@@ -166,10 +128,7 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(decode(&p).is_err(), "truncated WebM must fail");
     let bad = DecodeOptions { track: Some(0) };
     let e = media::decode_path(&sample("report.mp4"), &bad, &Silent, &Cancel::new()).unwrap_err();
-    assert!(
-        matches!(e, DecodeError::BadTrack { .. }),
-        "track 0 is the video: {e}"
-    );
+    assert!(matches!(e, DecodeError::BadTrack { .. }), "track 0 is the video: {e}");
 }
 
 #[test]
@@ -180,10 +139,7 @@ fn mp4_and_webm_decode_to_the_same_audio() {
     let snr_at = |lag: i64| {
         let (mut sig, mut diff) = (0f64, 0f64);
         for i in 1000..n - 1000 {
-            let (p, q) = (
-                a.samples[i] as f64,
-                b.samples[(i as i64 + lag) as usize] as f64,
-            );
+            let (p, q) = (a.samples[i] as f64, b.samples[(i as i64 + lag) as usize] as f64);
             sig += p * p;
             diff += (p - q) * (p - q);
         }
@@ -192,8 +148,5 @@ fn mp4_and_webm_decode_to_the_same_audio() {
     let aligned = snr_at(0);
     // Only coding noise between AAC and Opus, and no offset: a one-sample shift is far worse.
     assert!(aligned > 15.0, "AAC vs Opus SNR {aligned:.1} dB");
-    assert!(
-        aligned > snr_at(1) + 6.0 && aligned > snr_at(-1) + 6.0,
-        "misaligned"
-    );
+    assert!(aligned > snr_at(1) + 6.0 && aligned > snr_at(-1) + 6.0, "misaligned");
 }

@@ -3,14 +3,12 @@
 use std::path::PathBuf;
 
 use vidscribe::asr::{ModelInfo, Segment, TranscribeOptions, Transcript, Word};
-use vidscribe::captions::{Cue, LayoutRules, build_cues};
+use vidscribe::captions::{Cue, Profile, build_cues};
 use vidscribe::formats::{self, json};
 use vidscribe::media::SourceInfo;
 
 fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
 }
 
 /// Compares with the golden file; `UPDATE_GOLDEN=1` rewrites it instead.
@@ -19,33 +17,19 @@ fn check(name: &str, got: &[u8]) {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, got).unwrap();
     }
-    let want =
-        std::fs::read(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(
-        String::from_utf8_lossy(got),
-        String::from_utf8_lossy(&want),
-        "{name} differs from its golden file"
-    );
+    let want = std::fs::read(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(String::from_utf8_lossy(got), String::from_utf8_lossy(&want), "{name} differs from its golden file");
 }
 
 fn word(text: &str, start_ms: u64, end_ms: u64) -> Word {
-    Word {
-        text: text.into(),
-        start_ms,
-        end_ms,
-        probability: 0.9,
-    }
+    Word { text: text.into(), start_ms, end_ms, probability: 0.9 }
 }
 
 fn transcript() -> Transcript {
     let seg = |words: Vec<Word>| Segment {
         start_ms: words[0].start_ms,
         end_ms: words[words.len() - 1].end_ms,
-        text: words
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        text: words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
         no_speech_probability: 0.01,
         words,
     };
@@ -79,7 +63,9 @@ fn transcript() -> Transcript {
 }
 
 fn cues() -> Vec<Cue> {
-    build_cues(&transcript(), &LayoutRules::default())
+    let t = transcript();
+    let words: Vec<_> = t.words().cloned().collect();
+    build_cues(&words, "en", &Profile::netflix(), None).cues
 }
 
 #[test]
@@ -87,16 +73,12 @@ fn srt_matches_golden_and_reparses() {
     let mut out = Vec::new();
     formats::srt::write(&mut out, &cues()).unwrap();
     check("basic.srt", &out);
-    let parsed = srtlib::Subtitles::parse_from_str(String::from_utf8(out).unwrap())
-        .expect("srtlib parses our SRT");
+    let parsed = srtlib::Subtitles::parse_from_str(String::from_utf8(out).unwrap()).expect("srtlib parses our SRT");
     let parsed = parsed.to_vec();
     assert_eq!(parsed.len(), cues().len());
     for (p, c) in parsed.iter().zip(cues()) {
         assert_eq!(p.text, c.text());
-        assert_eq!(
-            p.start_time,
-            srtlib::Timestamp::from_milliseconds(c.start_ms as u32)
-        );
+        assert_eq!(p.start_time, srtlib::Timestamp::from_milliseconds(c.start_ms as u32));
     }
 }
 
@@ -123,11 +105,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
     check("basic.txt", &out);
     let doc = json::Document {
         schema: json::SCHEMA,
-        tool: json::Tool {
-            name: "vidscribe".into(),
-            version: "test".into(),
-            whisper_cpp: "test".into(),
-        },
+        tool: json::Tool { name: "vidscribe".into(), version: "test".into(), whisper_cpp: "test".into() },
         input: json::Input {
             path: "report.mp4".into(),
             audio: SourceInfo {
@@ -155,8 +133,11 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             threads: 2,
             prompt: Some("Yerevan".into()),
             beam: 1,
+            dtw: true,
         },
         transcript: transcript(),
+        speech: None,
+        captions: None,
     };
     let mut out = Vec::new();
     json::write(&mut out, &doc).unwrap();
@@ -164,8 +145,6 @@ fn txt_and_json_match_golden_and_json_round_trips() {
     let back = json::read(&out[..]).unwrap();
     assert_eq!(back, doc);
     // Cues rebuilt from the JSON alone are the same as from the original transcript.
-    assert_eq!(
-        build_cues(&back.transcript, &LayoutRules::default()),
-        cues()
-    );
+    let words: Vec<_> = back.transcript.words().cloned().collect();
+    assert_eq!(build_cues(&words, "en", &Profile::netflix(), None).cues, cues());
 }

@@ -21,14 +21,8 @@ pub enum Ct2Error {
     #[error("variable {0} has unsupported data type {1}")]
     DType(String, u8),
     #[error("variable {name} declares {declared} bytes but its shape needs {needed}")]
-    Size {
-        name: String,
-        declared: usize,
-        needed: usize,
-    },
-    #[error(
-        "variable {0} is a quantisation scale; quantised CTranslate2 models are not supported, use a float16 one"
-    )]
+    Size { name: String, declared: usize, needed: usize },
+    #[error("variable {0} is a quantisation scale; quantised CTranslate2 models are not supported, use a float16 one")]
     Int8(String),
 }
 
@@ -39,10 +33,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], Ct2Error> {
-        let s = self
-            .b
-            .get(self.pos..self.pos + n)
-            .ok_or(Ct2Error::Truncated(self.pos))?;
+        let s = self.b.get(self.pos..self.pos + n).ok_or(Ct2Error::Truncated(self.pos))?;
         self.pos += n;
         Ok(s)
     }
@@ -101,34 +92,15 @@ pub fn parse(bytes: &[u8]) -> Result<HashMap<String, Variable>, Ct2Error> {
             d => return Err(Ct2Error::DType(name, d)),
         };
         if n * width != nbytes {
-            return Err(Ct2Error::Size {
-                name,
-                declared: nbytes,
-                needed: n * width,
-            });
+            return Err(Ct2Error::Size { name, declared: nbytes, needed: n * width });
         }
         let data: Vec<f32> = match dtype {
-            0 => raw
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            3 => raw
-                .chunks_exact(4)
-                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32)
-                .collect(),
+            0 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            3 => raw.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32).collect(),
             1 => raw.iter().map(|&b| b as i8 as f32).collect(),
-            2 => raw
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32)
-                .collect(),
-            4 => raw
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            _ => raw
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            2 => raw.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32).collect(),
+            4 => raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            _ => raw.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         };
         vars.insert(name, Variable { dims, data });
     }

@@ -78,11 +78,7 @@ impl Hparams {
     /// `tiny.en`, `base`, …: the names Whisper's models are known by.
     pub fn model_name(&self) -> String {
         let size = self.size_name();
-        if self.is_multilingual() {
-            size.to_string()
-        } else {
-            format!("{size}.en")
-        }
+        if self.is_multilingual() { size.to_string() } else { format!("{size}.en") }
     }
 
     /// The weight type name: f32, f16, q8_0, q5_1, …
@@ -173,11 +169,7 @@ fn read_i32<R: Read>(r: &mut R, what: &str) -> Result<i32, GgmlError> {
 }
 
 fn eof(e: io::Error, what: &str) -> GgmlError {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        GgmlError::Truncated(what.to_string())
-    } else {
-        GgmlError::Io(e)
-    }
+    if e.kind() == io::ErrorKind::UnexpectedEof { GgmlError::Truncated(what.to_string()) } else { GgmlError::Io(e) }
 }
 
 /// Tensor names whisper.cpp requires for these hyperparameters.
@@ -271,10 +263,7 @@ pub fn read_layout<R: Read + Seek>(r: &mut R) -> Result<Layout, GgmlError> {
     let n_mel = read_i32(r, "the mel filters")?;
     let n_fft = read_i32(r, "the mel filters")?;
     if !(1..=256).contains(&n_mel) || !(1..=2048).contains(&n_fft) {
-        return Err(GgmlError::Header {
-            name: "mel filter size",
-            value: n_mel.max(n_fft),
-        });
+        return Err(GgmlError::Header { name: "mel filter size", value: n_mel.max(n_fft) });
     }
     let mel_offset = r.stream_position()?;
     let mel_bytes = n_mel as u64 * n_fft as u64 * 4;
@@ -284,24 +273,17 @@ pub fn read_layout<R: Read + Seek>(r: &mut R) -> Result<Layout, GgmlError> {
     r.seek(SeekFrom::Current(mel_bytes as i64))?;
     let n_tokens = read_i32(r, "the vocabulary")?;
     if n_tokens < 0 || n_tokens > h.n_vocab {
-        return Err(GgmlError::Header {
-            name: "vocabulary size",
-            value: n_tokens,
-        });
+        return Err(GgmlError::Header { name: "vocabulary size", value: n_tokens });
     }
     let mut vocab = Vec::with_capacity(n_tokens as usize);
     let mut br = io::BufReader::new(&mut *r);
     for _ in 0..n_tokens {
         let len = read_i32(&mut br, "the vocabulary")?;
         if !(0..=4096).contains(&len) {
-            return Err(GgmlError::Header {
-                name: "token length",
-                value: len,
-            });
+            return Err(GgmlError::Header { name: "token length", value: len });
         }
         let mut t = vec![0u8; len as usize];
-        br.read_exact(&mut t)
-            .map_err(|e| eof(e, "the vocabulary"))?;
+        br.read_exact(&mut t).map_err(|e| eof(e, "the vocabulary"))?;
         vocab.push(t);
     }
     let mut pos = br.stream_position()?;
@@ -310,8 +292,7 @@ pub fn read_layout<R: Read + Seek>(r: &mut R) -> Result<Layout, GgmlError> {
     let mut tensors = Vec::new();
     while pos < file_len {
         let mut hdr = [0u8; 12];
-        r.read_exact(&mut hdr)
-            .map_err(|e| eof(e, "a tensor header"))?;
+        r.read_exact(&mut hdr).map_err(|e| eof(e, "a tensor header"))?;
         let n_dims = i32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
         let name_len = i32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
         let ttype = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
@@ -333,16 +314,12 @@ pub fn read_layout<R: Read + Seek>(r: &mut R) -> Result<Layout, GgmlError> {
             ne.push(d as usize);
         }
         let mut name = vec![0u8; name_len as usize];
-        r.read_exact(&mut name)
-            .map_err(|e| eof(e, "a tensor name"))?;
+        r.read_exact(&mut name).map_err(|e| eof(e, "a tensor name"))?;
         let name = String::from_utf8_lossy(&name).into_owned();
         let elements: usize = ne.iter().product();
         let nbytes = tensor_bytes(ttype, ne[0], elements).ok_or_else(|| GgmlError::Tensor {
             name: name.clone(),
-            problem: format!(
-                "unknown type {ttype} or row length {} not a whole number of blocks",
-                ne[0]
-            ),
+            problem: format!("unknown type {ttype} or row length {} not a whole number of blocks", ne[0]),
         })? as u64;
         let offset = r.stream_position()?;
         if offset + nbytes > file_len {
@@ -350,28 +327,14 @@ pub fn read_layout<R: Read + Seek>(r: &mut R) -> Result<Layout, GgmlError> {
         }
         r.seek(SeekFrom::Current(nbytes as i64))?;
         pos = offset + nbytes;
-        tensors.push(TensorInfo {
-            name,
-            ne,
-            ttype,
-            offset,
-            nbytes,
-        });
+        tensors.push(TensorInfo { name, ne, ttype, offset, nbytes });
     }
     for want in required_tensors(&h) {
         if !tensors.iter().any(|t| t.name == want) {
             return Err(GgmlError::Missing(want));
         }
     }
-    Ok(Layout {
-        hparams: h,
-        n_mel,
-        n_fft,
-        mel_offset,
-        vocab,
-        tensors,
-        file_len,
-    })
+    Ok(Layout { hparams: h, n_mel, n_fft, mel_offset, vocab, tensors, file_len })
 }
 
 pub fn write_header<W: Write + ?Sized>(w: &mut W, h: &Hparams) -> io::Result<()> {
@@ -382,12 +345,7 @@ pub fn write_header<W: Write + ?Sized>(w: &mut W, h: &Hparams) -> io::Result<()>
     Ok(())
 }
 
-pub fn write_mel<W: Write + ?Sized>(
-    w: &mut W,
-    n_mel: i32,
-    n_fft: i32,
-    data: &[f32],
-) -> io::Result<()> {
+pub fn write_mel<W: Write + ?Sized>(w: &mut W, n_mel: i32, n_fft: i32, data: &[f32]) -> io::Result<()> {
     w.write_all(&n_mel.to_le_bytes())?;
     w.write_all(&n_fft.to_le_bytes())?;
     for v in data {
@@ -406,13 +364,7 @@ pub fn write_vocab<W: Write + ?Sized>(w: &mut W, tokens: &[Vec<u8>]) -> io::Resu
 }
 
 /// Writes one tensor; `ne` in ggml order, `data` already in type `ttype`.
-pub fn write_tensor<W: Write + ?Sized>(
-    w: &mut W,
-    name: &str,
-    ne: &[usize],
-    ttype: u32,
-    data: &[u8],
-) -> io::Result<()> {
+pub fn write_tensor<W: Write + ?Sized>(w: &mut W, name: &str, ne: &[usize], ttype: u32, data: &[u8]) -> io::Result<()> {
     w.write_all(&(ne.len() as i32).to_le_bytes())?;
     w.write_all(&(name.len() as i32).to_le_bytes())?;
     w.write_all(&ttype.to_le_bytes())?;

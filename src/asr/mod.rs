@@ -8,6 +8,7 @@ pub mod model;
 pub mod quantize;
 pub mod transcribe;
 pub mod transcript;
+pub mod vad;
 
 pub use model::{ModelError, ModelInfo};
 pub use transcribe::{Model, TranscribeError, TranscribeOptions, transcribe};

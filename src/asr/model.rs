@@ -16,17 +16,12 @@ pub const MODEL_ENV: &str = "VIDSCRIBE_MODEL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error(
-        "model {path} not found; run scripts/fetch-model.sh, or name one with --model or ${MODEL_ENV}"
-    )]
+    #[error("model {path} not found; run scripts/fetch-model.sh, or name one with --model or ${MODEL_ENV}")]
     NotFound { path: PathBuf },
     #[error("no model given and none found (looked for {tried}); run scripts/fetch-model.sh")]
     NoDefault { tried: String },
     #[error("cannot read model {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a usable whisper model: {source}")]
     Invalid { path: PathBuf, source: GgmlError },
 }
@@ -58,31 +53,14 @@ pub fn model_dirs() -> Vec<PathBuf> {
 /// The model to use: the one given, else `$VIDSCRIBE_MODEL`, else the default file in
 /// [`model_dirs`]. Only says where it is; [`inspect`] checks it.
 pub fn resolve(given: Option<&Path>) -> Result<PathBuf, ModelError> {
-    let chosen = given
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(MODEL_ENV).map(PathBuf::from));
+    let chosen = given.map(Path::to_path_buf).or_else(|| std::env::var_os(MODEL_ENV).map(PathBuf::from));
     if let Some(p) = chosen {
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(ModelError::NotFound { path: p })
-        };
+        return if p.is_file() { Ok(p) } else { Err(ModelError::NotFound { path: p }) };
     }
-    let candidates: Vec<PathBuf> = model_dirs()
-        .into_iter()
-        .map(|d| d.join(DEFAULT_MODEL_FILE))
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| ModelError::NoDefault {
-            tried: candidates
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    let candidates: Vec<PathBuf> = model_dirs().into_iter().map(|d| d.join(DEFAULT_MODEL_FILE)).collect();
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| ModelError::NoDefault {
+        tried: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+    })
 }
 
 /// Validates a model file completely (header, vocabulary, every tensor present and inside the
@@ -90,27 +68,17 @@ pub fn resolve(given: Option<&Path>) -> Result<PathBuf, ModelError> {
 pub fn check(path: &Path) -> Result<Layout, ModelError> {
     let file = File::open(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            ModelError::NotFound {
-                path: path.to_path_buf(),
-            }
+            ModelError::NotFound { path: path.to_path_buf() }
         } else {
-            ModelError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
+            ModelError::Read { path: path.to_path_buf(), source }
         }
     })?;
-    ggml::read_layout(&mut BufReader::new(file)).map_err(|source| ModelError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })
+    ggml::read_layout(&mut BufReader::new(file))
+        .map_err(|source| ModelError::Invalid { path: path.to_path_buf(), source })
 }
 
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    let read_err = |source| ModelError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_err = |source| ModelError::Read { path: path.to_path_buf(), source };
     let mut f = File::open(path).map_err(read_err)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -153,10 +121,7 @@ pub fn list(dirs: &[PathBuf]) -> Vec<Result<ModelInfo, ModelError>> {
     paths
         .into_iter()
         .filter_map(|p| match inspect(&p) {
-            Err(ModelError::Invalid {
-                source: GgmlError::Magic(_),
-                ..
-            }) => None,
+            Err(ModelError::Invalid { source: GgmlError::Magic(_), .. }) => None,
             Err(e @ ModelError::Invalid { .. }) => match vad_name(&p) {
                 Some(name) => Some(Ok(ModelInfo {
                     name,

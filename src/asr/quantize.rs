@@ -40,9 +40,7 @@ impl FromStr for Quant {
             "q5_1" => Ok(Quant::Q5_1),
             "q5_0" => Ok(Quant::Q5_0),
             "q4_0" => Ok(Quant::Q4_0),
-            _ => Err(format!(
-                "unknown quantisation {s:?} (choose q8_0, q5_1, q5_0 or q4_0)"
-            )),
+            _ => Err(format!("unknown quantisation {s:?} (choose q8_0, q5_1, q5_0 or q4_0)")),
         }
     }
 }
@@ -58,18 +56,10 @@ pub enum QuantizeError {
 }
 
 /// Tensors whisper.cpp leaves unquantised even when they are 2-D.
-const KEEP: [&str; 4] = [
-    "encoder.conv1.bias",
-    "encoder.conv2.bias",
-    "encoder.positional_embedding",
-    "decoder.positional_embedding",
-];
+const KEEP: [&str; 4] =
+    ["encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding", "decoder.positional_embedding"];
 
-fn quantize_into<W: Write + ?Sized>(
-    input: &Path,
-    q: Quant,
-    w: &mut W,
-) -> Result<Hparams, QuantizeError> {
+fn quantize_into<W: Write + ?Sized>(input: &Path, q: Quant, w: &mut W) -> Result<Hparams, QuantizeError> {
     let mut f = BufReader::new(File::open(input)?);
     let layout = ggml::read_layout(&mut f).map_err(QuantizeError::Input)?;
     let h = layout.hparams;
@@ -77,10 +67,7 @@ fn quantize_into<W: Write + ?Sized>(
         return Err(QuantizeError::AlreadyQuantised(h.ftype_name()));
     }
     let (ttype, ftype) = q.codes();
-    let out_h = Hparams {
-        ftype: ftype + QNT_VERSION * QNT_VERSION_FACTOR,
-        ..h
-    };
+    let out_h = Hparams { ftype: ftype + QNT_VERSION * QNT_VERSION_FACTOR, ..h };
     ggml::write_header(w, &out_h)?;
     // Mel filters and vocabulary are copied as they are.
     let mut mel = vec![0f32; (layout.n_mel * layout.n_fft) as usize];
@@ -102,25 +89,16 @@ fn quantize_into<W: Write + ?Sized>(
         raw.resize(t.nbytes as usize, 0);
         f.seek(SeekFrom::Start(t.offset))?;
         f.read_exact(&mut raw)?;
-        let quantise = t.ne.len() == 2
-            && !KEEP.contains(&t.name.as_str())
-            && t.ne[0] % 32 == 0
-            && t.ttype <= 1;
+        let quantise = t.ne.len() == 2 && !KEEP.contains(&t.name.as_str()) && t.ne[0] % 32 == 0 && t.ttype <= 1;
         if !quantise {
             ggml::write_tensor(w, &t.name, &t.ne, t.ttype, &raw)?;
             continue;
         }
         values.clear();
         if t.ttype == 0 {
-            values.extend(
-                raw.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            );
+            values.extend(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
         } else {
-            values.extend(
-                raw.chunks_exact(2)
-                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()),
-            );
+            values.extend(raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()));
         }
         let (n_per_row, nrows) = (t.ne[0], t.elements() / t.ne[0]);
         let size = ggml::tensor_bytes(ttype, n_per_row, t.elements()).unwrap_or(0);
@@ -145,10 +123,6 @@ fn quantize_into<W: Write + ?Sized>(
 }
 
 /// Writes a quantised copy of `input` to `output` (atomically).
-pub fn quantize(
-    input: &Path,
-    output: &Path,
-    q: Quant,
-) -> Result<Hparams, OutputError<QuantizeError>> {
+pub fn quantize(input: &Path, output: &Path, q: Quant) -> Result<Hparams, OutputError<QuantizeError>> {
     write_atomically(output, |w| quantize_into(input, q, w))
 }

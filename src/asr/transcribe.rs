@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use whisper_rs::whisper_rs_sys;
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters,
+};
 
 use super::model::{self, ModelError, ModelInfo};
 use super::transcript::{Segment, Token, Transcript, words_from_tokens};
@@ -26,6 +28,8 @@ pub enum TranscribeError {
     EnglishOnly { model: String, language: String },
     #[error("unknown language {0:?} (use a code such as en, fr, hy, ru, or auto)")]
     UnknownLanguage(String),
+    #[error("no DTW alignment heads are known for model {0}")]
+    NoDtw(String),
     #[error("whisper.cpp failed: {0}")]
     Whisper(String),
     #[error("cancelled")]
@@ -44,17 +48,15 @@ pub struct TranscribeOptions {
     pub prompt: Option<String>,
     /// 1 is greedy decoding; more is beam search with that many beams.
     pub beam: usize,
+    /// Word times from whisper.cpp's DTW alignment of cross-attention instead of its timestamp
+    /// tokens (needs a model with known alignment heads; turns flash attention off).
+    #[serde(default)]
+    pub dtw: bool,
 }
 
 impl Default for TranscribeOptions {
     fn default() -> Self {
-        Self {
-            language: None,
-            translate: false,
-            threads: default_threads(),
-            prompt: None,
-            beam: 1,
-        }
+        Self { language: None, translate: false, threads: default_threads(), prompt: None, beam: 1, dtw: true }
     }
 }
 
@@ -65,11 +67,7 @@ pub fn default_threads() -> usize {
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
-unsafe extern "C" fn log_sink(
-    _level: whisper_rs_sys::ggml_log_level,
-    text: *const std::ffi::c_char,
-    _: *mut c_void,
-) {
+unsafe extern "C" fn log_sink(_level: whisper_rs_sys::ggml_log_level, text: *const std::ffi::c_char, _: *mut c_void) {
     if VERBOSE.load(Ordering::Relaxed) && !text.is_null() {
         // SAFETY: whisper.cpp passes a NUL-terminated string that lives for the call.
         let s = unsafe { std::ffi::CStr::from_ptr(text) };
@@ -92,22 +90,49 @@ pub fn set_library_logging(verbose: bool) {
 pub struct Model {
     ctx: WhisperContext,
     pub info: ModelInfo,
+    dtw: bool,
+}
+
+/// whisper.cpp's alignment-head preset for a model, by name.
+fn dtw_preset(name: &str) -> Option<DtwModelPreset> {
+    Some(match name {
+        "tiny.en" => DtwModelPreset::TinyEn,
+        "tiny" => DtwModelPreset::Tiny,
+        "base.en" => DtwModelPreset::BaseEn,
+        "base" => DtwModelPreset::Base,
+        "small.en" => DtwModelPreset::SmallEn,
+        "small" => DtwModelPreset::Small,
+        "medium.en" => DtwModelPreset::MediumEn,
+        "medium" => DtwModelPreset::Medium,
+        _ => return None,
+    })
 }
 
 impl Model {
+    /// Whether word times come from DTW alignment.
+    pub fn uses_dtw(&self) -> bool {
+        self.dtw
+    }
+
     /// Checks the file fully, then loads it into whisper.cpp.
     pub fn load(path: &Path) -> Result<Self, TranscribeError> {
+        Self::load_with(path, false)
+    }
+
+    /// As [`load`](Self::load); `dtw` prepares DTW word timing (and turns flash attention off).
+    pub fn load_with(path: &Path, dtw: bool) -> Result<Self, TranscribeError> {
         let (info, _) = model::inspect(path)?;
-        let params = WhisperContextParameters {
-            use_gpu: false,
-            flash_attn: true,
-            ..Default::default()
-        };
-        let ctx =
-            WhisperContext::new_with_params(path, params).map_err(|_| TranscribeError::Load {
-                path: path.to_path_buf(),
-            })?;
-        Ok(Self { ctx, info })
+        let mut params = WhisperContextParameters { use_gpu: false, flash_attn: !dtw, ..Default::default() };
+        // Models without known alignment heads fall back to timestamp tokens.
+        let dtw = dtw && dtw_preset(&info.name).is_some();
+        if dtw {
+            let preset = dtw_preset(&info.name).ok_or_else(|| TranscribeError::NoDtw(info.name.clone()))?;
+            params.dtw_parameters =
+                DtwParameters { mode: DtwMode::ModelPreset { model_preset: preset }, ..Default::default() };
+        }
+        let ctx = WhisperContext::new_with_params(path, params)
+            .map_err(|_| TranscribeError::Load { path: path.to_path_buf() })?;
+        Ok(Self { ctx, info, dtw })
     }
 }
 
@@ -126,8 +151,7 @@ unsafe extern "C" fn on_progress(
 ) {
     // SAFETY: `user` points at the CallbackData that outlives the whisper_full call.
     let data = unsafe { &*(user as *const CallbackData) };
-    data.progress
-        .at(data.total_ms * percent.clamp(0, 100) as u64 / 100);
+    data.progress.at(data.total_ms * percent.clamp(0, 100) as u64 / 100);
 }
 
 unsafe extern "C" fn on_abort(user: *mut c_void) -> bool {
@@ -154,19 +178,13 @@ pub fn transcribe(
                 return Err(TranscribeError::UnknownLanguage(l));
             }
             if !multilingual && l != "en" {
-                return Err(TranscribeError::EnglishOnly {
-                    model: model.info.name.clone(),
-                    language: l,
-                });
+                return Err(TranscribeError::EnglishOnly { model: model.info.name.clone(), language: l });
             }
             l
         }
     };
     let strategy = if opts.beam > 1 {
-        SamplingStrategy::BeamSearch {
-            beam_size: opts.beam as c_int,
-            patience: -1.0,
-        }
+        SamplingStrategy::BeamSearch { beam_size: opts.beam as c_int, patience: -1.0 }
     } else {
         SamplingStrategy::Greedy { best_of: 1 }
     };
@@ -183,11 +201,7 @@ pub fn transcribe(
         params.set_initial_prompt(p);
     }
     let total_ms = samples_to_ms(pcm.len() as u64, TARGET_RATE);
-    let data = CallbackData {
-        progress,
-        total_ms,
-        cancel,
-    };
+    let data = CallbackData { progress, total_ms, cancel };
     let user = &data as *const CallbackData as *mut c_void;
     // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
     // (whisper-rs's own set_abort_callback_safe is broken in 0.16, hence the raw callbacks.)
@@ -197,10 +211,7 @@ pub fn transcribe(
         params.set_abort_callback(Some(on_abort));
         params.set_abort_callback_user_data(user);
     }
-    let mut state = model
-        .ctx
-        .create_state()
-        .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+    let mut state = model.ctx.create_state().map_err(|e| TranscribeError::Whisper(e.to_string()))?;
     progress.begin("transcribing", Some(total_ms));
     let result = state.full(params, pcm);
     progress.end();
@@ -212,26 +223,30 @@ pub fn transcribe(
     let eot = model.ctx.token_eot();
     let mut segments = Vec::new();
     for seg in state.as_iter() {
-        let mut tokens = Vec::new();
+        let mut tokens: Vec<Token> = Vec::new();
         for i in 0..seg.n_tokens() {
-            let Some(tok) = seg.get_token(i) else {
-                continue;
-            };
+            let Some(tok) = seg.get_token(i) else { continue };
+            let d = tok.token_data();
+            let dtw_at = (model.dtw && d.t_dtw >= 0).then(|| centis_to_ms(d.t_dtw));
+            if let (Some(at), Some(prev)) = (dtw_at, tokens.last_mut()) {
+                // DTW gives each token one instant: its start, and the end of the token before.
+                prev.end_ms = at.max(prev.start_ms);
+            }
             if tok.token_id() >= eot {
                 continue;
             }
-            let d = tok.token_data();
+            let (start_ms, end_ms) = match dtw_at {
+                Some(at) => (at, at.max(centis_to_ms(d.t1))),
+                None => (centis_to_ms(d.t0), centis_to_ms(d.t1)),
+            };
             tokens.push(Token {
                 bytes: tok.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-                start_ms: centis_to_ms(d.t0),
-                end_ms: centis_to_ms(d.t1),
+                start_ms,
+                end_ms,
                 probability: d.p,
             });
         }
-        let text = seg
-            .to_str_lossy()
-            .map(|t| t.trim().to_string())
-            .unwrap_or_default();
+        let text = seg.to_str_lossy().map(|t| t.trim().to_string()).unwrap_or_default();
         if text.is_empty() {
             continue;
         }
@@ -244,9 +259,7 @@ pub fn transcribe(
         });
     }
     let language = if language == "auto" {
-        whisper_rs::get_lang_str(state.full_lang_id_from_state())
-            .unwrap_or("unknown")
-            .to_string()
+        whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("unknown").to_string()
     } else {
         language
     };

@@ -39,12 +39,7 @@ impl Transcript {
 
     /// All text, segments joined by spaces.
     pub fn text(&self) -> String {
-        self.segments
-            .iter()
-            .map(|s| s.text.trim())
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -60,10 +55,7 @@ pub struct Token {
 
 fn is_punctuation_only(bytes: &[u8]) -> bool {
     let s = String::from_utf8_lossy(bytes);
-    !s.trim().is_empty()
-        && s.trim()
-            .chars()
-            .all(|c| c.is_ascii_punctuation() || "…“”‘’«»–—".contains(c))
+    !s.trim().is_empty() && s.trim().chars().all(|c| c.is_ascii_punctuation() || "…“”‘’«»–—".contains(c))
 }
 
 /// Joins tokens into words: a token beginning with a space starts a word; anything else
@@ -90,15 +82,17 @@ pub fn words_from_tokens(tokens: &[Token]) -> Vec<Word> {
         }
     };
     for t in tokens {
-        let starts_word = t.bytes.first() == Some(&b' ') && !is_punctuation_only(&t.bytes);
+        // A new sentence glued to the last one (`airfield."` + `Estimates`) starts a word too.
+        let glued_sentence = cur.as_ref().is_some_and(|acc| {
+            let prev = String::from_utf8_lossy(&acc.bytes);
+            let prev = prev.trim_end_matches(['"', '”', '\'', '’']);
+            prev.ends_with(['.', '?', '!']) && t.bytes.first().is_some_and(|b| b.is_ascii_uppercase())
+        });
+        let starts_word = glued_sentence || t.bytes.first() == Some(&b' ') && !is_punctuation_only(&t.bytes);
         match cur.as_mut() {
             Some(acc) if !starts_word => {
                 // " ." is punctuation that belongs to the word before, without its space.
-                let piece = if is_punctuation_only(&t.bytes) {
-                    t.bytes.trim_ascii_start()
-                } else {
-                    &t.bytes[..]
-                };
+                let piece = if is_punctuation_only(&t.bytes) { t.bytes.trim_ascii_start() } else { &t.bytes[..] };
                 acc.bytes.extend_from_slice(piece);
                 acc.end = acc.end.max(t.end_ms);
                 acc.psum += t.probability;
@@ -108,13 +102,7 @@ pub fn words_from_tokens(tokens: &[Token]) -> Vec<Word> {
                 if let Some(acc) = cur.take() {
                     flush(acc, &mut words);
                 }
-                cur = Some(Acc {
-                    bytes: t.bytes.clone(),
-                    start: t.start_ms,
-                    end: t.end_ms,
-                    psum: t.probability,
-                    n: 1,
-                });
+                cur = Some(Acc { bytes: t.bytes.clone(), start: t.start_ms, end: t.end_ms, psum: t.probability, n: 1 });
             }
         }
     }
@@ -129,12 +117,7 @@ mod tests {
     use super::*;
 
     fn tok(s: &str, a: Ms, b: Ms) -> Token {
-        Token {
-            bytes: s.as_bytes().to_vec(),
-            start_ms: a,
-            end_ms: b,
-            probability: 0.5,
-        }
+        Token { bytes: s.as_bytes().to_vec(), start_ms: a, end_ms: b, probability: 0.5 }
     }
 
     #[test]
@@ -153,24 +136,22 @@ mod tests {
         let texts: Vec<_> = w.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(texts, ["Yerevan,", "44-day", "war."]);
         assert_eq!((w[0].start_ms, w[0].end_ms), (0, 310));
+        let w = words_from_tokens(&[
+            tok(" airfield", 0, 100),
+            tok(".\"", 100, 110),
+            tok("Est", 110, 200),
+            tok("imates", 200, 300),
+        ]);
+        let texts: Vec<_> = w.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["airfield.\"", "Estimates"]);
     }
 
     #[test]
     fn split_utf8_characters_are_rejoined() {
         let e = "é".as_bytes();
         let w = words_from_tokens(&[
-            Token {
-                bytes: vec![b' ', b'c', b'a', b'f', e[0]],
-                start_ms: 0,
-                end_ms: 100,
-                probability: 1.0,
-            },
-            Token {
-                bytes: vec![e[1]],
-                start_ms: 100,
-                end_ms: 200,
-                probability: 1.0,
-            },
+            Token { bytes: vec![b' ', b'c', b'a', b'f', e[0]], start_ms: 0, end_ms: 100, probability: 1.0 },
+            Token { bytes: vec![e[1]], start_ms: 100, end_ms: 200, probability: 1.0 },
         ]);
         assert_eq!(w[0].text, "café");
     }

@@ -1,7 +1,13 @@
-//! Transcript → subtitle cues.
+//! Transcript → subtitle cues that follow professional caption rules.
 
 pub mod cue;
+pub mod guard;
+pub mod language;
 pub mod layout;
+pub mod profile;
+pub mod rules;
 
 pub use cue::Cue;
-pub use layout::{LayoutRules, build_cues};
+pub use layout::{Layout, build_cues};
+pub use profile::Profile;
+pub use rules::{Rule, Violation};

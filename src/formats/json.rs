@@ -5,7 +5,10 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::asr::vad::Span;
 use crate::asr::{ModelInfo, TranscribeOptions, Transcript};
+use crate::captions::guard::Flag;
+use crate::captions::{Cue, Profile, Violation};
 use crate::media::SourceInfo;
 
 /// Schema version of [`Document`]; bumped on incompatible changes.
@@ -45,6 +48,20 @@ pub struct Document {
     pub options: TranscribeOptions,
     #[serde(flatten)]
     pub transcript: Transcript,
+    /// Speech found by voice activity detection (absent if it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech: Option<Vec<Span>>,
+    /// The cues as built, under which rules, what they break and what the guard removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions: Option<Captions>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Captions {
+    pub profile: Profile,
+    pub cues: Vec<Cue>,
+    pub violations: Vec<Violation>,
+    pub flagged: Vec<Flag>,
 }
 
 pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! Output (and later input) formats. Every writer takes `impl Write` and knows nothing of files.
 
 pub mod json;
+pub mod read;
 pub mod srt;
 pub mod txt;
 pub mod vtt;

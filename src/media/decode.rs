@@ -114,13 +114,7 @@ pub fn decode_path(
         return Err(DecodeError::Empty);
     }
     let reopen = || File::open(path).ok();
-    decode_source(
-        Box::new(file),
-        &mut || reopen().map(|f| Box::new(f) as Box<dyn ReadSeek>),
-        opts,
-        progress,
-        cancel,
-    )
+    decode_source(Box::new(file), &mut || reopen().map(|f| Box::new(f) as Box<dyn ReadSeek>), opts, progress, cancel)
 }
 
 /// Decodes media held in memory (e.g. read from stdin).
@@ -160,33 +154,21 @@ fn choose_track(
 ) -> Result<(usize, Track, Box<dyn AudioDecoder>), DecodeError> {
     let tracks = format.tracks();
     let dec_opts = AudioDecoderOptions::default();
-    let audio: Vec<usize> = tracks
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| is_audio(t).is_some())
-        .map(|(i, _)| i)
-        .collect();
+    let audio: Vec<usize> = tracks.iter().enumerate().filter(|(_, t)| is_audio(t).is_some()).map(|(i, _)| i).collect();
     if let Some(asked) = opts.track {
         let bad = || DecodeError::BadTrack {
             asked,
             available: if audio.is_empty() {
                 "none".into()
             } else {
-                audio
-                    .iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                audio.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
             },
         };
         let track = tracks.get(asked).ok_or_else(bad)?;
         let params = is_audio(track).ok_or_else(bad)?;
         let dec = codecs()
             .make_audio_decoder(params, &dec_opts)
-            .map_err(|_| DecodeError::UnsupportedCodec {
-                codec: codec_name(params),
-                track: asked,
-            })?;
+            .map_err(|_| DecodeError::UnsupportedCodec { codec: codec_name(params), track: asked })?;
         return Ok((asked, track.clone(), dec));
     }
     let mut first_unsupported = None;
@@ -195,10 +177,7 @@ fn choose_track(
         match codecs().make_audio_decoder(params, &dec_opts) {
             Ok(dec) => return Ok((i, tracks[i].clone(), dec)),
             Err(_) => {
-                first_unsupported.get_or_insert(DecodeError::UnsupportedCodec {
-                    codec: codec_name(params),
-                    track: i,
-                });
+                first_unsupported.get_or_insert(DecodeError::UnsupportedCodec { codec: codec_name(params), track: i });
             }
         }
     }
@@ -224,20 +203,13 @@ fn decode_source(
 ) -> Result<Audio, DecodeError> {
     let mss = MediaSourceStream::new(source, Default::default());
     let mut format = symphonia::default::get_probe()
-        .probe(
-            &Hint::new(),
-            mss,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
+        .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
         .map_err(|e| match e {
             SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
                 DecodeError::Damaged("it ends before its header does".into())
             }
             // A reader other than the prober's own recognised the container but could not use it.
-            SymError::Unsupported(what) if !what.starts_with("core") => {
-                DecodeError::Damaged(what.to_string())
-            }
+            SymError::Unsupported(what) if !what.starts_with("core") => DecodeError::Damaged(what.to_string()),
             other => DecodeError::UnknownFormat(other.to_string()),
         })?;
     let container = format.format_info().short_name.to_string();
@@ -267,9 +239,7 @@ fn decode_source(
     let mut skipped = 0u64;
     let mut good_packets = 0u64;
     let mut decoded_frames = 0u64;
-    let total_ms = declared
-        .filter(|_| rate > 0)
-        .map(|f| samples_to_ms(f, rate));
+    let total_ms = declared.filter(|_| rate > 0).map(|f| samples_to_ms(f, rate));
     progress.begin("decoding", total_ms);
 
     loop {
@@ -322,10 +292,7 @@ fn decode_source(
             }
             Err(e) => {
                 progress.end();
-                return Err(DecodeError::UnsupportedCodec {
-                    codec: format!("{codec} ({e})"),
-                    track: index,
-                });
+                return Err(DecodeError::UnsupportedCodec { codec: format!("{codec} ({e})"), track: index });
             }
         }
         let trim = (to_trim as usize).min(mono.len());
@@ -333,13 +300,10 @@ fn decode_source(
         let piece = &mono[trim..];
         decoded_frames += piece.len() as u64;
         if resampler.is_none() {
-            resampler =
-                Some(
-                    MonoResampler::new(rate).map_err(|e| DecodeError::UnsupportedCodec {
-                        codec: format!("{codec} at {rate} Hz ({e})"),
-                        track: index,
-                    })?,
-                );
+            resampler = Some(MonoResampler::new(rate).map_err(|e| DecodeError::UnsupportedCodec {
+                codec: format!("{codec} at {rate} Hz ({e})"),
+                track: index,
+            })?);
         }
         if let Some(r) = resampler.as_mut() {
             r.push(piece, &mut pcm);
@@ -360,10 +324,7 @@ fn decode_source(
     {
         return Err(DecodeError::Truncated {
             at_ms: samples_to_ms(decoded_frames, rate.max(1)),
-            detail: format!(
-                "the container declares {} ms",
-                samples_to_ms(want, rate.max(1))
-            ),
+            detail: format!("the container declares {} ms", samples_to_ms(want, rate.max(1))),
         });
     }
     pcm.shrink_to_fit();
@@ -377,8 +338,5 @@ fn decode_source(
         priming_frames,
         skipped_packets: skipped,
     };
-    Ok(Audio {
-        samples: pcm,
-        source,
-    })
+    Ok(Audio { samples: pcm, source })
 }

@@ -16,8 +16,7 @@ pub struct EditTiming {
 const MAX_MOOV: u64 = 256 << 20;
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(at..at + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 fn be_u64(b: &[u8], at: usize) -> Option<u64> {
@@ -89,39 +88,19 @@ fn read_moov<R: Read + Seek>(r: &mut R) -> Option<Vec<u8>> {
 
 /// Reads the edit list of track `track_id` from an MP4/MOV file. `None` when the file has no
 /// usable edit list for it (then nothing is trimmed).
-pub fn edit_timing<R: Read + Seek>(
-    r: &mut R,
-    track_id: u32,
-    sample_rate: u32,
-) -> Option<EditTiming> {
+pub fn edit_timing<R: Read + Seek>(r: &mut R, track_id: u32, sample_rate: u32) -> Option<EditTiming> {
     let start = r.stream_position().ok()?;
     let moov = read_moov(r);
     r.seek(SeekFrom::Start(start)).ok()?;
     let moov = moov?;
     let mvhd = child(&moov, b"mvhd")?;
-    let movie_scale = if mvhd.first()? == &1 {
-        be_u32(mvhd, 20)?
-    } else {
-        be_u32(mvhd, 12)?
-    };
-    let trak = boxes(&moov)
-        .filter(|(k, _)| k == b"trak")
-        .map(|(_, b)| b)
-        .find(|trak| {
-            child(trak, b"tkhd").and_then(|t| {
-                if t.first()? == &1 {
-                    be_u32(t, 20)
-                } else {
-                    be_u32(t, 12)
-                }
-            }) == Some(track_id)
-        })?;
+    let movie_scale = if mvhd.first()? == &1 { be_u32(mvhd, 20)? } else { be_u32(mvhd, 12)? };
+    let trak = boxes(&moov).filter(|(k, _)| k == b"trak").map(|(_, b)| b).find(|trak| {
+        child(trak, b"tkhd").and_then(|t| if t.first()? == &1 { be_u32(t, 20) } else { be_u32(t, 12) })
+            == Some(track_id)
+    })?;
     let mdhd = child(child(trak, b"mdia")?, b"mdhd")?;
-    let media_scale = if mdhd.first()? == &1 {
-        be_u32(mdhd, 20)?
-    } else {
-        be_u32(mdhd, 12)?
-    };
+    let media_scale = if mdhd.first()? == &1 { be_u32(mdhd, 20)? } else { be_u32(mdhd, 12)? };
     let elst = child(child(trak, b"edts")?, b"elst")?;
     let version = *elst.first()?;
     let count = be_u32(elst, 4)? as usize;
@@ -132,10 +111,7 @@ pub fn edit_timing<R: Read + Seek>(
         let (duration, media_time) = if version == 1 {
             (be_u64(elst, at)?, be_u64(elst, at + 8)? as i64)
         } else {
-            (
-                be_u32(elst, at)? as u64,
-                be_u32(elst, at + 4)? as i32 as i64,
-            )
+            (be_u32(elst, at)? as u64, be_u32(elst, at + 4)? as i32 as i64)
         };
         if media_time < 0 {
             // An empty edit: the track starts this much later in the presentation.
@@ -178,43 +154,21 @@ mod tests {
             elst.extend_from_slice(&t.to_be_bytes());
             elst.extend_from_slice(&[0, 1, 0, 0]);
         }
-        let trak = [
-            bx(b"tkhd", &tkhd),
-            bx(b"edts", &bx(b"elst", &elst)),
-            bx(b"mdia", &bx(b"mdhd", &mdhd)),
-        ]
-        .concat();
+        let trak = [bx(b"tkhd", &tkhd), bx(b"edts", &bx(b"elst", &elst)), bx(b"mdia", &bx(b"mdhd", &mdhd))].concat();
         let moov = [bx(b"mvhd", &mvhd), bx(b"trak", &trak)].concat();
-        [
-            bx(b"ftyp", b"isom\0\0\0\0"),
-            bx(b"mdat", &[0u8; 32]),
-            bx(b"moov", &moov),
-        ]
-        .concat()
+        [bx(b"ftyp", b"isom\0\0\0\0"), bx(b"mdat", &[0u8; 32]), bx(b"moov", &moov)].concat()
     }
 
     #[test]
     fn reads_priming_and_empty_edits() {
         let f = file(&[(250, -1), (5000, 1024)]);
         let t = edit_timing(&mut Cursor::new(f), 2, 48000).unwrap();
-        assert_eq!(
-            t,
-            EditTiming {
-                priming_frames: 1024,
-                leading_ms: 250
-            }
-        );
+        assert_eq!(t, EditTiming { priming_frames: 1024, leading_ms: 250 });
     }
 
     #[test]
     fn other_tracks_and_garbage_give_none() {
-        assert_eq!(
-            edit_timing(&mut Cursor::new(file(&[(1, 1024)])), 7, 48000),
-            None
-        );
-        assert_eq!(
-            edit_timing(&mut Cursor::new(vec![0xffu8; 100]), 1, 48000),
-            None
-        );
+        assert_eq!(edit_timing(&mut Cursor::new(file(&[(1, 1024)])), 7, 48000), None);
+        assert_eq!(edit_timing(&mut Cursor::new(vec![0xffu8; 100]), 1, 48000), None);
     }
 }

@@ -17,11 +17,7 @@ pub fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
         return;
     }
     let scale = 1.0 / channels as f32;
-    out.extend(
-        interleaved
-            .chunks_exact(channels)
-            .map(|frame| frame.iter().sum::<f32>() * scale),
-    );
+    out.extend(interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() * scale));
 }
 
 /// Streaming mono resampler to [`TARGET_RATE`].
@@ -45,27 +41,13 @@ impl MonoResampler {
         let inner = if rate == TARGET_RATE {
             None
         } else {
-            let fft = Fft::<f32>::new(
-                rate as usize,
-                TARGET_RATE as usize,
-                CHUNK,
-                1,
-                FixedSync::Input,
-            )
-            .map_err(|e| e.to_string())?;
+            let fft = Fft::<f32>::new(rate as usize, TARGET_RATE as usize, CHUNK, 1, FixedSync::Input)
+                .map_err(|e| e.to_string())?;
             Some(fft)
         };
         let to_skip = inner.as_ref().map_or(0, |r| r.output_delay());
         let scratch = vec![0.0; inner.as_ref().map_or(0, |r| r.output_frames_max())];
-        Ok(Self {
-            inner,
-            pending: Vec::with_capacity(CHUNK * 2),
-            to_skip,
-            in_total: 0,
-            out_total: 0,
-            rate,
-            scratch,
-        })
+        Ok(Self { inner, pending: Vec::with_capacity(CHUNK * 2), to_skip, in_total: 0, out_total: 0, rate, scratch })
     }
 
     fn expected_out(&self) -> u64 {
@@ -146,9 +128,7 @@ mod tests {
 
     fn sine(rate: u32, hz: f32, secs: f32) -> Vec<f32> {
         let n = (rate as f32 * secs) as usize;
-        (0..n)
-            .map(|i| (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin())
-            .collect()
+        (0..n).map(|i| (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin()).collect()
     }
 
     fn resample_all(rate: u32, input: &[f32], piece: usize) -> Vec<f32> {
@@ -178,12 +158,7 @@ mod tests {
         let mut input = vec![0.0f32; rate as usize];
         input[rate as usize / 2] = 1.0;
         let out = resample_all(rate, &input, 1000);
-        let peak = out
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-            .unwrap()
-            .0;
+        let peak = out.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
         assert!((peak as i64 - 8000).abs() <= 1, "peak at {peak}");
     }
 

@@ -34,11 +34,7 @@ pub fn bin() -> assert_cmd::Command {
 }
 
 /// Runs `vidscribe transcribe INPUT -o DIR -f json` and returns the parsed document.
-pub fn transcribe_json(
-    input: &Path,
-    dir: &Path,
-    extra: &[&str],
-) -> vidscribe::formats::json::Document {
+pub fn transcribe_json(input: &Path, dir: &Path, extra: &[&str]) -> vidscribe::formats::json::Document {
     let out = bin()
         .arg("transcribe")
         .arg(input)
@@ -49,12 +45,7 @@ pub fn transcribe_json(
         .args(extra)
         .output()
         .expect("run vidscribe");
-    assert!(
-        out.status.success(),
-        "transcribe {} failed: {}",
-        input.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "transcribe {} failed: {}", input.display(), String::from_utf8_lossy(&out.stderr));
     let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
     let f = std::fs::File::open(dir.join(format!("{stem}.json"))).expect("json output");
     vidscribe::formats::json::read(f).expect("valid json document")
@@ -95,16 +86,8 @@ pub fn report_duration_ms() -> u64 {
 /// A failed run: exit code 1, exactly one line on stderr, no panic.
 pub fn assert_clean_failure(out: &Output, what: &str) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what}: exit code, stderr: {err}"
-    );
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "{what}: want one line on stderr, got: {err}"
-    );
+    assert_eq!(out.status.code(), Some(1), "{what}: exit code, stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{what}: want one line on stderr, got: {err}");
     assert!(!err.contains("panicked"), "{what}: panic: {err}");
     assert!(err.starts_with("vidscribe: error: "), "{what}: {err}");
     err

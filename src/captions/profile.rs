@@ -1,0 +1,149 @@
+//! Caption profiles: the professional rules a set of cues must meet, as data.
+//!
+//! Netflix's English timed-text style guide and the BBC subtitle guidelines are built in; any
+//! value can be overridden from a TOML file or from flags.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Ms;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Profile {
+    pub name: String,
+    /// Characters per line, spaces and punctuation included.
+    pub max_chars_per_line: usize,
+    pub max_lines: usize,
+    /// Reading speed limit in characters per second (Netflix: 20 for adults).
+    pub max_chars_per_second: Option<f64>,
+    /// Reading speed limit in words per minute (BBC: 160–180).
+    pub max_words_per_minute: Option<f64>,
+    pub min_duration_ms: Ms,
+    pub max_duration_ms: Ms,
+    /// Frame rate that turns the frame-based rules into milliseconds.
+    pub fps: f64,
+    /// Minimum gap between consecutive cues, in frames.
+    pub min_gap_frames: u32,
+    /// Gaps shorter than this many frames are closed down to `min_gap_frames` (chaining).
+    pub chain_gap_frames: u32,
+    /// How long a cue may stay up after its last word is spoken.
+    pub max_linger_ms: Ms,
+    /// A pause at least this long between words is a natural place to end a cue.
+    pub pause_ms: Ms,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self::netflix()
+    }
+}
+
+impl Profile {
+    pub fn netflix() -> Self {
+        Self {
+            name: "netflix".into(),
+            max_chars_per_line: 42,
+            max_lines: 2,
+            max_chars_per_second: Some(20.0),
+            max_words_per_minute: None,
+            min_duration_ms: 833,
+            max_duration_ms: 7000,
+            fps: 24.0,
+            min_gap_frames: 2,
+            chain_gap_frames: 12,
+            max_linger_ms: 500,
+            pause_ms: 700,
+        }
+    }
+
+    pub fn bbc() -> Self {
+        Self {
+            name: "bbc".into(),
+            max_chars_per_line: 37,
+            max_lines: 2,
+            max_chars_per_second: None,
+            max_words_per_minute: Some(180.0),
+            // "About 0.3 s per word at least": enforced per cue from its word count, floor 0.6 s.
+            min_duration_ms: 600,
+            max_duration_ms: 7000,
+            fps: 25.0,
+            min_gap_frames: 2,
+            chain_gap_frames: 12,
+            max_linger_ms: 500,
+            pause_ms: 700,
+        }
+    }
+
+    /// A built-in profile by name.
+    pub fn builtin(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "netflix" => Some(Self::netflix()),
+            "bbc" => Some(Self::bbc()),
+            _ => None,
+        }
+    }
+
+    /// Reads a TOML profile. Keys not given take the value of the profile named by `base`
+    /// (default netflix).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+        let base = table.get("base").and_then(|v| v.as_str()).unwrap_or("netflix");
+        let mut merged =
+            toml::Table::try_from(Self::builtin(base).ok_or_else(|| format!("unknown base profile {base:?}"))?)
+                .map_err(|e| e.to_string())?;
+        for (k, v) in table {
+            if k != "base" {
+                merged.insert(k, v);
+            }
+        }
+        merged.try_into().map_err(|e: toml::de::Error| e.message().to_string())
+    }
+
+    pub fn frame_ms(&self) -> f64 {
+        1000.0 / self.fps
+    }
+
+    pub fn min_gap_ms(&self) -> Ms {
+        (self.min_gap_frames as f64 * self.frame_ms()).round() as Ms
+    }
+
+    pub fn chain_gap_ms(&self) -> Ms {
+        (self.chain_gap_frames as f64 * self.frame_ms()).round() as Ms
+    }
+
+    /// Shortest duration a cue of this text may have: the profile's minimum and the reading
+    /// speed limits.
+    pub fn needed_duration_ms(&self, chars: usize, words: usize) -> Ms {
+        let mut need = self.min_duration_ms as f64;
+        if let Some(cps) = self.max_chars_per_second {
+            need = need.max(chars as f64 * 1000.0 / cps);
+        }
+        if let Some(wpm) = self.max_words_per_minute {
+            need = need.max(words as f64 * 60_000.0 / wpm);
+        }
+        need.ceil() as Ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_a_base_profile() {
+        let p = Profile::from_toml("base = \"bbc\"\nmax_chars_per_line = 32\nfps = 30.0\n").unwrap();
+        assert_eq!(p.max_chars_per_line, 32);
+        assert_eq!(p.max_words_per_minute, Some(180.0));
+        assert_eq!(p.min_gap_ms(), 67);
+        assert!(Profile::from_toml("max_chars = 3").is_err(), "unknown keys are refused");
+        assert_eq!(Profile::from_toml("").unwrap(), Profile::netflix());
+    }
+
+    #[test]
+    fn frame_rules_in_milliseconds() {
+        let n = Profile::netflix();
+        assert_eq!((n.min_gap_ms(), n.chain_gap_ms()), (83, 500));
+        assert_eq!(n.needed_duration_ms(10, 2), 833);
+        assert_eq!(n.needed_duration_ms(84, 14), 4200);
+    }
+}

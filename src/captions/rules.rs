@@ -1,0 +1,173 @@
+//! Checks cues against a profile. Used by the cue builder (to record what it could not meet)
+//! and by `vidscribe check` (for subtitles made anywhere).
+
+use serde::{Deserialize, Serialize};
+
+use super::cue::Cue;
+use super::profile::Profile;
+use crate::time::{Ms, clock};
+
+/// The rule a cue breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    LineLength,
+    LineCount,
+    ReadingSpeed,
+    MinDuration,
+    MaxDuration,
+    Gap,
+    Chaining,
+    Overlap,
+    Order,
+    Empty,
+    // Problems of the file rather than of timing or layout, found by the subtitle readers.
+    Numbering,
+    Timestamp,
+    Syntax,
+    Encoding,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::LineLength => "line-length",
+            Rule::LineCount => "line-count",
+            Rule::ReadingSpeed => "reading-speed",
+            Rule::MinDuration => "min-duration",
+            Rule::MaxDuration => "max-duration",
+            Rule::Gap => "gap",
+            Rule::Chaining => "chaining",
+            Rule::Overlap => "overlap",
+            Rule::Order => "order",
+            Rule::Empty => "empty",
+            Rule::Numbering => "numbering",
+            Rule::Timestamp => "timestamp",
+            Rule::Syntax => "syntax",
+            Rule::Encoding => "encoding",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    /// 1-based cue number (0 for the file as a whole).
+    pub cue: usize,
+    pub start_ms: Ms,
+    pub rule: Rule,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cue {} at {}: {}: {}", self.cue, clock(self.start_ms, '.'), self.rule.name(), self.detail)
+    }
+}
+
+/// Visible characters of a line: markup tags (`<i>`, `{\an8}`) do not count.
+pub fn visible_len(line: &str) -> usize {
+    let mut n = 0;
+    let mut depth: Option<char> = None;
+    for c in line.chars() {
+        match (depth, c) {
+            (None, '<') => depth = Some('>'),
+            (None, '{') => depth = Some('}'),
+            (Some(end), c) if c == end => depth = None,
+            (Some(_), _) => {}
+            (None, _) => n += 1,
+        }
+    }
+    n
+}
+
+pub fn word_count(cue: &Cue) -> usize {
+    cue.lines.iter().map(|l| l.split_whitespace().count()).sum()
+}
+
+/// Characters a reader must read: the lines, plus one for each line break.
+pub fn reading_chars(cue: &Cue) -> usize {
+    cue.lines.iter().map(|l| visible_len(l)).sum::<usize>() + cue.lines.len().saturating_sub(1)
+}
+
+/// Every rule `cues` break under `profile`, in cue order.
+pub fn evaluate(cues: &[Cue], profile: &Profile) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut push = |i: usize, c: &Cue, rule: Rule, detail: String| {
+        out.push(Violation { cue: i + 1, start_ms: c.start_ms, rule, detail })
+    };
+    for (i, c) in cues.iter().enumerate() {
+        let dur = c.end_ms.saturating_sub(c.start_ms);
+        if c.lines.iter().all(|l| l.trim().is_empty()) {
+            push(i, c, Rule::Empty, "no text".into());
+            continue;
+        }
+        for (k, l) in c.lines.iter().enumerate() {
+            let n = visible_len(l);
+            if n > profile.max_chars_per_line {
+                push(
+                    i,
+                    c,
+                    Rule::LineLength,
+                    format!("line {} has {n} characters (max {})", k + 1, profile.max_chars_per_line),
+                );
+            }
+        }
+        if c.lines.len() > profile.max_lines {
+            push(i, c, Rule::LineCount, format!("{} lines (max {})", c.lines.len(), profile.max_lines));
+        }
+        if c.end_ms <= c.start_ms {
+            push(i, c, Rule::Timestamp, format!("ends at {} before it starts", clock(c.end_ms, '.')));
+            continue;
+        }
+        let min = profile.min_duration_ms.max(if profile.max_words_per_minute.is_some() {
+            word_count(c) as Ms * 300
+        } else {
+            0
+        });
+        if dur < min {
+            push(i, c, Rule::MinDuration, format!("{dur} ms (min {min} ms)"));
+        }
+        if dur > profile.max_duration_ms {
+            push(i, c, Rule::MaxDuration, format!("{dur} ms (max {} ms)", profile.max_duration_ms));
+        }
+        let secs = dur as f64 / 1000.0;
+        if let Some(cps) = profile.max_chars_per_second {
+            let rate = reading_chars(c) as f64 / secs;
+            if rate > cps + 1e-9 {
+                push(i, c, Rule::ReadingSpeed, format!("{rate:.1} characters/s (max {cps})"));
+            }
+        }
+        if let Some(wpm) = profile.max_words_per_minute {
+            let rate = word_count(c) as f64 * 60.0 / secs;
+            if rate > wpm + 1e-9 {
+                push(i, c, Rule::ReadingSpeed, format!("{rate:.0} words/minute (max {wpm})"));
+            }
+        }
+        if let Some(prev) = i.checked_sub(1).map(|p| &cues[p]) {
+            if c.start_ms < prev.start_ms {
+                push(i, c, Rule::Order, format!("starts before cue {} ({})", i, clock(prev.start_ms, '.')));
+            } else if c.start_ms < prev.end_ms {
+                push(i, c, Rule::Overlap, format!("starts {} ms before cue {} ends", prev.end_ms - c.start_ms, i));
+            } else {
+                let gap = c.start_ms - prev.end_ms;
+                // Rounding to whole milliseconds may shave the last one off a frame.
+                if gap + 1 < profile.min_gap_ms() {
+                    push(i, c, Rule::Gap, format!("{gap} ms after cue {} (min {} ms)", i, profile.min_gap_ms()));
+                } else if gap > profile.min_gap_ms() + 1 && gap < profile.chain_gap_ms() {
+                    push(
+                        i,
+                        c,
+                        Rule::Chaining,
+                        format!(
+                            "{gap} ms after cue {}: gaps under {} ms should close to {} ms",
+                            i,
+                            profile.chain_gap_ms(),
+                            profile.min_gap_ms()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,92 @@
+//! Reading subtitle files made anywhere: byte-order marks, CRLF, legacy code pages, markup.
+//! Malformed parts are reported by line number and skipped; reading never fails on content.
+
+use crate::captions::{Cue, Rule, Violation};
+use crate::time::Ms;
+
+/// Cues read from a file and what was wrong with the file itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub cues: Vec<Cue>,
+    pub problems: Vec<Violation>,
+    /// Notes that are not rule violations (BOM, CRLF), for the report.
+    pub notes: Vec<String>,
+}
+
+impl Parsed {
+    pub(crate) fn problem(&mut self, cue: usize, start_ms: Ms, rule: Rule, detail: String) {
+        self.problems.push(Violation { cue, start_ms, rule, detail });
+    }
+}
+
+/// Text of a subtitle file: UTF-8 (BOM removed) or, when not valid UTF-8, Windows-1252, the
+/// usual legacy code page of SRT files; line ends normalised to LF.
+pub fn decode_text(bytes: &[u8], parsed: &mut Parsed) -> String {
+    let (body, had_bom) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(b) => (b, true),
+        None => (bytes, false),
+    };
+    if had_bom {
+        parsed.notes.push("UTF-8 byte-order mark".into());
+    }
+    let text = match std::str::from_utf8(body) {
+        Ok(s) => s.to_string(),
+        Err(e) => {
+            let (s, _, _) = encoding_rs::WINDOWS_1252.decode(body);
+            let line = body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            parsed.problem(
+                0,
+                0,
+                Rule::Encoding,
+                format!("not UTF-8 (first bad byte on line {line}); read as Windows-1252"),
+            );
+            s.into_owned()
+        }
+    };
+    if text.contains("\r\n") {
+        parsed.notes.push("CRLF line ends".into());
+    }
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// `[hh:]mm:ss(,|.)mmm` to milliseconds; `vtt` requires the dot, SRT the comma (both accepted,
+/// the wrong one reported by the caller).
+pub fn parse_time(s: &str) -> Option<Ms> {
+    let s = s.trim();
+    let (hms, frac) = s.rsplit_once([',', '.'])?;
+    if frac.len() != 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let parts: Vec<&str> = hms.split(':').collect();
+    if parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 3) {
+        return None;
+    }
+    let nums: Vec<u64> = parts.iter().map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let (h, m, sec) = match nums[..] {
+        [h, m, s] => (h, m, s),
+        [m, s] => (0, m, s),
+        _ => return None,
+    };
+    if m >= 60 || sec >= 60 {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + sec) * 1000 + frac.parse::<u64>().ok()?)
+}
+
+/// Splits a timing line `A --> B [settings]`.
+pub fn parse_timing(line: &str) -> Option<(Ms, Ms, &str)> {
+    let (a, rest) = line.split_once("-->")?;
+    let rest = rest.trim_start();
+    let (b, settings) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    Some((parse_time(a)?, parse_time(b)?, settings))
+}
+
+/// WebVTT character references back to characters.
+pub fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&lrm;", "")
+        .replace("&rlm;", "")
+        .replace("&amp;", "&")
+}
