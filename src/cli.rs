@@ -76,6 +76,10 @@ pub enum Command {
         reference: PathBuf,
         /// vidscribe JSON, plain text, SRT or WebVTT.
         hypothesis: PathBuf,
+        /// A TSV of true speech times (start_ms, end_ms columns, as in samples/): also report
+        /// how far cue starts fall from them (needs a JSON hypothesis).
+        #[arg(long)]
+        times: Option<PathBuf>,
     },
 }
 

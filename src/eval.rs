@@ -219,6 +219,43 @@ pub fn word_errors(reference: &str, hyp: &str) -> WordErrors {
     WordErrors { substitutions: s, deletions: d, insertions: ins, reference_words: r.len() }
 }
 
+/// True speech times of a scripted recording (as `scripts/make-samples.sh` writes them: a TSV
+/// with `start_ms` and `end_ms` columns).
+pub fn read_script_times(tsv: &str) -> Option<Vec<(u64, u64)>> {
+    let mut lines = tsv.lines();
+    let header: Vec<&str> = lines.next()?.split('\t').collect();
+    let (s, e) = (header.iter().position(|h| *h == "start_ms")?, header.iter().position(|h| *h == "end_ms")?);
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((f.get(s)?.parse().ok()?, f.get(e)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// For each true speech segment `(start, end)`, |start of the nearest cue starting before its
+/// end − its start|, sorted ascending.
+pub fn cue_start_errors(cues: &[crate::captions::Cue], truth: &[(u64, u64)]) -> Vec<u64> {
+    let mut errors: Vec<u64> = truth
+        .iter()
+        .map(|&(start, end)| {
+            cues.iter().filter(|c| c.start_ms < end).map(|c| c.start_ms.abs_diff(start)).min().unwrap_or(u64::MAX)
+        })
+        .collect();
+    errors.sort_unstable();
+    errors
+}
+
+/// Nearest-rank percentile (`q` in 0–1) of ascending values.
+pub fn percentile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +281,14 @@ mod tests {
         assert_eq!((e.substitutions, e.deletions, e.insertions), (1, 1, 0));
         assert!((e.rate() - 0.5).abs() < 1e-9);
         assert_eq!(word_errors("A b, c.", "a B c").rate(), 0.0);
+    }
+
+    #[test]
+    fn script_times_and_percentiles() {
+        let t = read_script_times("segment\tstart_ms\tend_ms\n1\t100\t900\n2\t1500\t2000\n").unwrap();
+        assert_eq!(t, vec![(100, 900), (1500, 2000)]);
+        let cue = |s| crate::captions::Cue { start_ms: s, end_ms: s + 500, lines: vec!["x".into()] };
+        assert_eq!(cue_start_errors(&[cue(120), cue(1400)], &t), vec![20, 100]);
+        assert_eq!((percentile(&[1, 2, 3, 4], 0.5), percentile(&[1, 2, 3, 4], 0.95)), (2, 4));
     }
 }

@@ -99,7 +99,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Model(m) => model_command(m),
-        Command::Score { reference, hypothesis } => score(reference, hypothesis),
+        Command::Score { reference, hypothesis, times } => score(reference, hypothesis, times.as_deref()),
     }
 }
 
@@ -331,7 +331,7 @@ fn transcript_text(path: &Path) -> Result<String> {
     })
 }
 
-fn score(reference: &Path, hypothesis: &Path) -> Result<ExitCode> {
+fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>) -> Result<ExitCode> {
     let r = std::fs::read_to_string(reference).with_context(|| format!("cannot read {}", reference.display()))?;
     let e = vidscribe::eval::word_errors(&r, &transcript_text(hypothesis)?);
     println!(
@@ -342,6 +342,25 @@ fn score(reference: &Path, hypothesis: &Path) -> Result<ExitCode> {
         e.insertions,
         e.reference_words
     );
+    if let Some(times) = times {
+        let tsv = std::fs::read_to_string(times).with_context(|| format!("cannot read {}", times.display()))?;
+        let truth = vidscribe::eval::read_script_times(&tsv)
+            .with_context(|| format!("{}: no start_ms/end_ms columns", times.display()))?;
+        let raw = std::fs::read(hypothesis).with_context(|| format!("cannot read {}", hypothesis.display()))?;
+        let doc = json::read(&raw[..])
+            .with_context(|| format!("{} is not a vidscribe JSON transcript", hypothesis.display()))?;
+        let captions = doc.captions.context("the transcript has no cues")?;
+        let errors = vidscribe::eval::cue_start_errors(&captions.cues, &truth);
+        println!(
+            "cue start error: median {} ms, 95th percentile {} ms, max {} ms over {} segments; {} rule violations under {}",
+            vidscribe::eval::percentile(&errors, 0.5),
+            vidscribe::eval::percentile(&errors, 0.95),
+            errors.last().copied().unwrap_or(0),
+            errors.len(),
+            captions.violations.len(),
+            captions.profile.name
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

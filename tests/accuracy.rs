@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use vidscribe::eval::{normalize, word_errors};
+use vidscribe::eval::{cue_start_errors, normalize, percentile, word_errors};
 
 fn reference(name: &str) -> String {
     std::fs::read_to_string(speech(name)).unwrap()
@@ -21,7 +21,7 @@ const CONTAINER_DISAGREEMENT_BOUND: f64 = 0.20;
 
 #[test]
 fn report_mp4_and_webm_give_the_same_words_within_the_bound() {
-    let script = std::fs::read_to_string(sample("report.txt")).unwrap();
+    let reference_text = std::fs::read_to_string(sample("report.txt")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mp4 = transcribe_json(&sample("report.mp4"), dir.path(), &[]);
     let webm = transcribe_json(&sample("report.webm"), dir.path(), &[]);
@@ -34,7 +34,7 @@ fn report_mp4_and_webm_give_the_same_words_within_the_bound() {
         between.rate() * 100.0
     );
     for (name, text) in [("mp4", &a), ("webm", &b)] {
-        let e = word_errors(&script, text);
+        let e = word_errors(&reference_text, text);
         eprintln!("report.{name}: WER {:.2} %", e.rate() * 100.0);
         assert!(
             e.rate() <= REPORT_WER_BOUND,
@@ -56,33 +56,12 @@ fn report_mp4_and_webm_give_the_same_words_within_the_bound() {
     for (name, doc) in [("mp4", &mp4), ("webm", &webm)] {
         let captions = doc.captions.as_ref().expect("captions recorded");
         assert!(captions.violations.is_empty(), "report.{name}: {:?}", captions.violations);
-        let errors = cue_start_errors(&captions.cues);
+        let truth: Vec<(u64, u64)> = script().iter().map(|s| (s.start_ms, s.end_ms)).collect();
+        let errors = cue_start_errors(&captions.cues, &truth);
         let (median, p95) = (percentile(&errors, 0.5), percentile(&errors, 0.95));
         eprintln!("report.{name}: cue start error median {median} ms, 95th percentile {p95} ms ({errors:?})");
         assert!(median <= 150 && p95 <= 400, "report.{name}: median {median} ms, p95 {p95} ms: {errors:?}");
     }
-}
-
-/// For each script segment, |start of the nearest cue − true speech start|, in ms.
-fn cue_start_errors(cues: &[vidscribe::captions::Cue]) -> Vec<u64> {
-    let mut errors: Vec<u64> = script()
-        .iter()
-        .map(|s| {
-            cues.iter()
-                .filter(|c| c.start_ms < s.end_ms)
-                .map(|c| c.start_ms.abs_diff(s.start_ms))
-                .min()
-                .unwrap_or(u64::MAX)
-        })
-        .collect();
-    errors.sort_unstable();
-    errors
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u64], q: f64) -> u64 {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 /// A 16 kHz mono 16-bit WAV file.

@@ -91,7 +91,7 @@ proptest! {
             }
             prop_assert!(c.lines.len() <= p.max_lines || has(n, Rule::LineCount));
             let dur = c.end_ms - c.start_ms;
-            let min = if p.max_words_per_minute.is_some() { p.min_duration_ms.max(300 * word_count(c) as u64) } else { p.min_duration_ms };
+            let min = p.min_duration_ms.max(p.min_ms_per_word.map_or(0, |w| w * word_count(c) as u64));
             prop_assert!(dur >= min || has(n, Rule::MinDuration), "cue {} too short, unrecorded", n);
             prop_assert!(dur <= p.max_duration_ms || has(n, Rule::MaxDuration), "cue {} too long, unrecorded", n);
             if let Some(cps) = p.max_chars_per_second {

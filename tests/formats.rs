@@ -148,3 +148,20 @@ fn txt_and_json_match_golden_and_json_round_trips() {
     let words: Vec<_> = back.transcript.words().cloned().collect();
     assert_eq!(build_cues(&words, "en", &Profile::netflix(), None).cues, cues());
 }
+
+#[test]
+fn vtt_notes_record_removed_text_between_cues() {
+    let notes = [
+        formats::vtt::Note { at_ms: 0, text: "removed (stock-phrase): Thanks for watching!".into() },
+        formats::vtt::Note { at_ms: 6000, text: "removed (no-speech): a --> b".into() },
+        formats::vtt::Note { at_ms: 9_999_000, text: "at the end".into() },
+    ];
+    let mut out = Vec::new();
+    formats::vtt::write_with_notes(&mut out, &cues(), &notes).unwrap();
+    check("notes.vtt", &out);
+    let text = String::from_utf8(out).unwrap();
+    let parsed = formats::vtt::read(text.as_bytes());
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    assert_eq!(parsed.cues.len(), cues().len(), "NOTE blocks are not cues");
+    assert!(text.contains("NOTE 00:00:06.000 removed (no-speech): a -> b\n\n00:00:07.000 -->"), "{text}");
+}

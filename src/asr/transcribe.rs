@@ -121,6 +121,13 @@ impl Model {
 
     /// As [`load`](Self::load); `dtw` prepares DTW word timing (and turns flash attention off).
     pub fn load_with(path: &Path, dtw: bool) -> Result<Self, TranscribeError> {
+        // whisper.cpp logs to stderr unless told otherwise: quiet unless a caller asked for it.
+        static SINK: std::sync::Once = std::sync::Once::new();
+        SINK.call_once(|| {
+            if !VERBOSE.load(Ordering::Relaxed) {
+                set_library_logging(false);
+            }
+        });
         let (info, _) = model::inspect(path)?;
         let mut params = WhisperContextParameters { use_gpu: false, flash_attn: !dtw, ..Default::default() };
         // Models without known alignment heads fall back to timestamp tokens.

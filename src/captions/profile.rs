@@ -19,6 +19,8 @@ pub struct Profile {
     /// Reading speed limit in words per minute (BBC: 160–180).
     pub max_words_per_minute: Option<f64>,
     pub min_duration_ms: Ms,
+    /// Shortest time per word a cue must stay up (BBC: about 0.3 s).
+    pub min_ms_per_word: Option<Ms>,
     pub max_duration_ms: Ms,
     /// Frame rate that turns the frame-based rules into milliseconds.
     pub fps: f64,
@@ -47,6 +49,7 @@ impl Profile {
             max_chars_per_second: Some(20.0),
             max_words_per_minute: None,
             min_duration_ms: 833,
+            min_ms_per_word: None,
             max_duration_ms: 7000,
             fps: 24.0,
             min_gap_frames: 2,
@@ -63,8 +66,8 @@ impl Profile {
             max_lines: 2,
             max_chars_per_second: None,
             max_words_per_minute: Some(180.0),
-            // "About 0.3 s per word at least": enforced per cue from its word count, floor 0.6 s.
             min_duration_ms: 600,
+            min_ms_per_word: Some(300),
             max_duration_ms: 7000,
             fps: 25.0,
             min_gap_frames: 2,
@@ -115,6 +118,9 @@ impl Profile {
     /// speed limits.
     pub fn needed_duration_ms(&self, chars: usize, words: usize) -> Ms {
         let mut need = self.min_duration_ms as f64;
+        if let Some(per_word) = self.min_ms_per_word {
+            need = need.max((per_word * words as Ms) as f64);
+        }
         if let Some(cps) = self.max_chars_per_second {
             need = need.max(chars as f64 * 1000.0 / cps);
         }

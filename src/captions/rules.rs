@@ -119,11 +119,7 @@ pub fn evaluate(cues: &[Cue], profile: &Profile) -> Vec<Violation> {
             push(i, c, Rule::Timestamp, format!("ends at {} before it starts", clock(c.end_ms, '.')));
             continue;
         }
-        let min = profile.min_duration_ms.max(if profile.max_words_per_minute.is_some() {
-            word_count(c) as Ms * 300
-        } else {
-            0
-        });
+        let min = profile.min_duration_ms.max(profile.min_ms_per_word.map_or(0, |w| w * word_count(c) as Ms));
         if dur < min {
             push(i, c, Rule::MinDuration, format!("{dur} ms (min {min} ms)"));
         }
