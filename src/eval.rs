@@ -1,30 +1,31 @@
 //! Measuring quality: text normalisation and word error rate against a reference transcript.
 
+const ONES: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+
 /// Cardinal number in words ("140" → "one hundred forty"), without "and".
 fn number_words(mut n: u64) -> String {
-    const ONES: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
     fn below_thousand(n: u64, out: &mut Vec<String>) {
         if n >= 100 {
             out.push(ONES[(n / 100) as usize].into());
@@ -73,40 +74,10 @@ fn ordinal(words: &str) -> String {
     if head.is_empty() { last } else { format!("{head} {last}") }
 }
 
-const NUMBER_WORDS: &[&str] = &[
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "hundred",
-    "thousand",
-    "million",
-    "billion",
-];
+/// Whether `w` is part of a number written in words.
+fn is_number_word(w: &str) -> bool {
+    ONES.contains(&w) || TENS[2..].contains(&w) || ["hundred", "thousand", "million", "billion"].contains(&w)
+}
 
 /// Lower case, no punctuation, hyphens as spaces, numbers as words, a few spoken abbreviations
 /// expanded — applied to both sides before scoring.
@@ -173,8 +144,8 @@ pub fn normalize(text: &str) -> Vec<String> {
     for i in 0..out.len() {
         let is_and_in_number = out[i] == "and"
             && i > 0
-            && NUMBER_WORDS.contains(&out[i - 1].as_str())
-            && out.get(i + 1).is_some_and(|n| NUMBER_WORDS.contains(&n.as_str()));
+            && is_number_word(&out[i - 1])
+            && out.get(i + 1).is_some_and(|n| is_number_word(n));
         if !is_and_in_number {
             result.push(out[i].clone());
         }

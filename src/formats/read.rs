@@ -17,6 +17,49 @@ impl Parsed {
     pub(crate) fn problem(&mut self, cue: usize, start_ms: Ms, rule: Rule, detail: String) {
         self.problems.push(Violation { cue, start_ms, rule, detail });
     }
+
+    /// The number and start time a problem in the block being read is reported under.
+    fn here(&self) -> (usize, Ms) {
+        (self.cues.len() + 1, self.cues.last().map_or(0, |c| c.start_ms))
+    }
+
+    /// Parses the timing line at `block[at]` of a block starting on line `first` (0-based), or
+    /// records why it cannot.
+    pub(crate) fn timing(&mut self, block: &[&str], first: usize, at: usize) -> Option<(Ms, Ms)> {
+        let (cue, last_start) = self.here();
+        let Some(line) = block.get(at).filter(|l| l.contains("-->")) else {
+            self.problem(cue, last_start, Rule::Syntax, format!("line {}: no timing line", first + 1));
+            return None;
+        };
+        match parse_timing(line) {
+            Some((start, end, _)) => Some((start, end)),
+            None => {
+                let detail = format!("line {}: malformed timing {:?}", first + at + 1, line.trim());
+                self.problem(cue, last_start, Rule::Timestamp, detail);
+                None
+            }
+        }
+    }
+}
+
+/// The blank-line-separated blocks of `lines`, each with the index of its first line.
+pub(crate) fn blocks<'a>(lines: &[&'a str]) -> Vec<(usize, Vec<&'a str>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim().is_empty() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut block = Vec::new();
+        while i < lines.len() && !lines[i].trim().is_empty() {
+            block.push(lines[i]);
+            i += 1;
+        }
+        out.push((start, block));
+    }
+    out
 }
 
 /// Text of a subtitle file: UTF-8 (BOM removed) or, when not valid UTF-8, Windows-1252, the

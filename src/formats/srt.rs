@@ -22,66 +22,34 @@ pub fn write<W: Write + ?Sized>(w: &mut W, cues: &[Cue]) -> io::Result<()> {
 
 /// Reads an SRT file as found in the wild.
 pub fn read(bytes: &[u8]) -> super::read::Parsed {
-    use super::read::{Parsed, decode_text, parse_timing};
+    use super::read::{Parsed, blocks, decode_text};
     use crate::captions::Rule;
     let mut p = Parsed::default();
     let text = decode_text(bytes, &mut p);
     let lines: Vec<&str> = text.lines().collect();
-    let mut i = 0;
     let mut expected = 1usize;
-    while i < lines.len() {
-        if lines[i].trim().is_empty() {
-            i += 1;
-            continue;
-        }
-        let block_start = i;
-        let mut block = Vec::new();
-        while i < lines.len() && !lines[i].trim().is_empty() {
-            block.push(lines[i]);
-            i += 1;
-        }
-        let cue_no = p.cues.len() + 1;
-        let last_start = p.cues.last().map_or(0, |c| c.start_ms);
+    for (first, block) in blocks(&lines) {
         // The number line is optional in practice; the timing line is not.
         let (number, timing_at) = match block[0].trim().parse::<usize>() {
             Ok(n) => (Some(n), 1),
             Err(_) => (None, 0),
         };
-        let Some(timing_line) = block.get(timing_at) else {
-            p.problem(
-                cue_no,
-                last_start,
-                Rule::Syntax,
-                format!("line {}: a number with no timing line", block_start + 1),
-            );
-            continue;
-        };
-        let Some((start, end, _)) = parse_timing(timing_line) else {
-            p.problem(
-                cue_no,
-                last_start,
-                Rule::Timestamp,
-                format!("line {}: malformed timing {:?}", block_start + timing_at + 1, timing_line.trim()),
-            );
-            continue;
-        };
+        let cue_no = p.cues.len() + 1;
+        let Some((start, end)) = p.timing(&block, first, timing_at) else { continue };
         match number {
-            None => p.problem(cue_no, start, Rule::Numbering, format!("line {}: cue number missing", block_start + 1)),
+            None => p.problem(cue_no, start, Rule::Numbering, format!("line {}: cue number missing", first + 1)),
             Some(n) if n != expected => p.problem(
                 cue_no,
                 start,
                 Rule::Numbering,
-                format!("line {}: numbered {n}, expected {expected}", block_start + 1),
+                format!("line {}: numbered {n}, expected {expected}", first + 1),
             ),
             _ => {}
         }
+        let timing_line = block[timing_at];
         if timing_line.contains('.') && !timing_line.contains(',') {
-            p.problem(
-                cue_no,
-                start,
-                Rule::Timestamp,
-                format!("line {}: SRT times use a comma, not a dot", block_start + timing_at + 1),
-            );
+            let detail = format!("line {}: SRT times use a comma, not a dot", first + timing_at + 1);
+            p.problem(cue_no, start, Rule::Timestamp, detail);
         }
         expected = number.unwrap_or(expected) + 1;
         let text_lines: Vec<String> = block[timing_at + 1..].iter().map(|l| l.trim_end().to_string()).collect();

@@ -48,7 +48,7 @@ pub fn write_with_notes<W: Write + ?Sized>(w: &mut W, cues: &[Cue], notes: &[Not
 
 /// Reads a WebVTT file.
 pub fn read(bytes: &[u8]) -> super::read::Parsed {
-    use super::read::{Parsed, decode_text, parse_timing, unescape};
+    use super::read::{Parsed, blocks, decode_text, unescape};
     use crate::captions::Rule;
     let mut p = Parsed::default();
     let text = decode_text(bytes, &mut p);
@@ -56,64 +56,29 @@ pub fn read(bytes: &[u8]) -> super::read::Parsed {
     if !lines.first().is_some_and(|l| l.starts_with("WEBVTT") && (l.len() == 6 || l[6..].starts_with([' ', '\t']))) {
         p.problem(0, 0, Rule::Syntax, "line 1: a WebVTT file must start with WEBVTT".into());
     }
-    let mut i = 1;
-    // Skip the header block.
-    while i < lines.len() && !lines[i].trim().is_empty() {
-        i += 1;
-    }
-    while i < lines.len() {
-        if lines[i].trim().is_empty() {
-            i += 1;
-            continue;
-        }
-        let block_start = i;
-        let mut block = Vec::new();
-        while i < lines.len() && !lines[i].trim().is_empty() {
-            block.push(lines[i]);
-            i += 1;
-        }
-        let first = block[0].trim_start();
-        if first.starts_with("NOTE") || first.starts_with("STYLE") || first.starts_with("REGION") {
+    // The first block is the header.
+    for (first, block) in
+        blocks(&lines).into_iter().skip(usize::from(lines.first().is_some_and(|l| l.starts_with("WEBVTT"))))
+    {
+        let head = block[0].trim_start();
+        if head.starts_with("NOTE") || head.starts_with("STYLE") || head.starts_with("REGION") {
             continue;
         }
         let cue_no = p.cues.len() + 1;
-        let last_start = p.cues.last().map_or(0, |c| c.start_ms);
         let timing_at = if block[0].contains("-->") { 0 } else { 1 };
-        let Some(timing_line) = block.get(timing_at).filter(|l| l.contains("-->")) else {
-            p.problem(
-                cue_no,
-                last_start,
-                Rule::Syntax,
-                format!("line {}: block without a timing line", block_start + 1),
-            );
-            continue;
-        };
-        let Some((start, end, _)) = parse_timing(timing_line) else {
-            p.problem(
-                cue_no,
-                last_start,
-                Rule::Timestamp,
-                format!("line {}: malformed timing {:?}", block_start + timing_at + 1, timing_line.trim()),
-            );
-            continue;
-        };
-        if timing_line.split("-->").next().is_some_and(|a| a.contains(',')) {
-            p.problem(
-                cue_no,
-                start,
-                Rule::Timestamp,
-                format!("line {}: WebVTT times use a dot, not a comma", block_start + timing_at + 1),
-            );
+        let Some((start, end)) = p.timing(&block, first, timing_at) else { continue };
+        if block[timing_at].split("-->").next().is_some_and(|a| a.contains(',')) {
+            let detail = format!("line {}: WebVTT times use a dot, not a comma", first + timing_at + 1);
+            p.problem(cue_no, start, Rule::Timestamp, detail);
         }
-        let text_lines: Vec<String> = block[timing_at + 1..]
-            .iter()
-            .map(|l| {
-                if l.contains("-->") {
-                    p.problem(cue_no, start, Rule::Syntax, format!("line {}: cue text contains -->", block_start + 1));
-                }
-                unescape(l.trim_end())
-            })
-            .collect();
+        let mut text_lines = Vec::new();
+        for (k, l) in block[timing_at + 1..].iter().enumerate() {
+            if l.contains("-->") {
+                let detail = format!("line {}: cue text contains -->", first + timing_at + k + 2);
+                p.problem(cue_no, start, Rule::Syntax, detail);
+            }
+            text_lines.push(unescape(l.trim_end()));
+        }
         p.cues.push(Cue { start_ms: start, end_ms: end, lines: text_lines });
     }
     p
