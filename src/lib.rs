@@ -4,6 +4,7 @@
 //! [`captions`] (transcript → cues) → [`formats`] (cues → files). Only `main.rs` knows about
 //! terminals and exit codes.
 
+pub mod article;
 pub mod asr;
 pub mod captions;
 pub mod cli;
