@@ -78,7 +78,7 @@ const BOILERPLATE: &[&str] = &[
     "cancel reply",
 ];
 
-fn is_boilerplate(text: &str) -> bool {
+pub(crate) fn is_boilerplate(text: &str) -> bool {
     let t = text.to_lowercase();
     BOILERPLATE.iter().any(|p| t.contains(p))
 }
@@ -175,7 +175,8 @@ pub fn parse_text(bytes: &[u8]) -> Result<Article, ArticleError> {
                 line = line.lines().map(|l| l.trim_start_matches('>').trim()).collect::<Vec<_>>().join(" ");
                 kind = BlockKind::Quote;
             }
-            let joined = strip_inline_markdown(&line.lines().map(str::trim).collect::<Vec<_>>().join(" "));
+            // All whitespace (no-break spaces included) as single spaces, as in HTML.
+            let joined = strip_inline_markdown(&line).split_whitespace().collect::<Vec<_>>().join(" ");
             if joined.is_empty() || joined.starts_with("http") && !joined.contains(' ') {
                 continue;
             }
