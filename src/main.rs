@@ -26,7 +26,6 @@ static CANCEL: Cancel = Cancel::new();
 /// A progress bar on stderr, drawn only for a terminal.
 struct Bar {
     bar: ProgressBar,
-    total: std::sync::Mutex<u64>,
 }
 
 impl Bar {
@@ -35,16 +34,13 @@ impl Bar {
             Some(0),
             if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
         );
-        Self { bar, total: std::sync::Mutex::new(0) }
+        Self { bar }
     }
 }
 
 impl Progress for Bar {
     fn begin(&self, stage: &str, total_ms: Option<u64>) {
         let total = total_ms.unwrap_or(0);
-        if let Ok(mut t) = self.total.lock() {
-            *t = total;
-        }
         self.bar.reset();
         self.bar.set_length(total.max(1));
         self.bar.set_position(0);
@@ -193,7 +189,7 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
     }
     let decoded = Instant::now();
     let speech = match &vad_model {
-        Some(m) => Some(vad::speech_spans(m, &audio.samples, opts.threads)?),
+        Some(m) => Some(vad::speech_spans(m, &audio.samples, opts.threads, &CANCEL)?),
         None => None,
     };
     let vad_done = Instant::now();

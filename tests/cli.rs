@@ -123,26 +123,29 @@ fn writes_every_format_and_stdin_to_stdout() {
 
 #[test]
 fn ctrl_c_stops_cleanly_with_130_and_no_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = assert_cmd::cargo::cargo_bin("vidscribe");
-    let child = Command::new(exe)
-        .arg("transcribe")
-        .arg(speech("en_ls_32-21631.flac"))
-        .arg("-o")
-        .arg(dir.path())
-        .arg("-m")
-        .arg(model())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(ok.success());
-    let asked = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(asked.elapsed() < Duration::from_secs(10), "stopping took {:?}", asked.elapsed());
-    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
-    assert!(!err.contains("panicked"), "{err}");
+    // At 1 s the LibriSpeech reading is in voice activity detection, at 5 s in recognition.
+    for after_ms in [1000, 5000] {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = assert_cmd::cargo::cargo_bin("vidscribe");
+        let child = Command::new(exe)
+            .arg("transcribe")
+            .arg(speech("en_ls_32-21631.flac"))
+            .arg("-o")
+            .arg(dir.path())
+            .arg("-m")
+            .arg(model())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(after_ms));
+        let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        let asked = Instant::now();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "after {after_ms} ms: {err}");
+        assert!(asked.elapsed() < Duration::from_secs(10), "after {after_ms} ms: stopping took {:?}", asked.elapsed());
+        assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

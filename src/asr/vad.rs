@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 
 use super::model::{model_dirs, vad_name};
+use crate::progress::Cancel;
 use crate::time::Ms;
 
 /// The VAD model shipped in models/.
@@ -28,7 +29,13 @@ pub enum VadError {
     Invalid(PathBuf),
     #[error("voice activity detection failed")]
     Failed,
+    #[error("cancelled")]
+    Cancelled,
 }
+
+/// Audio is examined in pieces of this many samples (2 minutes) so that a cancel request is
+/// honoured within a second or two, whatever the length of the input.
+const PIECE: usize = 16_000 * 120;
 
 /// Finds the VAD model in the model directories.
 pub fn find_model() -> Result<PathBuf, VadError> {
@@ -40,7 +47,7 @@ pub fn find_model() -> Result<PathBuf, VadError> {
 }
 
 /// Speech spans of 16 kHz mono `pcm`.
-pub fn speech_spans(model: &Path, pcm: &[f32], threads: usize) -> Result<Vec<Span>, VadError> {
+pub fn speech_spans(model: &Path, pcm: &[f32], threads: usize, cancel: &Cancel) -> Result<Vec<Span>, VadError> {
     if vad_name(model).is_none() || std::fs::metadata(model).map_or(true, |m| m.len() < 100_000) {
         return Err(VadError::Invalid(model.to_path_buf()));
     }
@@ -53,16 +60,27 @@ pub fn speech_spans(model: &Path, pcm: &[f32], threads: usize) -> Result<Vec<Spa
     p.set_min_speech_duration(150);
     p.set_min_silence_duration(150);
     p.set_speech_pad(0);
-    if pcm.len() < 16_000 / 2 {
-        return Ok(Vec::new());
+    let mut spans: Vec<Span> = Vec::new();
+    for (k, piece) in pcm.chunks(PIECE).enumerate() {
+        if cancel.is_cancelled() {
+            return Err(VadError::Cancelled);
+        }
+        if piece.len() < 16_000 / 2 {
+            continue;
+        }
+        let offset = (k * PIECE) as Ms / 16;
+        let segs = ctx.segments_from_samples(p, piece).map_err(|_| VadError::Failed)?;
+        // whisper.cpp reports VAD segment times in centiseconds.
+        for s in segs {
+            let a = (s.start.max(0.0) * 10.0).round() as Ms + offset;
+            let b = (s.end.max(0.0) * 10.0).round() as Ms + offset;
+            match spans.last_mut() {
+                // Speech running across a piece boundary is one span.
+                Some(last) if a <= last.end_ms + 50 => last.end_ms = last.end_ms.max(b),
+                _ if b > a => spans.push(Span { start_ms: a, end_ms: b }),
+                _ => {}
+            }
+        }
     }
-    let segs = ctx.segments_from_samples(p, pcm).map_err(|_| VadError::Failed)?;
-    // whisper.cpp reports VAD segment times in centiseconds.
-    Ok(segs
-        .map(|s| Span {
-            start_ms: (s.start.max(0.0) * 10.0).round() as Ms,
-            end_ms: (s.end.max(0.0) * 10.0).round() as Ms,
-        })
-        .filter(|s| s.end_ms > s.start_ms)
-        .collect())
+    Ok(spans)
 }
