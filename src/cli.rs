@@ -222,13 +222,7 @@ impl TranscribeArgs {
 
     /// Formats in the order given, each once.
     pub fn formats(&self) -> Vec<Format> {
-        let mut out: Vec<Format> = Vec::new();
-        for f in &self.format {
-            if !out.contains(f) {
-                out.push(*f);
-            }
-        }
-        out
+        crate::formats::unique(&self.format)
     }
 }
 

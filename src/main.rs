@@ -246,13 +246,7 @@ fn subtitle(transcript: &Path, output: &str, formats: &[Format], profile: &Profi
         .with_context(|| format!("{} is not a vidscribe JSON transcript", transcript.display()))?;
     let notes = build_captions(&mut doc, profile);
     let stem = transcript.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
-    let mut fs: Vec<Format> = Vec::new();
-    for f in formats {
-        if !fs.contains(f) {
-            fs.push(*f);
-        }
-    }
-    let written = write_outputs(&doc, &notes, &fs, output, &stem)?;
+    let written = write_outputs(&doc, &notes, &formats::unique(formats), output, &stem)?;
     if show {
         let c = doc.captions.as_ref().map_or((0, 0), |c| (c.cues.len(), c.violations.len()));
         eprintln!(

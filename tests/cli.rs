@@ -7,6 +7,21 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// `vidscribe transcribe INPUT [-o OUT] -m MODEL EXTRA…`
+fn transcribe(
+    input: &std::path::Path,
+    out: Option<&std::path::Path>,
+    model: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut c = bin();
+    c.arg("transcribe").arg(input);
+    if let Some(o) = out {
+        c.arg("-o").arg(o);
+    }
+    c.arg("-m").arg(model).args(extra).output().unwrap()
+}
+
 fn files_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map_or(vec![], |rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
@@ -28,7 +43,7 @@ fn bad_inputs_exit_1_with_one_line_and_no_output() {
     for (name, bytes) in &cases {
         let p = inputs.join(name);
         std::fs::write(&p, bytes).unwrap();
-        let out = bin().arg("transcribe").arg(&p).arg("-o").arg(&out_dir).arg("-m").arg(model()).output().unwrap();
+        let out = transcribe(&p, Some(&out_dir), &model(), &[]);
         let err = assert_clean_failure(&out, name);
         assert!(err.contains(name), "{name}: the message names the file: {err}");
         assert!(files_in(&out_dir).is_empty(), "{name}: output written: {:?}", files_in(&out_dir));
@@ -37,36 +52,14 @@ fn bad_inputs_exit_1_with_one_line_and_no_output() {
     let good = std::fs::read(model()).unwrap();
     let bad_model = inputs.join("truncated-model.bin");
     std::fs::write(&bad_model, &good[..good.len() * 2 / 3]).unwrap();
-    let out = bin()
-        .arg("transcribe")
-        .arg(sample("formats/clip.wav"))
-        .arg("-o")
-        .arg(&out_dir)
-        .arg("-m")
-        .arg(&bad_model)
-        .output()
-        .unwrap();
+    let out = transcribe(&sample("formats/clip.wav"), Some(&out_dir), &bad_model, &[]);
     let err = assert_clean_failure(&out, "truncated model");
     assert!(err.contains("truncated"), "{err}");
     assert!(files_in(&out_dir).is_empty());
     // A missing model, and an English-only model asked for French.
-    let out = bin()
-        .arg("transcribe")
-        .arg(sample("formats/clip.wav"))
-        .args(["-m", "/nonexistent/model.bin"])
-        .output()
-        .unwrap();
+    let out = transcribe(&sample("formats/clip.wav"), None, std::path::Path::new("/nonexistent/model.bin"), &[]);
     assert_clean_failure(&out, "missing model");
-    let out = bin()
-        .arg("transcribe")
-        .arg(sample("formats/clip.wav"))
-        .arg("-o")
-        .arg(&out_dir)
-        .arg("-m")
-        .arg(model())
-        .args(["-l", "fr"])
-        .output()
-        .unwrap();
+    let out = transcribe(&sample("formats/clip.wav"), Some(&out_dir), &model(), &["-l", "fr"]);
     let err = assert_clean_failure(&out, "language");
     assert!(err.contains("English-only"), "{err}");
     assert!(files_in(&out_dir).is_empty());
