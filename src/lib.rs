@@ -13,4 +13,6 @@ pub mod formats;
 pub mod media;
 pub mod output;
 pub mod progress;
+pub mod report;
+pub mod text;
 pub mod time;

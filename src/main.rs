@@ -10,11 +10,12 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use vidscribe::article::{self, link, wording};
 use vidscribe::asr::{self, model, quantize, vad};
 use vidscribe::captions::guard::guard;
 use vidscribe::captions::rules::evaluate;
 use vidscribe::captions::{Profile, build_cues};
-use vidscribe::cli::{Cli, Command, ModelCommand, ProfileArgs, TranscribeArgs};
+use vidscribe::cli::{ArticleArgs, Cli, Command, ModelCommand, ProfileArgs, RunArgs, TranscribeArgs};
 use vidscribe::formats::{self, Format, json, vtt};
 use vidscribe::media;
 use vidscribe::output::write_atomically;
@@ -86,8 +87,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     let show = !cli.quiet && std::io::stderr().is_terminal();
     match &cli.command {
         Command::Transcribe(args) => transcribe(args, show),
-        Command::Subtitle { transcript, output, format, profile } => {
-            subtitle(transcript, output, format, &profile_of(profile)?, show)
+        Command::Run(args) => run_job(args, show),
+        Command::Subtitle { transcript, output, format, article, profile } => {
+            subtitle(transcript, output, format, article, &profile_of(profile)?, show)
         }
         Command::Check { file, profile, json } => check(file, &profile_of(profile)?, *json),
         Command::Profile { profile } => {
@@ -95,7 +97,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Model(m) => model_command(m),
-        Command::Score { reference, hypothesis, times } => score(reference, hypothesis, times.as_deref()),
+        Command::Score { reference, hypothesis, times, article } => {
+            score(reference, hypothesis, times.as_deref(), article.as_deref())
+        }
     }
 }
 
@@ -118,6 +122,10 @@ fn build_captions(doc: &mut json::Document, profile: &Profile) -> Vec<vtt::Note>
             ),
         })
         .collect();
+    if let Some(links) = &mut doc.links {
+        let spans: Vec<(u64, u64)> = layout.cues.iter().map(|c| (c.start_ms, c.end_ms)).collect();
+        links.link_cues(&spans);
+    }
     doc.captions =
         Some(json::Captions { profile: profile.clone(), cues: layout.cues, violations: layout.violations, flagged });
     notes
@@ -132,12 +140,21 @@ fn write_outputs(
     stem: &str,
 ) -> Result<Vec<String>> {
     let cues: &[vidscribe::captions::Cue] = doc.captions.as_ref().map_or(&[], |c| &c.cues);
+    // The page finds the video relative to itself (as given, when it cannot be resolved).
+    let page_dir = if output == "-" { PathBuf::from(".") } else { PathBuf::from(output) };
     let render = |f: Format, w: &mut dyn Write| -> std::io::Result<()> {
         match f {
             Format::Srt => formats::srt::write(w, cues),
             Format::Vtt => vtt::write_with_notes(w, cues, notes),
             Format::Json => json::write(w, doc),
             Format::Txt => formats::txt::write(w, &doc.transcript),
+            Format::Html => {
+                let mut track = Vec::new();
+                vtt::write_with_notes(&mut track, cues, notes)?;
+                let video =
+                    relative_path(&page_dir, Path::new(&doc.input.path)).unwrap_or_else(|_| doc.input.path.clone());
+                vidscribe::report::html::write(w, doc, &video, &String::from_utf8_lossy(&track))
+            }
         }
     };
     if output == "-" {
@@ -159,14 +176,43 @@ fn write_outputs(
     Ok(written)
 }
 
-fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
-    let formats = args.formats();
-    if args.output == "-" && formats.len() != 1 {
-        bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
-    }
+/// A transcript made, with everything recorded in its document.
+struct Job {
+    doc: json::Document,
+    notes: Vec<vtt::Note>,
+    stem: String,
+}
+
+fn read_article(path: &Path) -> Result<article::Article> {
+    let bytes = if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b).context("reading the article from stdin")?;
+        b
+    } else {
+        std::fs::read(path).with_context(|| format!("cannot read article {}", path.display()))?
+    };
+    article::parse_any(&bytes).with_context(|| format!("article {}", path.display()))
+}
+
+/// Decodes, detects speech, recognises, links to the article and builds cues.
+fn make_transcript(args: &TranscribeArgs, from_article: &ArticleArgs, show: bool) -> Result<Job> {
     let profile = profile_of(&args.profile)?;
-    let opts = args.transcribe_options();
-    // Find and check the models before spending time on decoding.
+    let mut opts = args.transcribe_options();
+    if args.input == "-" && from_article.article.as_deref() == Some(Path::new("-")) {
+        bail!("the video and the article cannot both come from stdin");
+    }
+    // Read the article and find the models before spending time on decoding.
+    let article = match &from_article.article {
+        Some(p) => Some((p.display().to_string(), read_article(p)?)),
+        None => None,
+    };
+    if let (true, Some((_, a))) = (from_article.prompt_from_article, &article) {
+        let names = wording::prompt(a);
+        opts.prompt = Some(match opts.prompt.take() {
+            Some(p) => format!("{p} {names}"),
+            None => names,
+        });
+    }
     let model_path = model::resolve(args.model.as_deref())?;
     model::check(&model_path)?;
     let vad_model = if args.no_vad { None } else { Some(vad::find_model().context("use --no-vad to go without")?) };
@@ -196,7 +242,10 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
     let model = asr::Model::load_with(&model_path, opts.dtw)?;
     let opts = asr::TranscribeOptions { dtw: model.uses_dtw(), ..opts };
     let loaded = Instant::now();
-    let transcript = asr::transcribe(&model, &audio.samples, &opts, &bar, &CANCEL)?;
+    let mut transcript = asr::transcribe(&model, &audio.samples, &opts, &bar, &CANCEL)?;
+    if let Some(spans) = &speech {
+        transcript.end_words_with_speech(spans);
+    }
     let recognised = Instant::now();
     if CANCEL.is_cancelled() {
         bail!("interrupted");
@@ -222,28 +271,127 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
         transcript,
         speech,
         captions: None,
+        article: None,
+        links: None,
+        corrections: Vec::new(),
     };
-    let notes = build_captions(&mut doc, &profile);
-    let written = write_outputs(&doc, &notes, &formats, &args.output, &stem)?;
-    if show {
-        let c = doc.captions.as_ref().map_or((0, 0, 0), |c| (c.cues.len(), c.violations.len(), c.flagged.len()));
-        eprintln!(
-            "vidscribe: {} of audio, language {}, {} cues ({} rule violations, {} passages removed): wrote {}",
-            clock(audio.duration_ms(), '.'),
-            doc.transcript.language,
-            c.0,
-            c.1,
-            c.2,
-            written.join(", ")
-        );
+    if let Some((path, a)) = article {
+        apply_article(&mut doc, a, path, from_article);
     }
+    let notes = build_captions(&mut doc, &profile);
+    Ok(Job { doc, notes, stem })
+}
+
+/// Links the transcript to the article and applies the corrections asked for, recording all.
+fn apply_article(doc: &mut json::Document, a: article::Article, path: String, from_article: &ArticleArgs) {
+    let links = link(&doc.transcript, &a);
+    if from_article.article_wording || from_article.fix_names {
+        let c = wording::correct(&doc.transcript, &a, &links, from_article.article_wording, from_article.fix_names);
+        doc.links = Some(link(&c.transcript, &a));
+        doc.transcript = c.transcript;
+        doc.corrections.extend(c.corrections);
+    } else {
+        doc.links = Some(links);
+    }
+    doc.article = Some(json::ArticleSource { path, article: a });
+}
+
+fn report_done(show: bool, job: &Job, written: &[String]) {
+    if !show {
+        return;
+    }
+    let doc = &job.doc;
+    let c = doc.captions.as_ref().map_or((0, 0, 0), |c| (c.cues.len(), c.violations.len(), c.flagged.len()));
+    let linked = doc.links.as_ref().map_or(String::new(), |l| {
+        let source = l.passages.iter().filter(|p| p.kind.is_source()).count();
+        format!(
+            ", {source} of {} passages linked to the article, {} corrections",
+            l.passages.len(),
+            doc.corrections.len()
+        )
+    });
+    eprintln!(
+        "vidscribe: {} of audio, language {}, {} cues ({} rule violations, {} passages removed){linked}: wrote {}",
+        clock(doc.input.audio.duration_ms, '.'),
+        doc.transcript.language,
+        c.0,
+        c.1,
+        c.2,
+        written.join(", ")
+    );
+}
+
+fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
+    let formats = args.formats();
+    if args.output == "-" && formats.len() != 1 {
+        bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
+    }
+    let job = make_transcript(args, &args.article, show)?;
+    let written = write_outputs(&job.doc, &job.notes, &formats, &args.output, &job.stem)?;
+    report_done(show, &job, &written);
     Ok(ExitCode::SUCCESS)
 }
 
-fn subtitle(transcript: &Path, output: &str, formats: &[Format], profile: &Profile, show: bool) -> Result<ExitCode> {
+/// `run`: the transcript with all the article's help, the files, and report.html.
+fn run_job(args: &RunArgs, show: bool) -> Result<ExitCode> {
+    let t = &args.transcribe;
+    if t.article.article.is_none() {
+        bail!("run needs --article FILE (use `vidscribe transcribe` for a video without its article)");
+    }
+    if t.output == "-" {
+        bail!("run writes several files: give an output directory with -o");
+    }
+    if t.input == "-" {
+        bail!("run needs the video as a file, so that report.html can play it");
+    }
+    let on = !args.literal;
+    let from_article = ArticleArgs {
+        article: t.article.article.clone(),
+        prompt_from_article: on || t.article.prompt_from_article,
+        article_wording: on || t.article.article_wording,
+        fix_names: on || t.article.fix_names,
+    };
+    let job = make_transcript(t, &from_article, show)?;
+    let formats: Vec<Format> = t.formats().into_iter().filter(|f| *f != Format::Html).collect();
+    let mut written = write_outputs(&job.doc, &job.notes, &formats, &t.output, &job.stem)?;
+    // The page is always report.html, whatever the video is called.
+    written.extend(write_outputs(&job.doc, &job.notes, &[Format::Html], &t.output, "report")?);
+    report_done(show, &job, &written);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `target` as a URL path relative to the directory `from` (both must exist).
+fn relative_path(from: &Path, target: &Path) -> Result<String> {
+    let from = from.canonicalize().with_context(|| format!("cannot resolve {}", from.display()))?;
+    let target = target.canonicalize().with_context(|| format!("cannot resolve {}", target.display()))?;
+    let common = from.components().zip(target.components()).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = from.components().skip(common).map(|_| "..".to_string()).collect();
+    parts.extend(target.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    Ok(parts
+        .iter()
+        .map(|p| p.replace('%', "%25").replace('#', "%23").replace('?', "%3F").replace(' ', "%20"))
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+fn subtitle(
+    transcript: &Path,
+    output: &str,
+    formats: &[Format],
+    from_article: &ArticleArgs,
+    profile: &Profile,
+    show: bool,
+) -> Result<ExitCode> {
+    if from_article.prompt_from_article {
+        bail!("--prompt-from-article needs recognition: use transcribe or run");
+    }
     let file = std::fs::File::open(transcript).with_context(|| format!("cannot read {}", transcript.display()))?;
     let mut doc = json::read(std::io::BufReader::new(file))
         .with_context(|| format!("{} is not a vidscribe JSON transcript", transcript.display()))?;
+    if let Some(path) = &from_article.article {
+        let a = read_article(path)?;
+        apply_article(&mut doc, a, path.display().to_string(), from_article);
+    }
     let notes = build_captions(&mut doc, profile);
     let stem = transcript.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
     let written = write_outputs(&doc, &notes, &formats::unique(formats), output, &stem)?;
@@ -321,7 +469,7 @@ fn transcript_text(path: &Path) -> Result<String> {
     })
 }
 
-fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>) -> Result<ExitCode> {
+fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path: Option<&Path>) -> Result<ExitCode> {
     let r = std::fs::read_to_string(reference).with_context(|| format!("cannot read {}", reference.display()))?;
     let e = vidscribe::eval::word_errors(&r, &transcript_text(hypothesis)?);
     println!(
@@ -334,8 +482,9 @@ fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>) -> Result<Ex
     );
     if let Some(times) = times {
         let tsv = std::fs::read_to_string(times).with_context(|| format!("cannot read {}", times.display()))?;
-        let truth = vidscribe::eval::read_script_times(&tsv)
+        let script = vidscribe::eval::read_script(&tsv)
             .with_context(|| format!("{}: no start_ms/end_ms columns", times.display()))?;
+        let truth: Vec<(u64, u64)> = script.iter().map(|r| (r.start_ms, r.end_ms)).collect();
         let raw = std::fs::read(hypothesis).with_context(|| format!("cannot read {}", hypothesis.display()))?;
         let doc = json::read(&raw[..])
             .with_context(|| format!("{} is not a vidscribe JSON transcript", hypothesis.display()))?;
@@ -350,6 +499,37 @@ fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>) -> Result<Ex
             captions.violations.len(),
             captions.profile.name
         );
+        if let Some(links) = &doc.links
+            && script.iter().any(|r| !r.kind.is_empty())
+        {
+            let l = vidscribe::eval::link_score(&script, &links.passages);
+            println!(
+                "links: precision {:.1}%, recall {:.1}% ({} right, {} wrong or extra, {} missed; kind right for {} of {} from the article)",
+                l.precision() * 100.0,
+                l.recall() * 100.0,
+                l.true_positives,
+                l.false_positives,
+                l.false_negatives,
+                l.kind_right,
+                l.from_article
+            );
+        }
+        if let Some(path) = article_path {
+            let a = read_article(path)?;
+            let names: Vec<String> = wording::names(&a).into_iter().map(|n| n.text).collect();
+            let said: Vec<&str> = script.iter().map(|r| r.text.as_str()).collect();
+            let cue_text: Vec<String> = captions.cues.iter().map(|c| c.lines.join(" ")).collect();
+            let n = vidscribe::eval::names_spelled(&names, &said.join(" "), &cue_text.join(" "));
+            println!(
+                "names: {} of {} spoken ({:.1}%) spelled as in the article in the subtitles; {} of {} distinct names; missed: {}",
+                n.right,
+                n.spoken,
+                n.rate() * 100.0,
+                n.distinct_right,
+                n.distinct_spoken,
+                if n.missed.is_empty() { "none".to_string() } else { n.missed.join(", ") }
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

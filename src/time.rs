@@ -21,6 +21,12 @@ pub fn clock(ms: Ms, sep: char) -> String {
     format!("{h:02}:{m:02}:{s:02}{sep}{:03}", ms % 1000)
 }
 
+/// `M:SS`, or `H:MM:SS` from an hour on: for people, not for files.
+pub fn short_clock(ms: Ms) -> String {
+    let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
+    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,5 +40,9 @@ mod tests {
         assert_eq!(clock(3_723_004, ','), "01:02:03,004");
         assert_eq!(clock(0, '.'), "00:00:00.000");
         assert_eq!(clock(100 * 3_600_000, '.'), "100:00:00.000");
+        assert_eq!(
+            (short_clock(8_594), short_clock(754_000), short_clock(3_723_004)),
+            ("0:08".into(), "12:34".into(), "1:02:03".into())
+        );
     }
 }

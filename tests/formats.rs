@@ -138,6 +138,9 @@ fn txt_and_json_match_golden_and_json_round_trips() {
         transcript: transcript(),
         speech: None,
         captions: None,
+        article: None,
+        links: None,
+        corrections: Vec::new(),
     };
     let mut out = Vec::new();
     json::write(&mut out, &doc).unwrap();

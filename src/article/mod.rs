@@ -1,10 +1,13 @@
-//! The written article a video report belongs to: its numbered paragraphs and embedded videos.
-//! (Linking the transcript to it comes in `link`, still to be written.)
+//! The written article a video report belongs to: its numbered paragraphs and embedded videos,
+//! and how a transcript links to them.
 
 pub mod html;
+pub mod link;
 pub mod parse;
+pub mod wording;
 
 pub use html::parse_html;
+pub use link::{LinkKind, Links, link};
 pub use parse::{Article, ArticleError, Block, BlockKind, Embed, parse_text};
 
 /// Reads an article in any supported form: HTML when it looks like markup, else text/Markdown.

@@ -37,6 +37,18 @@ impl Transcript {
         self.segments.iter().flat_map(|s| s.words.iter())
     }
 
+    /// Cuts word ends that run on into a pause back to the end of the speech they start in (plus
+    /// a little): DTW gives each token one instant, so a word before a pause otherwise ends
+    /// where the next word begins, seconds later.
+    pub fn end_words_with_speech(&mut self, speech: &[super::vad::Span]) {
+        const PAD_MS: Ms = 200;
+        for w in self.segments.iter_mut().flat_map(|s| s.words.iter_mut()) {
+            if let Some(span) = speech.iter().find(|s| s.start_ms <= w.start_ms && w.start_ms < s.end_ms) {
+                w.end_ms = w.end_ms.min(span.end_ms + PAD_MS).max(w.start_ms);
+            }
+        }
+    }
+
     /// All text, segments joined by spaces.
     pub fn text(&self) -> String {
         self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
@@ -115,6 +127,28 @@ pub fn words_from_tokens(tokens: &[Token]) -> Vec<Word> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_ends_stop_with_the_speech() {
+        let w = |t: &str, a, b| Word { text: t.into(), start_ms: a, end_ms: b, probability: 0.9 };
+        let mut t = Transcript {
+            language: "en".into(),
+            segments: vec![Segment {
+                start_ms: 0,
+                end_ms: 9000,
+                text: "a b c".into(),
+                no_speech_probability: 0.0,
+                words: vec![w("a", 100, 600), w("understanding.", 700, 4000), w("Next", 4000, 4500)],
+            }],
+        };
+        let speech = [
+            super::super::vad::Span { start_ms: 80, end_ms: 1500 },
+            super::super::vad::Span { start_ms: 3990, end_ms: 5000 },
+        ];
+        t.end_words_with_speech(&speech);
+        let ends: Vec<Ms> = t.words().map(|w| w.end_ms).collect();
+        assert_eq!(ends, vec![600, 1700, 4500]);
+    }
 
     fn tok(s: &str, a: Ms, b: Ms) -> Token {
         Token { bytes: s.as_bytes().to_vec(), start_ms: a, end_ms: b, probability: 0.5 }

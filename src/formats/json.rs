@@ -5,6 +5,8 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::article::wording::Correction;
+use crate::article::{Article, Links};
 use crate::asr::vad::Span;
 use crate::asr::{ModelInfo, TranscribeOptions, Transcript};
 use crate::captions::guard::Flag;
@@ -54,6 +56,23 @@ pub struct Document {
     /// The cues as built, under which rules, what they break and what the guard removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captions: Option<Captions>,
+    /// The article the report belongs to, as read (absent without --article).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<ArticleSource>,
+    /// Which paragraph each passage, segment and cue comes from, and when each paragraph is spoken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Links>,
+    /// Every change made to the recognised words (article wording, name spellings), for review.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<Correction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArticleSource {
+    /// As given on the command line.
+    pub path: String,
+    #[serde(flatten)]
+    pub article: Article,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

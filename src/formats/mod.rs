@@ -15,10 +15,12 @@ pub enum Format {
     Vtt,
     Json,
     Txt,
+    /// The self-contained report page (video, subtitles, article and transcript side by side).
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Srt, Format::Vtt, Format::Json, Format::Txt];
+    pub const ALL: [Format; 5] = [Format::Srt, Format::Vtt, Format::Json, Format::Txt, Format::Html];
 
     pub fn extension(self) -> &'static str {
         match self {
@@ -26,6 +28,7 @@ impl Format {
             Format::Vtt => "vtt",
             Format::Json => "json",
             Format::Txt => "txt",
+            Format::Html => "html",
         }
     }
 }
@@ -47,6 +50,6 @@ impl FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.extension().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown format {s:?} (choose from srt, vtt, json, txt)"))
+            .ok_or_else(|| format!("unknown format {s:?} (choose from srt, vtt, json, txt, html)"))
     }
 }

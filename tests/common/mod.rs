@@ -51,31 +51,10 @@ pub fn transcribe_json(input: &Path, dir: &Path, extra: &[&str]) -> vidscribe::f
     vidscribe::formats::json::read(f).expect("valid json document")
 }
 
-/// One segment of the sample report's script.
-#[derive(Debug, Clone)]
-pub struct ScriptSegment {
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub kind: String,
-    pub paragraph: u32,
-    pub text: String,
-}
-
-pub fn script() -> Vec<ScriptSegment> {
+/// The sample report's script: true times, kind and paragraph of each segment.
+pub fn script() -> Vec<vidscribe::eval::ScriptRow> {
     let raw = std::fs::read_to_string(sample("report.script.tsv")).expect("script");
-    raw.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            ScriptSegment {
-                start_ms: f[1].parse().unwrap(),
-                end_ms: f[2].parse().unwrap(),
-                kind: f[4].into(),
-                paragraph: f[5].parse().unwrap(),
-                text: f[6].into(),
-            }
-        })
-        .collect()
+    vidscribe::eval::read_script(&raw).expect("script columns")
 }
 
 pub fn report_duration_ms() -> u64 {

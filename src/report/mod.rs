@@ -1,0 +1,4 @@
+//! Reports for people: the self-contained HTML page that puts video, article and transcript side
+//! by side.
+
+pub mod html;
