@@ -2,7 +2,9 @@
 # Benchmark (not a test): for the sample report (both containers) and the longest real clip,
 # prints decode + resample time, voice activity detection, model load, transcription time,
 # real-time factor (wall time / audio length), peak memory and WER; for the samples also the cue
-# start error against the script's true speech times and the caption rule violations.
+# start error against the script's true speech times and the caption rule violations. Then, for
+# tiny.en and base, with and without the article features: link precision/recall against the
+# script and the share of the article's names spelled as the article spells them.
 # Run it on an idle machine.
 #   scripts/bench.sh [extra transcribe options, e.g. --beam 5 or -m models/ggml-base.bin]
 set -euo pipefail
@@ -37,4 +39,34 @@ for pair in "${inputs[@]}"; do
   wer=$(head -1 <<<"$report" | awk '{print $2}')
   printf '%-38s %7.1f %9s %6s %7s %13s %6s %7d %7s %16s %5s\n' "$input" "$(awk -v a="$(get audio_ms)" 'BEGIN{print a/1000}')" \
     "$(get decode_ms)" "$(get vad_ms)" "$(get load_ms)" "$(get transcribe_ms)" "$(get rtf)" "$(( $(tail -1 "$out/mem") / 1024 ))" "$wer" "$timing" "$viol"
+done
+
+# The article features on the sample report: links against the script's true paragraphs, and the
+# share of the article's names the script speaks that the subtitles spell as the article does.
+# "plain" is `run --literal` (links only: no prompt, no article wording, no name fixes).
+echo
+echo "Article features (samples/article.txt) on the sample report, tiny.en and base:"
+scripts/fetch-model.sh base >/dev/null
+printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' model input mode WER link_prec link_rec kind_right names_right distinct missed
+for model in tiny.en base; do
+  for input in samples/report.mp4 samples/report.webm; do
+    for mode in plain article; do
+      flags=()
+      [[ $mode == plain ]] && flags=(--literal)
+      rm -rf "$out/run"
+      "$bin" run "$input" --article samples/article.txt -m "models/ggml-$model.bin" -o "$out/run" -q "${flags[@]}"
+      report=$("$bin" score samples/report.txt "$out/run/$(basename "${input%.*}").json" \
+        --times samples/report.script.tsv --article samples/article.txt)
+      wer=$(head -1 <<<"$report" | awk '{print $2}')
+      links=$(grep '^links:' <<<"$report")
+      names=$(grep '^names:' <<<"$report")
+      printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' "$model" "$input" "$mode" "$wer" \
+        "$(sed -E 's/.*precision ([0-9.]+%).*/\1/' <<<"$links")" \
+        "$(sed -E 's/.*recall ([0-9.]+%).*/\1/' <<<"$links")" \
+        "$(sed -E 's/.*kind right for ([0-9]+) of ([0-9]+).*/\1\/\2/' <<<"$links")" \
+        "$(sed -E 's/^names: ([0-9]+) of ([0-9]+) spoken \(([0-9.]+%)\).*/\1\/\2 \3/' <<<"$names")" \
+        "$(sed -E 's/.*; ([0-9]+) of ([0-9]+) distinct.*/\1\/\2/' <<<"$names")" \
+        "$(sed -E 's/.*missed: (.*)/\1/' <<<"$names")"
+    done
+  done
 done
