@@ -156,7 +156,17 @@ fn linked_json_and_report_page_match_golden_files() {
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&golden, got).unwrap();
         }
-        assert_eq!(*got, std::fs::read_to_string(&golden).unwrap(), "{}", golden.display());
+        let want = std::fs::read_to_string(&golden).unwrap();
+        if *got != want {
+            let line = got.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(0);
+            panic!(
+                "{} differs at line {}: got {:?}, want {:?} (UPDATE_GOLDEN=1 to accept)",
+                golden.display(),
+                line + 1,
+                got.lines().nth(line),
+                want.lines().nth(line)
+            );
+        }
     }
 }
 

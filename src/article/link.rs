@@ -299,7 +299,8 @@ pub fn link(transcript: &Transcript, article: &Article) -> Links {
             article_text: None,
             pairs: Vec::new(),
         };
-        judge(&mut passage, &norm, &paras, &df);
+        let probabilities: Vec<f32> = ws.iter().map(|w| w.probability).collect();
+        judge(&mut passage, &norm, &probabilities, &paras, &df);
         passages.push(passage);
         norms.push(norm);
     }
@@ -326,7 +327,7 @@ impl Links {
 }
 
 /// Decides one passage's link.
-fn judge(passage: &mut Passage, norm: &Normalized, paras: &[Para], df: &dyn Fn(&str) -> usize) {
+fn judge(passage: &mut Passage, norm: &Normalized, probabilities: &[f32], paras: &[Para], df: &dyn Fn(&str) -> usize) {
     let n_paras = paras.len() as f64;
     let idf = |s: &str| (1.0 + n_paras / (1.0 + df(s) as f64)).ln();
     if norm.words.is_empty() {
@@ -334,6 +335,14 @@ fn judge(passage: &mut Passage, norm: &Normalized, paras: &[Para], df: &dyn Fn(&
     }
     let n = norm.words.len() as f64;
     let content: Vec<String> = content_stems(&norm.words);
+    // Words the recogniser was unsure of (often mangled names) are weak evidence either way.
+    let certainty: Vec<f64> = norm
+        .words
+        .iter()
+        .zip(&norm.origin)
+        .filter(|(w, _)| w.len() > 2 && !is_stop_word(w))
+        .map(|(_, &o)| f64::from(probabilities.get(o).copied().unwrap_or(1.0)).max(0.1))
+        .collect();
     let n_content = content.len();
 
     // Verbatim: the best in-order match of the passage's words in any block.
@@ -368,15 +377,18 @@ fn judge(passage: &mut Passage, norm: &Normalized, paras: &[Para], df: &dyn Fn(&
     if n_content == 0 {
         return;
     }
-    let total: f64 = content.iter().map(|s| idf(s)).sum();
+    let weight = |k: usize| idf(&content[k]) * certainty[k];
+    let total: f64 = (0..content.len()).map(weight).sum();
     let mut best: Option<(f64, usize, (usize, usize), f64)> = None; // cover, para, (shared, specific), rank
     for (k, p) in paras.iter().enumerate() {
-        let found: Vec<&String> = content
-            .iter()
-            .filter(|s| p.stems.contains(*s) || (s.len() >= 5 && p.stems.iter().any(|t| similarity(s, t) >= 0.8)))
+        let found: Vec<usize> = (0..content.len())
+            .filter(|&k| {
+                let s = &content[k];
+                p.stems.contains(s) || (s.len() >= 5 && p.stems.iter().any(|t| similarity(s, t) >= 0.8))
+            })
             .collect();
-        let cover = found.iter().map(|s| idf(s)).sum::<f64>() / total.max(1e-9);
-        let found: HashSet<&&String> = found.iter().collect();
+        let cover = found.iter().map(|&k| weight(k)).sum::<f64>() / total.max(1e-9);
+        let found: HashSet<&String> = found.iter().map(|&k| &content[k]).collect();
         let shared = found.len();
         // Words the story uses everywhere (its topic) say nothing about which paragraph: a
         // paraphrase also shares words found in few paragraphs.
