@@ -175,29 +175,20 @@ fn run_refuses_what_it_cannot_do() {
     let dir = tempfile::tempdir().unwrap();
     let no_article = bin().arg("run").arg(sample("report.mp4")).arg("-o").arg(dir.path()).output().unwrap();
     assert!(assert_clean_failure(&no_article, "run without article").contains("--article"));
-    let bad = dir.path().join("bad.txt");
-    std::fs::write(&bad, b"\xff\xfe not text").unwrap();
-    let out = bin()
-        .arg("run")
-        .arg(sample("report.mp4"))
-        .arg("--article")
-        .arg(&bad)
-        .arg("-o")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(assert_clean_failure(&out, "non-UTF-8 article").contains("UTF-8"));
-    let empty = dir.path().join("empty.txt");
-    std::fs::write(&empty, b"  \n").unwrap();
-    let out = bin()
-        .arg("run")
-        .arg(sample("report.mp4"))
-        .arg("--article")
-        .arg(&empty)
-        .arg("-o")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(assert_clean_failure(&out, "empty article").contains("empty"));
+    let cases: [(&str, &[u8], &str); 2] = [("bad.txt", b"\xff\xfe not text", "UTF-8"), ("empty.txt", b"  \n", "empty")];
+    for (name, bytes, says) in cases {
+        let article = dir.path().join(name);
+        std::fs::write(&article, bytes).unwrap();
+        let out = bin()
+            .arg("run")
+            .arg(sample("report.mp4"))
+            .arg("--article")
+            .arg(&article)
+            .arg("-o")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(assert_clean_failure(&out, name).contains(says));
+    }
     assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| e.unwrap().path().extension().is_none_or(|x| x == "txt")));
 }
