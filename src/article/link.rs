@@ -139,30 +139,46 @@ struct Para {
     kind: BlockKind,
     words: Vec<String>,
     norm: Normalized,
+    keys: Keys,
     stems: HashSet<String>,
 }
 
-fn content_stems(norm: &[String]) -> Vec<String> {
-    norm.iter().filter(|w| w.len() > 2 && !is_stop_word(w)).map(|w| stem(w)).collect()
+/// Indices of the content words (not stop words, longer than two letters).
+fn content(norm: &[String]) -> impl Iterator<Item = usize> + '_ {
+    norm.iter().enumerate().filter(|(_, w)| w.len() > 2 && !is_stop_word(w)).map(|(k, _)| k)
 }
 
-/// How well two normalised words match, 0–1: equal, same stem, near-identical spelling or the
-/// same sound (ASR errors on names).
-fn word_match(a: &str, b: &str) -> f64 {
+/// Stems and sound keys of normalised words, worked out once: the alignment compares every word
+/// of every passage with every word of every paragraph.
+struct Keys {
+    stems: Vec<String>,
+    sounds: Vec<String>,
+}
+
+impl Keys {
+    fn of(words: &[String]) -> Self {
+        Keys { stems: words.iter().map(|w| stem(w)).collect(), sounds: words.iter().map(|w| sound_key(w)).collect() }
+    }
+}
+
+/// How well word `i` of `p` matches word `j` of `q`, 0–1: equal, same stem, near-identical
+/// spelling or the same sound (ASR errors on names).
+fn word_match(p: (&[String], &Keys), i: usize, q: (&[String], &Keys), j: usize) -> f64 {
+    let (a, b) = (&p.0[i], &q.0[j]);
     if a == b {
         return 1.0;
     }
     if a.len() < 4 || b.len() < 4 {
         return 0.0;
     }
-    if stem(a) == stem(b) {
+    if p.1.stems[i] == q.1.stems[j] {
         0.9
     } else if a.ends_with(b) || b.ends_with(a) || a.starts_with(b) || b.starts_with(a) {
         // Compounds heard in part: "field" for "airfield".
         0.6
     } else if similarity(a, b) >= 0.75 {
         0.7
-    } else if a.len() >= 5 && sound_key(a) == sound_key(b) {
+    } else if a.len() >= 5 && p.1.sounds[i] == q.1.sounds[j] {
         0.6
     } else {
         0.0
@@ -177,12 +193,12 @@ const GAP: f64 = 0.6;
 
 /// Best local alignment of `p` (passage) within `a` (paragraph): matched weight and the pairs of
 /// normalised-word indices that matched.
-fn align(p: &[String], a: &[String]) -> (f64, Pairs) {
-    let (n, m) = (p.len(), a.len());
+fn align(p: (&[String], &Keys), a: (&[String], &Keys)) -> (f64, Pairs) {
+    let (n, m) = (p.0.len(), a.0.len());
     if n == 0 || m == 0 {
         return (0.0, Vec::new());
     }
-    let sims: Vec<Vec<f64>> = p.iter().map(|x| a.iter().map(|y| word_match(x, y)).collect()).collect();
+    let sims: Vec<Vec<f64>> = (0..n).map(|i| (0..m).map(|j| word_match(p, i, a, j)).collect()).collect();
     // h[i][j]: best score of an alignment ending at p[i-1], a[j-1]; 0 = start fresh.
     let mut h = vec![vec![0.0f64; m + 1]; n + 1];
     let mut from = vec![vec![0u8; m + 1]; n + 1]; // 0 stop, 1 diagonal, 2 up, 3 left
@@ -266,8 +282,9 @@ pub fn link(transcript: &Transcript, article: &Article) -> Links {
         .map(|b| {
             let words: Vec<String> = b.text.split_whitespace().map(String::from).collect();
             let norm = normalize_words(words.iter().map(String::as_str));
-            let stems = content_stems(&norm.words).into_iter().collect();
-            Para { number: b.number, kind: b.kind, words, norm, stems }
+            let keys = Keys::of(&norm.words);
+            let stems = content(&norm.words).map(|k| keys.stems[k].clone()).collect();
+            Para { number: b.number, kind: b.kind, words, norm, keys, stems }
         })
         .collect();
     // Rarity: a word found in few paragraphs tells more.
@@ -300,9 +317,10 @@ pub fn link(transcript: &Transcript, article: &Article) -> Links {
             pairs: Vec::new(),
         };
         let probabilities: Vec<f32> = ws.iter().map(|w| w.probability).collect();
-        judge(&mut passage, &norm, &probabilities, &paras, &df);
+        let keys = Keys::of(&norm.words);
+        judge(&mut passage, &norm, &keys, &probabilities, &paras, &df);
         passages.push(passage);
-        norms.push(norm);
+        norms.push((norm, keys));
     }
     extend_quotes(&mut passages, &norms, &paras);
 
@@ -327,28 +345,33 @@ impl Links {
 }
 
 /// Decides one passage's link.
-fn judge(passage: &mut Passage, norm: &Normalized, probabilities: &[f32], paras: &[Para], df: &dyn Fn(&str) -> usize) {
+fn judge(
+    passage: &mut Passage,
+    norm: &Normalized,
+    keys: &Keys,
+    probabilities: &[f32],
+    paras: &[Para],
+    df: &dyn Fn(&str) -> usize,
+) {
     let n_paras = paras.len() as f64;
     let idf = |s: &str| (1.0 + n_paras / (1.0 + df(s) as f64)).ln();
     if norm.words.is_empty() {
         return;
     }
     let n = norm.words.len() as f64;
-    let content: Vec<String> = content_stems(&norm.words);
+    let content_words: Vec<usize> = content(&norm.words).collect();
+    let passage_stems: Vec<String> = content_words.iter().map(|&k| keys.stems[k].clone()).collect();
     // Words the recogniser was unsure of (often mangled names) are weak evidence either way.
-    let certainty: Vec<f64> = norm
-        .words
+    let certainty: Vec<f64> = content_words
         .iter()
-        .zip(&norm.origin)
-        .filter(|(w, _)| w.len() > 2 && !is_stop_word(w))
-        .map(|(_, &o)| f64::from(probabilities.get(o).copied().unwrap_or(1.0)).max(0.1))
+        .map(|&k| f64::from(probabilities.get(norm.origin[k]).copied().unwrap_or(1.0)).max(0.1))
         .collect();
-    let n_content = content.len();
+    let n_content = passage_stems.len();
 
     // Verbatim: the best in-order match of the passage's words in any block.
     let mut best_verbatim: Option<(f64, usize, Pairs)> = None;
     for (k, p) in paras.iter().enumerate() {
-        let (weight, pairs) = align(&norm.words, &p.norm.words);
+        let (weight, pairs) = align((&norm.words, keys), (&p.norm.words, &p.keys));
         let score = weight / n;
         let shared_content =
             pairs.iter().filter(|&&(i, _)| norm.words[i].len() > 2 && !is_stop_word(&norm.words[i])).count();
@@ -377,18 +400,18 @@ fn judge(passage: &mut Passage, norm: &Normalized, probabilities: &[f32], paras:
     if n_content == 0 {
         return;
     }
-    let weight = |k: usize| idf(&content[k]) * certainty[k];
-    let total: f64 = (0..content.len()).map(weight).sum();
+    let weight = |k: usize| idf(&passage_stems[k]) * certainty[k];
+    let total: f64 = (0..passage_stems.len()).map(weight).sum();
     let mut best: Option<(f64, usize, (usize, usize), f64)> = None; // cover, para, (shared, specific), rank
     for (k, p) in paras.iter().enumerate() {
-        let found: Vec<usize> = (0..content.len())
+        let found: Vec<usize> = (0..passage_stems.len())
             .filter(|&k| {
-                let s = &content[k];
+                let s = &passage_stems[k];
                 p.stems.contains(s) || (s.len() >= 5 && p.stems.iter().any(|t| similarity(s, t) >= 0.8))
             })
             .collect();
         let cover = found.iter().map(|&k| weight(k)).sum::<f64>() / total.max(1e-9);
-        let found: HashSet<&String> = found.iter().map(|&k| &content[k]).collect();
+        let found: HashSet<&String> = found.iter().map(|&k| &passage_stems[k]).collect();
         let shared = found.len();
         // Words the story uses everywhere (its topic) say nothing about which paragraph: a
         // paraphrase also shares words found in few paragraphs.
@@ -415,13 +438,9 @@ fn judge(passage: &mut Passage, norm: &Normalized, probabilities: &[f32], paras:
     passage.score = cover.min(1.0);
     if kind == LinkKind::Paraphrase {
         // The paragraph's words that carry the shared content.
-        let hits: Vec<usize> = p
-            .norm
-            .words
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.len() > 2 && !is_stop_word(w) && content.contains(&stem(w)))
-            .map(|(j, _)| p.norm.origin[j])
+        let hits: Vec<usize> = content(&p.norm.words)
+            .filter(|&j| passage_stems.contains(&p.keys.stems[j]))
+            .map(|j| p.norm.origin[j])
             .collect();
         if let (Some(&a), Some(&b)) = (hits.first(), hits.last()) {
             passage.article_words = Some(WordSpan { first: a, end: b + 1 });
@@ -447,12 +466,12 @@ fn set_verbatim(passage: &mut Passage, norm: &Normalized, p: &Para, score: f64, 
 
 /// A quote goes on across sentences: a sentence next to one quoting a paragraph, and matching
 /// that paragraph in order well enough for a garbled quote, is part of the quote.
-fn extend_quotes(passages: &mut [Passage], norms: &[Normalized], paras: &[Para]) {
+fn extend_quotes(passages: &mut [Passage], norms: &[(Normalized, Keys)], paras: &[Para]) {
     let mut changed = true;
     while changed {
         changed = false;
         for k in 0..passages.len() {
-            if passages[k].kind == LinkKind::Verbatim || norms[k].words.is_empty() {
+            if passages[k].kind == LinkKind::Verbatim || norms[k].0.words.is_empty() {
                 continue;
             }
             let neighbours = [k.checked_sub(1), Some(k + 1)];
@@ -463,10 +482,10 @@ fn extend_quotes(passages: &mut [Passage], norms: &[Normalized], paras: &[Para])
                 .find(|n| n.kind == LinkKind::Verbatim)
                 .and_then(|n| n.paragraph);
             let Some(para) = quoted.and_then(|q| paras.iter().find(|p| p.number == q)) else { continue };
-            let (weight, pairs) = align(&norms[k].words, &para.norm.words);
-            let score = weight / norms[k].words.len() as f64;
+            let (weight, pairs) = align((&norms[k].0.words, &norms[k].1), (&para.norm.words, &para.keys));
+            let score = weight / norms[k].0.words.len() as f64;
             if score >= QUOTE_NEIGHBOUR_MIN && !pairs.is_empty() {
-                set_verbatim(&mut passages[k], &norms[k], para, score, &pairs);
+                set_verbatim(&mut passages[k], &norms[k].0, para, score, &pairs);
                 changed = true;
             }
         }
