@@ -151,7 +151,7 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
                 let differs = (1..n).any(|k| bare(&words[i + k].text) != ph[k]);
                 if same && differs {
                     let texts: Vec<String> = (0..n).map(|k| respell(&words[i + k].text, &ph[k])).collect();
-                    replace_run(&words, i, n, &texts, None, &mut replaced, &mut corrections);
+                    replace_run(&words, i, n, &texts, (Reason::ProperNoun, None), &mut replaced, &mut corrections);
                 }
             }
         }
@@ -195,7 +195,15 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
                             let lead: String = run[0].text.chars().take_while(|c| !c.is_alphanumeric()).collect();
                             *first = format!("{lead}{first}");
                         }
-                        replace_run(&words, i, n, &texts, Some(number), &mut replaced, &mut corrections);
+                        replace_run(
+                            &words,
+                            i,
+                            n,
+                            &texts,
+                            (Reason::ProperNoun, Some(number)),
+                            &mut replaced,
+                            &mut corrections,
+                        );
                         break;
                     }
                 }
@@ -212,7 +220,7 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
             match name_fix(&words, i, &names, &replaced, &quoted) {
                 Some((n, word)) => {
                     let texts = [word.text];
-                    replace_run(&words, i, n, &texts, None, &mut replaced, &mut corrections);
+                    replace_run(&words, i, n, &texts, (Reason::ProperNoun, None), &mut replaced, &mut corrections);
                     i += n;
                 }
                 None => i += 1,
@@ -246,13 +254,14 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
     Corrected { transcript: Transcript { language: transcript.language.clone(), segments }, corrections }
 }
 
-/// Replaces words `i..i + n` by `texts`, spread over their time, and records it.
+/// Replaces words `i..i + n` by `texts`, spread over their time, and records why (and from which
+/// paragraph).
 fn replace_run(
     words: &[Word],
     i: usize,
     n: usize,
     texts: &[String],
-    paragraph: Option<usize>,
+    (reason, paragraph): (Reason, Option<usize>),
     replaced: &mut [Option<Vec<Word>>],
     corrections: &mut Vec<Correction>,
 ) {
@@ -264,7 +273,7 @@ fn replace_run(
         after: texts.join(" "),
         start_ms: start,
         end_ms: end,
-        reason: Reason::ProperNoun,
+        reason,
         paragraph,
     });
     replaced[i] = Some(spread(texts, start, end, probability));
@@ -419,18 +428,7 @@ fn apply_wording(
             let host = replaced[prev].clone().unwrap_or_else(|| vec![words[prev].clone()]);
             let mut texts: Vec<String> = host.iter().map(|w| w.text.clone()).collect();
             texts.extend(spoken.iter().map(|w| spoken_form(w)));
-            let (s, e) = (words[prev].start_ms, words[prev].end_ms);
-            let before = words[prev].text.clone();
-            let new = spread(&texts, s, e, words[prev].probability);
-            corrections.push(Correction {
-                after: texts.join(" "),
-                before,
-                start_ms: s,
-                end_ms: e,
-                reason: Reason::ArticleWording,
-                paragraph: Some(paragraph),
-            });
-            replaced[prev] = Some(new);
+            replace_run(words, prev, 1, &texts, (Reason::ArticleWording, Some(paragraph)), replaced, corrections);
             continue;
         }
         let mut texts: Vec<String> = spoken.iter().map(|w| spoken_form(w)).collect();
@@ -450,20 +448,7 @@ fn apply_wording(
         if before == texts.iter().map(String::as_str).collect::<Vec<_>>() {
             continue;
         }
-        let (s, e) = (words[ts].start_ms, words[te - 1].end_ms);
-        let probability = words[ts..te].iter().map(|w| w.probability).fold(1.0, f32::min);
-        corrections.push(Correction {
-            before: before.join(" "),
-            after: texts.join(" "),
-            start_ms: s,
-            end_ms: e,
-            reason: Reason::ArticleWording,
-            paragraph: Some(paragraph),
-        });
-        replaced[ts] = Some(spread(&texts, s, e, probability));
-        for r in &mut replaced[ts + 1..te] {
-            *r = Some(Vec::new());
-        }
+        replace_run(words, ts, te - ts, &texts, (Reason::ArticleWording, Some(paragraph)), replaced, corrections);
     }
 }
 
