@@ -12,6 +12,7 @@ pub mod eval;
 pub mod formats;
 pub mod media;
 pub mod output;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod text;

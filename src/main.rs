@@ -19,6 +19,7 @@ use vidscribe::cli::{ArticleArgs, Cli, Command, ModelCommand, ProfileArgs, RunAr
 use vidscribe::formats::{self, Format, json, vtt};
 use vidscribe::media;
 use vidscribe::output::write_atomically;
+use vidscribe::pipeline;
 use vidscribe::progress::{Cancel, Progress};
 use vidscribe::time::clock;
 
@@ -220,52 +221,61 @@ fn make_transcript(args: &TranscribeArgs, from_article: &ArticleArgs, show: bool
     let bar = Bar::new(show);
     let started = Instant::now();
     let decode_opts = args.decode_options();
-    let (audio, stem) = if args.input == "-" {
+    let (mut stream, stem) = if args.input == "-" {
         let mut bytes = Vec::new();
         std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
-        (media::decode_bytes(bytes.into(), &decode_opts, &bar, &CANCEL).context("stdin")?, "stdin".to_string())
+        (media::Stream::open_bytes(bytes.into(), &decode_opts).context("stdin")?, "stdin".to_string())
     } else {
         let path = Path::new(&args.input);
-        let audio = media::decode_path(path, &decode_opts, &bar, &CANCEL).with_context(|| args.input.clone())?;
+        let stream = media::Stream::open_path(path, &decode_opts).with_context(|| args.input.clone())?;
         let stem = path.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
-        (audio, stem)
+        (stream, stem)
     };
-    if audio.source.skipped_packets > 0 && show {
-        eprintln!("vidscribe: warning: {} damaged packets replaced by silence", audio.source.skipped_packets);
-    }
-    let decoded = Instant::now();
-    let speech = match &vad_model {
-        Some(m) => Some(vad::speech_spans(m, &audio.samples, opts.threads, &CANCEL)?),
+    let mut detector = match &vad_model {
+        Some(m) => Some(vad::Detector::new(m, opts.threads)?),
         None => None,
     };
-    let vad_done = Instant::now();
     let model = asr::Model::load_with(&model_path, opts.dtw)?;
     let opts = asr::TranscribeOptions { dtw: model.uses_dtw(), ..opts };
     let loaded = Instant::now();
-    let mut transcript = asr::transcribe(&model, &audio.samples, &opts, &bar, &CANCEL)?;
+    let what = if args.input == "-" { "stdin".to_string() } else { args.input.clone() };
+    let recognised =
+        pipeline::recognise(&mut stream, &model, detector.as_mut(), &opts, &bar, &CANCEL).map_err(|e| match e {
+            pipeline::PipelineError::Cancelled => anyhow::anyhow!("interrupted"),
+            e => anyhow::Error::new(e).context(what),
+        })?;
+    let source = stream.info();
+    if source.skipped_packets > 0 && show {
+        eprintln!("vidscribe: warning: {} damaged packets replaced by silence", source.skipped_packets);
+    }
+    let pipeline::Recognised { mut transcript, speech, stats } = recognised;
     if let Some(spans) = &speech {
         transcript.end_words_with_speech(spans);
     }
-    let recognised = Instant::now();
+    let finished = Instant::now();
     if CANCEL.is_cancelled() {
         bail!("interrupted");
     }
     if args.stats {
-        let ms = |a: Instant, b: Instant| (b - a).as_millis();
+        let ms = |d: std::time::Duration| d.as_millis();
         eprintln!(
-            "vidscribe: stats: audio_ms={} decode_ms={} vad_ms={} load_ms={} transcribe_ms={} rtf={:.4}",
-            audio.duration_ms(),
-            ms(started, decoded),
-            ms(decoded, vad_done),
-            ms(vad_done, loaded),
-            ms(loaded, recognised),
-            (recognised - started).as_secs_f64() * 1000.0 / audio.duration_ms().max(1) as f64
+            "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} rtf={:.4}",
+            stats.audio_ms,
+            ms(loaded - started),
+            ms(stats.decode),
+            ms(stats.vad),
+            ms(stats.recognise),
+            stats.windows,
+            stats.retried,
+            stats.split,
+            stats.peak_buffer_samples as f64 / 16_000.0,
+            (finished - started).as_secs_f64() * 1000.0 / stats.audio_ms.max(1) as f64
         );
     }
     let mut doc = json::Document {
         schema: json::SCHEMA,
         tool: json::Tool::current(),
-        input: json::Input { path: args.input.clone(), audio: audio.source.clone() },
+        input: json::Input { path: args.input.clone(), audio: source },
         model: model.info.clone(),
         options: opts,
         transcript,

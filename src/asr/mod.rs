@@ -9,7 +9,8 @@ pub mod quantize;
 pub mod transcribe;
 pub mod transcript;
 pub mod vad;
+pub mod window;
 
 pub use model::{ModelError, ModelInfo};
-pub use transcribe::{Model, TranscribeError, TranscribeOptions, transcribe};
+pub use transcribe::{Context, Model, Recognizer, TranscribeError, TranscribeOptions, transcribe};
 pub use transcript::{Segment, Transcript, Word};

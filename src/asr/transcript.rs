@@ -43,7 +43,11 @@ impl Transcript {
     pub fn end_words_with_speech(&mut self, speech: &[super::vad::Span]) {
         const PAD_MS: Ms = 200;
         for w in self.segments.iter_mut().flat_map(|s| s.words.iter_mut()) {
-            if let Some(span) = speech.iter().find(|s| s.start_ms <= w.start_ms && w.start_ms < s.end_ms) {
+            // The span the word starts in, or ends just after.
+            let i = speech.partition_point(|s| s.start_ms <= w.start_ms);
+            if let Some(span) = i.checked_sub(1).map(|i| &speech[i])
+                && w.start_ms < span.end_ms + PAD_MS
+            {
                 w.end_ms = w.end_ms.min(span.end_ms + PAD_MS).max(w.start_ms);
             }
         }

@@ -46,41 +46,60 @@ pub fn find_model() -> Result<PathBuf, VadError> {
         .ok_or_else(|| VadError::NotFound(dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")))
 }
 
-/// Speech spans of 16 kHz mono `pcm`.
-pub fn speech_spans(model: &Path, pcm: &[f32], threads: usize, cancel: &Cancel) -> Result<Vec<Span>, VadError> {
-    if vad_name(model).is_none() || std::fs::metadata(model).map_or(true, |m| m.len() < 100_000) {
-        return Err(VadError::Invalid(model.to_path_buf()));
+/// A loaded VAD model.
+pub struct Detector {
+    ctx: WhisperVadContext,
+    params: WhisperVadParams,
+}
+
+impl Detector {
+    pub fn new(model: &Path, threads: usize) -> Result<Self, VadError> {
+        if vad_name(model).is_none() || std::fs::metadata(model).map_or(true, |m| m.len() < 100_000) {
+            return Err(VadError::Invalid(model.to_path_buf()));
+        }
+        let mut cp = WhisperVadContextParams::new();
+        cp.set_n_threads(threads.max(1) as i32);
+        cp.set_use_gpu(false);
+        let ctx = WhisperVadContext::new(&model.to_string_lossy(), cp).map_err(|_| VadError::Failed)?;
+        let mut params = WhisperVadParams::new();
+        params.set_threshold(0.5);
+        params.set_min_speech_duration(150);
+        params.set_min_silence_duration(150);
+        params.set_speech_pad(0);
+        Ok(Self { ctx, params })
     }
-    let mut cp = WhisperVadContextParams::new();
-    cp.set_n_threads(threads.max(1) as i32);
-    cp.set_use_gpu(false);
-    let mut ctx = WhisperVadContext::new(&model.to_string_lossy(), cp).map_err(|_| VadError::Failed)?;
-    let mut p = WhisperVadParams::new();
-    p.set_threshold(0.5);
-    p.set_min_speech_duration(150);
-    p.set_min_silence_duration(150);
-    p.set_speech_pad(0);
-    let mut spans: Vec<Span> = Vec::new();
-    for (k, piece) in pcm.chunks(PIECE).enumerate() {
-        if cancel.is_cancelled() {
-            return Err(VadError::Cancelled);
+
+    /// Adds the speech in `pcm` (16 kHz mono, starting `offset_ms` into the input, following
+    /// the audio given before) to `spans`. Speech running on from the previous piece extends
+    /// the last span.
+    pub fn push(&mut self, pcm: &[f32], offset_ms: Ms, spans: &mut Vec<Span>) -> Result<(), VadError> {
+        if pcm.len() < 16_000 / 2 {
+            return Ok(());
         }
-        if piece.len() < 16_000 / 2 {
-            continue;
-        }
-        let offset = (k * PIECE) as Ms / 16;
-        let segs = ctx.segments_from_samples(p, piece).map_err(|_| VadError::Failed)?;
+        let segs = self.ctx.segments_from_samples(self.params, pcm).map_err(|_| VadError::Failed)?;
         // whisper.cpp reports VAD segment times in centiseconds.
         for s in segs {
-            let a = (s.start.max(0.0) * 10.0).round() as Ms + offset;
-            let b = (s.end.max(0.0) * 10.0).round() as Ms + offset;
+            let a = (s.start.max(0.0) * 10.0).round() as Ms + offset_ms;
+            let b = (s.end.max(0.0) * 10.0).round() as Ms + offset_ms;
             match spans.last_mut() {
-                // Speech running across a piece boundary is one span.
                 Some(last) if a <= last.end_ms + 50 => last.end_ms = last.end_ms.max(b),
                 _ if b > a => spans.push(Span { start_ms: a, end_ms: b }),
                 _ => {}
             }
         }
+        Ok(())
+    }
+}
+
+/// Speech spans of 16 kHz mono `pcm`.
+pub fn speech_spans(model: &Path, pcm: &[f32], threads: usize, cancel: &Cancel) -> Result<Vec<Span>, VadError> {
+    let mut d = Detector::new(model, threads)?;
+    let mut spans: Vec<Span> = Vec::new();
+    for (k, piece) in pcm.chunks(PIECE).enumerate() {
+        if cancel.is_cancelled() {
+            return Err(VadError::Cancelled);
+        }
+        d.push(piece, (k * PIECE) as Ms / 16, &mut spans)?;
     }
     Ok(spans)
 }

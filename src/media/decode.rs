@@ -101,20 +101,14 @@ fn codec_name(params: &AudioCodecParameters) -> String {
         .unwrap_or_else(|| format!("id {}", params.codec))
 }
 
-/// Decodes a file on disk.
+/// Decodes a whole file on disk into memory.
 pub fn decode_path(
     path: &Path,
     opts: &DecodeOptions,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Audio, DecodeError> {
-    let file = File::open(path).map_err(DecodeError::Open)?;
-    let len = file.metadata().map_err(DecodeError::Open)?.len();
-    if len == 0 {
-        return Err(DecodeError::Empty);
-    }
-    let reopen = || File::open(path).ok();
-    decode_source(Box::new(file), &mut || reopen().map(|f| Box::new(f) as Box<dyn ReadSeek>), opts, progress, cancel)
+    Stream::open_path(path, opts)?.read_all(progress, cancel)
 }
 
 /// Decodes media held in memory (e.g. read from stdin).
@@ -124,17 +118,7 @@ pub fn decode_bytes(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Audio, DecodeError> {
-    if bytes.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    let again = bytes.clone();
-    decode_source(
-        Box::new(Cursor::new(bytes)),
-        &mut || Some(Box::new(Cursor::new(again.clone())) as Box<dyn ReadSeek>),
-        opts,
-        progress,
-        cancel,
-    )
+    Stream::open_bytes(bytes, opts)?.read_all(progress, cancel)
 }
 
 trait ReadSeek: std::io::Read + std::io::Seek {}
@@ -194,149 +178,260 @@ fn declared_frames(track: &Track, rate: u32) -> Option<u64> {
     Some((num / tb.denom.get() as u128) as u64)
 }
 
-fn decode_source(
-    source: Box<dyn MediaSource>,
-    reopen: &mut dyn FnMut() -> Option<Box<dyn ReadSeek>>,
-    opts: &DecodeOptions,
-    progress: &dyn Progress,
-    cancel: &Cancel,
-) -> Result<Audio, DecodeError> {
-    let mss = MediaSourceStream::new(source, Default::default());
-    let mut format = symphonia::default::get_probe()
-        .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
-        .map_err(|e| match e {
-            SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                DecodeError::Damaged("it ends before its header does".into())
-            }
-            // A reader other than the prober's own recognised the container but could not use it.
-            SymError::Unsupported(what) if !what.starts_with("core") => DecodeError::Damaged(what.to_string()),
-            other => DecodeError::UnknownFormat(other.to_string()),
-        })?;
-    let container = format.format_info().short_name.to_string();
-    let (index, track, mut decoder) = choose_track(format.as_ref(), opts)?;
-    let params = is_audio(&track).expect("chosen track is audio").clone();
-    let codec = codec_name(&params);
-    let mut rate = params.sample_rate.unwrap_or(0);
-    let mut channels = params.channels.as_ref().map_or(0, |c| c.count());
+/// An open audio track, decoded and resampled piece by piece: memory stays the same whatever
+/// the length of the input.
+pub struct Stream {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track: Track,
+    index: usize,
+    container: String,
+    codec: String,
+    rate: u32,
+    channels: usize,
+    to_trim: u64,
+    priming_frames: u64,
+    declared: Option<u64>,
+    leading: usize,
+    resampler: Option<MonoResampler>,
+    interleaved: Vec<f32>,
+    mono: Vec<f32>,
+    skipped: u64,
+    good_packets: u64,
+    decoded_frames: u64,
+    produced: u64,
+    ended: bool,
+}
 
-    // symphonia's MP4 reader ignores the edit list, where AAC priming is declared.
-    let edit = if container == "isomp4" {
-        reopen().and_then(|mut r| mp4::edit_timing(&mut r, track.id, rate.max(1)))
-    } else {
-        None
-    };
-    let mut to_trim = edit.map_or(0, |e| e.priming_frames);
-    let priming_frames = to_trim;
-    let declared = declared_frames(&track, rate.max(1));
-
-    let mut pcm: Vec<f32> = Vec::new();
-    if let Some(e) = edit {
-        pcm.resize((e.leading_ms * TARGET_RATE as u64 / 1000) as usize, 0.0);
+impl Stream {
+    /// Opens a file on disk and chooses its track.
+    pub fn open_path(path: &Path, opts: &DecodeOptions) -> Result<Self, DecodeError> {
+        let file = File::open(path).map_err(DecodeError::Open)?;
+        let len = file.metadata().map_err(DecodeError::Open)?.len();
+        if len == 0 {
+            return Err(DecodeError::Empty);
+        }
+        let reopen = || File::open(path).ok();
+        Self::open(Box::new(file), &mut || reopen().map(|f| Box::new(f) as Box<dyn ReadSeek>), opts)
     }
-    let mut resampler: Option<MonoResampler> = None;
-    let mut interleaved: Vec<f32> = Vec::new();
-    let mut mono: Vec<f32> = Vec::new();
-    let mut skipped = 0u64;
-    let mut good_packets = 0u64;
-    let mut decoded_frames = 0u64;
-    let total_ms = declared.filter(|_| rate > 0).map(|f| samples_to_ms(f, rate));
-    progress.begin("decoding", total_ms);
 
-    loop {
-        if cancel.is_cancelled() {
-            progress.end();
-            return Err(DecodeError::Cancelled);
+    /// Opens media held in memory.
+    pub fn open_bytes(bytes: Arc<[u8]>, opts: &DecodeOptions) -> Result<Self, DecodeError> {
+        if bytes.is_empty() {
+            return Err(DecodeError::Empty);
         }
-        let packet = match format.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(SymError::ResetRequired) => break,
-            Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => {
-                progress.end();
-                return Err(DecodeError::Truncated {
-                    at_ms: samples_to_ms(decoded_frames, rate.max(1)),
-                    detail: "the data ends mid-packet".into(),
-                });
-            }
-            Err(e) => {
-                progress.end();
-                return Err(DecodeError::Truncated {
-                    at_ms: samples_to_ms(decoded_frames, rate.max(1)),
-                    detail: e.to_string(),
-                });
-            }
+        let again = bytes.clone();
+        Self::open(
+            Box::new(Cursor::new(bytes)),
+            &mut || Some(Box::new(Cursor::new(again.clone())) as Box<dyn ReadSeek>),
+            opts,
+        )
+    }
+
+    fn open(
+        source: Box<dyn MediaSource>,
+        reopen: &mut dyn FnMut() -> Option<Box<dyn ReadSeek>>,
+        opts: &DecodeOptions,
+    ) -> Result<Self, DecodeError> {
+        let mss = MediaSourceStream::new(source, Default::default());
+        let format = symphonia::default::get_probe()
+            .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
+            .map_err(|e| match e {
+                SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                    DecodeError::Damaged("it ends before its header does".into())
+                }
+                // A reader other than the prober's own recognised the container but could not use it.
+                SymError::Unsupported(what) if !what.starts_with("core") => DecodeError::Damaged(what.to_string()),
+                other => DecodeError::UnknownFormat(other.to_string()),
+            })?;
+        let container = format.format_info().short_name.to_string();
+        let (index, track, decoder) = choose_track(format.as_ref(), opts)?;
+        let params = is_audio(&track).expect("chosen track is audio").clone();
+        let codec = codec_name(&params);
+        let rate = params.sample_rate.unwrap_or(0);
+        let channels = params.channels.as_ref().map_or(0, |c| c.count());
+
+        // symphonia's MP4 reader ignores the edit list, where AAC priming is declared.
+        let edit = if container == "isomp4" {
+            reopen().and_then(|mut r| mp4::edit_timing(&mut r, track.id, rate.max(1)))
+        } else {
+            None
         };
-        if packet.track_id != track.id {
-            continue;
+        let priming_frames = edit.map_or(0, |e| e.priming_frames);
+        let declared = declared_frames(&track, rate.max(1));
+        Ok(Self {
+            format,
+            decoder,
+            track,
+            index,
+            container,
+            codec,
+            rate,
+            channels,
+            to_trim: priming_frames,
+            priming_frames,
+            declared,
+            leading: edit.map_or(0, |e| (e.leading_ms * TARGET_RATE as u64 / 1000) as usize),
+            resampler: None,
+            interleaved: Vec::new(),
+            mono: Vec::new(),
+            skipped: 0,
+            good_packets: 0,
+            decoded_frames: 0,
+            produced: 0,
+            ended: false,
+        })
+    }
+
+    /// Length of the audio as the container declares it, if it does.
+    pub fn declared_ms(&self) -> Option<Ms> {
+        self.declared.filter(|_| self.rate > 0).map(|f| samples_to_ms(f, self.rate))
+    }
+
+    /// Media time decoded so far.
+    pub fn decoded_ms(&self) -> Ms {
+        samples_to_ms(self.decoded_frames, self.rate.max(1))
+    }
+
+    /// Appends at least `want` samples of 16 kHz mono PCM to `out`, fewer only at the end of
+    /// the track. Returns false once the track has ended (everything has been appended).
+    pub fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, DecodeError> {
+        let goal = out.len() + want;
+        if self.leading > 0 {
+            out.resize(out.len() + self.leading, 0.0);
+            self.produced += self.leading as u64;
+            self.leading = 0;
         }
-        mono.clear();
-        match decoder.decode(&packet) {
+        while out.len() < goal {
+            if self.ended {
+                return Ok(false);
+            }
+            let before = out.len();
+            self.packet(out)?;
+            self.produced += (out.len() - before) as u64;
+        }
+        Ok(!self.ended)
+    }
+
+    /// Decodes one packet into `out`; at the end of the track, flushes the resampler and
+    /// checks that the track was whole.
+    fn packet(&mut self, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+        let truncated = |s: &Self, detail: String| DecodeError::Truncated {
+            at_ms: samples_to_ms(s.decoded_frames, s.rate.max(1)),
+            detail,
+        };
+        let packet = match self.format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) | Err(SymError::ResetRequired) => return self.end(out),
+            Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => {
+                return Err(truncated(self, "the data ends mid-packet".into()));
+            }
+            Err(e) => return Err(truncated(self, e.to_string())),
+        };
+        if packet.track_id != self.track.id {
+            return Ok(());
+        }
+        self.mono.clear();
+        match self.decoder.decode(&packet) {
             Ok(buf) => {
                 if buf.frames() == 0 {
-                    continue;
+                    return Ok(());
                 }
-                good_packets += 1;
+                self.good_packets += 1;
                 let spec = buf.spec();
-                if rate == 0 || resampler.is_none() {
-                    rate = spec.rate();
+                if self.rate == 0 || self.resampler.is_none() {
+                    self.rate = spec.rate();
                 }
-                channels = spec.channels().count().max(1);
-                interleaved.resize(buf.samples_interleaved(), 0.0);
-                buf.copy_to_slice_interleaved(&mut interleaved[..]);
-                downmix_into(&interleaved, channels, &mut mono);
+                self.channels = spec.channels().count().max(1);
+                self.interleaved.resize(buf.samples_interleaved(), 0.0);
+                buf.copy_to_slice_interleaved(&mut self.interleaved[..]);
+                downmix_into(&self.interleaved, self.channels, &mut self.mono);
             }
             Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
                 // Keep the timeline: a lost packet becomes silence of its length.
-                skipped += 1;
-                mono.resize(packet.dur.get() as usize, 0.0);
+                self.skipped += 1;
+                self.mono.resize(packet.dur.get() as usize, 0.0);
             }
             Err(e) => {
-                progress.end();
-                return Err(DecodeError::UnsupportedCodec { codec: format!("{codec} ({e})"), track: index });
+                return Err(DecodeError::UnsupportedCodec {
+                    codec: format!("{} ({e})", self.codec),
+                    track: self.index,
+                });
             }
         }
-        let trim = (to_trim as usize).min(mono.len());
-        to_trim -= trim as u64;
-        let piece = &mono[trim..];
-        decoded_frames += piece.len() as u64;
-        if resampler.is_none() {
-            resampler = Some(MonoResampler::new(rate).map_err(|e| DecodeError::UnsupportedCodec {
-                codec: format!("{codec} at {rate} Hz ({e})"),
-                track: index,
-            })?);
+        let trim = (self.to_trim as usize).min(self.mono.len());
+        self.to_trim -= trim as u64;
+        self.decoded_frames += (self.mono.len() - trim) as u64;
+        if self.resampler.is_none() {
+            let r = MonoResampler::new(self.rate).map_err(|e| DecodeError::UnsupportedCodec {
+                codec: format!("{} at {} Hz ({e})", self.codec, self.rate),
+                track: self.index,
+            })?;
+            self.resampler = Some(r);
         }
-        if let Some(r) = resampler.as_mut() {
-            r.push(piece, &mut pcm);
+        if let Some(r) = self.resampler.as_mut() {
+            r.push(&self.mono[trim..], out);
         }
-        progress.at(samples_to_ms(decoded_frames, rate.max(1)));
+        Ok(())
     }
-    if let Some(r) = resampler.as_mut() {
-        r.finish(&mut pcm);
-    }
-    progress.end();
 
-    if good_packets == 0 {
-        return Err(DecodeError::NothingDecoded { skipped });
+    fn end(&mut self, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+        self.ended = true;
+        if let Some(r) = self.resampler.as_mut() {
+            r.finish(out);
+        }
+        if self.good_packets == 0 {
+            return Err(DecodeError::NothingDecoded { skipped: self.skipped });
+        }
+        // A container that promises more audio than it delivers has lost its end.
+        if let Some(want) = self.declared
+            && self.decoded_frames + self.priming_frames + self.rate as u64 / 10 < want
+        {
+            return Err(DecodeError::Truncated {
+                at_ms: self.decoded_ms(),
+                detail: format!("the container declares {} ms", samples_to_ms(want, self.rate.max(1))),
+            });
+        }
+        Ok(())
     }
-    // A container that promises more audio than it delivers has lost its end.
-    if let Some(want) = declared
-        && decoded_frames + priming_frames + rate as u64 / 10 < want
-    {
-        return Err(DecodeError::Truncated {
-            at_ms: samples_to_ms(decoded_frames, rate.max(1)),
-            detail: format!("the container declares {} ms", samples_to_ms(want, rate.max(1))),
-        });
+
+    /// Facts about the source; the duration is that of the PCM handed out so far (all of it,
+    /// once [`read`](Self::read) has returned false).
+    pub fn info(&self) -> SourceInfo {
+        SourceInfo {
+            container: self.container.clone(),
+            codec: self.codec.clone(),
+            track: self.index,
+            sample_rate: self.rate,
+            channels: self.channels,
+            duration_ms: samples_to_ms(self.produced, TARGET_RATE),
+            priming_frames: self.priming_frames,
+            skipped_packets: self.skipped,
+        }
     }
-    pcm.shrink_to_fit();
-    let source = SourceInfo {
-        container,
-        codec,
-        track: index,
-        sample_rate: rate,
-        channels,
-        duration_ms: samples_to_ms(pcm.len() as u64, TARGET_RATE),
-        priming_frames,
-        skipped_packets: skipped,
-    };
-    Ok(Audio { samples: pcm, source })
+
+    /// Damaged packets replaced by silence so far.
+    pub fn skipped_packets(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Decodes everything that is left into memory.
+    pub fn read_all(mut self, progress: &dyn Progress, cancel: &Cancel) -> Result<Audio, DecodeError> {
+        progress.begin("decoding", self.declared_ms());
+        let mut pcm = Vec::new();
+        let result = loop {
+            if cancel.is_cancelled() {
+                break Err(DecodeError::Cancelled);
+            }
+            match self.read(&mut pcm, TARGET_RATE as usize) {
+                Ok(true) => progress.at(self.decoded_ms()),
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        progress.end();
+        result?;
+        pcm.shrink_to_fit();
+        Ok(Audio { samples: pcm, source: self.info() })
+    }
 }

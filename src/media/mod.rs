@@ -4,4 +4,4 @@ pub mod decode;
 mod mp4;
 pub mod resample;
 
-pub use decode::{Audio, DecodeError, DecodeOptions, SourceInfo, decode_bytes, decode_path};
+pub use decode::{Audio, DecodeError, DecodeOptions, SourceInfo, Stream, decode_bytes, decode_path};

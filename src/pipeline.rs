@@ -1,0 +1,280 @@
+//! Recognition from start to end, streamed: PCM comes from a source a minute at a time, voice
+//! activity detection finds the speech in it, speech is cut into windows at pauses and each
+//! window is recognised as soon as no later audio can change it. Only the audio not yet
+//! recognised is held, so memory does not grow with the length of the input.
+//!
+//! Each window is checked: a window whose text is much shorter than its speech (Whisper skipped
+//! a stretch) is recognised again without the carried context, then in two halves.
+
+use std::time::{Duration, Instant};
+
+use crate::asr::transcribe::Saved;
+use crate::asr::vad::{Detector, Span, VadError};
+use crate::asr::window::{self, PAD_BEFORE_MS, SPLIT_GAP_MS, Window};
+use crate::asr::{Context, Model, Recognizer, Segment, TranscribeError, TranscribeOptions, Transcript};
+use crate::media::{DecodeError, Stream};
+use crate::progress::{Cancel, Progress};
+use crate::time::{Ms, samples_to_ms};
+
+/// Samples per millisecond at 16 kHz.
+const PER_MS: usize = 16;
+/// Audio read (and run through VAD) at a time.
+const PIECE_SAMPLES: usize = 16_000 * 60;
+
+/// Where the 16 kHz mono PCM comes from.
+pub trait PcmSource {
+    /// Appends at least `want` samples to `out`, fewer only at the end; false once the input
+    /// has ended.
+    fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, DecodeError>;
+    /// Length of the input, when known in advance.
+    fn total_ms(&self) -> Option<Ms>;
+}
+
+impl PcmSource for Stream {
+    fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, DecodeError> {
+        Stream::read(self, out, want)
+    }
+    fn total_ms(&self) -> Option<Ms> {
+        self.declared_ms()
+    }
+}
+
+/// PCM already in memory.
+pub struct Slice<'a> {
+    pcm: &'a [f32],
+    pos: usize,
+}
+
+impl<'a> Slice<'a> {
+    pub fn new(pcm: &'a [f32]) -> Self {
+        Self { pcm, pos: 0 }
+    }
+}
+
+impl PcmSource for Slice<'_> {
+    fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, DecodeError> {
+        let end = (self.pos + want).min(self.pcm.len());
+        out.extend_from_slice(&self.pcm[self.pos..end]);
+        self.pos = end;
+        Ok(self.pos < self.pcm.len())
+    }
+    fn total_ms(&self) -> Option<Ms> {
+        Some(samples_to_ms(self.pcm.len() as u64, 16_000))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Vad(#[from] VadError),
+    #[error(transparent)]
+    Transcribe(#[from] TranscribeError),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Where the time went and what the accuracy guard did.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub audio_ms: Ms,
+    pub decode: Duration,
+    pub vad: Duration,
+    pub recognise: Duration,
+    pub windows: usize,
+    /// Windows recognised again because their text was too short for their speech.
+    pub retried: usize,
+    /// Of those, windows recognised in two halves.
+    pub split: usize,
+    /// Most samples held at once.
+    pub peak_buffer_samples: usize,
+}
+
+/// What the pipeline found.
+#[derive(Debug, Clone)]
+pub struct Recognised {
+    pub transcript: Transcript,
+    /// Speech spans, when VAD was used.
+    pub speech: Option<Vec<Span>>,
+    pub stats: Stats,
+}
+
+/// Words per second of speech below which a window's text is suspect, until the speakers'
+/// pace is known: well under anyone's (2–3 words per second of speech).
+const MIN_WORDS_PER_S: f64 = 1.0;
+/// Then: this share of the pace heard so far. On the sample report whole windows run at
+/// 0.84–1.1 of the pace; a window that lost its last two sentences ran at 0.5.
+const PACE_SHARE: f64 = 0.6;
+/// Windows with less speech than this are not judged.
+const JUDGED_SPEECH_MS: Ms = 2_500;
+
+/// Recognises everything `source` gives. Without a VAD `detector` all audio counts as speech
+/// (windows are then cut at the quietest moments).
+pub fn recognise(
+    source: &mut dyn PcmSource,
+    model: &Model,
+    mut detector: Option<&mut Detector>,
+    opts: &TranscribeOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Recognised, PipelineError> {
+    let mut r = Recognizer::new(model, opts)?;
+    let mut stats = Stats::default();
+    let mut buf: Vec<f32> = Vec::with_capacity(PIECE_SAMPLES * 2);
+    let mut origin_ms: Ms = 0; // time of buf[0]
+    let mut spans: Vec<Span> = Vec::new();
+    let mut done_ms: Ms = 0;
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut pace = Pace::default();
+    progress.begin("transcribing", source.total_ms());
+    loop {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        let t = Instant::now();
+        let from = buf.len();
+        let more = source.read(&mut buf, PIECE_SAMPLES)?;
+        stats.decode += t.elapsed();
+        stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
+        let piece_ms = origin_ms + (from / PER_MS) as Ms;
+        let end_ms = origin_ms + (buf.len() / PER_MS) as Ms;
+        let t = Instant::now();
+        match detector.as_deref_mut() {
+            Some(d) => d.push(&buf[from..], piece_ms, &mut spans)?,
+            None => match spans.last_mut() {
+                Some(last) => last.end_ms = end_ms,
+                None if end_ms > 0 => spans.push(Span { start_ms: 0, end_ms }),
+                None => {}
+            },
+        }
+        stats.vad += t.elapsed();
+
+        let at = |ms: Ms, origin: Ms| ((ms - origin) as usize * PER_MS).min(buf.len());
+        let windows = window::plan(&spans, done_ms, end_ms, &mut |a, b| window::quietest_in(&buf, origin_ms, a, b));
+        // A window is final once later audio cannot join it.
+        let ready = windows
+            .iter()
+            .enumerate()
+            .take_while(|(i, w)| !more || i + 1 < windows.len() || w.end_ms + SPLIT_GAP_MS + PAD_BEFORE_MS <= end_ms)
+            .count();
+        let t = Instant::now();
+        for w in &windows[..ready] {
+            let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
+            let speech_ms = window::speech_ms(w, &spans);
+            let got = guarded(&mut r, pcm, *w, speech_ms, &mut pace, &mut stats, progress, cancel)?;
+            segments.extend(got);
+            stats.windows += 1;
+            done_ms = w.end_ms;
+            progress.at(done_ms);
+        }
+        stats.recognise += t.elapsed();
+        if !more {
+            break;
+        }
+        if windows.is_empty() {
+            // Nothing pending: only the start of speech that may follow needs keeping.
+            done_ms = done_ms.max(end_ms.saturating_sub(PAD_BEFORE_MS));
+        }
+        let drop = at(done_ms, origin_ms);
+        buf.drain(..drop);
+        origin_ms += (drop / PER_MS) as Ms;
+    }
+    progress.end();
+    stats.audio_ms = origin_ms + (buf.len() / PER_MS) as Ms;
+    let speech = detector.is_some().then_some(spans);
+    Ok(Recognised { transcript: Transcript { language: r.language(), segments }, speech, stats })
+}
+
+/// Words recognised per second of speech so far.
+#[derive(Debug, Default)]
+struct Pace {
+    words: usize,
+    speech_ms: Ms,
+}
+
+impl Pace {
+    fn too_few(&self, words: usize, speech_ms: Ms) -> bool {
+        if speech_ms < JUDGED_SPEECH_MS {
+            return false;
+        }
+        let floor = if self.speech_ms >= 30_000 {
+            PACE_SHARE * self.words as f64 * 1000.0 / self.speech_ms as f64
+        } else {
+            MIN_WORDS_PER_S
+        };
+        (words as f64) < floor * speech_ms as f64 / 1000.0
+    }
+}
+
+fn words(segs: &[Segment]) -> usize {
+    segs.iter().map(|s| s.words.len()).sum()
+}
+
+/// Recognises one window; if its text is too short for its speech, recognises it again with
+/// less context, then in two halves, and keeps the attempt with the most words.
+#[allow(clippy::too_many_arguments)]
+fn guarded(
+    r: &mut Recognizer,
+    pcm: &[f32],
+    w: Window,
+    speech_ms: Ms,
+    pace: &mut Pace,
+    stats: &mut Stats,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Vec<Segment>, TranscribeError> {
+    let before: Saved = r.save();
+    let mut best = r.recognise(pcm, w.start_ms, Context::Full, progress, cancel)?;
+    if pace.too_few(words(&best), speech_ms) {
+        stats.retried += 1;
+        let mut best_saved = r.save();
+        for context in [Context::PromptOnly, Context::Nothing] {
+            r.restore(before.clone());
+            let got = r.recognise(pcm, w.start_ms, context, progress, cancel)?;
+            if words(&got) > words(&best) {
+                best = got;
+                best_saved = r.save();
+            }
+            if !pace.too_few(words(&best), speech_ms) {
+                break;
+            }
+        }
+        if pace.too_few(words(&best), speech_ms) && w.len_ms() >= 2 * window::MIN_WINDOW_MS {
+            r.restore(before.clone());
+            let third = w.len_ms() / 3;
+            let cut = window::quietest_in(pcm, w.start_ms, w.start_ms + third, w.end_ms - third);
+            let split = (cut - w.start_ms) as usize * PER_MS;
+            let mut halves = r.recognise(&pcm[..split], w.start_ms, Context::Full, progress, cancel)?;
+            halves.extend(r.recognise(&pcm[split..], cut, Context::Full, progress, cancel)?);
+            if words(&halves) > words(&best) {
+                stats.split += 1;
+                best = halves;
+                best_saved = r.save();
+            }
+        }
+        r.restore(best_saved);
+    }
+    pace.words += words(&best);
+    pace.speech_ms += speech_ms;
+    Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_is_suspect_when_its_text_is_short_for_its_speech() {
+        let fresh = Pace::default();
+        // Before the pace is known: under one word per second of speech.
+        assert!(fresh.too_few(9, 10_000));
+        assert!(!fresh.too_few(10, 10_000));
+        // Too little speech to judge.
+        assert!(!fresh.too_few(0, 2_000));
+        // Once known (2.7 words/s): under 60 % of it.
+        let known = Pace { words: 225, speech_ms: 83_255 };
+        assert!(known.too_few(18, 13_470), "the window that lost its last two sentences");
+        assert!(!known.too_few(42, 18_530), "a whole window at 0.84 of the pace");
+    }
+}

@@ -1,0 +1,72 @@
+//! The streamed, windowed recognition pipeline with the real model and VAD: it hears what one
+//! whisper.cpp pass hears, loses no stretch of a long reading, and holds only a bounded stretch
+//! of audio at a time.
+
+mod common;
+
+use common::*;
+use vidscribe::asr::{self, vad};
+use vidscribe::eval::{normalize, word_errors};
+use vidscribe::pipeline::{self, Slice};
+use vidscribe::progress::{Cancel, Silent};
+
+fn pcm(name: &str) -> Vec<f32> {
+    vidscribe::media::decode_path(&speech(name), &Default::default(), &Silent, &Cancel::new()).unwrap().samples
+}
+
+fn detector() -> vad::Detector {
+    let path = root().join("models").join(vad::VAD_MODEL_FILE);
+    assert!(path.is_file(), "the VAD model is missing at {}", path.display());
+    vad::Detector::new(&path, asr::transcribe::default_threads()).unwrap()
+}
+
+fn windowed(model: &asr::Model, pcm: &[f32]) -> pipeline::Recognised {
+    let mut d = detector();
+    let opts = asr::TranscribeOptions { dtw: model.uses_dtw(), ..Default::default() };
+    pipeline::recognise(&mut Slice::new(pcm), model, Some(&mut d), &opts, &Silent, &Cancel::new()).unwrap()
+}
+
+#[test]
+fn windows_give_the_same_words_as_one_pass() {
+    // JFK's 11 s twice, 4 s of silence between: one 26 s whisper.cpp pass, or two windows.
+    let jfk = pcm("en_jfk.flac");
+    let mut audio = jfk.clone();
+    audio.extend(std::iter::repeat_n(0.0, 16_000 * 4));
+    audio.extend(&jfk);
+    let model = asr::Model::load_with(&model(), true).unwrap();
+    let opts = asr::TranscribeOptions { dtw: true, ..Default::default() };
+    let single = asr::transcribe(&model, &audio, &opts, &Silent, &Cancel::new()).unwrap();
+    let got = windowed(&model, &audio);
+    assert_eq!(got.stats.windows, 2, "the silence splits the audio: {:?}", got.stats);
+    let (a, b) = (normalize(&single.text()), normalize(&got.transcript.text()));
+    assert_eq!(a, b, "\none pass: {}\nwindows:  {}", single.text(), got.transcript.text());
+    let reference = std::fs::read_to_string(speech("en_jfk.txt")).unwrap();
+    assert_eq!(word_errors(&format!("{reference} {reference}"), &got.transcript.text()).rate(), 0.0);
+    // The second telling is timed in the second window.
+    let second = got.transcript.words().find(|w| w.start_ms > 11_000).expect("words after the silence");
+    assert!((15_000..16_500).contains(&second.start_ms), "{second:?}");
+}
+
+#[test]
+fn librispeech_reading_loses_nothing_in_bounded_memory() {
+    let audio = pcm("en_ls_32-21631.flac");
+    let model = asr::Model::load_with(&model(), true).unwrap();
+    let got = windowed(&model, &audio);
+    let reference = std::fs::read_to_string(speech("en_ls_32-21631.txt")).unwrap();
+    let e = word_errors(&reference, &got.transcript.text());
+    eprintln!("en_ls_32-21631 windowed: WER {:.2} % ({:?}), {:?}", e.rate() * 100.0, e, got.stats);
+    assert!(e.rate() <= 0.04, "WER {:.2} %: {}", e.rate() * 100.0, got.transcript.text());
+    assert!(e.deletions <= 6, "{e:?}");
+    let words = normalize(&got.transcript.text());
+    assert!(words.ends_with(&["newspaper".to_string()]), "ending lost: {:?}", &words[words.len() - 8..]);
+    // 279 s of audio, but never more than a minute's read plus the window waiting for it held.
+    let held_s = got.stats.peak_buffer_samples as f64 / 16_000.0;
+    assert!(held_s <= 60.0 + 35.0, "held {held_s:.1} s of audio");
+    assert_eq!(got.stats.audio_ms, 278_840);
+    // Windows are whole: every word's time lies inside the audio and in order of windows.
+    let mut last = 0;
+    for s in &got.transcript.segments {
+        assert!(s.start_ms + 1_000 >= last, "segments go back in time: {s:?}");
+        last = s.start_ms;
+    }
+}
