@@ -116,18 +116,29 @@ peer_inputs=(
   "$long|$out/long.txt"
 )
 # vidscribe: wall seconds, peak MB, WER of one run.
-run_vs() { # input ref [options]
-  local input=$1 ref=$2; shift 2
-  /usr/bin/time -f '%e %M' -o "$out/t" "$bin" transcribe "$input" -o "$out/vs" -f txt -q -t "$threads" "$@"
-  read -r wall mem < "$out/t"
-  echo "$wall $((mem / 1024)) $("$bin" score "$ref" "$out/vs/$(basename "${input%.*}").txt" | awk '{print $2}')"
+# Short inputs run three times (the median wall time counts: single runs vary by up to 20 %
+# here), long ones once.
+median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+repeats() { # audio seconds
+  awk -v a="$1" 'BEGIN{print (a < 200) ? 3 : 1}'
 }
-run_fw() { # input ref beam
-  /usr/bin/time -f '%e %M' -o "$out/t" "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$1" \
-    --beam "$3" --threads "$threads" --compute-type int8 > "$out/fw.json"
-  read -r wall mem < "$out/t"
+run_vs() { # input ref repeats [options]
+  local input=$1 ref=$2 n=$3 walls=() mem=0 m w; shift 3
+  for _ in $(seq "$n"); do
+    /usr/bin/time -f '%e %M' -o "$out/t" "$bin" transcribe "$input" -o "$out/vs" -f txt -q -t "$threads" "$@"
+    read -r w m < "$out/t"; walls+=("$w"); ((m > mem)) && mem=$m
+  done
+  echo "$(printf '%s\n' "${walls[@]}" | median) $((mem / 1024)) $("$bin" score "$ref" "$out/vs/$(basename "${input%.*}").txt" | awk '{print $2}')"
+}
+run_fw() { # input ref repeats beam
+  local walls=() mem=0 m w
+  for _ in $(seq "$3"); do
+    /usr/bin/time -f '%e %M' -o "$out/t" "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$1" \
+      --beam "$4" --threads "$threads" --compute-type int8 > "$out/fw.json"
+    read -r w m < "$out/t"; walls+=("$w"); ((m > mem)) && mem=$m
+  done
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"])' "$out/fw.json" > "$out/fw.txt"
-  echo "$wall $((mem / 1024)) $("$bin" score "$2" "$out/fw.txt" | awk '{print $2}')"
+  echo "$(printf '%s\n' "${walls[@]}" | median) $((mem / 1024)) $("$bin" score "$2" "$out/fw.txt" | awk '{print $2}')"
 }
 for setting in defaults fastest; do
   echo "vidscribe vs faster-whisper, $threads threads, $setting:"
@@ -135,15 +146,41 @@ for setting in defaults fastest; do
   for pair in "${peer_inputs[@]}"; do
     IFS='|' read -r input ref <<<"$pair"
     audio_s=$("$venv/bin/python" -c 'import sys, av; c = av.open(sys.argv[1]); print(round(float(c.duration) / 1e6, 1))' "$input")
+    n=$(repeats "$audio_s")
     if [[ $setting == defaults ]]; then
-      read -r vw vm ve <<<"$(run_vs "$input" "$ref")"
-      read -r fw fm fe <<<"$(run_fw "$input" "$ref" 5)"
+      read -r vw vm ve <<<"$(run_vs "$input" "$ref" "$n")"
+      read -r fw fm fe <<<"$(run_fw "$input" "$ref" "$n" 5)"
     else
-      read -r vw vm ve <<<"$(run_vs "$input" "$ref" -m "$q8")"
-      read -r fw fm fe <<<"$(run_fw "$input" "$ref" 1)"
+      read -r vw vm ve <<<"$(run_vs "$input" "$ref" "$n" -m "$q8")"
+      read -r fw fm fe <<<"$(run_fw "$input" "$ref" "$n" 1)"
     fi
     printf '%-55s %7s | %8s %6.3f %6s %7s | %8s %6.3f %6s %7s | %9.2f\n' "$input" "$audio_s" \
       "$vw" "$(awk -v w="$vw" -v a="$audio_s" 'BEGIN{print w/a}')" "$vm" "$ve" \
       "$fw" "$(awk -v w="$fw" -v a="$audio_s" 'BEGIN{print w/a}')" "$fm" "$fe" "$(awk -v a="$vw" -v b="$fw" 'BEGIN{print a/b}')"
   done
+done
+
+# Hour-long input: memory must not grow with length and time must grow linearly. The
+# LibriSpeech clip 13 times over (60.4 min), cut to 15, 30 and 60 minutes; vidscribe at its
+# defaults, with its own profile (decode, VAD, recognition) from --stats.
+echo
+echo "vidscribe on long inputs (LibriSpeech x 13, cut), $threads threads:"
+long13=$cache/long-ls-x13.flac
+if [[ ! -f $long13 ]]; then
+  ls13=(); for _ in $(seq 13); do ls13+=(tests/data/speech/en_ls_32-21631.flac); done
+  sox "${ls13[@]}" "$long13"
+fi
+printf '%-8s %8s %7s %8s | %9s %7s %9s %7s %8s\n' minutes wall_s rtf peak_MB decode_s vad_s recognise_s windows retried
+for minutes in 15 30 60; do
+  cut=$out/long-$minutes.flac
+  sox "$long13" "$cut" trim 0 $((minutes * 60))
+  /usr/bin/time -f '%e %M' -o "$out/t" "$bin" transcribe "$cut" -o "$out/long" -f txt -q --stats -t "$threads" 2> "$out/stats"
+  read -r wall mem < "$out/t"
+  stats=$(grep 'stats:' "$out/stats")
+  field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$stats"; }
+  printf '%-8s %8s %7.4f %8s | %9.1f %7.1f %9.1f %7s %8s\n' "$minutes" "$wall" \
+    "$(awk -v w="$wall" -v m="$minutes" 'BEGIN{print w/(m*60)}')" "$((mem / 1024))" \
+    "$(awk -v x="$(field decode_ms)" 'BEGIN{print x/1000}')" "$(awk -v x="$(field vad_ms)" 'BEGIN{print x/1000}')" \
+    "$(awk -v x="$(field transcribe_ms)" 'BEGIN{print x/1000}')" "$(field windows)" "$(field retried)"
+  rm -f "$cut"
 done

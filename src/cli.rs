@@ -131,11 +131,13 @@ pub struct TranscribeArgs {
     /// (DTW, the default, placed cue starts better on the samples: see README).
     #[arg(long)]
     pub no_dtw: bool,
-    /// Print where the time went (decode, model load, recognition) to stderr.
+    /// Print where the time went (model load, decode, VAD, recognition) and what the accuracy
+    /// guard did to stderr.
     #[arg(long)]
     pub stats: bool,
-    /// Skip voice activity detection (cue starts then follow Whisper's word times only, and
-    /// text over silence is not caught).
+    /// Skip voice activity detection: all audio is recognised, in windows cut at its quietest
+    /// moments (cue starts then follow Whisper's word times only, and text over silence is not
+    /// caught).
     #[arg(long)]
     pub no_vad: bool,
     #[command(flatten)]
