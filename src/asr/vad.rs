@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 
 use super::model::{model_dirs, vad_name};
-use crate::progress::Cancel;
 use crate::time::Ms;
 
 /// The VAD model shipped in models/.
@@ -29,13 +28,7 @@ pub enum VadError {
     Invalid(PathBuf),
     #[error("voice activity detection failed")]
     Failed,
-    #[error("cancelled")]
-    Cancelled,
 }
-
-/// Audio is examined in pieces of this many samples (2 minutes) so that a cancel request is
-/// honoured within a second or two, whatever the length of the input.
-const PIECE: usize = 16_000 * 120;
 
 /// Finds the VAD model in the model directories.
 pub fn find_model() -> Result<PathBuf, VadError> {
@@ -89,17 +82,4 @@ impl Detector {
         }
         Ok(())
     }
-}
-
-/// Speech spans of 16 kHz mono `pcm`.
-pub fn speech_spans(model: &Path, pcm: &[f32], threads: usize, cancel: &Cancel) -> Result<Vec<Span>, VadError> {
-    let mut d = Detector::new(model, threads)?;
-    let mut spans: Vec<Span> = Vec::new();
-    for (k, piece) in pcm.chunks(PIECE).enumerate() {
-        if cancel.is_cancelled() {
-            return Err(VadError::Cancelled);
-        }
-        d.push(piece, (k * PIECE) as Ms / 16, &mut spans)?;
-    }
-    Ok(spans)
 }

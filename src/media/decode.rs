@@ -410,11 +410,6 @@ impl Stream {
         }
     }
 
-    /// Damaged packets replaced by silence so far.
-    pub fn skipped_packets(&self) -> u64 {
-        self.skipped
-    }
-
     /// Decodes everything that is left into memory.
     pub fn read_all(mut self, progress: &dyn Progress, cancel: &Cancel) -> Result<Audio, DecodeError> {
         progress.begin("decoding", self.declared_ms());
