@@ -12,12 +12,11 @@ use crate::asr::transcribe::Saved;
 use crate::asr::vad::{Detector, Span, VadError};
 use crate::asr::window::{self, PAD_BEFORE_MS, SPLIT_GAP_MS, Window};
 use crate::asr::{Context, Model, Recognizer, Segment, TranscribeError, TranscribeOptions, Transcript};
+use crate::media::resample::TARGET_RATE;
 use crate::media::{DecodeError, Stream};
 use crate::progress::{Cancel, Progress};
-use crate::time::{Ms, samples_to_ms};
+use crate::time::{Ms, ms_to_samples, samples_to_ms};
 
-/// Samples per millisecond at 16 kHz.
-const PER_MS: usize = 16;
 /// Audio read (and run through VAD) at a time.
 const PIECE_SAMPLES: usize = 16_000 * 60;
 
@@ -59,7 +58,7 @@ impl PcmSource for Slice<'_> {
         Ok(self.pos < self.pcm.len())
     }
     fn total_ms(&self) -> Option<Ms> {
-        Some(samples_to_ms(self.pcm.len() as u64, 16_000))
+        Some(samples_to_ms(self.pcm.len() as u64, TARGET_RATE))
     }
 }
 
@@ -137,8 +136,8 @@ pub fn recognise(
         let more = source.read(&mut buf, PIECE_SAMPLES)?;
         stats.decode += t.elapsed();
         stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
-        let piece_ms = origin_ms + (from / PER_MS) as Ms;
-        let end_ms = origin_ms + (buf.len() / PER_MS) as Ms;
+        let piece_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
+        let end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
         let t = Instant::now();
         match detector.as_deref_mut() {
             Some(d) => d.push(&buf[from..], piece_ms, &mut spans)?,
@@ -150,7 +149,7 @@ pub fn recognise(
         }
         stats.vad += t.elapsed();
 
-        let at = |ms: Ms, origin: Ms| ((ms - origin) as usize * PER_MS).min(buf.len());
+        let at = |ms: Ms, origin: Ms| ms_to_samples(ms - origin, TARGET_RATE).min(buf.len());
         let windows = window::plan(&spans, done_ms, end_ms, &mut |a, b| window::quietest_in(&buf, origin_ms, a, b));
         // A window is final once later audio cannot join it.
         let ready = windows
@@ -178,10 +177,10 @@ pub fn recognise(
         }
         let drop = at(done_ms, origin_ms);
         buf.drain(..drop);
-        origin_ms += (drop / PER_MS) as Ms;
+        origin_ms += samples_to_ms(drop as u64, TARGET_RATE);
     }
     progress.end();
-    stats.audio_ms = origin_ms + (buf.len() / PER_MS) as Ms;
+    stats.audio_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
     let speech = detector.is_some().then_some(spans);
     Ok(Recognised { transcript: Transcript { language: r.language(), segments }, speech, stats })
 }
@@ -244,7 +243,7 @@ fn guarded(
             r.restore(before.clone());
             let third = w.len_ms() / 3;
             let cut = window::quietest_in(pcm, w.start_ms, w.start_ms + third, w.end_ms - third);
-            let split = (cut - w.start_ms) as usize * PER_MS;
+            let split = ms_to_samples(cut - w.start_ms, TARGET_RATE);
             let mut halves = r.recognise(&pcm[..split], w.start_ms, Context::Full, progress, cancel)?;
             halves.extend(r.recognise(&pcm[split..], cut, Context::Full, progress, cancel)?);
             if words(&halves) > words(&best) {

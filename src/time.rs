@@ -13,6 +13,11 @@ pub fn samples_to_ms(samples: u64, rate: u32) -> Ms {
     (samples * 1000 + rate as u64 / 2) / rate as u64
 }
 
+/// Milliseconds to a number of samples at `rate` Hz (exact for whole milliseconds at 16 kHz).
+pub fn ms_to_samples(ms: Ms, rate: u32) -> usize {
+    (ms * rate as u64 / 1000) as usize
+}
+
 /// `HH:MM:SS{sep}mmm`, as SRT (`,`) and WebVTT (`.`) write it; hours always present.
 pub fn clock(ms: Ms, sep: char) -> String {
     let h = ms / 3_600_000;
@@ -37,6 +42,8 @@ mod tests {
         assert_eq!(centis_to_ms(1234), 12_340);
         assert_eq!(samples_to_ms(16_000, 16_000), 1000);
         assert_eq!(samples_to_ms(44_101, 44_100), 1000);
+        assert_eq!(ms_to_samples(1234, 16_000), 19_744);
+        assert_eq!(samples_to_ms(ms_to_samples(278_840, 16_000) as u64, 16_000), 278_840);
         assert_eq!(clock(3_723_004, ','), "01:02:03,004");
         assert_eq!(clock(0, '.'), "00:00:00.000");
         assert_eq!(clock(100 * 3_600_000, '.'), "100:00:00.000");

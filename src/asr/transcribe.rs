@@ -15,7 +15,7 @@ use super::model::{self, ModelError, ModelInfo};
 use super::transcript::{Segment, Token, Transcript, words_from_tokens};
 use crate::media::resample::TARGET_RATE;
 use crate::progress::{Cancel, Progress};
-use crate::time::{Ms, centis_to_ms, samples_to_ms};
+use crate::time::{Ms, centis_to_ms, ms_to_samples, samples_to_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TranscribeError {
@@ -304,13 +304,14 @@ impl<'m> Recognizer<'m> {
         let mut segments = Vec::new();
         let (mut from, mut context) = (0usize, context);
         for _ in 0..MAX_PASSES {
-            let (got, resume) = self.pass(&pcm[from..], offset_ms + (from / 16) as Ms, context, progress, cancel)?;
+            let at = offset_ms + samples_to_ms(from as u64, TARGET_RATE);
+            let (got, resume) = self.pass(&pcm[from..], at, context, progress, cancel)?;
             segments.extend(got);
             match resume {
                 // Whisper began a new segment and stopped: the rest of the audio is read again
                 // from there, as whisper.cpp's own moving window does.
-                Some(ms) if ms >= 200 && pcm.len() >= from + ms as usize * 16 + TARGET_RATE as usize => {
-                    from += ms as usize * 16;
+                Some(ms) if ms >= 200 && pcm.len() >= from + ms_to_samples(ms + 1000, TARGET_RATE) => {
+                    from += ms_to_samples(ms, TARGET_RATE);
                     context = Context::Full;
                 }
                 _ => break,

@@ -7,7 +7,8 @@
 //! never longer than Whisper's window, so each is one encoder pass over only the audio it holds.
 
 use super::vad::Span;
-use crate::time::Ms;
+use crate::media::resample::TARGET_RATE;
+use crate::time::{Ms, ms_to_samples, samples_to_ms};
 
 /// Whisper's window is 30 s; a little less leaves room for the padding around speech.
 pub const MAX_WINDOW_MS: Ms = 29_000;
@@ -97,7 +98,7 @@ pub fn plan(speech: &[Span], from_ms: Ms, end_ms: Ms, quietest: &mut dyn FnMut(M
 /// of the 20 ms frame with the least energy.
 pub fn quietest_in(pcm: &[f32], origin_ms: Ms, from: Ms, to: Ms) -> Ms {
     const FRAME: usize = 320;
-    let at = |ms: Ms| (ms.saturating_sub(origin_ms) as usize * 16).min(pcm.len());
+    let at = |ms: Ms| ms_to_samples(ms.saturating_sub(origin_ms), TARGET_RATE).min(pcm.len());
     let (a, b) = (at(from), at(to));
     if b < a + FRAME {
         return from;
@@ -111,7 +112,7 @@ pub fn quietest_in(pcm: &[f32], origin_ms: Ms, from: Ms, to: Ms) -> Ms {
         }
         i += FRAME / 2;
     }
-    origin_ms + ((best.1 + FRAME / 2) / 16) as Ms
+    origin_ms + samples_to_ms((best.1 + FRAME / 2) as u64, TARGET_RATE)
 }
 
 /// How much of `w` the spans cover.
