@@ -239,19 +239,12 @@ fn make_transcript(args: &TranscribeArgs, from_article: &ArticleArgs, show: bool
     let opts = asr::TranscribeOptions { dtw: model.uses_dtw(), ..opts };
     let loaded = Instant::now();
     let what = if args.input == "-" { "stdin".to_string() } else { args.input.clone() };
-    let recognised =
-        pipeline::recognise(&mut stream, &model, detector.as_mut(), &opts, &bar, &CANCEL).map_err(|e| match e {
-            pipeline::PipelineError::Cancelled => anyhow::anyhow!("interrupted"),
-            e => anyhow::Error::new(e).context(what),
-        })?;
+    let recognised = pipeline::recognise(&mut stream, &model, detector.as_mut(), &opts, &bar, &CANCEL).context(what)?;
     let source = stream.info();
     if source.skipped_packets > 0 && show {
         eprintln!("vidscribe: warning: {} damaged packets replaced by silence", source.skipped_packets);
     }
-    let pipeline::Recognised { mut transcript, speech, stats } = recognised;
-    if let Some(spans) = &speech {
-        transcript.end_words_with_speech(spans);
-    }
+    let pipeline::Recognised { transcript, speech, stats } = recognised;
     let finished = Instant::now();
     if CANCEL.is_cancelled() {
         bail!("interrupted");

@@ -109,7 +109,8 @@ const PACE_SHARE: f64 = 0.6;
 const JUDGED_SPEECH_MS: Ms = 2_500;
 
 /// Recognises everything `source` gives. Without a VAD `detector` all audio counts as speech
-/// (windows are then cut at the quietest moments).
+/// (windows are then cut at the quietest moments); with one, word ends are kept inside the
+/// speech they belong to.
 pub fn recognise(
     source: &mut dyn PcmSource,
     model: &Model,
@@ -150,7 +151,9 @@ pub fn recognise(
         stats.vad += t.elapsed();
 
         let at = |ms: Ms, origin: Ms| ms_to_samples(ms - origin, TARGET_RATE).min(buf.len());
-        let windows = window::plan(&spans, done_ms, end_ms, &mut |a, b| window::quietest_in(&buf, origin_ms, a, b));
+        // Spans already recognised are not looked at again.
+        let pending = &spans[spans.partition_point(|s| s.end_ms <= done_ms)..];
+        let windows = window::plan(pending, done_ms, end_ms, &mut |a, b| window::quietest_in(&buf, origin_ms, a, b));
         // A window is final once later audio cannot join it.
         let ready = windows
             .iter()
@@ -160,7 +163,7 @@ pub fn recognise(
         let t = Instant::now();
         for w in &windows[..ready] {
             let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
-            let speech_ms = window::speech_ms(w, &spans);
+            let speech_ms = window::speech_ms(w, pending);
             let got = guarded(&mut r, pcm, *w, speech_ms, &mut pace, &mut stats, progress, cancel)?;
             segments.extend(got);
             stats.windows += 1;
@@ -181,8 +184,12 @@ pub fn recognise(
     }
     progress.end();
     stats.audio_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
-    let speech = detector.is_some().then_some(spans);
-    Ok(Recognised { transcript: Transcript { language: r.language(), segments }, speech, stats })
+    let mut transcript = Transcript { language: r.language(), segments };
+    let speech = detector.is_some().then(|| {
+        transcript.end_words_with_speech(&spans);
+        spans
+    });
+    Ok(Recognised { transcript, speech, stats })
 }
 
 /// Words recognised per second of speech so far.
