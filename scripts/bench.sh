@@ -122,23 +122,31 @@ median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 repeats() { # audio seconds
   awk -v a="$1" 'BEGIN{print (a < 200) ? 3 : 1}'
 }
-run_vs() { # input ref repeats [options]
-  local input=$1 ref=$2 n=$3 walls=() mem=0 m w; shift 3
+# Runs a command n times (its output goes where the caller sends it); writes the median wall
+# seconds and the largest peak memory (KB) to $out/timed.
+timed() { # n command...
+  local n=$1 walls=() mem=0 m w; shift
   for _ in $(seq "$n"); do
-    /usr/bin/time -f '%e %M' -o "$out/t" "$bin" transcribe "$input" -o "$out/vs" -f txt -q -t "$threads" "$@"
+    /usr/bin/time -f '%e %M' -o "$out/t" "$@"
     read -r w m < "$out/t"; walls+=("$w"); ((m > mem)) && mem=$m
   done
-  echo "$(printf '%s\n' "${walls[@]}" | median) $((mem / 1024)) $("$bin" score "$ref" "$out/vs/$(basename "${input%.*}").txt" | awk '{print $2}')"
+  echo "$(printf '%s\n' "${walls[@]}" | median) $mem" > "$out/timed"
+}
+# Each prints wall seconds, peak MB and WER.
+run_vs() { # input ref repeats [options]
+  local input=$1 ref=$2 n=$3 wall mem; shift 3
+  timed "$n" "$bin" transcribe "$input" -o "$out/vs" -f txt -q -t "$threads" "$@"
+  read -r wall mem < "$out/timed"
+  echo "$wall $((mem / 1024)) $("$bin" score "$ref" "$out/vs/$(basename "${input%.*}").txt" | awk '{print $2}')"
 }
 run_fw() { # input ref repeats beam
-  local walls=() mem=0 m w
-  for _ in $(seq "$3"); do
-    /usr/bin/time -f '%e %M' -o "$out/t" "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$1" \
-      --beam "$4" --threads "$threads" --compute-type int8 > "$out/fw.json"
-    read -r w m < "$out/t"; walls+=("$w"); ((m > mem)) && mem=$m
-  done
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"])' "$out/fw.json" > "$out/fw.txt"
-  echo "$(printf '%s\n' "${walls[@]}" | median) $((mem / 1024)) $("$bin" score "$2" "$out/fw.txt" | awk '{print $2}')"
+  local wall mem
+  timed "$3" "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$1" \
+    --beam "$4" --threads "$threads" --compute-type int8 > "$out/fw.json"
+  read -r wall mem < "$out/timed"
+  # One JSON line per run: the last one's text is scored.
+  tail -n1 "$out/fw.json" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["text"])' > "$out/fw.txt"
+  echo "$wall $((mem / 1024)) $("$bin" score "$2" "$out/fw.txt" | awk '{print $2}')"
 }
 for setting in defaults fastest; do
   echo "vidscribe vs faster-whisper, $threads threads, $setting:"
