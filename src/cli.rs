@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::asr::TranscribeOptions;
-use crate::asr::quantize::Quant;
-use crate::asr::transcribe::default_threads;
-use crate::captions::Profile;
-use crate::formats::Format;
-use crate::media::DecodeOptions;
+use vidscribe::asr::TranscribeOptions;
+use vidscribe::asr::quantize::Quant;
+use vidscribe::asr::transcribe::default_threads;
+use vidscribe::captions::Profile;
+use vidscribe::formats::Format;
+use vidscribe::media::DecodeOptions;
 
 const EXAMPLES: &str = "\
 Examples:

@@ -1,15 +1,15 @@
 //! vidscribe: news video in, accurate subtitles and an article-linked transcript out, offline.
 //!
 //! Data flows one way: [`media`] (file → 16 kHz PCM) → [`asr`] (PCM → transcript) →
-//! [`captions`] (transcript → cues) → [`formats`] (cues → files). Only `main.rs` knows about
-//! terminals and exit codes.
+//! [`captions`] (transcript → cues) → [`formats`] (cues → files); [`job`] runs the whole of it.
+//! Only the binary knows about terminals, progress bars and exit codes.
 
 pub mod article;
 pub mod asr;
 pub mod captions;
-pub mod cli;
 pub mod eval;
 pub mod formats;
+pub mod job;
 pub mod media;
 pub mod output;
 pub mod pipeline;

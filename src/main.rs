@@ -1,7 +1,7 @@
 //! The vidscribe command: parses arguments, runs the job, prints the error chain on one line and
 //! turns the outcome into an exit code. The only place that knows about terminals.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,18 +10,18 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use vidscribe::article::{self, link, wording};
-use vidscribe::asr::{self, model, quantize, vad};
-use vidscribe::captions::guard::guard;
+use vidscribe::article::wording;
+use vidscribe::asr::{self, model, quantize};
+use vidscribe::captions::Profile;
 use vidscribe::captions::rules::evaluate;
-use vidscribe::captions::{Profile, build_cues};
-use vidscribe::cli::{ArticleArgs, Cli, Command, ModelCommand, ProfileArgs, RunArgs, TranscribeArgs};
+use vidscribe::formats::json::Meta;
 use vidscribe::formats::{self, Format, json, vtt};
-use vidscribe::media;
-use vidscribe::output::write_atomically;
-use vidscribe::pipeline;
+use vidscribe::job::{self, ArticleSpec, JobConfig, Media, Outputs};
 use vidscribe::progress::{Cancel, Progress};
 use vidscribe::time::clock;
+
+mod cli;
+use cli::{ArticleArgs, Cli, Command, ModelCommand, ProfileArgs, RunArgs, TranscribeArgs};
 
 static CANCEL: Cancel = Cancel::new();
 
@@ -63,8 +63,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     asr::transcribe::set_library_logging(cli.verbose);
     let _ = ctrlc::set_handler(|| {
-        if CANCEL.is_cancelled() {
-            // A second Ctrl-C: stop now. Outputs are only ever renamed into place when complete.
+        if CANCEL.is_cancelled() && !vidscribe::output::committing() {
+            // A second Ctrl-C: stop now (an output set being renamed into place is let finish).
+            // Temporary files left behind are removed by the next run into that folder.
             std::process::exit(130);
         }
         CANCEL.cancel();
@@ -72,7 +73,9 @@ fn main() -> ExitCode {
     let result = run(&cli);
     match result {
         Ok(code) => code,
-        Err(_) if CANCEL.is_cancelled() => {
+        Err(e)
+            if CANCEL.is_cancelled() || e.downcast_ref::<job::JobError>().is_some_and(job::JobError::is_cancelled) =>
+        {
             eprintln!("vidscribe: interrupted; no output written");
             ExitCode::from(130)
         }
@@ -108,202 +111,46 @@ fn profile_of(args: &ProfileArgs) -> Result<Profile> {
     args.resolve().map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Guards the transcript, builds cues under `profile` and records both in the document.
-fn build_captions(doc: &mut json::Document, profile: &Profile) -> Vec<vtt::Note> {
-    let (words, flagged) = guard(&doc.transcript, doc.speech.as_deref());
-    let layout = build_cues(&words, &doc.transcript.language, profile, doc.speech.as_deref());
-    let notes = flagged
-        .iter()
-        .map(|f| vtt::Note {
-            at_ms: f.start_ms,
-            text: format!(
-                "removed ({}): {}",
-                serde_json::to_string(&f.reason).unwrap_or_default().trim_matches('"'),
-                f.text
-            ),
-        })
-        .collect();
-    if let Some(links) = &mut doc.links {
-        let spans: Vec<(u64, u64)> = layout.cues.iter().map(|c| (c.start_ms, c.end_ms)).collect();
-        links.link_cues(&spans);
-    }
-    doc.captions =
-        Some(json::Captions { profile: profile.clone(), cues: layout.cues, violations: layout.violations, flagged });
-    notes
+/// The job a `transcribe` or `run` command describes.
+fn job_config(args: &TranscribeArgs, article: Option<ArticleSpec>) -> Result<JobConfig> {
+    Ok(JobConfig {
+        media: Media::from_arg(&args.input),
+        article,
+        model: args.model.clone(),
+        vad: !args.no_vad,
+        options: args.transcribe_options(),
+        decode: args.decode_options(),
+        profile: profile_of(&args.profile)?,
+        meta: Meta::default(),
+    })
 }
 
-/// Writes the chosen formats of `doc` into `output` (a directory, or - for stdout).
-fn write_outputs(
-    doc: &json::Document,
-    notes: &[vtt::Note],
-    formats: &[Format],
-    output: &str,
-    stem: &str,
-) -> Result<Vec<String>> {
-    let cues: &[vidscribe::captions::Cue] = doc.captions.as_ref().map_or(&[], |c| &c.cues);
-    // The page finds the video relative to itself (as given, when it cannot be resolved).
-    let page_dir = if output == "-" { PathBuf::from(".") } else { PathBuf::from(output) };
-    let render = |f: Format, w: &mut dyn Write| -> std::io::Result<()> {
-        match f {
-            Format::Srt => formats::srt::write(w, cues),
-            Format::Vtt => vtt::write_with_notes(w, cues, notes),
-            Format::Json => json::write(w, doc),
-            Format::Txt => formats::txt::write(w, &doc.transcript),
-            Format::Html => {
-                let mut track = Vec::new();
-                vtt::write_with_notes(&mut track, cues, notes)?;
-                let video =
-                    relative_path(&page_dir, Path::new(&doc.input.path)).unwrap_or_else(|_| doc.input.path.clone());
-                vidscribe::report::html::write(w, doc, &video, &String::from_utf8_lossy(&track))
-            }
-        }
-    };
-    if output == "-" {
-        if formats.len() != 1 {
-            bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
-        }
-        let mut out = std::io::stdout().lock();
-        render(formats[0], &mut out).context("writing to stdout")?;
-        return Ok(vec!["stdout".into()]);
-    }
-    let dir = PathBuf::from(output);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let mut written = Vec::new();
-    for &f in formats {
-        let path = dir.join(format!("{stem}.{}", f.extension()));
-        write_atomically(&path, |w| render(f, w))?;
-        written.push(path.display().to_string());
-    }
-    Ok(written)
+fn print_stats(report: &job::Report, wall: std::time::Duration) {
+    let stats = &report.stats;
+    let ms = |d: std::time::Duration| d.as_millis();
+    eprintln!(
+        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} rtf={:.4}",
+        stats.audio_ms,
+        ms(report.load),
+        ms(stats.decode),
+        ms(stats.vad),
+        ms(stats.recognise),
+        stats.windows,
+        stats.retried,
+        stats.split,
+        stats.peak_buffer_samples as f64 / 16_000.0,
+        wall.as_secs_f64() * 1000.0 / stats.audio_ms.max(1) as f64
+    );
 }
 
-/// A transcript made, with everything recorded in its document.
-struct Job {
-    doc: json::Document,
-    notes: Vec<vtt::Note>,
-    stem: String,
-}
-
-fn read_article(path: &Path) -> Result<article::Article> {
-    let bytes = if path == Path::new("-") {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).context("reading the article from stdin")?;
-        b
-    } else {
-        std::fs::read(path).with_context(|| format!("cannot read article {}", path.display()))?
-    };
-    article::parse_any(&bytes).with_context(|| format!("article {}", path.display()))
-}
-
-/// Decodes, detects speech, recognises, links to the article and builds cues.
-fn make_transcript(args: &TranscribeArgs, from_article: &ArticleArgs, show: bool) -> Result<Job> {
-    let profile = profile_of(&args.profile)?;
-    let mut opts = args.transcribe_options();
-    if args.input == "-" && from_article.article.as_deref() == Some(Path::new("-")) {
-        bail!("the video and the article cannot both come from stdin");
-    }
-    // Read the article and find the models before spending time on decoding.
-    let article = match &from_article.article {
-        Some(p) => Some((p.display().to_string(), read_article(p)?)),
-        None => None,
-    };
-    if let (true, Some((_, a))) = (from_article.prompt_from_article, &article) {
-        let names = wording::prompt(a);
-        opts.prompt = Some(match opts.prompt.take() {
-            Some(p) => format!("{p} {names}"),
-            None => names,
-        });
-    }
-    let model_path = model::resolve(args.model.as_deref())?;
-    model::check(&model_path)?;
-    let vad_model = if args.no_vad { None } else { Some(vad::find_model().context("use --no-vad to go without")?) };
-
-    let bar = Bar::new(show);
-    let started = Instant::now();
-    let decode_opts = args.decode_options();
-    let (mut stream, stem) = if args.input == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
-        (media::Stream::open_bytes(bytes.into(), &decode_opts).context("stdin")?, "stdin".to_string())
-    } else {
-        let path = Path::new(&args.input);
-        let stream = media::Stream::open_path(path, &decode_opts).with_context(|| args.input.clone())?;
-        let stem = path.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
-        (stream, stem)
-    };
-    let mut detector = match &vad_model {
-        Some(m) => Some(vad::Detector::new(m, opts.threads)?),
-        None => None,
-    };
-    let model = asr::Model::load_with(&model_path, opts.dtw)?;
-    let opts = asr::TranscribeOptions { dtw: model.uses_dtw(), ..opts };
-    let loaded = Instant::now();
-    let what = if args.input == "-" { "stdin".to_string() } else { args.input.clone() };
-    let recognised = pipeline::recognise(&mut stream, &model, detector.as_mut(), &opts, &bar, &CANCEL).context(what)?;
-    let source = stream.info();
-    if source.skipped_packets > 0 && show {
-        eprintln!("vidscribe: warning: {} damaged packets replaced by silence", source.skipped_packets);
-    }
-    let pipeline::Recognised { transcript, speech, stats } = recognised;
-    let finished = Instant::now();
-    if CANCEL.is_cancelled() {
-        bail!("interrupted");
-    }
-    if args.stats {
-        let ms = |d: std::time::Duration| d.as_millis();
-        eprintln!(
-            "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} rtf={:.4}",
-            stats.audio_ms,
-            ms(loaded - started),
-            ms(stats.decode),
-            ms(stats.vad),
-            ms(stats.recognise),
-            stats.windows,
-            stats.retried,
-            stats.split,
-            stats.peak_buffer_samples as f64 / 16_000.0,
-            (finished - started).as_secs_f64() * 1000.0 / stats.audio_ms.max(1) as f64
-        );
-    }
-    let mut doc = json::Document {
-        schema: json::SCHEMA,
-        tool: json::Tool::current(),
-        input: json::Input { path: args.input.clone(), audio: source },
-        model: model.info.clone(),
-        options: opts,
-        transcript,
-        speech,
-        captions: None,
-        article: None,
-        links: None,
-        corrections: Vec::new(),
-    };
-    if let Some((path, a)) = article {
-        apply_article(&mut doc, a, path, from_article);
-    }
-    let notes = build_captions(&mut doc, &profile);
-    Ok(Job { doc, notes, stem })
-}
-
-/// Links the transcript to the article and applies the corrections asked for, recording all.
-fn apply_article(doc: &mut json::Document, a: article::Article, path: String, from_article: &ArticleArgs) {
-    let links = link(&doc.transcript, &a);
-    if from_article.article_wording || from_article.fix_names {
-        let c = wording::correct(&doc.transcript, &a, &links, from_article.article_wording, from_article.fix_names);
-        doc.links = Some(link(&c.transcript, &a));
-        doc.transcript = c.transcript;
-        doc.corrections.extend(c.corrections);
-    } else {
-        doc.links = Some(links);
-    }
-    doc.article = Some(json::ArticleSource { path, article: a });
-}
-
-fn report_done(show: bool, job: &Job, written: &[String]) {
+fn report_done(show: bool, report: &job::Report, written: &[String]) {
     if !show {
         return;
     }
-    let doc = &job.doc;
+    let doc = &report.doc;
+    if doc.input.audio.skipped_packets > 0 {
+        eprintln!("vidscribe: warning: {} damaged packets replaced by silence", doc.input.audio.skipped_packets);
+    }
     let c = doc.captions.as_ref().map_or((0, 0, 0), |c| (c.cues.len(), c.violations.len(), c.flagged.len()));
     let linked = doc.links.as_ref().map_or(String::new(), |l| {
         let source = l.passages.iter().filter(|p| p.kind.is_source()).count();
@@ -324,57 +171,81 @@ fn report_done(show: bool, job: &Job, written: &[String]) {
     );
 }
 
-fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
-    let formats = args.formats();
-    if args.output == "-" && formats.len() != 1 {
-        bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
+/// Runs a recognition job and writes its outputs (a directory, or one format to stdout).
+fn recognise_and_write(
+    cfg: &JobConfig,
+    output: &str,
+    formats: Vec<Format>,
+    page: Option<String>,
+    show: bool,
+    stats: bool,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let bar = Bar::new(show);
+    let mut inputs = Vec::new();
+    if let Media::File(p) = &cfg.media {
+        inputs.push(p.clone());
     }
-    let job = make_transcript(args, &args.article, show)?;
-    let written = write_outputs(&job.doc, &job.notes, &formats, &args.output, &job.stem)?;
-    report_done(show, &job, &written);
+    if let Some(a) = &cfg.article {
+        inputs.push(a.path.clone());
+    }
+    let (report, written) = if output == "-" {
+        if formats.len() != 1 {
+            bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
+        }
+        let prepared = job::prepare(cfg)?;
+        let engine = job::Engine::load(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
+        let report = job::transcribe(cfg, prepared, &engine, &bar, &CANCEL)?;
+        job::write_stream(&report.doc, &report.notes, formats[0], &mut std::io::stdout().lock())
+            .context("writing to stdout")?;
+        (report, vec!["stdout".to_string()])
+    } else {
+        let outputs =
+            Outputs { dir: PathBuf::from(output), formats, stem: cfg.media.stem(), page, media_copy: None, inputs };
+        let (report, written) = job::run(cfg, &outputs, &bar, &CANCEL)?;
+        (report, written.iter().map(|p| p.display().to_string()).collect())
+    };
+    if stats {
+        print_stats(&report, started.elapsed());
+    }
+    report_done(show, &report, &written);
     Ok(ExitCode::SUCCESS)
+}
+
+fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
+    let a = &args.article;
+    let spec = a.article.clone().map(|path| ArticleSpec {
+        path,
+        prompt: a.prompt_from_article,
+        wording: a.article_wording,
+        fix_names: a.fix_names,
+    });
+    let cfg = job_config(args, spec)?;
+    recognise_and_write(&cfg, &args.output, args.formats(), None, show, args.stats)
 }
 
 /// `run`: the transcript with all the article's help, the files, and report.html.
 fn run_job(args: &RunArgs, show: bool) -> Result<ExitCode> {
     let t = &args.transcribe;
-    if t.article.article.is_none() {
+    let Some(path) = t.article.article.clone() else {
         bail!("run needs --article FILE (use `vidscribe transcribe` for a video without its article)");
-    }
+    };
     if t.output == "-" {
         bail!("run writes several files: give an output directory with -o");
     }
     if t.input == "-" {
         bail!("run needs the video as a file, so that report.html can play it");
     }
-    let on = !args.literal;
-    let from_article = ArticleArgs {
-        article: t.article.article.clone(),
-        prompt_from_article: on || t.article.prompt_from_article,
-        article_wording: on || t.article.article_wording,
-        fix_names: on || t.article.fix_names,
-    };
-    let job = make_transcript(t, &from_article, show)?;
-    let formats: Vec<Format> = t.formats().into_iter().filter(|f| *f != Format::Html).collect();
-    let mut written = write_outputs(&job.doc, &job.notes, &formats, &t.output, &job.stem)?;
+    let a = &t.article;
+    let mut spec = ArticleSpec::full(path, args.literal);
+    spec.prompt |= a.prompt_from_article;
+    spec.wording |= a.article_wording;
+    spec.fix_names |= a.fix_names;
+    let cfg = job_config(t, Some(spec))?;
+    let mut formats: Vec<Format> = t.formats().into_iter().filter(|f| *f != Format::Html).collect();
     // The page is always report.html, whatever the video is called.
-    written.extend(write_outputs(&job.doc, &job.notes, &[Format::Html], &t.output, "report")?);
-    report_done(show, &job, &written);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `target` as a URL path relative to the directory `from` (both must exist).
-fn relative_path(from: &Path, target: &Path) -> Result<String> {
-    let from = from.canonicalize().with_context(|| format!("cannot resolve {}", from.display()))?;
-    let target = target.canonicalize().with_context(|| format!("cannot resolve {}", target.display()))?;
-    let common = from.components().zip(target.components()).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> = from.components().skip(common).map(|_| "..".to_string()).collect();
-    parts.extend(target.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()));
-    Ok(parts
-        .iter()
-        .map(|p| p.replace('%', "%25").replace('#', "%23").replace('?', "%3F").replace(' ', "%20"))
-        .collect::<Vec<_>>()
-        .join("/"))
+    formats.push(Format::Html);
+    recognise_and_write(&cfg, &t.output, formats, Some("report.html".into()), show, t.stats)
 }
 
 fn subtitle(
@@ -388,16 +259,33 @@ fn subtitle(
     if from_article.prompt_from_article {
         bail!("--prompt-from-article needs recognition: use transcribe or run");
     }
-    let file = std::fs::File::open(transcript).with_context(|| format!("cannot read {}", transcript.display()))?;
-    let mut doc = json::read(std::io::BufReader::new(file))
-        .with_context(|| format!("{} is not a vidscribe JSON transcript", transcript.display()))?;
+    let mut doc = job::read_document(transcript)?;
+    let mut inputs = vec![transcript.to_path_buf()];
     if let Some(path) = &from_article.article {
-        let a = read_article(path)?;
-        apply_article(&mut doc, a, path.display().to_string(), from_article);
+        let a = job::read_article(path)?;
+        let spec = ArticleSpec {
+            path: path.clone(),
+            prompt: false,
+            wording: from_article.article_wording,
+            fix_names: from_article.fix_names,
+        };
+        job::apply_article(&mut doc, a, path.display().to_string(), &spec);
+        inputs.push(path.clone());
     }
-    let notes = build_captions(&mut doc, profile);
-    let stem = transcript.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
-    let written = write_outputs(&doc, &notes, &formats::unique(formats), output, &stem)?;
+    let notes = job::build_captions(&mut doc, profile);
+    let formats = formats::unique(formats);
+    let written = if output == "-" {
+        if formats.len() != 1 {
+            bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
+        }
+        job::write_stream(&doc, &notes, formats[0], &mut std::io::stdout().lock()).context("writing to stdout")?;
+        vec!["stdout".to_string()]
+    } else {
+        let stem = transcript.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
+        let outputs = Outputs { dir: PathBuf::from(output), formats, stem, page: None, media_copy: None, inputs };
+        outputs.check()?;
+        job::write_outputs(&doc, &notes, &outputs, &CANCEL)?.iter().map(|p| p.display().to_string()).collect()
+    };
     if show {
         let c = doc.captions.as_ref().map_or((0, 0), |c| (c.cues.len(), c.violations.len()));
         eprintln!(
@@ -518,7 +406,7 @@ fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path
             );
         }
         if let Some(path) = article_path {
-            let a = read_article(path)?;
+            let a = job::read_article(path)?;
             let names: Vec<String> = wording::names(&a).into_iter().map(|n| n.text).collect();
             let said: Vec<&str> = script.iter().map(|r| r.text.as_str()).collect();
             let cue_text: Vec<String> = captions.cues.iter().map(|c| c.lines.join(" ")).collect();

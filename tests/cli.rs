@@ -142,3 +142,25 @@ fn ctrl_c_stops_cleanly_with_130_and_no_output() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// An output that would replace one of the inputs is refused before any work, and the input
+/// stays as it was.
+#[test]
+fn outputs_never_replace_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("clip.json");
+    std::fs::copy(sample("formats/clip.wav"), &media).unwrap();
+    let before = std::fs::read(&media).unwrap();
+    let out = transcribe(&media, Some(dir.path()), &model(), &["-q"]);
+    let err = assert_clean_failure(&out, "media named like its JSON output");
+    assert!(err.contains("one of the inputs"), "{err}");
+    assert_eq!(std::fs::read(&media).unwrap(), before);
+    assert_eq!(files_in(dir.path()), ["clip.json"]);
+    // subtitle rewriting its own transcript in place.
+    let doc = root().join("tests/golden/report.json");
+    let copy = dir.path().join("report.json");
+    std::fs::copy(&doc, &copy).unwrap();
+    let out = bin().arg("subtitle").arg(&copy).args(["-f", "json", "-o"]).arg(dir.path()).output().unwrap();
+    assert_clean_failure(&out, "subtitle over its own transcript");
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&doc).unwrap());
+}

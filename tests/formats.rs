@@ -141,6 +141,12 @@ fn txt_and_json_match_golden_and_json_round_trips() {
         article: None,
         links: None,
         corrections: Vec::new(),
+        meta: json::Meta {
+            title: Some("Armenian prisoners of war".into()),
+            date: Some("2026-11-28".into()),
+            source: Some("CivilNet".into()),
+            url: None,
+        },
     };
     let mut out = Vec::new();
     json::write(&mut out, &doc).unwrap();

@@ -274,6 +274,12 @@ fn is_abbreviation(word: &str) -> bool {
         || (w.len() == 1 && w.chars().all(|c| c.is_uppercase()))
 }
 
+/// The transcript's sentences, as word spans: the passages of a transcript with no article.
+pub fn sentence_spans(transcript: &Transcript) -> Vec<WordSpan> {
+    let words: Vec<&Word> = transcript.words().collect();
+    sentences(&words)
+}
+
 /// Links `transcript` to `article` (cues come later, with [`Links::link_cues`]).
 pub fn link(transcript: &Transcript, article: &Article) -> Links {
     let paras: Vec<Para> = article

@@ -319,8 +319,8 @@ pub fn convert<W: Write + ?Sized>(files: &Ct2Files, w: &mut W) -> Result<Hparams
 }
 
 /// Imports `inputs` into a ggml file at `out` (written atomically).
-pub fn import(inputs: &[PathBuf], out_path: &Path) -> Result<Hparams, crate::output::OutputError<ImportError>> {
-    let files = gather(inputs).map_err(crate::output::OutputError::Inner)?;
+pub fn import(inputs: &[PathBuf], out_path: &Path) -> Result<Hparams, crate::output::FileError<ImportError>> {
+    let files = gather(inputs).map_err(crate::output::FileError::Inner)?;
     crate::output::write_atomically(out_path, |w| convert(&files, w))
 }
 

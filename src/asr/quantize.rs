@@ -9,7 +9,7 @@ use std::str::FromStr;
 use whisper_rs::whisper_rs_sys as sys;
 
 use super::ggml::{self, GgmlError, Hparams, QNT_VERSION, QNT_VERSION_FACTOR};
-use crate::output::{OutputError, write_atomically};
+use crate::output::{FileError, write_atomically};
 
 /// Target weight types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,6 @@ fn quantize_into<W: Write + ?Sized>(input: &Path, q: Quant, w: &mut W) -> Result
 }
 
 /// Writes a quantised copy of `input` to `output` (atomically).
-pub fn quantize(input: &Path, output: &Path, q: Quant) -> Result<Hparams, OutputError<QuantizeError>> {
+pub fn quantize(input: &Path, output: &Path, q: Quant) -> Result<Hparams, FileError<QuantizeError>> {
     write_atomically(output, |w| quantize_into(input, q, w))
 }

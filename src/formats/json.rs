@@ -13,8 +13,9 @@ use crate::captions::guard::Flag;
 use crate::captions::{Cue, Profile, Violation};
 use crate::media::SourceInfo;
 
-/// Schema version of [`Document`]; bumped on incompatible changes.
-pub const SCHEMA: u32 = 1;
+/// Schema version of [`Document`]; bumped when fields change. Version 1 documents (no `meta`)
+/// are read as they are.
+pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
@@ -65,6 +66,29 @@ pub struct Document {
     /// Every change made to the recognised words (article wording, name spellings), for review.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub corrections: Vec<Correction>,
+    /// What an archive knows of the report (title, date, source, web address); since schema 2.
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
+}
+
+/// Catalogue facts about a report, as a batch manifest gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// YYYY-MM-DD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Meta {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.date.is_none() && self.source.is_none() && self.url.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,448 @@
+//! The whole job as library calls: a [`JobConfig`] plus a [`Progress`] sink and a [`Cancel`]
+//! flag give a finished [`Report`] (decode → recognise → link the article → captions), which is
+//! then rendered into an [`OutputSet`]. `transcribe`, `run`, `batch` and the tests all go through
+//! here; the binary only builds the config, draws progress and maps errors to exit codes.
+#![forbid(unsafe_code)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::article::{self, Article, ArticleError, link, wording};
+use crate::asr::model::{self, ModelError};
+use crate::asr::vad::{self, VadError};
+use crate::asr::{Model, TranscribeError, TranscribeOptions};
+use crate::captions::guard::guard;
+use crate::captions::{Profile, build_cues};
+use crate::formats::json::{self, Document, Meta};
+use crate::formats::{self, Format, vtt};
+use crate::media::{self, DecodeError, DecodeOptions};
+use crate::output::{OutputError, OutputSet, refuse_inputs};
+use crate::pipeline::{self, PipelineError, Stats};
+use crate::progress::{Cancel, Progress};
+
+/// Where the media comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Media {
+    /// `-` is standard input.
+    pub fn from_arg(arg: &str) -> Self {
+        if arg == "-" { Media::Stdin } else { Media::File(PathBuf::from(arg)) }
+    }
+
+    /// As the user named it.
+    pub fn name(&self) -> String {
+        match self {
+            Media::File(p) => p.display().to_string(),
+            Media::Stdin => "stdin".into(),
+        }
+    }
+
+    /// The stem output files are named after.
+    pub fn stem(&self) -> String {
+        match self {
+            Media::File(p) => p.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned()),
+            Media::Stdin => "stdin".into(),
+        }
+    }
+}
+
+/// The article a report belongs to, and what to take from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleSpec {
+    /// A file, or `-` for stdin.
+    pub path: PathBuf,
+    /// Put its title and names into Whisper's prompt.
+    pub prompt: bool,
+    /// Give quoted passages the article's own words.
+    pub wording: bool,
+    /// Correct near-miss spellings of its names.
+    pub fix_names: bool,
+}
+
+impl ArticleSpec {
+    /// Every kind of help from the article (as `run` and `batch` use it), or only the links.
+    pub fn full(path: PathBuf, literal: bool) -> Self {
+        Self { path, prompt: !literal, wording: !literal, fix_names: !literal }
+    }
+}
+
+/// Everything that decides what a job produces.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    pub media: Media,
+    pub article: Option<ArticleSpec>,
+    /// The model file; `None` finds the default one.
+    pub model: Option<PathBuf>,
+    /// Voice activity detection (cue starts on speech onsets, text over silence caught).
+    pub vad: bool,
+    pub options: TranscribeOptions,
+    pub decode: DecodeOptions,
+    pub profile: Profile,
+    pub meta: Meta,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read article {path}")]
+    ReadArticle {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("article {path}")]
+    Article {
+        path: String,
+        #[source]
+        source: ArticleError,
+    },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("use --no-vad to go without")]
+    VadModel(#[source] VadError),
+    #[error(transparent)]
+    Vad(VadError),
+    #[error(transparent)]
+    Load(#[from] TranscribeError),
+    #[error("reading stdin")]
+    Stdin(#[source] std::io::Error),
+    #[error("{what}")]
+    Media {
+        what: String,
+        #[source]
+        source: DecodeError,
+    },
+    #[error("{what}")]
+    Recognition {
+        what: String,
+        #[source]
+        source: PipelineError,
+    },
+    #[error("cannot read {path}")]
+    ReadTranscript {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a vidscribe JSON transcript")]
+    Transcript {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("interrupted")]
+    Cancelled,
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+impl JobError {
+    /// The user asked to stop (Ctrl-C or a signal), as opposed to a failure.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            JobError::Cancelled
+                | JobError::Output(OutputError::Cancelled)
+                | JobError::Recognition { source: PipelineError::Cancelled, .. }
+        )
+    }
+}
+
+/// A transcript made, with everything recorded in its document.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub doc: Document,
+    /// WebVTT NOTEs (what the hallucination guard removed).
+    pub notes: Vec<vtt::Note>,
+    pub stats: Stats,
+    /// Time to load the model and the VAD.
+    pub load: Duration,
+}
+
+/// The loaded recogniser, kept across the reports of a batch.
+pub struct Engine {
+    model: Model,
+    vad_model: Option<PathBuf>,
+    pub load: Duration,
+}
+
+impl Engine {
+    /// Checks and loads the model (with DTW word timing if asked and known for it) and finds the
+    /// VAD model when `vad` is on.
+    pub fn load(model: Option<&Path>, dtw: bool, vad: bool) -> Result<Self, JobError> {
+        let started = Instant::now();
+        let path = model::resolve(model)?;
+        model::check(&path)?;
+        let vad_model = if vad { Some(vad::find_model().map_err(JobError::VadModel)?) } else { None };
+        let model = Model::load_with(&path, dtw)?;
+        Ok(Self { model, vad_model, load: started.elapsed() })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+}
+
+/// Reads and parses an article (`-` is stdin).
+pub fn read_article(path: &Path) -> Result<Article, JobError> {
+    let name = path.display().to_string();
+    let bytes = if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b).map_err(|source| JobError::ReadArticle { path: name.clone(), source })?;
+        b
+    } else {
+        std::fs::read(path).map_err(|source| JobError::ReadArticle { path: name.clone(), source })?
+    };
+    article::parse_any(&bytes).map_err(|source| JobError::Article { path: name, source })
+}
+
+/// Reads a vidscribe JSON transcript.
+pub fn read_document(path: &Path) -> Result<Document, JobError> {
+    let file = std::fs::File::open(path).map_err(|source| JobError::ReadTranscript { path: path.into(), source })?;
+    json::read(std::io::BufReader::new(file)).map_err(|source| JobError::Transcript { path: path.into(), source })
+}
+
+/// A config's article, read and checked before any time is spent on recognition.
+pub struct Prepared {
+    article: Option<(String, Article)>,
+    options: TranscribeOptions,
+}
+
+/// Reads the article and completes the options (the article's names in the prompt).
+pub fn prepare(cfg: &JobConfig) -> Result<Prepared, JobError> {
+    if cfg.media == Media::Stdin && cfg.article.as_ref().is_some_and(|a| a.path == Path::new("-")) {
+        return Err(JobError::Usage("the video and the article cannot both come from stdin".into()));
+    }
+    let article = match &cfg.article {
+        Some(a) => Some((a.path.display().to_string(), read_article(&a.path)?)),
+        None => None,
+    };
+    let mut options = cfg.options.clone();
+    if let (Some(spec), Some((_, a))) = (&cfg.article, &article)
+        && spec.prompt
+    {
+        let names = wording::prompt(a);
+        options.prompt = Some(match options.prompt.take() {
+            Some(p) => format!("{p} {names}"),
+            None => names,
+        });
+    }
+    Ok(Prepared { article, options })
+}
+
+/// Decodes, detects speech, recognises, links to the article and builds cues.
+pub fn transcribe(
+    cfg: &JobConfig,
+    prepared: Prepared,
+    engine: &Engine,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Report, JobError> {
+    let what = cfg.media.name();
+    let media_err = |source| JobError::Media { what: what.clone(), source };
+    let mut stream = match &cfg.media {
+        Media::Stdin => {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map_err(JobError::Stdin)?;
+            media::Stream::open_bytes(bytes.into(), &cfg.decode).map_err(media_err)?
+        }
+        Media::File(p) => media::Stream::open_path(p, &cfg.decode).map_err(media_err)?,
+    };
+    let mut detector = match &engine.vad_model {
+        Some(m) => Some(vad::Detector::new(m, prepared.options.threads).map_err(JobError::Vad)?),
+        None => None,
+    };
+    let options = TranscribeOptions { dtw: engine.model.uses_dtw(), ..prepared.options };
+    let recognised = pipeline::recognise(&mut stream, &engine.model, detector.as_mut(), &options, progress, cancel)
+        .map_err(|source| JobError::Recognition { what: what.clone(), source })?;
+    if cancel.is_cancelled() {
+        return Err(JobError::Cancelled);
+    }
+    let pipeline::Recognised { transcript, speech, stats } = recognised;
+    let mut doc = Document {
+        schema: json::SCHEMA,
+        tool: json::Tool::current(),
+        input: json::Input {
+            path: match &cfg.media {
+                Media::File(p) => p.display().to_string(),
+                Media::Stdin => "-".into(),
+            },
+            audio: stream.info(),
+        },
+        model: engine.model.info.clone(),
+        options,
+        transcript,
+        speech,
+        captions: None,
+        article: None,
+        links: None,
+        corrections: Vec::new(),
+        meta: cfg.meta.clone(),
+    };
+    if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
+        apply_article(&mut doc, a, path, spec);
+    }
+    let notes = build_captions(&mut doc, &cfg.profile);
+    Ok(Report { doc, notes, stats, load: engine.load })
+}
+
+/// Links the transcript to the article and applies the corrections asked for, recording all.
+pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &ArticleSpec) {
+    let links = link(&doc.transcript, &a);
+    if spec.wording || spec.fix_names {
+        let c = wording::correct(&doc.transcript, &a, &links, spec.wording, spec.fix_names);
+        doc.links = Some(link(&c.transcript, &a));
+        doc.transcript = c.transcript;
+        doc.corrections.extend(c.corrections);
+    } else {
+        doc.links = Some(links);
+    }
+    doc.article = Some(json::ArticleSource { path, article: a });
+}
+
+/// Guards the transcript, builds cues under `profile` and records both in the document; returns
+/// the WebVTT NOTEs for what the guard removed.
+pub fn build_captions(doc: &mut Document, profile: &Profile) -> Vec<vtt::Note> {
+    let (words, flagged) = guard(&doc.transcript, doc.speech.as_deref());
+    let layout = build_cues(&words, &doc.transcript.language, profile, doc.speech.as_deref());
+    let notes = flagged
+        .iter()
+        .map(|f| vtt::Note {
+            at_ms: f.start_ms,
+            text: format!(
+                "removed ({}): {}",
+                serde_json::to_string(&f.reason).unwrap_or_default().trim_matches('"'),
+                f.text
+            ),
+        })
+        .collect();
+    if let Some(links) = &mut doc.links {
+        let spans: Vec<(u64, u64)> = layout.cues.iter().map(|c| (c.start_ms, c.end_ms)).collect();
+        links.link_cues(&spans);
+    }
+    doc.captions =
+        Some(json::Captions { profile: profile.clone(), cues: layout.cues, violations: layout.violations, flagged });
+    notes
+}
+
+/// Renders one format of a document. `video` is the media's address relative to the page.
+pub fn render(f: Format, w: &mut dyn Write, doc: &Document, notes: &[vtt::Note], video: &str) -> std::io::Result<()> {
+    let cues: &[crate::captions::Cue] = doc.captions.as_ref().map_or(&[], |c| &c.cues);
+    match f {
+        Format::Srt => formats::srt::write(w, cues),
+        Format::Vtt => vtt::write_with_notes(w, cues, notes),
+        Format::Json => json::write(w, doc),
+        Format::Txt => formats::txt::write(w, &doc.transcript),
+        Format::Html => {
+            let mut track = Vec::new();
+            vtt::write_with_notes(&mut track, cues, notes)?;
+            crate::report::html::write(w, doc, video, &String::from_utf8_lossy(&track))
+        }
+    }
+}
+
+/// What to write and where.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub dir: PathBuf,
+    pub formats: Vec<Format>,
+    /// Files are named `{stem}.{ext}`, except the page.
+    pub stem: String,
+    /// The page's file name when `formats` has [`Format::Html`] (`run` writes `report.html`).
+    pub page: Option<String>,
+    /// A copy of the media to put beside the page (hard link where possible), under this name.
+    pub media_copy: Option<(String, PathBuf)>,
+    /// Files the set must never replace.
+    pub inputs: Vec<PathBuf>,
+}
+
+impl Outputs {
+    fn name_of(&self, f: Format) -> String {
+        match (&self.page, f) {
+            (Some(p), Format::Html) => p.clone(),
+            _ => format!("{}.{}", self.stem, f.extension()),
+        }
+    }
+
+    /// Every path the set will write.
+    pub fn targets(&self) -> Vec<PathBuf> {
+        let mut t: Vec<PathBuf> = self.formats.iter().map(|&f| self.dir.join(self.name_of(f))).collect();
+        if let Some((name, _)) = &self.media_copy {
+            t.push(self.dir.join(name));
+        }
+        t
+    }
+
+    /// Fails now, before any work, if an output would replace an input.
+    pub fn check(&self) -> Result<(), JobError> {
+        Ok(refuse_inputs(&self.targets(), &self.inputs)?)
+    }
+}
+
+/// Writes `outputs` of `report` as one set: all files appear together, or none.
+pub fn write_outputs(
+    doc: &Document,
+    notes: &[vtt::Note],
+    outputs: &Outputs,
+    cancel: &Cancel,
+) -> Result<Vec<PathBuf>, JobError> {
+    let mut set = OutputSet::begin(&outputs.dir, &outputs.inputs)?;
+    let video = match (&outputs.media_copy, outputs.formats.contains(&Format::Html)) {
+        (_, false) => String::new(),
+        (Some((name, source)), true) => {
+            set.add_copy(name, source)?;
+            url_path(name)
+        }
+        // The page finds the video relative to itself (as given, when it cannot be resolved).
+        (None, true) => {
+            relative_path(&outputs.dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone())
+        }
+    };
+    for &f in &outputs.formats {
+        set.add(&outputs.name_of(f), |w| render(f, w, doc, notes, &video))?;
+    }
+    Ok(set.commit(cancel)?)
+}
+
+/// Writes one format to a stream (stdout).
+pub fn write_stream(doc: &Document, notes: &[vtt::Note], f: Format, w: &mut dyn Write) -> std::io::Result<()> {
+    render(f, w, doc, notes, &doc.input.path)?;
+    w.flush()
+}
+
+/// Percent-encodes the characters of a path segment that would end or change a URL path.
+fn url_path(segment: &str) -> String {
+    segment.replace('%', "%25").replace('#', "%23").replace('?', "%3F").replace(' ', "%20")
+}
+
+/// `target` as a URL path relative to the directory `from` (both must exist).
+pub fn relative_path(from: &Path, target: &Path) -> Option<String> {
+    let from = from.canonicalize().ok()?;
+    let target = target.canonicalize().ok()?;
+    let common = from.components().zip(target.components()).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = from.components().skip(common).map(|_| "..".to_string()).collect();
+    parts.extend(target.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    Some(parts.iter().map(|p| url_path(p)).collect::<Vec<_>>().join("/"))
+}
+
+/// The whole job for one input: prepare, load, recognise, write. Returns the report and the
+/// files written.
+pub fn run(
+    cfg: &JobConfig,
+    outputs: &Outputs,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(Report, Vec<PathBuf>), JobError> {
+    outputs.check()?;
+    let prepared = prepare(cfg)?;
+    let engine = Engine::load(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
+    let report = transcribe(cfg, prepared, &engine, progress, cancel)?;
+    let written = write_outputs(&report.doc, &report.notes, outputs, cancel)?;
+    Ok((report, written))
+}
