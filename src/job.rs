@@ -284,6 +284,7 @@ pub fn transcribe(
         links: None,
         corrections: Vec::new(),
         meta: cfg.meta.clone(),
+        archive: None,
     };
     if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
         apply_article(&mut doc, a, path, spec);

@@ -4,6 +4,7 @@
 //! [`captions`] (transcript → cues) → [`formats`] (cues → files); [`job`] runs the whole of it.
 //! Only the binary knows about terminals, progress bars and exit codes.
 
+pub mod archive;
 pub mod article;
 pub mod asr;
 pub mod captions;

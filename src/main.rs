@@ -18,10 +18,13 @@ use vidscribe::formats::json::Meta;
 use vidscribe::formats::{self, Format, json, vtt};
 use vidscribe::job::{self, ArticleSpec, JobConfig, Media, Outputs};
 use vidscribe::progress::{Cancel, Progress};
-use vidscribe::time::clock;
+use vidscribe::time::{clock, short_clock};
 
 mod cli;
-use cli::{ArticleArgs, Cli, Command, ModelCommand, ProfileArgs, RunArgs, TranscribeArgs};
+use cli::{
+    ArticleArgs, BatchArgs, Cli, Command, ModelCommand, ProfileArgs, RecognitionArgs, RunArgs, SearchArgs,
+    TranscribeArgs,
+};
 
 static CANCEL: Cancel = Cancel::new();
 
@@ -74,9 +77,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e)
-            if CANCEL.is_cancelled() || e.downcast_ref::<job::JobError>().is_some_and(job::JobError::is_cancelled) =>
+            if CANCEL.is_cancelled()
+                || e.downcast_ref::<job::JobError>().is_some_and(job::JobError::is_cancelled)
+                || e.downcast_ref::<vidscribe::archive::BatchError>()
+                    .is_some_and(vidscribe::archive::BatchError::is_cancelled) =>
         {
-            eprintln!("vidscribe: interrupted; no output written");
+            if matches!(cli.command, Command::Batch(_)) {
+                eprintln!("vidscribe: interrupted; finished reports are kept, run the same batch again to resume");
+            } else {
+                eprintln!("vidscribe: interrupted; no output written");
+            }
             ExitCode::from(130)
         }
         Err(e) => {
@@ -92,6 +102,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Transcribe(args) => transcribe(args, show),
         Command::Run(args) => run_job(args, show),
+        Command::Batch(args) => batch(args, show, !cli.quiet),
+        Command::Index { dirs, output } => index(dirs, output, !cli.quiet),
+        Command::Search(args) => search(args),
         Command::Subtitle { transcript, output, format, article, profile } => {
             subtitle(transcript, output, format, article, &profile_of(profile)?, show)
         }
@@ -111,16 +124,16 @@ fn profile_of(args: &ProfileArgs) -> Result<Profile> {
     args.resolve().map_err(|e| anyhow::anyhow!(e))
 }
 
-/// The job a `transcribe` or `run` command describes.
-fn job_config(args: &TranscribeArgs, article: Option<ArticleSpec>) -> Result<JobConfig> {
+/// The job a command describes.
+fn job_config(media: Media, r: &RecognitionArgs, p: &ProfileArgs, article: Option<ArticleSpec>) -> Result<JobConfig> {
     Ok(JobConfig {
-        media: Media::from_arg(&args.input),
+        media,
         article,
-        model: args.model.clone(),
-        vad: !args.no_vad,
-        options: args.transcribe_options(),
-        decode: args.decode_options(),
-        profile: profile_of(&args.profile)?,
+        model: r.model.clone(),
+        vad: !r.no_vad,
+        options: r.transcribe_options(),
+        decode: r.decode_options(),
+        profile: profile_of(p)?,
         meta: Meta::default(),
     })
 }
@@ -220,7 +233,7 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
         wording: a.article_wording,
         fix_names: a.fix_names,
     });
-    let cfg = job_config(args, spec)?;
+    let cfg = job_config(Media::from_arg(&args.input), &args.recognition, &args.profile, spec)?;
     recognise_and_write(&cfg, &args.output, args.formats(), None, show, args.stats)
 }
 
@@ -241,7 +254,7 @@ fn run_job(args: &RunArgs, show: bool) -> Result<ExitCode> {
     spec.prompt |= a.prompt_from_article;
     spec.wording |= a.article_wording;
     spec.fix_names |= a.fix_names;
-    let cfg = job_config(t, Some(spec))?;
+    let cfg = job_config(Media::from_arg(&t.input), &t.recognition, &t.profile, Some(spec))?;
     let mut formats: Vec<Format> = t.formats().into_iter().filter(|f| *f != Format::Html).collect();
     // The page is always report.html, whatever the video is called.
     formats.push(Format::Html);
@@ -295,6 +308,246 @@ fn subtitle(
             c.1,
             written.join(", ")
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Progress of a batch: one line for the whole collection (reports, hours of audio, time left)
+/// and one for the current file; without a terminal, a line per finished report.
+struct BatchBars {
+    overall: ProgressBar,
+    file: ProgressBar,
+    lines: bool,
+    state: std::sync::Mutex<BatchState>,
+}
+
+#[derive(Default)]
+struct BatchState {
+    total: usize,
+    finished: usize,
+    audio_total: u64,
+    audio_before: u64,
+    current_ms: u64,
+}
+
+impl BatchBars {
+    fn new(show: bool, lines: bool) -> Self {
+        let multi = indicatif::MultiProgress::with_draw_target(if show {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let overall = multi.add(ProgressBar::new(1));
+        overall.set_style(
+            ProgressStyle::with_template("{msg} {wide_bar} {eta} left")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let file = multi.add(ProgressBar::new(1));
+        file.set_style(
+            ProgressStyle::with_template("  {msg:.dim} {bar:30} {percent:>3}%")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        overall.enable_steady_tick(std::time::Duration::from_millis(500));
+        Self { overall, file, lines: lines && !show, state: Default::default() }
+    }
+
+    fn redraw(&self, s: &BatchState) {
+        let done = s.audio_before + s.current_ms;
+        self.overall.set_length(s.audio_total.max(done).max(1));
+        self.overall.set_position(done);
+        self.overall.set_message(format!(
+            "{}/{} reports, {:.2} of {:.2} h of audio",
+            s.finished,
+            s.total,
+            done as f64 / 3_600_000.0,
+            s.audio_total as f64 / 3_600_000.0
+        ));
+    }
+}
+
+impl Progress for BatchBars {
+    fn begin(&self, stage: &str, total_ms: Option<u64>) {
+        self.file.set_length(total_ms.unwrap_or(1).max(1));
+        self.file.set_position(0);
+        let name = self.file.message();
+        self.file.set_message(format!("{} ({stage})", name.split(" (").next().unwrap_or("")));
+    }
+    fn at(&self, done_ms: u64) {
+        self.file.set_position(done_ms);
+        if let Ok(mut s) = self.state.lock() {
+            s.current_ms = done_ms;
+            self.redraw(&s);
+        }
+    }
+}
+
+impl vidscribe::archive::Observer for BatchBars {
+    fn planned(&self, total: usize, audio_ms: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.total = total;
+            s.audio_total = audio_ms;
+            self.redraw(&s);
+        }
+    }
+    fn started(&self, _index: usize, media: &Path, _audio_ms: Option<u64>) {
+        self.file.set_message(media.display().to_string());
+        self.file.set_position(0);
+    }
+    fn finished(&self, index: usize, media: &Path, outcome: &vidscribe::archive::Outcome) {
+        use vidscribe::archive::Outcome;
+        let total = if let Ok(mut s) = self.state.lock() {
+            s.finished += 1;
+            if let Outcome::Done { audio_ms, .. } = outcome {
+                s.audio_before += audio_ms;
+            }
+            s.current_ms = 0;
+            self.redraw(&s);
+            s.total
+        } else {
+            0
+        };
+        let what = match outcome {
+            Outcome::Done { report, audio_ms } => format!("made {report} ({} of audio)", short_clock(*audio_ms)),
+            Outcome::Skipped { report } => format!("unchanged {report}, skipped"),
+            Outcome::Failed { error } => format!("FAILED {}: {error}", media.display()),
+        };
+        if self.lines {
+            eprintln!("vidscribe: [{}/{total}] {what}", index + 1);
+        } else if matches!(outcome, Outcome::Failed { .. }) {
+            self.overall.suspend(|| eprintln!("vidscribe: {what}"));
+        }
+    }
+    fn progress(&self) -> &dyn Progress {
+        self
+    }
+}
+
+fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
+    let items = vidscribe::archive::batch::collect(&args.inputs, Some(&args.output))?;
+    let cfg = vidscribe::archive::BatchConfig {
+        archive: args.output.clone(),
+        job: job_config(Media::Stdin, &args.recognition, &args.profile, None)?,
+        literal: args.literal,
+    };
+    let bars = BatchBars::new(show, lines);
+    let result = vidscribe::archive::batch::run(&items, &cfg, &bars, &CANCEL);
+    bars.overall.finish_and_clear();
+    bars.file.finish_and_clear();
+    let summary = result?;
+    if lines || show {
+        let failed = if summary.failed.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", summary.failed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", "))
+        };
+        eprintln!(
+            "vidscribe: batch into {}: {} made ({} of audio), {} unchanged, {} failed{failed}",
+            args.output.display(),
+            summary.done.len(),
+            short_clock(summary.audio_ms),
+            summary.skipped.len(),
+            summary.failed.len()
+        );
+    }
+    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn index(dirs: &[PathBuf], output: &Path, lines: bool) -> Result<ExitCode> {
+    let done = vidscribe::archive::batch::index(dirs, output)?;
+    if lines {
+        for (path, why) in &done.skipped {
+            eprintln!("vidscribe: skipped {path}: {why}");
+        }
+        eprintln!(
+            "vidscribe: indexed {} reports into {}",
+            done.reports,
+            vidscribe::archive::store::db_path(output).display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn search(args: &SearchArgs) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let store = vidscribe::archive::Store::open(&args.archive, false)?;
+    for d in [&args.since, &args.until].into_iter().flatten() {
+        if !vidscribe::archive::batch::valid_date(d) {
+            bail!("--since and --until take a date as YYYY-MM-DD, not {d:?}");
+        }
+    }
+    let filters = vidscribe::archive::Filters {
+        since: args.since.clone(),
+        until: args.until.clone(),
+        source: args.source.clone(),
+        language: args.language.clone(),
+    };
+    let hits = vidscribe::archive::search::search(&store, &args.query, &filters, args.limit as usize)?;
+    let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
+    let url = |h: &vidscribe::archive::Hit| {
+        h.link().map(|l| {
+            if Path::new(&h.folder).is_absolute() {
+                format!("file://{l}")
+            } else {
+                format!("file://{}/{l}", root.display())
+            }
+        })
+    };
+    let mut out = std::io::stdout().lock();
+    let color = std::io::stdout().is_terminal();
+    for (n, h) in hits.iter().enumerate() {
+        if args.json {
+            let line = serde_json::json!({
+                "report": h.report,
+                "title": h.title,
+                "date": h.date,
+                "source": h.source,
+                "start_ms": h.start_ms,
+                "end_ms": h.end_ms,
+                "text": h.text,
+                "snippet": h.snippet,
+                "paragraph": h.paragraph,
+                "paragraph_text": h.paragraph_text,
+                "kind": h.kind,
+                "url": url(h),
+                "matched": h.matched,
+                "rank": h.rank,
+            });
+            writeln!(out, "{line}")?;
+            continue;
+        }
+        let snippet: String = h
+            .snippet
+            .iter()
+            .map(|p| match (p.mark, color) {
+                (true, true) => format!("\x1b[1;33m{}\x1b[0m", p.text),
+                (true, false) => format!("[{}]", p.text),
+                (false, _) => p.text.clone(),
+            })
+            .collect();
+        let title = h.title.as_deref().unwrap_or(&h.report);
+        let when = [h.date.as_deref(), h.source.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
+        writeln!(
+            out,
+            "{}. {title}{}  at {}",
+            n + 1,
+            if when.is_empty() { String::new() } else { format!(" ({when})") },
+            short_clock(h.start_ms)
+        )?;
+        writeln!(out, "   {snippet}")?;
+        if let (Some(p), Some(t)) = (h.paragraph, &h.paragraph_text) {
+            let short: String = t.chars().take(160).collect();
+            let more = if t.chars().count() > 160 { "…" } else { "" };
+            writeln!(out, "   ¶{p} ({}): {short}{more}", h.kind.as_deref().unwrap_or("linked"))?;
+        }
+        if h.matched.iter().any(|m| !vidscribe::archive::query::tokens(&args.query).contains(m)) {
+            writeln!(out, "   matched: {}", h.matched.join(", "))?;
+        }
+        if let Some(u) = url(h) {
+            writeln!(out, "   {u}")?;
+        }
+    }
+    if hits.is_empty() && !args.json {
+        eprintln!("vidscribe: nothing found for {:?}", args.query);
     }
     Ok(ExitCode::SUCCESS)
 }

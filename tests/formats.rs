@@ -147,6 +147,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             source: Some("CivilNet".into()),
             url: None,
         },
+        archive: None,
     };
     let mut out = Vec::new();
     json::write(&mut out, &doc).unwrap();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+
 use vidscribe::article::{self, LinkKind, wording};
 use vidscribe::eval::{names_spelled, normalize, predicted_link, spoken_within};
 use vidscribe::formats::json::Document;
@@ -13,23 +13,6 @@ use vidscribe::text::bare;
 
 fn read_doc(path: &std::path::Path) -> Document {
     vidscribe::formats::json::read(std::fs::File::open(path).expect("json output")).expect("valid json")
-}
-
-/// Runs the browser check; a missing Chromium or playwright-core is a failure, never a skip.
-fn browser_check(page: &std::path::Path, query: &str) -> Value {
-    let script = root().join("tests/browser/check-report.mjs");
-    let out = std::process::Command::new("node")
-        .arg(&script)
-        .arg(page)
-        .arg(query)
-        .output()
-        .expect("node is needed for the browser test: run scripts/test.sh");
-    assert!(
-        out.status.success(),
-        "the browser check failed (scripts/test.sh installs Debian's chromium and playwright-core): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("browser check prints JSON")
 }
 
 #[test]
@@ -121,7 +104,7 @@ fn run_links_quotes_names_and_a_page_that_works_in_chromium() {
     }
 
     // The page, in a real browser.
-    let page = browser_check(&dir.path().join("report.html"), "children back");
+    let page = browser_check(&dir.path().join("report.html"), "children back", "30.25");
     assert_eq!(page["console_errors"], serde_json::json!([]), "{page:#}");
     assert_eq!(page["page_errors"], serde_json::json!([]), "{page:#}");
     assert!(page["video"]["ready_state"].as_u64().unwrap() >= 1, "video did not load: {page:#}");
@@ -137,6 +120,9 @@ fn run_links_quotes_names_and_a_page_that_works_in_chromium() {
         assert!((target - now).abs() < 0.05, "clicking {s} left the video at {now}");
     }
     assert_eq!(page["passages"].as_u64().unwrap() as usize, links.passages.len());
+    let deep = &page["deep_link"];
+    let (want, got) = (deep["target"].as_f64().unwrap(), deep["current_time"].as_f64().unwrap());
+    assert!((want - got).abs() < 0.05, "report.html#t={want} opened at {got}");
     let search = &page["search"];
     assert!(search["hits"].as_u64().unwrap() >= 1, "{search}");
     assert!((search["target"].as_f64().unwrap() - search["current_time"].as_f64().unwrap()).abs() < 0.1, "{search}");

@@ -69,6 +69,19 @@ pub struct Document {
     /// What an archive knows of the report (title, date, source, web address); since schema 2.
     #[serde(default, skip_serializing_if = "Meta::is_empty")]
     pub meta: Meta,
+    /// What an archive batch made the report from (absent outside a batch); since schema 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveStamp>,
+}
+
+/// The checksums a batch judges a report by: unchanged means it is not made again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveStamp {
+    pub media_sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article_sha256: Option<String>,
+    /// Of the inputs, the model and every option that changes the output.
+    pub fingerprint: String,
 }
 
 /// Catalogue facts about a report, as a batch manifest gives them.

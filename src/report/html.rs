@@ -103,6 +103,20 @@ const SCRIPT: &str = r#"
     const found = search();
     if (found.length) { seek(Number(found[0].dataset.start)); found[0].scrollIntoView({ block: 'nearest' }); }
   });
+  // A deep link (report.html#t=12.5, from the archive's search) opens the page at that second.
+  const fromHash = () => {
+    const m = /^#t=(\d+(?:\.\d+)?)$/.exec(location.hash);
+    if (!m) return;
+    const ms = Number(m[1]) * 1000;
+    const go = () => {
+      seek(ms);
+      const p = passages.find((x) => ms >= Number(x.dataset.start) && ms < Number(x.dataset.end) + 1000);
+      if (p) p.scrollIntoView({ block: 'center' });
+    };
+    if (video.readyState >= 1) go(); else video.addEventListener('loadedmetadata', go, { once: true });
+  };
+  fromHash();
+  window.addEventListener('hashchange', fromHash);
   // The passage being spoken is highlighted.
   video.addEventListener('timeupdate', () => {
     const t = video.currentTime * 1000;

@@ -2,14 +2,14 @@
 // would see: console errors, the subtitle cues the browser parsed, and where the video is after
 // clicking timestamps and searching. The Rust test (tests/report.rs) judges the result.
 //
-//   node tests/browser/check-report.mjs OUT/report.html [search words]
+//   node tests/browser/check-report.mjs OUT/report.html [search words] [deep-link seconds]
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [page_path, query = ''] = process.argv.slice(2);
+const [page_path, query = '', deep = '30.25'] = process.argv.slice(2);
 if (!page_path) {
   console.error('usage: check-report.mjs REPORT.html [search words]');
   process.exit(2);
@@ -93,6 +93,19 @@ try {
     }));
     result.search = { query, hits, target, current_time: current };
   }
+
+  // A deep link (as the archive's search gives) opens the page at that second.
+  const linked = await browser.newPage();
+  linked.on('pageerror', (e) => result.page_errors.push(String(e)));
+  await linked.goto(`${pathToFileURL(resolve(page_path)).href}#t=${deep}`, { waitUntil: 'load' });
+  const at = await linked.evaluate((t) => new Promise((done) => {
+    const v = document.getElementById('video');
+    const check = () => v.readyState >= 1 && Math.abs(v.currentTime - t) < 0.05 && !v.seeking;
+    if (check()) return done(v.currentTime);
+    const poll = setInterval(() => { if (check()) { clearInterval(poll); done(v.currentTime); } }, 50);
+    setTimeout(() => { clearInterval(poll); done(v.currentTime); }, 10000);
+  }), Number(deep));
+  result.deep_link = { target: Number(deep), current_time: at };
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });

@@ -71,3 +71,21 @@ pub fn assert_clean_failure(out: &Output, what: &str) -> String {
     assert!(err.starts_with("vidscribe: error: "), "{what}: {err}");
     err
 }
+
+/// Runs the browser check; a missing Chromium or playwright-core is a failure, never a skip.
+pub fn browser_check(page: &Path, query: &str, deep_link_seconds: &str) -> serde_json::Value {
+    let script = root().join("tests/browser/check-report.mjs");
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .arg(page)
+        .arg(query)
+        .arg(deep_link_seconds)
+        .output()
+        .expect("node is needed for the browser test: run scripts/test.sh");
+    assert!(
+        out.status.success(),
+        "the browser check failed (scripts/test.sh installs Debian's chromium and playwright-core): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("browser check prints JSON")
+}

@@ -1,0 +1,671 @@
+//! A whole collection, unattended: inputs from folders, files or a manifest; one report folder
+//! per media file under the archive, holding the same files as `run` and the media itself; a
+//! report whose inputs, model and output-affecting options are unchanged is skipped; a failing
+//! input is recorded and the batch goes on; the database is updated as each report finishes.
+#![forbid(unsafe_code)]
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::store::{Entry, Store, StoreError};
+use crate::formats::Format;
+use crate::formats::json::{ArchiveStamp, Document, Meta};
+use crate::job::{self, ArticleSpec, Engine, JobConfig, JobError, Media, Outputs};
+use crate::progress::{Cancel, Progress};
+use crate::time::Ms;
+
+/// Folders are searched this deep for media.
+pub const MAX_DEPTH: usize = 16;
+/// Most inputs one batch takes (folders, manifests and files together).
+pub const MAX_ITEMS: usize = 100_000;
+/// Largest manifest read.
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+/// File endings taken as media when a folder is searched.
+pub const MEDIA_EXTENSIONS: [&str; 14] =
+    ["mp4", "m4v", "m4a", "mov", "webm", "mkv", "mka", "ogg", "oga", "opus", "mp3", "wav", "flac", "aac"];
+/// An article beside a media file has its stem and one of these endings (first found wins).
+pub const ARTICLE_EXTENSIONS: [&str; 5] = ["html", "htm", "md", "txt", "markdown"];
+/// The batch's log inside the archive.
+pub const LOG_FILE: &str = "batch.log";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("{path} is neither a folder, a media file nor a manifest (.csv or .jsonl)")]
+    NotAnInput { path: PathBuf },
+    #[error("more than {MAX_ITEMS} inputs; split the collection into several batches")]
+    TooMany,
+    #[error("{path} is over {MAX_MANIFEST_BYTES} bytes; split the manifest")]
+    ManifestTooLarge { path: PathBuf },
+    #[error("no media found in {0}")]
+    Nothing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error("cannot write the batch log {path}")]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("interrupted")]
+    Cancelled,
+}
+
+impl BatchError {
+    /// The user asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            BatchError::Cancelled => true,
+            BatchError::Job(e) => e.is_cancelled(),
+            _ => false,
+        }
+    }
+}
+
+/// One report to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub media: PathBuf,
+    pub article: Option<PathBuf>,
+    pub meta: Meta,
+}
+
+/// A manifest row (CSV with a header row, or one JSON object per line).
+#[derive(Debug, Deserialize)]
+struct Row {
+    video: String,
+    #[serde(default)]
+    article: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+fn is_media(p: &Path) -> bool {
+    p.extension().is_some_and(|e| MEDIA_EXTENSIONS.iter().any(|m| e.eq_ignore_ascii_case(m)))
+}
+
+/// The article beside `media`: same stem, an article ending.
+fn sibling_article(media: &Path) -> Option<PathBuf> {
+    ARTICLE_EXTENSIONS.iter().map(|e| media.with_extension(e)).find(|p| p.is_file())
+}
+
+pub fn valid_date(d: &str) -> bool {
+    let b = d.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (1..=12).contains(&d[5..7].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&d[8..10].parse::<u32>().unwrap_or(0))
+}
+
+fn blank(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn read_manifest(path: &Path) -> Result<Vec<Item>, BatchError> {
+    let read_err = |source| BatchError::Read { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(read_err)?.len();
+    if len > MAX_MANIFEST_BYTES {
+        return Err(BatchError::ManifestTooLarge { path: path.to_path_buf() });
+    }
+    let mut text = String::new();
+    std::fs::File::open(path).map_err(read_err)?.read_to_string(&mut text).map_err(read_err)?;
+    let bad = |line: usize, message: String| BatchError::Manifest {
+        path: path.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let mut rows: Vec<(usize, Row)> = Vec::new();
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+        let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        for (i, row) in r.deserialize::<Row>().enumerate() {
+            rows.push((i + 2, row.map_err(|e| bad(i + 2, e.to_string()))?));
+            if rows.len() > MAX_ITEMS {
+                return Err(BatchError::TooMany);
+            }
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            rows.push((i + 1, serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?));
+            if rows.len() > MAX_ITEMS {
+                return Err(BatchError::TooMany);
+            }
+        }
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    rows.into_iter()
+        .map(|(line, r)| {
+            let date = blank(r.date);
+            if let Some(d) = &date
+                && !valid_date(d)
+            {
+                return Err(bad(line, format!("date {d:?} is not YYYY-MM-DD")));
+            }
+            if r.video.trim().is_empty() {
+                return Err(bad(line, "no video".into()));
+            }
+            Ok(Item {
+                media: base.join(r.video.trim()),
+                article: blank(r.article).map(|a| base.join(a)),
+                meta: Meta { title: blank(r.title), date, source: blank(r.source), url: blank(r.url) },
+            })
+        })
+        .collect()
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<Item>) -> Result<(), BatchError> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| BatchError::Read { path: dir.to_path_buf(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().map(|n| n.to_string_lossy().starts_with('.')).unwrap_or(true);
+        if name {
+            continue; // hidden files and folders (and the archive's own temporaries)
+        }
+        // Symbolic links to folders are not followed (no cycles); links to files are.
+        let is_dir = std::fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false);
+        if is_dir {
+            walk(&p, depth + 1, out)?;
+        } else if is_media(&p) && p.is_file() {
+            let article = sibling_article(&p);
+            out.push(Item { media: p, article, meta: Meta::default() });
+        }
+        if out.len() > MAX_ITEMS {
+            return Err(BatchError::TooMany);
+        }
+    }
+    Ok(())
+}
+
+/// Turns folders, media files and manifests into the reports to make, in a stable order, each
+/// media file once. `skip` (the archive itself) is never searched.
+pub fn collect(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Item>, BatchError> {
+    let skip = skip.and_then(|s| s.canonicalize().ok());
+    let mut items = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(|source| BatchError::Read { path: input.clone(), source })?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(input, 0, &mut found)?;
+            found.retain(|i| skip.as_ref().is_none_or(|s| !i.media.canonicalize().is_ok_and(|m| m.starts_with(s))));
+            if found.is_empty() {
+                return Err(BatchError::Nothing(input.display().to_string()));
+            }
+            items.extend(found);
+        } else if input.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("jsonl")) {
+            items.extend(read_manifest(input)?);
+        } else if meta.is_file() {
+            // A file named on the command line is taken as media whatever its ending.
+            let article = sibling_article(input).filter(|a| a != input);
+            items.push(Item { media: input.clone(), article, meta: Meta::default() });
+        } else {
+            return Err(BatchError::NotAnInput { path: input.clone() });
+        }
+        if items.len() > MAX_ITEMS {
+            return Err(BatchError::TooMany);
+        }
+    }
+    let mut seen = HashSet::new();
+    items.retain(|i| seen.insert(i.media.canonicalize().unwrap_or_else(|_| i.media.clone())));
+    Ok(items)
+}
+
+/// sha256 of a file, as lower-case hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The report's folder name: the media's stem made safe, and a short checksum of its content
+/// (so `report.mp4` and `report.webm` do not collide, and a renamed file keeps its folder).
+pub fn folder_name(media: &Path, media_sha256: &str) -> String {
+    let stem = media.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut safe: String =
+        stem.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(60).collect();
+    if safe.is_empty() || safe.starts_with(['.', '-']) {
+        safe.insert(0, 'r');
+    }
+    format!("{safe}-{}", &media_sha256[..10.min(media_sha256.len())])
+}
+
+/// The options of a batch: everything but the inputs.
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    pub archive: PathBuf,
+    /// A template: media, article and meta are set per report.
+    pub job: JobConfig,
+    /// Links only, no article wording, prompt or name fixes.
+    pub literal: bool,
+}
+
+/// What makes a report what it is: when this is unchanged the report is skipped. Threads and
+/// other speed-only options do not count.
+#[derive(Serialize)]
+struct Fingerprint<'a> {
+    schema: u32,
+    media_sha256: &'a str,
+    article_sha256: Option<&'a str>,
+    model_sha256: &'a str,
+    language: &'a Option<String>,
+    translate: bool,
+    prompt: &'a Option<String>,
+    beam: usize,
+    dtw: bool,
+    vad: bool,
+    track: Option<usize>,
+    literal: bool,
+    profile: &'a crate::captions::Profile,
+    meta: &'a Meta,
+}
+
+/// How one report went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done { report: String, audio_ms: Ms },
+    Skipped { report: String },
+    Failed { error: String },
+}
+
+/// What a batch reports as it goes. Every method defaults to doing nothing.
+pub trait Observer: Sync {
+    /// The batch is planned: `total` reports, `audio_ms` of media where its length is known.
+    fn planned(&self, _total: usize, _audio_ms: Ms) {}
+    /// Report `index` (0-based) begins.
+    fn started(&self, _index: usize, _media: &Path, _audio_ms: Option<Ms>) {}
+    /// Report `index` is over.
+    fn finished(&self, _index: usize, _media: &Path, _outcome: &Outcome) {}
+    /// Progress within the current report.
+    fn progress(&self) -> &dyn Progress;
+}
+
+/// The batch's result.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub done: Vec<String>,
+    pub skipped: Vec<String>,
+    /// (media, error)
+    pub failed: Vec<(String, String)>,
+    pub audio_ms: Ms,
+}
+
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+struct Log {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Log {
+    fn open(archive: &Path) -> Result<Self, BatchError> {
+        let path = archive.join(LOG_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| BatchError::Log { path: path.clone(), source })?;
+        Ok(Self { file, path })
+    }
+
+    fn line(&mut self, text: &str) -> Result<(), BatchError> {
+        let one_line = text.replace(['\n', '\r'], " ");
+        writeln!(self.file, "{} {one_line}", now_utc())
+            .map_err(|source| BatchError::Log { path: self.path.clone(), source })
+    }
+}
+
+/// Makes every report of `items` into `cfg.archive`, skipping finished ones; stops early (with
+/// [`BatchError::Cancelled`]) when `cancel` is set, keeping every finished report.
+pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &Cancel) -> Result<Summary, BatchError> {
+    std::fs::create_dir_all(&cfg.archive).map_err(|source| BatchError::Read { path: cfg.archive.clone(), source })?;
+    let mut store = Store::open(&cfg.archive, true)?;
+    let mut log = Log::open(&cfg.archive)?;
+    let engine = Engine::load(cfg.job.model.as_deref(), cfg.job.options.dtw, cfg.job.vad)?;
+    let lengths: Vec<Option<Ms>> = items
+        .iter()
+        .map(|i| crate::media::Stream::open_path(&i.media, &cfg.job.decode).ok().and_then(|s| s.declared_ms()))
+        .collect();
+    observer.planned(items.len(), lengths.iter().flatten().sum());
+    log.line(&format!("batch of {} into {}", items.len(), cfg.archive.display()))?;
+    let mut summary = Summary::default();
+    for (index, item) in items.iter().enumerate() {
+        if cancel.is_cancelled() {
+            break;
+        }
+        observer.started(index, &item.media, lengths[index]);
+        let outcome = match one(item, cfg, &engine, &mut store, observer.progress(), cancel) {
+            Ok(o) => o,
+            Err(e) if e.is_cancelled() || cancel.is_cancelled() => break,
+            Err(e) => {
+                let input = item.media.display().to_string();
+                let error = chain(&e);
+                // The log line names the input; its errors begin with it too.
+                let error = error.strip_prefix(&format!("{input}: ")).map_or(error.clone(), String::from);
+                store.fail(&input, &error)?;
+                Outcome::Failed { error }
+            }
+        };
+        let media = item.media.display();
+        match &outcome {
+            Outcome::Done { report, audio_ms } => {
+                log.line(&format!("done {report} ({media}, {} s of audio)", audio_ms / 1000))?;
+                summary.done.push(report.clone());
+                summary.audio_ms += audio_ms;
+            }
+            Outcome::Skipped { report } => {
+                log.line(&format!("unchanged {report} ({media}): skipped"))?;
+                summary.skipped.push(report.clone());
+            }
+            Outcome::Failed { error } => {
+                log.line(&format!("FAILED {media}: {error}"))?;
+                summary.failed.push((media.to_string(), error.clone()));
+            }
+        }
+        observer.finished(index, &item.media, &outcome);
+    }
+    if cancel.is_cancelled() {
+        log.line("interrupted; finished reports kept, a re-run resumes")?;
+        return Err(BatchError::Cancelled);
+    }
+    log.line(&format!(
+        "batch over: {} made, {} unchanged, {} failed",
+        summary.done.len(),
+        summary.skipped.len(),
+        summary.failed.len()
+    ))?;
+    Ok(summary)
+}
+
+/// An error and its causes on one line, each once.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = c.source();
+    }
+    parts.join(": ")
+}
+
+/// Makes (or skips) one report.
+fn one(
+    item: &Item,
+    cfg: &BatchConfig,
+    engine: &Engine,
+    store: &mut Store,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Outcome, BatchError> {
+    let read = |p: &Path| sha256_file(p).map_err(|source| BatchError::Read { path: p.to_path_buf(), source });
+    let media_sha256 = read(&item.media)?;
+    let article_sha256 = item.article.as_deref().map(read).transpose()?;
+    let report = folder_name(&item.media, &media_sha256);
+    let fingerprint = {
+        let f = Fingerprint {
+            schema: crate::formats::json::SCHEMA,
+            media_sha256: &media_sha256,
+            article_sha256: article_sha256.as_deref(),
+            model_sha256: &engine.model().info.sha256,
+            language: &cfg.job.options.language,
+            translate: cfg.job.options.translate,
+            prompt: &cfg.job.options.prompt,
+            beam: cfg.job.options.beam,
+            dtw: cfg.job.options.dtw,
+            vad: cfg.job.vad,
+            track: cfg.job.decode.track,
+            literal: cfg.literal,
+            profile: &cfg.job.profile,
+            meta: &item.meta,
+        };
+        hex(&Sha256::digest(serde_json::to_vec(&f).unwrap_or_default()))
+    };
+    let dir = cfg.archive.join(&report);
+    let stem = Media::File(item.media.clone()).stem();
+    let json_path = dir.join(format!("{stem}.json"));
+    if store.fingerprint(&report)?.as_deref() == Some(fingerprint.as_str()) && json_path.is_file() {
+        return Ok(Outcome::Skipped { report });
+    }
+    let job_cfg = JobConfig {
+        media: Media::File(item.media.clone()),
+        article: item.article.clone().map(|a| ArticleSpec::full(a, cfg.literal)),
+        meta: item.meta.clone(),
+        ..cfg.job.clone()
+    };
+    let media_name = item.media.file_name().map_or_else(|| "media".into(), |n| n.to_string_lossy().into_owned());
+    // A report without its article still gets its page (video, subtitles, transcript).
+    let formats = vec![Format::Srt, Format::Vtt, Format::Json, Format::Txt, Format::Html];
+    let outputs = Outputs {
+        dir: dir.clone(),
+        formats,
+        stem,
+        page: Some("report.html".into()),
+        media_copy: Some((media_name.clone(), item.media.clone())),
+        inputs: std::iter::once(item.media.clone()).chain(item.article.clone()).collect(),
+    };
+    outputs.check()?;
+    let prepared = job::prepare(&job_cfg)?;
+    let mut made = job::transcribe(&job_cfg, prepared, engine, progress, cancel)?;
+    made.doc.archive = Some(ArchiveStamp {
+        media_sha256: media_sha256.clone(),
+        article_sha256: article_sha256.clone(),
+        fingerprint: fingerprint.clone(),
+    });
+    job::write_outputs(&made.doc, &made.notes, &outputs, cancel)?;
+    let entry = Entry {
+        report: report.clone(),
+        folder: report.clone(),
+        page: Some("report.html".into()),
+        media: Some(media_name),
+        media_sha256: Some(media_sha256),
+        article_sha256,
+        fingerprint: Some(fingerprint),
+    };
+    store.put(&entry, &made.doc)?;
+    Ok(Outcome::Done { report, audio_ms: made.doc.input.audio.duration_ms })
+}
+
+/// What `index` did.
+#[derive(Debug, Clone, Default)]
+pub struct Indexed {
+    pub reports: usize,
+    /// JSON files that are not vidscribe transcripts (path, why).
+    pub skipped: Vec<(String, String)>,
+}
+
+fn json_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), BatchError> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| BatchError::Read { path: dir.to_path_buf(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
+        }
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+            json_files(&p, depth + 1, out)?;
+        } else if p.extension().is_some_and(|e| e == "json") {
+            out.push(p);
+        }
+        if out.len() > MAX_ITEMS {
+            return Err(BatchError::TooMany);
+        }
+    }
+    Ok(())
+}
+
+/// (Re)builds the archive's database from the JSON outputs of `run`, `transcribe` or `batch`
+/// found in `dirs` (the archive's own folders included).
+pub fn index(dirs: &[PathBuf], archive: &Path) -> Result<Indexed, BatchError> {
+    let mut store = Store::open(archive, true)?;
+    let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
+    let mut files = Vec::new();
+    for d in dirs {
+        if d.is_file() {
+            files.push(d.clone());
+        } else {
+            json_files(d, 0, &mut files)?;
+        }
+    }
+    let mut done = Indexed::default();
+    for f in files {
+        let doc: Document = match job::read_document(&f) {
+            Ok(d) => d,
+            Err(e) => {
+                done.skipped.push((f.display().to_string(), chain(&e)));
+                continue;
+            }
+        };
+        let path = f.canonicalize().unwrap_or_else(|_| f.clone());
+        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let (report, folder) = match dir.strip_prefix(&root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => {
+                let rel = rel.to_string_lossy().into_owned();
+                (rel.clone(), rel)
+            }
+            _ => {
+                let key = hex(&Sha256::digest(path.to_string_lossy().as_bytes()));
+                (format!("{stem}-{}", &key[..10]), dir.to_string_lossy().into_owned())
+            }
+        };
+        let jsons_here = std::fs::read_dir(&dir)
+            .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count())
+            .unwrap_or(0);
+        let page = [format!("{stem}.html"), "report.html".to_string()]
+            .into_iter()
+            .find(|p| dir.join(p).is_file() && (p != "report.html" || jsons_here == 1));
+        let media = Path::new(&doc.input.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| dir.join(n).is_file());
+        let stamp = doc.archive.clone();
+        let entry = Entry {
+            report,
+            folder,
+            page,
+            media,
+            media_sha256: stamp.as_ref().map(|s| s.media_sha256.clone()),
+            article_sha256: stamp.as_ref().and_then(|s| s.article_sha256.clone()),
+            fingerprint: stamp.map(|s| s.fingerprint),
+        };
+        store.put(&entry, &doc)?;
+        done.reports += 1;
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_safe_and_distinct() {
+        assert_eq!(folder_name(Path::new("a/report.mp4"), "0123456789abcdef"), "report-0123456789");
+        assert_eq!(folder_name(Path::new("../x y/..hidden.webm"), "ff"), "__hidden-ff");
+        assert_ne!(folder_name(Path::new("report.mp4"), "aa11"), folder_name(Path::new("report.webm"), "bb22"));
+    }
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert!(valid_date("2026-11-28"));
+        assert!(!valid_date("2026-13-01") && !valid_date("28/11/2026") && !valid_date("2026-1-1"));
+        let t = now_utc();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20"), "{t}");
+    }
+
+    #[test]
+    fn manifest_rows_resolve_against_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("m.csv");
+        std::fs::write(
+            &csv,
+            "video,article,title,date,source\nv/a.mp4,a.txt,\"A, title\",2026-01-02,CivilNet\nb.webm,,,,\n",
+        )
+        .unwrap();
+        let items = read_manifest(&csv).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].media, dir.path().join("v/a.mp4"));
+        assert_eq!(items[0].meta.title.as_deref(), Some("A, title"));
+        assert_eq!(items[1].article, None);
+        let jsonl = dir.path().join("m.jsonl");
+        std::fs::write(&jsonl, "{\"video\": \"a.mp4\", \"date\": \"yesterday\"}\n").unwrap();
+        let err = read_manifest(&jsonl).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("YYYY-MM-DD"), "{err}");
+    }
+
+    #[test]
+    fn folders_are_searched_to_a_limited_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deep = dir.path().to_path_buf();
+        for i in 0..=MAX_DEPTH + 1 {
+            deep = deep.join(format!("d{i}"));
+            std::fs::create_dir(&deep).unwrap();
+            std::fs::write(deep.join("clip.wav"), b"x").unwrap();
+        }
+        std::fs::write(dir.path().join("d0/clip.txt"), b"article").unwrap();
+        let items = collect(&[dir.path().to_path_buf()], None).unwrap();
+        assert_eq!(items.len(), MAX_DEPTH, "one per level down to the limit");
+        assert_eq!(items[0].article.as_deref(), Some(dir.path().join("d0/clip.txt").as_path()));
+    }
+}

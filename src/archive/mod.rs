@@ -1,0 +1,12 @@
+//! The archive: whole collections made into reports ([`batch`]), kept in one database
+//! ([`store`]) and searched down to the second ([`search`], with the grammar of [`query`]).
+//! It reads finished documents and never reaches back into recognition.
+
+pub mod batch;
+pub mod query;
+pub mod search;
+pub mod store;
+
+pub use batch::{BatchConfig, BatchError, Item, Observer, Outcome, Summary};
+pub use search::{Filters, Hit};
+pub use store::{Store, StoreError};

@@ -1,0 +1,305 @@
+//! Search over the archive: the query grammar of [`super::query`], names matched by sound and
+//! spelling against the archive's vocabulary, hits ranked by BM25, each placed at the time of
+//! its first matched word with a highlighted snippet, its article paragraph and a deep link.
+#![forbid(unsafe_code)]
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::query::{self, Query, Term, tokens};
+use super::store::{Store, StoreError};
+use crate::text::{is_stop_word, similarity, sound_key};
+
+/// Most hits returned by one search.
+pub const MAX_LIMIT: usize = 1_000;
+/// Other spellings added for one name at most.
+const MAX_SPELLINGS: usize = 8;
+/// Words of a long passage shown on either side of the match.
+const SNIPPET_CONTEXT: usize = 12;
+
+/// Which reports to search.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Earliest date, YYYY-MM-DD (inclusive).
+    pub since: Option<String>,
+    /// Latest date, YYYY-MM-DD (inclusive).
+    pub until: Option<String>,
+    pub source: Option<String>,
+    pub language: Option<String>,
+}
+
+/// A piece of a snippet, highlighted where the query matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Piece {
+    pub text: String,
+    pub mark: bool,
+}
+
+/// One passage found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// The report's folder name.
+    pub report: String,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub source: Option<String>,
+    /// Start of the first matched word, end of the last (the passage's when the match is only in
+    /// the recognised text).
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The whole passage as shown.
+    pub text: String,
+    /// The passage around the match, matched words marked.
+    pub snippet: Vec<Piece>,
+    pub paragraph: Option<usize>,
+    pub paragraph_text: Option<String>,
+    pub kind: Option<String>,
+    /// The report's folder (relative to the archive when inside it).
+    pub folder: String,
+    /// The page to open (report.html), or the media when the report has no page.
+    pub target: Option<String>,
+    /// The spellings that matched (differing from the query's where a name was matched by sound).
+    pub matched: Vec<String>,
+    /// BM25 (lower is better, as SQLite reports it).
+    pub rank: f64,
+}
+
+impl Hit {
+    /// The page (or media) at this hit's second, relative to the archive: `folder/report.html#t=12.34`.
+    pub fn link(&self) -> Option<String> {
+        self.target.as_ref().map(|t| {
+            let folder = self.folder.trim_end_matches('/');
+            let base = if folder.is_empty() || folder == "." { t.clone() } else { format!("{folder}/{t}") };
+            format!("{base}#t={}", seconds(self.start_ms))
+        })
+    }
+}
+
+/// Milliseconds as seconds for a media fragment (`12.34`, `7`).
+pub fn seconds(ms: u64) -> String {
+    let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Whether `word` (as typed) should also be matched by other spellings: names are capitalised,
+/// and a word the archive has never heard may be a name misspelled either way.
+fn looks_like_name(store: &Store, typed: &str, folded: &str) -> Result<bool, StoreError> {
+    if folded.chars().count() < 4 || is_stop_word(folded) || !folded.chars().all(char::is_alphabetic) {
+        return Ok(false);
+    }
+    if typed.chars().next().is_some_and(char::is_uppercase) {
+        return Ok(true);
+    }
+    let known: Option<i64> =
+        store.connection().query_row("SELECT 1 FROM vocabulary WHERE term = ?1", [folded], |r| r.get(0)).optional()?;
+    Ok(known.is_none())
+}
+
+/// Other spellings of `folded` in the archive: the same sound and a similar spelling, or a very
+/// similar spelling.
+fn spellings(store: &Store, folded: &str) -> Result<Vec<String>, StoreError> {
+    let key = sound_key(folded);
+    let first: String = folded.chars().take(2).collect();
+    let mut upper = first.clone();
+    upper.push(char::MAX);
+    let mut stmt = store.connection().prepare_cached(
+        "SELECT term, sound FROM vocabulary WHERE sound = ?1 UNION SELECT term, sound FROM vocabulary WHERE term >= ?2 AND term < ?3 LIMIT 20000",
+    )?;
+    let mut found: Vec<(f64, String)> = stmt
+        .query_map(params![key, first, upper], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .filter_map(Result::ok)
+        .filter(|(t, _)| t != folded)
+        .filter_map(|(t, s)| {
+            let sim = similarity(folded, &t);
+            ((s == key && sim >= 0.6) || sim >= 0.8).then_some((sim, t))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(found.into_iter().take(MAX_SPELLINGS).map(|(_, t)| t).collect())
+}
+
+/// Adds other spellings of the query's names to their groups.
+fn expand_names(store: &Store, q: &mut Query) -> Result<(), StoreError> {
+    for g in &mut q.groups {
+        for typed in g.words.clone() {
+            let t = tokens(&typed);
+            let [folded] = t.as_slice() else { continue };
+            if looks_like_name(store, &typed, folded)? {
+                for s in spellings(store, folded)? {
+                    let term = Term::Word(s);
+                    if !g.terms.contains(&term) {
+                        g.terms.push(term);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The query as it will be run: parsed, names expanded.
+pub fn prepare(store: &Store, text: &str) -> Result<Query, StoreError> {
+    let mut q = query::parse(text);
+    expand_names(store, &mut q)?;
+    Ok(q)
+}
+
+struct Row {
+    passage: i64,
+    report_id: i64,
+    start_ms: i64,
+    end_ms: i64,
+    text: String,
+    paragraph: Option<i64>,
+    kind: Option<String>,
+    rank: f64,
+    report: String,
+    folder: String,
+    title: Option<String>,
+    date: Option<String>,
+    source: Option<String>,
+    page: Option<String>,
+    media: Option<String>,
+}
+
+/// Runs `text` against the archive: at most `limit` hits, best first.
+pub fn search(store: &Store, text: &str, filters: &Filters, limit: usize) -> Result<Vec<Hit>, StoreError> {
+    let q = prepare(store, text)?;
+    let Some(expr) = q.fts5() else { return Ok(Vec::new()) };
+    let conn = store.connection();
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.report_id, p.start_ms, p.end_ms, p.text, p.paragraph, p.kind, bm25(passages_fts) AS rank,
+                r.report, r.folder, r.title, r.date, r.source, r.page, r.media
+         FROM passages_fts
+         JOIN passages p ON p.id = passages_fts.rowid
+         JOIN reports r ON r.id = p.report_id
+         WHERE passages_fts MATCH ?1
+           AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
+           AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
+         ORDER BY rank, r.report, p.number
+         LIMIT ?6",
+    )?;
+    let rows: Vec<Row> = stmt
+        .query_map(
+            params![expr, filters.since, filters.until, filters.source, filters.language, limit.min(MAX_LIMIT) as i64],
+            |r| {
+                Ok(Row {
+                    passage: r.get(0)?,
+                    report_id: r.get(1)?,
+                    start_ms: r.get(2)?,
+                    end_ms: r.get(3)?,
+                    text: r.get(4)?,
+                    paragraph: r.get(5)?,
+                    kind: r.get(6)?,
+                    rank: r.get(7)?,
+                    report: r.get(8)?,
+                    folder: r.get(9)?,
+                    title: r.get(10)?,
+                    date: r.get(11)?,
+                    source: r.get(12)?,
+                    page: r.get(13)?,
+                    media: r.get(14)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter().map(|row| hit(store, &q, row)).collect()
+}
+
+/// Places a row's match in its words and builds the hit.
+fn hit(store: &Store, q: &Query, row: Row) -> Result<Hit, StoreError> {
+    let conn = store.connection();
+    let mut words_stmt =
+        conn.prepare_cached("SELECT word, start_ms, end_ms FROM words WHERE passage_id = ?1 ORDER BY position")?;
+    let words: Vec<(String, i64, i64)> =
+        words_stmt.query_map([row.passage], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    // Tokens of the passage, each with the word it came from.
+    let mut toks = Vec::new();
+    let mut owner = Vec::new();
+    for (i, (w, _, _)) in words.iter().enumerate() {
+        for t in tokens(w) {
+            toks.push(t);
+            owner.push(i);
+        }
+    }
+    let mut marked = vec![false; words.len()];
+    let mut matched: Vec<String> = Vec::new();
+    for g in &q.groups {
+        for term in &g.terms {
+            for (a, b) in term.find(&toks) {
+                for k in a..=b {
+                    marked[owner[k]] = true;
+                }
+                let spelled = toks[a..=b].join(" ");
+                if !matched.contains(&spelled) {
+                    matched.push(spelled);
+                }
+            }
+        }
+    }
+    let first = marked.iter().position(|&m| m);
+    let last = marked.iter().rposition(|&m| m);
+    let (start_ms, end_ms) = match (first, last) {
+        (Some(a), Some(b)) => (words[a].1, words[b].2),
+        _ => (row.start_ms, row.end_ms),
+    };
+    let (from, to) = match (first, last) {
+        (Some(a), Some(b)) if words.len() > 3 * SNIPPET_CONTEXT => {
+            (a.saturating_sub(SNIPPET_CONTEXT), (b + SNIPPET_CONTEXT + 1).min(words.len()))
+        }
+        _ => (0, words.len()),
+    };
+    let mut snippet: Vec<Piece> = Vec::new();
+    let mut push = |text: &str, mark: bool| match snippet.last_mut() {
+        Some(p) if !p.mark && !mark => p.text.push_str(text),
+        _ => snippet.push(Piece { text: text.to_string(), mark }),
+    };
+    if from > 0 {
+        push("… ", false);
+    }
+    for i in from..to {
+        if i > from {
+            push(" ", false);
+        }
+        push(words[i].0.trim(), marked[i]);
+    }
+    if to < words.len() {
+        push(" …", false);
+    }
+    let paragraph_text: Option<String> = match row.paragraph {
+        Some(n) => conn
+            .prepare_cached("SELECT text FROM paragraphs WHERE report_id = ?1 AND number = ?2")?
+            .query_row(params![row.report_id, n], |r| r.get(0))
+            .optional()?,
+        None => None,
+    };
+    Ok(Hit {
+        report: row.report,
+        title: row.title,
+        date: row.date,
+        source: row.source,
+        start_ms: start_ms.max(0) as u64,
+        end_ms: end_ms.max(0) as u64,
+        text: row.text,
+        snippet,
+        paragraph: row.paragraph.map(|n| n as usize),
+        paragraph_text,
+        kind: row.kind,
+        folder: row.folder,
+        target: row.page.or(row.media),
+        matched,
+        rank: row.rank,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragment_seconds() {
+        assert_eq!(seconds(12_340), "12.34");
+        assert_eq!(seconds(7_000), "7");
+        assert_eq!(seconds(5), "0.005");
+    }
+}

@@ -1,0 +1,344 @@
+//! The archive: batch over a collection (failures recorded, finished reports skipped, an
+//! interrupted batch resumed to the same database), index from JSON outputs, and search at the
+//! true time of what was said, names matched by sound, in vidscribe and in Datasette.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use vidscribe::archive::Store;
+
+/// A collection: three 8-second clips (one with its article beside it) and a broken file.
+fn collection(dir: &Path, broken: bool) -> PathBuf {
+    let c = dir.join("collection");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::copy(sample("formats/clip.wav"), c.join("a.wav")).unwrap();
+    std::fs::copy(sample("article.txt"), c.join("a.txt")).unwrap();
+    std::fs::copy(sample("formats/clip.ogg"), c.join("b.ogg")).unwrap();
+    std::fs::copy(sample("formats/clip.mp3"), c.join("c.mp3")).unwrap();
+    if broken {
+        let flac = std::fs::read(sample("formats/clip.flac")).unwrap();
+        std::fs::write(c.join("broken.flac"), &flac[..5000]).unwrap();
+    }
+    c
+}
+
+fn batch(inputs: &[&Path], archive: &Path) -> Output {
+    bin()
+        .arg("batch")
+        .args(inputs)
+        .arg("-o")
+        .arg(archive)
+        .arg("-m")
+        .arg(model())
+        .args(["--threads", "2"])
+        .output()
+        .unwrap()
+}
+
+fn search_json(archive: &Path, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let out = bin().arg("search").arg(archive).arg(query).arg("--json").args(extra).output().unwrap();
+    assert!(out.status.success(), "search {query:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn report_dirs(archive: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(archive)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn modified(p: &Path) -> SystemTime {
+    std::fs::metadata(p).unwrap().modified().unwrap()
+}
+
+#[test]
+fn batch_records_failures_skips_finished_reports_and_searches() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = collection(dir.path(), true);
+    let archive = dir.path().join("archive");
+    let out = batch(&[&c], &archive);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "one input failed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("3 made") && err.contains("1 failed") && err.contains("broken.flac"), "{err}");
+
+    // One folder per report, with the files of `run` and the media itself.
+    let dirs = report_dirs(&archive);
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    for (d, media) in dirs.iter().zip(["a.wav", "b.ogg", "c.mp3"]) {
+        let stem = &media[..1];
+        assert!(d.starts_with(&format!("{stem}-")), "{d}");
+        for f in [
+            media.to_string(),
+            format!("{stem}.srt"),
+            format!("{stem}.vtt"),
+            format!("{stem}.json"),
+            format!("{stem}.txt"),
+            "report.html".into(),
+        ] {
+            assert!(archive.join(d).join(&f).is_file(), "{d}/{f} missing");
+        }
+        assert_eq!(std::fs::read(archive.join(d).join(media)).unwrap(), std::fs::read(c.join(media)).unwrap());
+    }
+    let page = std::fs::read_to_string(archive.join(&dirs[0]).join("report.html")).unwrap();
+    assert!(page.contains(r#"src="a.wav""#), "the page plays the archived media");
+
+    // The database: reports, passages with words, paragraphs of a's article, the failure.
+    let store = Store::open(&archive, false).unwrap();
+    let count = |sql: &str| -> i64 { store.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM reports"), 3);
+    assert!(count("SELECT count(*) FROM passages") >= 3);
+    assert!(count("SELECT count(*) FROM words") >= 30);
+    assert!(count("SELECT count(*) FROM paragraphs") >= 10, "a's article is stored");
+    let (input, error): (String, String) =
+        store.connection().query_row("SELECT input, error FROM failures", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert!(input.ends_with("broken.flac") && error.contains("damaged"), "{input}: {error}");
+    let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
+    assert!(log.lines().any(|l| l.contains("FAILED") && l.contains("broken.flac")), "{log}");
+    drop(store);
+
+    // A second run makes nothing again: the log says so and no file is rewritten.
+    let json = archive.join(&dirs[1]).join("b.json");
+    let before = modified(&json);
+    let out = batch(&[&c], &archive);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("0 made") && err.contains("3 unchanged"), "{err}");
+    assert_eq!(modified(&json), before, "a finished report was written again");
+    let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
+    assert_eq!(log.lines().filter(|l| l.contains("Z unchanged ")).count(), 3, "{log}");
+
+    // The clips open with "…prisoners of war…": every report has it, at its true time.
+    let hits = search_json(&archive, "\"prisoners of war\"", &[]);
+    assert_eq!(hits.len(), 3, "{hits:?}");
+    for h in &hits {
+        let start = h["start_ms"].as_u64().unwrap();
+        assert!((4_500..=6_000).contains(&start), "'prisoners' is said at about 5.3 s: {h}");
+        let url = h["url"].as_str().unwrap();
+        assert!(url.starts_with("file://") && url.contains("/report.html#t="), "{url}");
+    }
+    let a = hits.iter().find(|h| h["report"].as_str().unwrap().starts_with("a-")).unwrap();
+    assert!(a["kind"].is_string(), "a is linked to its article: {a}");
+    // The hit's link opens the archived page, playing the archived media, at that second.
+    let url = a["url"].as_str().unwrap();
+    let (page, t) = url.trim_start_matches("file://").split_once("#t=").unwrap();
+    let seen = browser_check(Path::new(page), "", t);
+    assert!(seen["video"]["ready_state"].as_u64().unwrap() >= 1, "{seen}");
+    let at = seen["deep_link"]["current_time"].as_f64().unwrap();
+    assert!((at * 1000.0 - a["start_ms"].as_f64().unwrap()).abs() < 500.0, "opened at {at} s: {a}");
+    let b = hits.iter().find(|h| h["report"].as_str().unwrap().starts_with("b-")).unwrap();
+    assert!(b["kind"].is_null() && b["paragraph"].is_null(), "b has no article: {b}");
+}
+
+#[test]
+fn interrupted_batch_resumes_to_the_same_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = collection(dir.path(), false);
+    // The uninterrupted reference.
+    let reference = dir.path().join("reference");
+    let out = batch(&[&c], &reference);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let archive = dir.path().join("archive");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vidscribe"))
+        .arg("batch")
+        .arg(&c)
+        .arg("-o")
+        .arg(&archive)
+        .arg("-m")
+        .arg(model())
+        .args(["--threads", "2"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("[1/3] made"), "{first}");
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("resume")), "{rest:?}");
+    // Nothing half-written: every report folder is complete, no temporary file anywhere.
+    for d in report_dirs(&archive) {
+        let names: Vec<String> = std::fs::read_dir(archive.join(&d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".part")), "{d}: {names:?}");
+        assert!(names.len() == 6 || names.is_empty(), "{d}: {names:?}");
+    }
+    let out = batch(&[&c], &archive);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 unchanged") || err.contains("2 unchanged"), "the finished report is kept: {err}");
+    let dump = |a: &Path| Store::open(a, false).unwrap().dump().unwrap();
+    assert_eq!(dump(&archive), dump(&reference));
+}
+
+/// The committed transcript of the sample report (real recognition, linked to its article).
+fn linked_fixture(dir: &Path, replace: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(root().join("tests/golden/report.linked.json")).unwrap();
+    for (a, b) in replace {
+        text = text.replace(a, b);
+    }
+    let d = dir.join("fixture");
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join("report.json");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn index(inputs: &[&Path], archive: &Path) {
+    let out = bin().arg("index").args(inputs).arg("-o").arg(archive).output().unwrap();
+    assert!(out.status.success(), "index: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn search_finds_quotes_at_their_true_time_and_names_by_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    index(&[&linked_fixture(dir.path(), &[])], &archive);
+    let script = script();
+    // Quotes from the script: the hit starts when the quote does, and belongs to its paragraph.
+    for (segment, query) in [(11, "\"we need our children\""), (6, "\"I remember the first flight\"")] {
+        let row = &script[segment - 1];
+        let hits = search_json(&archive, query, &[]);
+        assert!(!hits.is_empty(), "{query}");
+        let h = &hits[0];
+        let start = h["start_ms"].as_u64().unwrap();
+        assert!(start.abs_diff(row.start_ms) <= 500, "{query}: hit at {start} ms, said at {} ms", row.start_ms);
+        assert_eq!(h["paragraph"].as_u64(), Some(row.paragraph as u64), "{query}: {h}");
+        assert_eq!(h["kind"], "verbatim", "{h}");
+        let marked: Vec<&str> = h["snippet"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["mark"] == true)
+            .map(|p| p["text"].as_str().unwrap())
+            .collect();
+        assert!(!marked.is_empty(), "{h}");
+    }
+    // Phrases keep their order; words do not need to.
+    assert!(search_json(&archive, "\"war prisoners\"", &[]).is_empty());
+    assert!(!search_json(&archive, "war prisoners", &[]).is_empty());
+    // Exclusion, prefixes, OR.
+    let all = search_json(&archive, "prisoners", &["--limit", "100"]).len();
+    let without = search_json(&archive, "prisoners -December", &["--limit", "100"]).len();
+    assert!(without < all && without > 0, "{without} of {all}");
+    assert!(!search_json(&archive, "negotia*", &[]).is_empty());
+    assert!(!search_json(&archive, "zzzunheard OR negotiation", &[]).is_empty());
+    // Whatever is typed, the engine never sees syntax it rejects.
+    for q in [
+        "\"prisoners of",
+        "NEAR(prisoners war)",
+        "prisoners AND",
+        "*",
+        "-",
+        "\"",
+        "text:prisoners",
+        "^prisoners",
+        "(((",
+        "prisoners\"\"\"",
+        "OR OR OR",
+    ] {
+        let out = bin().arg("search").arg(&archive).arg(q).output().unwrap();
+        assert!(out.status.success(), "{q:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!search_json(&archive, "\"prisoners of", &[]).is_empty(), "an unbalanced quote is taken literally");
+    // Filters: the fixture has no date, so a date range excludes it.
+    assert!(search_json(&archive, "prisoners", &["--since", "2020-01-01"]).is_empty());
+    assert!(!search_json(&archive, "prisoners", &["--language", "en"]).is_empty());
+    let out = bin().arg("search").arg(&archive).args(["prisoners", "--since", "last week"]).output().unwrap();
+    assert_clean_failure(&out, "a bad date");
+    let out = bin().args(["search", "/nonexistent/archive", "x"]).output().unwrap();
+    assert_clean_failure(&out, "no archive");
+
+    // A report where the recogniser misheard the names: found by the right spelling.
+    let misheard = dir.path().join("misheard");
+    std::fs::create_dir(&misheard).unwrap();
+    let f = linked_fixture(&misheard, &[("Sahakyan", "Sahakian"), ("Gerasimov", "Gerasimoff")]);
+    let archive2 = dir.path().join("archive2");
+    index(&[&f], &archive2);
+    for (query, heard) in [("Sahakyan", "sahakian"), ("Gerasimov", "gerasimoff")] {
+        let hits = search_json(&archive2, query, &[]);
+        assert!(!hits.is_empty(), "{query} finds {heard}");
+        assert!(hits.iter().all(|h| h["matched"].as_array().unwrap().iter().any(|m| m == heard)), "{query}: {hits:?}");
+    }
+    assert!(search_json(&archive2, "Ronaldo", &[]).is_empty(), "an unrelated name finds nothing");
+}
+
+#[test]
+fn index_reads_older_documents_and_rebuilds_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Schema 1, as written before the archive existed.
+    let f = linked_fixture(dir.path(), &[("\"schema\": 2", "\"schema\": 1")]);
+    let a = dir.path().join("a");
+    index(&[&f], &a);
+    index(&[&f], &a);
+    let store = Store::open(&a, false).unwrap();
+    let n: i64 = store.connection().query_row("SELECT count(*) FROM reports", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1, "indexing again replaces, never duplicates");
+    let b = dir.path().join("b");
+    index(&[f.parent().unwrap()], &b);
+    assert_eq!(store.dump().unwrap(), Store::open(&b, false).unwrap().dump().unwrap());
+    let out = bin().args(["index", "/nonexistent/dir", "-o"]).arg(&b).output().unwrap();
+    assert_clean_failure(&out, "missing input");
+}
+
+/// The archive as Datasette serves it: full-text search is detected on passages, and its JSON
+/// API finds the passage vidscribe finds.
+#[test]
+fn datasette_serves_the_archive_and_finds_the_same_passage() {
+    let datasette = root().join("tests/.venv/bin/datasette");
+    assert!(datasette.is_file(), "Datasette is missing at {}: scripts/test.sh installs it", datasette.display());
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    index(&[&linked_fixture(dir.path(), &[])], &archive);
+    let ours = search_json(&archive, "negotiation", &[]);
+    assert!(!ours.is_empty());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(&datasette)
+        .arg("serve")
+        .arg(archive.join("archive.db"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |path: &str| -> Option<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).ok()?;
+        Some(body)
+    };
+    let started = Instant::now();
+    let mut response = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some(r) = get("/archive/passages.json?_search=negotiation&_shape=array") {
+            response = Some(r);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let response = response.expect("Datasette answered");
+    assert!(response.starts_with("HTTP/1.") && response.contains(" 200 "), "{response}");
+    let body = &response[response.find("\r\n\r\n").unwrap() + 4..];
+    let rows: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
+    let texts: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+    assert!(texts.contains(&ours[0]["text"].as_str().unwrap()), "{texts:?} vs {}", ours[0]["text"]);
+}
