@@ -5,15 +5,102 @@
 # start error against the script's true speech times and the caption rule violations. Then, for
 # tiny.en and base, with and without the article features: link precision/recall against the
 # script and the share of the article's names spelled as the article spells them.
+# Last, the archive: index build, size and search latency over 10,000 synthetic reports, and
+# batch throughput on the samples against `run`/`transcribe` file by file.
 # Run it on an idle machine.
-#   scripts/bench.sh [extra transcribe options, e.g. --beam 5 or -m models/ggml-base.bin]
+#   scripts/bench.sh [--archive] [extra transcribe options, e.g. --beam 5 or -m models/ggml-base.bin]
+#   --archive: only the archive section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only_archive=false
+if [[ ${1:-} == --archive ]]; then only_archive=true; shift; fi
 scripts/fetch-model.sh tiny.en >/dev/null
 cargo build --release --quiet
 bin=target/release/vidscribe
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+
+archive_bench() {
+  echo
+  echo "Archive: 10,000 synthetic reports (scripts/archive-fixture.py), CLI wall times:"
+  python3 scripts/archive-fixture.py 10000 "$out/fixture"
+  local start end
+  start=$(date +%s.%N)
+  "$bin" index "$out/fixture" -o "$out/archive" -q
+  end=$(date +%s.%N)
+  local reports passages words
+  reports=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(*c.execute("select (select count(*) from reports),(select count(*) from passages),(select count(*) from words)").fetchone())' "$out/archive/archive.db")
+  read -r reports passages words <<<"$reports"
+  printf 'index build: %.1f s for %s reports, %s passages, %s words; archive.db %s MB\n' \
+    "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$reports" "$passages" "$words" \
+    "$(( $(stat -c %s "$out/archive/archive.db") / 1000000 ))"
+  local queries=(
+    'prisoners' 'return prisoners' 'children back' 'landmine maps' 'negotiation'
+    '"prisoners of war"' '"we need our children back"' '"European Court"' '"December 9"' '"human rights"'
+    'Gerasimov' 'Sahakian' 'Poghosyan' 'Siranuysh' 'Kerasimoff'
+    'negotia*' 'captiv*' 'Gyumri OR Yerevan' 'prisoners -Azerbaijan' 'soldiers captivity'
+  )
+  : > "$out/latency"
+  local q r hits
+  printf '%-30s %6s %9s\n' query hits median_ms
+  for q in "${queries[@]}"; do
+    : > "$out/one"
+    for r in 1 2 3 4 5; do
+      start=$(date +%s%N)
+      hits=$("$bin" search "$out/archive" "$q" --json --limit 20 | wc -l)
+      end=$(date +%s%N)
+      echo $(( (end - start) / 1000 )) | tee -a "$out/latency" >> "$out/one"
+    done
+    printf '%-30s %6s %9.1f\n' "$q" "$hits" "$(sort -n "$out/one" | awk '{a[NR]=$1} END{print a[3]/1000}')"
+  done
+  sort -n "$out/latency" | awk '{a[NR]=$1} END{printf "search latency over %d runs (20 queries x 5, top 20 hits): median %.1f ms, p95 %.1f ms\n", NR, a[int(NR/2)+1]/1000, a[int(NR*0.95)]/1000}'
+  local filtered
+  start=$(date +%s%N)
+  filtered=$("$bin" search "$out/archive" prisoners --source CivilNet --since 2022-01-01 --json | wc -l)
+  end=$(date +%s%N)
+  echo "filtered search (source + since): $filtered hits in $(( (end - start) / 1000000 )) ms"
+
+  echo
+  echo "Batch throughput on the samples (2 reports with their article, 9 clips of 8 s), $(nproc) threads:"
+  local c=$out/collection
+  mkdir -p "$c"
+  cp samples/report.mp4 samples/report.webm samples/formats/clip* "$c/"
+  for f in "$c"/clip*; do mv "$f" "$c/$(basename "$f" | tr . _).${f##*.}"; done
+  cp samples/article.txt "$c/report_mp4.txt" 2>/dev/null || true
+  mv "$c/report.mp4" "$c/report_mp4.mp4"; mv "$c/report.webm" "$c/report_webm.webm"
+  cp samples/article.txt "$c/report_webm.txt"
+  local audio
+  start=$(date +%s.%N)
+  "$bin" batch "$c" -o "$out/batch" -q
+  end=$(date +%s.%N)
+  local batch_wall
+  batch_wall=$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')
+  audio=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select sum(duration_ms) from reports").fetchone()[0]/1000)' "$out/batch/archive.db")
+  start=$(date +%s.%N)
+  for f in "$c"/*; do
+    case "$f" in *.txt) continue ;; esac
+    if [[ -f ${f%.*}.txt ]]; then
+      "$bin" run "$f" --article "${f%.*}.txt" -o "$out/one-by-one/$(basename "$f")" -q
+    else
+      "$bin" transcribe "$f" -o "$out/one-by-one/$(basename "$f")" -f srt,vtt,json,txt -q
+    fi
+  done
+  end=$(date +%s.%N)
+  local single_wall
+  single_wall=$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')
+  printf 'batch: %.1f s for %.1f s of audio = %.1f hours of audio per hour; one by one: %.1f s (%.1f h/h); batch/one-by-one wall %.2f\n' \
+    "$batch_wall" "$audio" "$(awk -v w="$batch_wall" -v a="$audio" 'BEGIN{print a/w}')" \
+    "$single_wall" "$(awk -v w="$single_wall" -v a="$audio" 'BEGIN{print a/w}')" "$(awk -v a="$batch_wall" -v b="$single_wall" 'BEGIN{print a/b}')"
+  start=$(date +%s.%N)
+  "$bin" batch "$c" -o "$out/batch" -q
+  end=$(date +%s.%N)
+  printf 'batch again (everything unchanged): %.2f s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
+}
+if $only_archive; then
+  archive_bench
+  exit 0
+fi
 
 inputs=(
   "samples/report.mp4|samples/report.txt|samples/report.script.tsv"
@@ -192,3 +279,5 @@ for minutes in 15 30 60; do
     "$(awk -v x="$(field transcribe_ms)" 'BEGIN{print x/1000}')" "$(field windows)" "$(field retried)"
   rm -f "$cut"
 done
+
+archive_bench

@@ -292,6 +292,15 @@ fn index_reads_older_documents_and_rebuilds_the_same_rows() {
     let b = dir.path().join("b");
     index(&[f.parent().unwrap()], &b);
     assert_eq!(store.dump().unwrap(), Store::open(&b, false).unwrap().dump().unwrap());
+    // The replaced report left nothing behind in the full-text indexes either.
+    let hits = |x: &Path| search_json(x, "prisoners OR children OR Gyumri", &["--limit", "100"]);
+    assert_eq!(hits(&a), hits(&b));
+    assert!(!hits(&a).is_empty());
+    let indexed: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM reports_fts WHERE reports_fts MATCH 'prisoners'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(indexed, 1, "the first indexing of the report was removed from reports_fts");
     let out = bin().args(["index", "/nonexistent/dir", "-o"]).arg(&b).output().unwrap();
     assert_clean_failure(&out, "missing input");
 }

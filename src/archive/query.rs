@@ -184,8 +184,8 @@ impl Query {
         self.groups.is_empty()
     }
 
-    /// The query as an FTS5 MATCH expression (`None` when it cannot match anything).
-    pub fn fts5(&self) -> Option<String> {
+    /// What must be present, as an FTS5 MATCH expression (`None` when nothing is asked for).
+    pub fn positive_fts5(&self) -> Option<String> {
         if self.groups.is_empty() {
             return None;
         }
@@ -194,7 +194,20 @@ impl Query {
             .iter()
             .map(|g| format!("({})", g.terms.iter().map(Term::fts5).collect::<Vec<_>>().join(" OR ")))
             .collect();
-        let mut e = groups.join(" AND ");
+        Some(groups.join(" AND "))
+    }
+
+    /// Whether a passage with these tokens matches: every group has a term in it, and no
+    /// excluded term is.
+    pub fn matches(&self, toks: &[String]) -> bool {
+        !self.groups.is_empty()
+            && self.groups.iter().all(|g| g.terms.iter().any(|t| !t.find(toks).is_empty()))
+            && self.excluded.iter().all(|t| t.find(toks).is_empty())
+    }
+
+    /// The query as an FTS5 MATCH expression (`None` when it cannot match anything).
+    pub fn fts5(&self) -> Option<String> {
+        let mut e = self.positive_fts5()?;
         if !self.excluded.is_empty() {
             e = format!("({e}) NOT ({})", self.excluded.iter().map(Term::fts5).collect::<Vec<_>>().join(" OR "));
         }
@@ -247,5 +260,9 @@ mod tests {
         assert_eq!(Term::Phrase(vec!["of".into(), "war".into()]).find(&toks), [(2, 3)]);
         assert_eq!(Term::Prefix("ger".into()).find(&toks), [(5, 5)]);
         assert_eq!(w("aide").find(&toks), [(7, 7)]);
+        assert!(parse("\"of war\" aide -moscow").matches(&toks));
+        assert!(!parse("\"war of\" aide").matches(&toks));
+        assert!(!parse("aide -gerasimov").matches(&toks));
+        assert!(parse("zzz OR ger*").matches(&toks));
     }
 }

@@ -60,7 +60,7 @@ pub struct Hit {
     pub target: Option<String>,
     /// The spellings that matched (differing from the query's where a name was matched by sound).
     pub matched: Vec<String>,
-    /// BM25 (lower is better, as SQLite reports it).
+    /// The report's BM25 over its whole transcript (lower is better, as SQLite reports it).
     pub rank: f64,
 }
 
@@ -144,75 +144,100 @@ pub fn prepare(store: &Store, text: &str) -> Result<Query, StoreError> {
     Ok(q)
 }
 
-struct Row {
-    passage: i64,
-    report_id: i64,
-    start_ms: i64,
-    end_ms: i64,
-    text: String,
-    paragraph: Option<i64>,
-    kind: Option<String>,
+/// A report whose transcript matches, best first.
+struct ReportRow {
+    id: i64,
     rank: f64,
     report: String,
     folder: String,
     title: Option<String>,
     date: Option<String>,
     source: Option<String>,
-    page: Option<String>,
-    media: Option<String>,
+    target: Option<String>,
 }
 
-/// Runs `text` against the archive: at most `limit` hits, best first.
+/// A passage of a matching report.
+struct PassageRow {
+    id: i64,
+    start_ms: i64,
+    end_ms: i64,
+    text: String,
+    recognised: Option<String>,
+    paragraph: Option<i64>,
+    kind: Option<String>,
+}
+
+/// Runs `text` against the archive: at most `limit` hits. Reports are ranked by BM25 over their
+/// whole transcript (FTS5, so the cost does not grow with the number of passages that share a
+/// common word); within a report, its matching passages come in speaking order.
 pub fn search(store: &Store, text: &str, filters: &Filters, limit: usize) -> Result<Vec<Hit>, StoreError> {
     let q = prepare(store, text)?;
-    let Some(expr) = q.fts5() else { return Ok(Vec::new()) };
+    let Some(expr) = q.positive_fts5() else { return Ok(Vec::new()) };
+    let limit = limit.clamp(1, MAX_LIMIT);
     let conn = store.connection();
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.id, p.report_id, p.start_ms, p.end_ms, p.text, p.paragraph, p.kind, bm25(passages_fts) AS rank,
-                r.report, r.folder, r.title, r.date, r.source, r.page, r.media
-         FROM passages_fts
-         JOIN passages p ON p.id = passages_fts.rowid
-         JOIN reports r ON r.id = p.report_id
-         WHERE passages_fts MATCH ?1
+    let mut reports = conn.prepare_cached(
+        "SELECT r.id, bm25(reports_fts) AS rank, r.report, r.folder, r.title, r.date, r.source, coalesce(r.page, r.media)
+         FROM reports_fts JOIN reports r ON r.id = reports_fts.rowid
+         WHERE reports_fts MATCH ?1
            AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
            AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
-         ORDER BY rank, r.report, p.number
-         LIMIT ?6",
+         ORDER BY rank, r.report",
     )?;
-    let rows: Vec<Row> = stmt
-        .query_map(
-            params![expr, filters.since, filters.until, filters.source, filters.language, limit.min(MAX_LIMIT) as i64],
-            |r| {
-                Ok(Row {
-                    passage: r.get(0)?,
-                    report_id: r.get(1)?,
-                    start_ms: r.get(2)?,
-                    end_ms: r.get(3)?,
-                    text: r.get(4)?,
-                    paragraph: r.get(5)?,
-                    kind: r.get(6)?,
-                    rank: r.get(7)?,
-                    report: r.get(8)?,
-                    folder: r.get(9)?,
-                    title: r.get(10)?,
-                    date: r.get(11)?,
-                    source: r.get(12)?,
-                    page: r.get(13)?,
-                    media: r.get(14)?,
+    let mut passages = conn.prepare_cached(
+        "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind FROM passages WHERE report_id = ?1 ORDER BY number",
+    )?;
+    let mut rows = reports.query(params![expr, filters.since, filters.until, filters.source, filters.language])?;
+    let mut hits = Vec::new();
+    while let Some(r) = rows.next()? {
+        let report = ReportRow {
+            id: r.get(0)?,
+            rank: r.get(1)?,
+            report: r.get(2)?,
+            folder: r.get(3)?,
+            title: r.get(4)?,
+            date: r.get(5)?,
+            source: r.get(6)?,
+            target: r.get(7)?,
+        };
+        let found: Vec<PassageRow> = passages
+            .query_map([report.id], |p| {
+                Ok(PassageRow {
+                    id: p.get(0)?,
+                    start_ms: p.get(1)?,
+                    end_ms: p.get(2)?,
+                    text: p.get(3)?,
+                    recognised: p.get(4)?,
+                    paragraph: p.get(5)?,
+                    kind: p.get(6)?,
                 })
-            },
-        )?
-        .collect::<Result<_, _>>()?;
-    rows.into_iter().map(|row| hit(store, &q, row)).collect()
+            })?
+            .collect::<Result<_, _>>()?;
+        for p in found {
+            let shown = q.matches(&tokens(&p.text));
+            let heard = !shown && p.recognised.as_deref().is_some_and(|t| q.matches(&tokens(t)));
+            if shown || heard {
+                hits.push(hit(store, &q, &report, p, shown)?);
+                if hits.len() >= limit {
+                    return Ok(hits);
+                }
+            }
+        }
+    }
+    Ok(hits)
 }
 
-/// Places a row's match in its words and builds the hit.
-fn hit(store: &Store, q: &Query, row: Row) -> Result<Hit, StoreError> {
+/// Places a passage's match in its words and builds the hit. `shown`: the match is in the text as
+/// shown (with word times); else only in the recognised text (the passage's times).
+fn hit(store: &Store, q: &Query, report: &ReportRow, p: PassageRow, shown: bool) -> Result<Hit, StoreError> {
     let conn = store.connection();
-    let mut words_stmt =
-        conn.prepare_cached("SELECT word, start_ms, end_ms FROM words WHERE passage_id = ?1 ORDER BY position")?;
-    let words: Vec<(String, i64, i64)> =
-        words_stmt.query_map([row.passage], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    let words: Vec<(String, i64, i64)> = if shown {
+        conn.prepare_cached("SELECT word, start_ms, end_ms FROM words WHERE passage_id = ?1 ORDER BY position")?
+            .query_map([p.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    } else {
+        let heard = p.recognised.as_deref().unwrap_or_default();
+        heard.split_whitespace().map(|w| (w.to_string(), p.start_ms, p.end_ms)).collect()
+    };
     // Tokens of the passage, each with the word it came from.
     let mut toks = Vec::new();
     let mut owner = Vec::new();
@@ -240,8 +265,8 @@ fn hit(store: &Store, q: &Query, row: Row) -> Result<Hit, StoreError> {
     let first = marked.iter().position(|&m| m);
     let last = marked.iter().rposition(|&m| m);
     let (start_ms, end_ms) = match (first, last) {
-        (Some(a), Some(b)) => (words[a].1, words[b].2),
-        _ => (row.start_ms, row.end_ms),
+        (Some(a), Some(b)) if shown => (words[a].1, words[b].2),
+        _ => (p.start_ms, p.end_ms),
     };
     let (from, to) = match (first, last) {
         (Some(a), Some(b)) if words.len() > 3 * SNIPPET_CONTEXT => {
@@ -266,29 +291,29 @@ fn hit(store: &Store, q: &Query, row: Row) -> Result<Hit, StoreError> {
     if to < words.len() {
         push(" …", false);
     }
-    let paragraph_text: Option<String> = match row.paragraph {
+    let paragraph_text: Option<String> = match p.paragraph {
         Some(n) => conn
             .prepare_cached("SELECT text FROM paragraphs WHERE report_id = ?1 AND number = ?2")?
-            .query_row(params![row.report_id, n], |r| r.get(0))
+            .query_row(params![report.id, n], |r| r.get(0))
             .optional()?,
         None => None,
     };
     Ok(Hit {
-        report: row.report,
-        title: row.title,
-        date: row.date,
-        source: row.source,
+        report: report.report.clone(),
+        title: report.title.clone(),
+        date: report.date.clone(),
+        source: report.source.clone(),
         start_ms: start_ms.max(0) as u64,
         end_ms: end_ms.max(0) as u64,
-        text: row.text,
+        text: p.text,
         snippet,
-        paragraph: row.paragraph.map(|n| n as usize),
+        paragraph: p.paragraph.map(|n| n as usize),
         paragraph_text,
-        kind: row.kind,
-        folder: row.folder,
-        target: row.page.or(row.media),
+        kind: p.kind,
+        folder: report.folder.clone(),
+        target: report.target.clone(),
         matched,
-        rank: row.rank,
+        rank: report.rank,
     })
 }
 

@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS passages (
     start_ms INTEGER NOT NULL,
     end_ms INTEGER NOT NULL,
     text TEXT NOT NULL,               -- as shown in the subtitles
-    recognised TEXT NOT NULL,         -- as recognised, before article wording and name fixes
+    recognised TEXT,                  -- as recognised, where article wording or name fixes changed it
     paragraph INTEGER,                -- the article paragraph it belongs to
     kind TEXT                         -- verbatim, paraphrase, topical, none (NULL: no article)
 );
@@ -87,6 +87,13 @@ CREATE TABLE IF NOT EXISTS vocabulary (
 CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary(sound);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     text, recognised, content="passages", content_rowid="id", tokenize="unicode61 remove_diacritics 2"
+);
+-- One row per report (its whole transcript): search ranks reports by BM25 here first, which
+-- stays fast however many passages share a common word, then finds the passages in them.
+-- Contentless (the text is in passages); rows are removed with FTS5's 'delete' command, which
+-- SQLite versions as old as the sqlite3 shells and Pythons archivists use understand.
+CREATE VIRTUAL TABLE IF NOT EXISTS reports_fts USING fts5(
+    text, content="", tokenize="unicode61 remove_diacritics 2"
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS paragraphs_fts USING fts5(
     text, content="paragraphs", content_rowid="id", tokenize="unicode61 remove_diacritics 2"
@@ -206,7 +213,20 @@ impl Store {
     /// Adds a report or replaces the one of the same key, in one transaction.
     pub fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM reports WHERE report = ?1", [&entry.report])?;
+        let old: Option<i64> =
+            tx.query_row("SELECT id FROM reports WHERE report = ?1", [&entry.report], |r| r.get(0)).optional()?;
+        if let Some(id) = old {
+            let mut stmt = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
+            let rows: Vec<(String, Option<String>)> =
+                stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            drop(stmt);
+            let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
+            tx.execute(
+                "INSERT INTO reports_fts (reports_fts, rowid, text) VALUES ('delete', ?1, ?2)",
+                params![id, whole],
+            )?;
+            tx.execute("DELETE FROM reports WHERE id = ?1", [id])?;
+        }
         let passages = passages_of(doc);
         let word_count: usize = passages.iter().map(|p| p.words.len()).sum();
         let title =
@@ -271,13 +291,16 @@ impl Store {
                         w.probability as f64
                     ])?;
                 }
-                for t in super::query::tokens(&p.text).into_iter().chain(super::query::tokens(&p.recognised)) {
+                let recognised = p.recognised.as_deref().unwrap_or_default();
+                for t in super::query::tokens(&p.text).into_iter().chain(super::query::tokens(recognised)) {
                     if t.chars().any(char::is_alphabetic) {
                         let sound = crate::text::sound_key(&t);
                         ins_vocab.execute(params![t, sound])?;
                     }
                 }
             }
+            let whole = report_text(passages.iter().map(|p| (p.text.as_str(), p.recognised.as_deref())));
+            tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![report_id, whole])?;
             if let Some(a) = &doc.article {
                 let mut ins_para = tx.prepare(
                     "INSERT INTO paragraphs (report_id, number, kind, text, first_spoken_ms, spoken) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -356,12 +379,27 @@ impl Store {
     }
 }
 
+/// A report's whole transcript as `reports_fts` indexes it (built the same way to remove it).
+fn report_text<'a>(passages: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
+    let mut whole = String::new();
+    for (text, recognised) in passages {
+        whole.push_str(text);
+        whole.push('\n');
+        if let Some(r) = recognised {
+            whole.push_str(r);
+            whole.push('\n');
+        }
+    }
+    whole
+}
+
 /// A passage as the archive stores it.
 pub struct StoredPassage<'a> {
     pub start_ms: u64,
     pub end_ms: u64,
     pub text: String,
-    pub recognised: String,
+    /// As recognised, where corrections changed it.
+    pub recognised: Option<String>,
     pub paragraph: Option<usize>,
     pub kind: Option<&'static str>,
     pub words: Vec<&'a crate::asr::Word>,
@@ -387,8 +425,8 @@ pub fn passages_of(doc: &Document) -> Vec<StoredPassage<'_>> {
         .collect()
 }
 
-/// The passage as recognised: the corrections made inside its time undone.
-fn recognised_text(doc: &Document, text: &str, start_ms: u64, end_ms: u64) -> String {
+/// The passage as recognised (the corrections made inside its time undone), where that differs.
+fn recognised_text(doc: &Document, text: &str, start_ms: u64, end_ms: u64) -> Option<String> {
     let mut out = text.to_string();
     for c in doc.corrections.iter().filter(|c| c.start_ms < end_ms.max(start_ms + 1) && c.end_ms > start_ms) {
         if !c.after.is_empty()
@@ -397,5 +435,5 @@ fn recognised_text(doc: &Document, text: &str, start_ms: u64, end_ms: u64) -> St
             out.replace_range(at..at + c.after.len(), &c.before);
         }
     }
-    out
+    (out != text).then_some(out)
 }
