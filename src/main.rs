@@ -409,6 +409,7 @@ impl vidscribe::archive::Observer for BatchBars {
         let what = match outcome {
             Outcome::Done { report, audio_ms } => format!("made {report} ({} of audio)", short_clock(*audio_ms)),
             Outcome::Skipped { report } => format!("unchanged {report}, skipped"),
+            Outcome::Updated { report } => format!("updated {report} (metadata), not recognised again"),
             Outcome::Failed { error } => format!("FAILED {}: {error}", media.display()),
         };
         if self.lines {
@@ -441,10 +442,11 @@ fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
             format!(": {}", summary.failed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", "))
         };
         eprintln!(
-            "vidscribe: batch into {}: {} made ({} of audio), {} unchanged, {} failed{failed}",
+            "vidscribe: batch into {}: {} made ({} of audio), {} updated, {} unchanged, {} failed{failed}",
             args.output.display(),
             summary.done.len(),
             short_clock(summary.audio_ms),
+            summary.updated.len(),
             summary.skipped.len(),
             summary.failed.len()
         );

@@ -351,3 +351,54 @@ fn datasette_serves_the_archive_and_finds_the_same_passage() {
     let texts: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
     assert!(texts.contains(&ours[0]["text"].as_str().unwrap()), "{texts:?} vs {}", ours[0]["text"]);
 }
+
+/// A manifest gives each report its title, date and source; the filters use them; a changed
+/// title is brought up to date without recognising again.
+#[test]
+fn manifest_metadata_filters_and_updates_without_recognition() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = collection(dir.path(), false);
+    let manifest = c.join("manifest.csv");
+    let write = |title: &str| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "video,article,title,date,source\na.wav,a.txt,\"{title}\",2021-12-10,CivilNet\nb.ogg,,Second,2022-03-01,Hetq\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("Prisoners, a first report");
+    let archive = dir.path().join("archive");
+    let out = batch(&[&manifest], &archive);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(report_dirs(&archive).len(), 2, "c.mp3 is not in the manifest");
+    let hits = search_json(&archive, "prisoners", &["--source", "CivilNet"]);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["title"], "Prisoners, a first report");
+    assert_eq!(hits[0]["date"], "2021-12-10");
+    assert_eq!(search_json(&archive, "prisoners", &["--since", "2022-01-01"]).len(), 1);
+    assert_eq!(search_json(&archive, "prisoners", &["--until", "2021-12-31"]).len(), 1);
+    assert!(search_json(&archive, "prisoners", &["--since", "2023-01-01"]).is_empty());
+
+    let a_json = archive.join(&report_dirs(&archive)[0]).join("a.json");
+    let words_before = std::fs::read_to_string(&a_json).unwrap();
+    write("Prisoners of war, retitled");
+    let out = batch(&[&manifest], &archive);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("0 made") && err.contains("1 updated") && err.contains("1 unchanged"), "{err}");
+    let hits = search_json(&archive, "prisoners", &["--source", "CivilNet"]);
+    assert_eq!(hits[0]["title"], "Prisoners of war, retitled");
+    let after: vidscribe::formats::json::Document =
+        serde_json::from_str(&std::fs::read_to_string(&a_json).unwrap()).unwrap();
+    let before: vidscribe::formats::json::Document = serde_json::from_str(&words_before).unwrap();
+    assert_eq!(after.meta.title.as_deref(), Some("Prisoners of war, retitled"));
+    assert_eq!(after.transcript, before.transcript, "not recognised again");
+
+    // A manifest with a bad date is refused as a whole, naming the line.
+    std::fs::write(&manifest, "video,date\na.wav,10/12/2021\n").unwrap();
+    let out = batch(&[&manifest], &archive);
+    let err = assert_clean_failure(&out, "bad manifest");
+    assert!(err.contains("line 2"), "{err}");
+}

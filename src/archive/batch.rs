@@ -278,8 +278,9 @@ pub struct BatchConfig {
     pub literal: bool,
 }
 
-/// What makes a report what it is: when this is unchanged the report is skipped. Threads and
-/// other speed-only options do not count.
+/// What recognition made a report from: when this is unchanged the report is not recognised
+/// again. Threads and other speed-only options do not count; nor does the manifest's metadata,
+/// which is updated in place.
 #[derive(Serialize)]
 struct Fingerprint<'a> {
     schema: u32,
@@ -295,15 +296,25 @@ struct Fingerprint<'a> {
     track: Option<usize>,
     literal: bool,
     profile: &'a crate::captions::Profile,
-    meta: &'a Meta,
 }
 
 /// How one report went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Done { report: String, audio_ms: Ms },
-    Skipped { report: String },
-    Failed { error: String },
+    Done {
+        report: String,
+        audio_ms: Ms,
+    },
+    Skipped {
+        report: String,
+    },
+    /// Not recognised again: its metadata changed, or it was missing from the database.
+    Updated {
+        report: String,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 /// What a batch reports as it goes. Every method defaults to doing nothing.
@@ -323,6 +334,7 @@ pub trait Observer: Sync {
 pub struct Summary {
     pub done: Vec<String>,
     pub skipped: Vec<String>,
+    pub updated: Vec<String>,
     /// (media, error)
     pub failed: Vec<(String, String)>,
     pub audio_ms: Ms,
@@ -409,6 +421,10 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
                 log.line(&format!("unchanged {report} ({media}): skipped"))?;
                 summary.skipped.push(report.clone());
             }
+            Outcome::Updated { report } => {
+                log.line(&format!("updated {report} ({media}): metadata and database, not recognised again"))?;
+                summary.updated.push(report.clone());
+            }
             Outcome::Failed { error } => {
                 log.line(&format!("FAILED {media}: {error}"))?;
                 summary.failed.push((media.to_string(), error.clone()));
@@ -421,8 +437,9 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
         return Err(BatchError::Cancelled);
     }
     log.line(&format!(
-        "batch over: {} made, {} unchanged, {} failed",
+        "batch over: {} made, {} updated, {} unchanged, {} failed",
         summary.done.len(),
+        summary.updated.len(),
         summary.skipped.len(),
         summary.failed.len()
     ))?;
@@ -471,32 +488,54 @@ fn one(
             track: cfg.job.decode.track,
             literal: cfg.literal,
             profile: &cfg.job.profile,
-            meta: &item.meta,
         };
         hex(&Sha256::digest(serde_json::to_vec(&f).unwrap_or_default()))
     };
     let dir = cfg.archive.join(&report);
     let stem = Media::File(item.media.clone()).stem();
     let json_path = dir.join(format!("{stem}.json"));
-    if store.fingerprint(&report)?.as_deref() == Some(fingerprint.as_str()) && json_path.is_file() {
-        return Ok(Outcome::Skipped { report });
+    let media_name = item.media.file_name().map_or_else(|| "media".into(), |n| n.to_string_lossy().into_owned());
+    let entry = Entry {
+        report: report.clone(),
+        folder: report.clone(),
+        page: Some("report.html".into()),
+        media: Some(media_name.clone()),
+        media_sha256: Some(media_sha256.clone()),
+        article_sha256: article_sha256.clone(),
+        fingerprint: Some(fingerprint.clone()),
+    };
+    // A report's whole output set goes into its own folder, the media beside the page. A report
+    // without its article still gets its page (video, subtitles, transcript).
+    let outputs = Outputs {
+        dir: dir.clone(),
+        formats: vec![Format::Srt, Format::Vtt, Format::Json, Format::Txt, Format::Html],
+        stem,
+        page: Some("report.html".into()),
+        media_copy: Some((media_name, item.media.clone())),
+        inputs: std::iter::once(item.media.clone()).chain(item.article.clone()).collect(),
+    };
+    // Made before from the same inputs: skipped, or only its metadata brought up to date (and
+    // put back in the database if a crash came between the files and the database).
+    if let Ok(mut doc) = job::read_document(&json_path)
+        && doc.archive.as_ref().is_some_and(|s| s.fingerprint == fingerprint)
+    {
+        let in_db = store.fingerprint(&report)?.as_deref() == Some(fingerprint.as_str());
+        if doc.meta == item.meta && in_db {
+            return Ok(Outcome::Skipped { report });
+        }
+        if doc.meta != item.meta {
+            doc.meta = item.meta.clone();
+            let notes = job::build_captions(&mut doc, &cfg.job.profile);
+            job::write_outputs(&doc, &notes, &outputs, cancel)?;
+        }
+        store.put(&entry, &doc)?;
+        return Ok(Outcome::Updated { report });
     }
     let job_cfg = JobConfig {
         media: Media::File(item.media.clone()),
         article: item.article.clone().map(|a| ArticleSpec::full(a, cfg.literal)),
         meta: item.meta.clone(),
         ..cfg.job.clone()
-    };
-    let media_name = item.media.file_name().map_or_else(|| "media".into(), |n| n.to_string_lossy().into_owned());
-    // A report without its article still gets its page (video, subtitles, transcript).
-    let formats = vec![Format::Srt, Format::Vtt, Format::Json, Format::Txt, Format::Html];
-    let outputs = Outputs {
-        dir: dir.clone(),
-        formats,
-        stem,
-        page: Some("report.html".into()),
-        media_copy: Some((media_name.clone(), item.media.clone())),
-        inputs: std::iter::once(item.media.clone()).chain(item.article.clone()).collect(),
     };
     outputs.check()?;
     let prepared = job::prepare(&job_cfg)?;
@@ -507,15 +546,6 @@ fn one(
         fingerprint: fingerprint.clone(),
     });
     job::write_outputs(&made.doc, &made.notes, &outputs, cancel)?;
-    let entry = Entry {
-        report: report.clone(),
-        folder: report.clone(),
-        page: Some("report.html".into()),
-        media: Some(media_name),
-        media_sha256: Some(media_sha256),
-        article_sha256,
-        fingerprint: Some(fingerprint),
-    };
     store.put(&entry, &made.doc)?;
     Ok(Outcome::Done { report, audio_ms: made.doc.input.audio.duration_ms })
 }
