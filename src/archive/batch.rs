@@ -175,7 +175,15 @@ fn read_manifest(path: &Path) -> Result<Vec<Item>, BatchError> {
         .collect()
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<Item>) -> Result<(), BatchError> {
+/// The files under `dir` for which `keep` holds, in a stable order, down to [`MAX_DEPTH`] folders;
+/// hidden files and folders (the archive's own temporaries too) are passed over, and symbolic
+/// links to folders are not followed (no cycles).
+fn files_under(
+    dir: &Path,
+    keep: &dyn Fn(&Path) -> bool,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), BatchError> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -185,17 +193,13 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<Item>) -> Result<(), BatchError>
         .collect();
     entries.sort();
     for p in entries {
-        let name = p.file_name().map(|n| n.to_string_lossy().starts_with('.')).unwrap_or(true);
-        if name {
-            continue; // hidden files and folders (and the archive's own temporaries)
+        if p.file_name().is_none_or(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
         }
-        // Symbolic links to folders are not followed (no cycles); links to files are.
-        let is_dir = std::fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false);
-        if is_dir {
-            walk(&p, depth + 1, out)?;
-        } else if is_media(&p) && p.is_file() {
-            let article = sibling_article(&p);
-            out.push(Item { media: p, article, meta: Meta::default() });
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+            files_under(&p, keep, depth + 1, out)?;
+        } else if keep(&p) && p.is_file() {
+            out.push(p);
         }
         if out.len() > MAX_ITEMS {
             return Err(BatchError::TooMany);
@@ -213,12 +217,16 @@ pub fn collect(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Item>, Bat
         let meta = std::fs::metadata(input).map_err(|source| BatchError::Read { path: input.clone(), source })?;
         if meta.is_dir() {
             let mut found = Vec::new();
-            walk(input, 0, &mut found)?;
-            found.retain(|i| skip.as_ref().is_none_or(|s| !i.media.canonicalize().is_ok_and(|m| m.starts_with(s))));
+            files_under(input, &is_media, 0, &mut found)?;
+            found.retain(|m| skip.as_ref().is_none_or(|s| !m.canonicalize().is_ok_and(|m| m.starts_with(s))));
             if found.is_empty() {
                 return Err(BatchError::Nothing(input.display().to_string()));
             }
-            items.extend(found);
+            items.extend(found.into_iter().map(|media| Item {
+                article: sibling_article(&media),
+                media,
+                meta: Meta::default(),
+            }));
         } else if input.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("jsonl")) {
             items.extend(read_manifest(input)?);
         } else if meta.is_file() {
@@ -558,31 +566,6 @@ pub struct Indexed {
     pub skipped: Vec<(String, String)>,
 }
 
-fn json_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), BatchError> {
-    if depth > MAX_DEPTH {
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| BatchError::Read { path: dir.to_path_buf(), source })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-            continue;
-        }
-        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
-            json_files(&p, depth + 1, out)?;
-        } else if p.extension().is_some_and(|e| e == "json") {
-            out.push(p);
-        }
-        if out.len() > MAX_ITEMS {
-            return Err(BatchError::TooMany);
-        }
-    }
-    Ok(())
-}
-
 /// (Re)builds the archive's database from the JSON outputs of `run`, `transcribe` or `batch`
 /// found in `dirs` (the archive's own folders included).
 pub fn index(dirs: &[PathBuf], archive: &Path) -> Result<Indexed, BatchError> {
@@ -593,7 +576,7 @@ pub fn index(dirs: &[PathBuf], archive: &Path) -> Result<Indexed, BatchError> {
         if d.is_file() {
             files.push(d.clone());
         } else {
-            json_files(d, 0, &mut files)?;
+            files_under(d, &|p| p.extension().is_some_and(|e| e == "json"), 0, &mut files)?;
         }
     }
     let mut done = Indexed::default();
