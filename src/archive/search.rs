@@ -14,6 +14,11 @@ use crate::text::{is_stop_word, similarity, sound_key};
 pub const MAX_LIMIT: usize = 1_000;
 /// Other spellings added for one name at most.
 const MAX_SPELLINGS: usize = 8;
+/// A word of the same sound key is another spelling of a name from this spelling similarity on
+/// ("sahakian" for "sahakyan" 0.88, "gerasimoff" for "gerasimov" 0.8; not "zohakoian", 0.67).
+const SAME_SOUND_SIMILARITY: f64 = 0.7;
+/// Any word this similar in spelling is one too.
+const SPELLING_SIMILARITY: f64 = 0.85;
 /// Words of a long passage shown on either side of the match.
 const SNIPPET_CONTEXT: usize = 12;
 
@@ -111,7 +116,7 @@ fn spellings(store: &Store, folded: &str) -> Result<Vec<String>, StoreError> {
         .filter(|(t, _)| t != folded)
         .filter_map(|(t, s)| {
             let sim = similarity(folded, &t);
-            ((s == key && sim >= 0.6) || sim >= 0.8).then_some((sim, t))
+            ((s == key && sim >= SAME_SOUND_SIMILARITY) || sim >= SPELLING_SIMILARITY).then_some((sim, t))
         })
         .collect();
     found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
@@ -320,6 +325,25 @@ fn hit(store: &Store, q: &Query, report: &ReportRow, p: PassageRow, shown: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_spellings_of_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), true).unwrap();
+        for t in ["sahakian", "zohakoian", "gerasimoff", "garrison", "gerasimov"] {
+            store
+                .connection()
+                .execute("INSERT INTO vocabulary (term, sound) VALUES (?1, ?2)", params![t, sound_key(t)])
+                .unwrap();
+        }
+        assert_eq!(spellings(&store, "sahakyan").unwrap(), ["sahakian"]);
+        assert_eq!(spellings(&store, "gerasimov").unwrap(), ["gerasimoff"]);
+        assert_eq!(spellings(&store, "kerasimoff").unwrap(), ["gerasimoff", "gerasimov"]);
+        assert!(looks_like_name(&store, "Gerasimov", "gerasimov").unwrap());
+        assert!(looks_like_name(&store, "pashinyan", "pashinyan").unwrap(), "never heard: may be a name");
+        assert!(!looks_like_name(&store, "garrison", "garrison").unwrap(), "a known lower-case word");
+        assert!(!looks_like_name(&store, "The", "the").unwrap());
+    }
 
     #[test]
     fn fragment_seconds() {
