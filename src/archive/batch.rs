@@ -208,12 +208,37 @@ fn files_under(
     Ok(())
 }
 
-/// Turns folders, media files and manifests into the reports to make, in a stable order, each
+/// A quoted glob pattern (`'reports/**/*.mp4'`: no shell argument limit for large collections) as
+/// the paths it matches; any other input as it is.
+fn expand(input: &Path) -> Result<Vec<PathBuf>, BatchError> {
+    let text = input.to_string_lossy();
+    if input.exists() || !text.contains(['*', '?', '[']) {
+        return Ok(vec![input.to_path_buf()]);
+    }
+    let bad = |message: String| BatchError::Manifest { path: input.to_path_buf(), message };
+    let mut found = Vec::new();
+    for entry in glob::glob(&text).map_err(|e| bad(format!("not a usable pattern ({e})")))? {
+        found.push(entry.map_err(|e| BatchError::Read { path: e.path().to_path_buf(), source: e.into() })?);
+        if found.len() > MAX_ITEMS {
+            return Err(BatchError::TooMany);
+        }
+    }
+    if found.is_empty() {
+        return Err(BatchError::Nothing(text.into_owned()));
+    }
+    Ok(found)
+}
+
+/// Turns folders, media files, glob patterns and manifests into the reports to make, in a stable order, each
 /// media file once. `skip` (the archive itself) is never searched.
 pub fn collect(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Item>, BatchError> {
     let skip = skip.and_then(|s| s.canonicalize().ok());
     let mut items = Vec::new();
+    let mut expanded = Vec::new();
     for input in inputs {
+        expanded.extend(expand(input)?);
+    }
+    for input in &expanded {
         let meta = std::fs::metadata(input).map_err(|source| BatchError::Read { path: input.clone(), source })?;
         if meta.is_dir() {
             let mut found = Vec::new();
@@ -665,6 +690,20 @@ mod tests {
         std::fs::write(&jsonl, "{\"video\": \"a.mp4\", \"date\": \"yesterday\"}\n").unwrap();
         let err = read_manifest(&jsonl).unwrap_err().to_string();
         assert!(err.contains("line 1") && err.contains("YYYY-MM-DD"), "{err}");
+    }
+
+    #[test]
+    fn glob_patterns_expand() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in ["a.wav", "b.wav", "c.txt"] {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        let items = collect(&[dir.path().join("*.wav")], None).unwrap();
+        assert_eq!(
+            items.iter().map(|i| i.media.file_name().unwrap().to_str().unwrap()).collect::<Vec<_>>(),
+            ["a.wav", "b.wav"]
+        );
+        assert!(matches!(collect(&[dir.path().join("*.mp4")], None), Err(BatchError::Nothing(_))));
     }
 
     #[test]
