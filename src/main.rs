@@ -1,7 +1,7 @@
 //! The vidscribe command: parses arguments, runs the job, prints the error chain on one line and
 //! turns the outcome into an exit code. The only place that knows about terminals.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -27,6 +27,18 @@ use cli::{
 };
 
 static CANCEL: Cancel = Cancel::new();
+
+/// `println!` that returns a write error (a closed pipe, a full disk) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).context("writing to stdout")?
+    };
+}
+
+/// Whether the error is a closed reader of stdout (`| head`): that ends quietly, as in ripgrep.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
 
 /// A progress bar on stderr, drawn only for a terminal.
 struct Bar {
@@ -76,6 +88,7 @@ fn main() -> ExitCode {
     let result = run(&cli);
     match result {
         Ok(code) => code,
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e)
             if CANCEL.is_cancelled()
                 || e.downcast_ref::<job::JobError>().is_some_and(job::JobError::is_cancelled)
@@ -110,7 +123,8 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         }
         Command::Check { file, profile, json } => check(file, &profile_of(profile)?, *json),
         Command::Profile { profile } => {
-            print!("{}", toml::to_string(&profile_of(profile)?).context("profile as TOML")?);
+            let text = toml::to_string(&profile_of(profile)?).context("profile as TOML")?;
+            std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Model(m) => model_command(m),
@@ -576,14 +590,14 @@ fn check(file: &Path, profile: &Profile, as_json: bool) -> Result<ExitCode> {
             "violations": violations,
             "summary": counts,
         });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for v in &violations {
-            println!("{}: {v}", file.display());
+            outln!("{}: {v}", file.display());
         }
         let summary = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         let notes = if parsed.notes.is_empty() { String::new() } else { format!(" [{}]", parsed.notes.join(", ")) };
-        println!(
+        outln!(
             "{}: {} cues, {} violations under {}{}{}",
             file.display(),
             parsed.cues.len(),
@@ -618,7 +632,7 @@ fn transcript_text(path: &Path) -> Result<String> {
 fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path: Option<&Path>) -> Result<ExitCode> {
     let r = std::fs::read_to_string(reference).with_context(|| format!("cannot read {}", reference.display()))?;
     let e = vidscribe::eval::word_errors(&r, &transcript_text(hypothesis)?);
-    println!(
+    outln!(
         "WER {:.2}% ({} substitutions, {} deletions, {} insertions, {} reference words)",
         e.rate() * 100.0,
         e.substitutions,
@@ -636,7 +650,7 @@ fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path
             .with_context(|| format!("{} is not a vidscribe JSON transcript", hypothesis.display()))?;
         let captions = doc.captions.context("the transcript has no cues")?;
         let errors = vidscribe::eval::cue_start_errors(&captions.cues, &truth);
-        println!(
+        outln!(
             "cue start error: median {} ms, 95th percentile {} ms, max {} ms over {} segments; {} rule violations under {}",
             vidscribe::eval::percentile(&errors, 0.5),
             vidscribe::eval::percentile(&errors, 0.95),
@@ -649,7 +663,7 @@ fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path
             && script.iter().any(|r| !r.kind.is_empty())
         {
             let l = vidscribe::eval::link_score(&script, &links.passages);
-            println!(
+            outln!(
                 "links: precision {:.1}%, recall {:.1}% ({} right, {} wrong or extra, {} missed; kind right for {} of {} from the article)",
                 l.precision() * 100.0,
                 l.recall() * 100.0,
@@ -666,7 +680,7 @@ fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path
             let said: Vec<&str> = script.iter().map(|r| r.text.as_str()).collect();
             let cue_text: Vec<String> = captions.cues.iter().map(|c| c.lines.join(" ")).collect();
             let n = vidscribe::eval::names_spelled(&names, &said.join(" "), &cue_text.join(" "));
-            println!(
+            outln!(
                 "names: {} of {} spoken ({:.1}%) spelled as in the article in the subtitles; {} of {} distinct names; missed: {}",
                 n.right,
                 n.spoken,
@@ -686,7 +700,7 @@ fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
             let (out, inputs) = paths.split_last().context("give the inputs, then the output file")?;
             let h = asr::import::import(inputs, out)?;
             let (info, _) = model::inspect(out)?;
-            println!(
+            outln!(
                 "{}: {} ({}, {} bytes, sha256 {})",
                 out.display(),
                 h.model_name(),
@@ -698,7 +712,7 @@ fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
         ModelCommand::Quantize { input, output, kind } => {
             quantize::quantize(input, output, *kind)?;
             let (info, _) = model::inspect(output)?;
-            println!(
+            outln!(
                 "{}: {} ({}, {} bytes, sha256 {})",
                 output.display(),
                 info.name,
@@ -711,15 +725,15 @@ fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
             let dirs = if dirs.is_empty() { model::model_dirs() } else { dirs.clone() };
             let models = model::list(&dirs);
             if models.is_empty() {
-                println!(
+                outln!(
                     "no models in {}; run scripts/fetch-model.sh",
                     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
                 );
             }
-            println!("{:<10} {:<6} {:>8}  {:<12} {:<64}  PATH", "NAME", "TYPE", "SIZE", "LANGUAGES", "SHA256");
+            outln!("{:<10} {:<6} {:>8}  {:<12} {:<64}  PATH", "NAME", "TYPE", "SIZE", "LANGUAGES", "SHA256");
             for m in models {
                 match m {
-                    Ok(i) => println!(
+                    Ok(i) => outln!(
                         "{:<10} {:<6} {:>6}MB  {:<12} {:<64}  {}",
                         i.name,
                         i.weights,
@@ -728,13 +742,13 @@ fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
                         i.sha256,
                         i.path.display()
                     ),
-                    Err(e) => println!("{:<10} {e}", "INVALID"),
+                    Err(e) => outln!("{:<10} {e}", "INVALID"),
                 }
             }
         }
         ModelCommand::Check { file } => {
             let (info, layout) = model::inspect(file)?;
-            println!(
+            outln!(
                 "{}: ok: {} ({}), {} tensors, {} tokens, {} bytes, sha256 {}",
                 file.display(),
                 info.name,

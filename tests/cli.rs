@@ -164,3 +164,54 @@ fn outputs_never_replace_inputs() {
     assert_clean_failure(&out, "subtitle over its own transcript");
     assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&doc).unwrap());
 }
+
+/// Output to a closed pipe ends quietly with success (as `| head` expects); output to a full
+/// device is a one-line error; neither panics.
+#[test]
+fn stdout_errors_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.srt");
+    let mut srt = String::new();
+    for i in 0..20_000u64 {
+        let (s, e) = (i * 3000, i * 3000 + 2000);
+        let t =
+            |ms: u64| format!("{:02}:{:02}:{:02},{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        srt.push_str(&format!(
+            "{}\n{} --> {}\nA line of text that is much too long for any caption profile at all\n\n",
+            i + 1,
+            t(s),
+            t(e)
+        ));
+    }
+    std::fs::write(&big, srt).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vidscribe"))
+        .arg("check")
+        .arg(&big)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a closed pipe ends quietly: {err}");
+    assert!(err.is_empty(), "{err}");
+
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    for args in [
+        vec!["check".to_string(), big.display().to_string()],
+        vec!["profile".into()],
+        vec!["model".into(), "list".into()],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vidscribe"))
+            .args(&args)
+            .env_remove("VIDSCRIBE_MODEL")
+            .stdout(full())
+            .output()
+            .unwrap();
+        let err = assert_clean_failure(&out, &args.join(" "));
+        assert!(err.contains("writing to stdout"), "{err}");
+    }
+}
