@@ -15,7 +15,7 @@ use vidscribe::asr::{self, model, quantize};
 use vidscribe::captions::Profile;
 use vidscribe::captions::rules::evaluate;
 use vidscribe::formats::json::Meta;
-use vidscribe::formats::{self, Format, json, vtt};
+use vidscribe::formats::{self, Format, json};
 use vidscribe::job::{self, ArticleSpec, JobConfig, Media, Outputs};
 use vidscribe::progress::{Cancel, Progress};
 use vidscribe::time::{clock, short_clock};
@@ -570,9 +570,7 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
 
 fn check(file: &Path, profile: &Profile, as_json: bool) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let is_vtt = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).starts_with(b"WEBVTT")
-        || file.extension().is_some_and(|e| e.eq_ignore_ascii_case("vtt"));
-    let parsed = if is_vtt { vtt::read(&bytes) } else { formats::srt::read(&bytes) };
+    let (parsed, is_vtt) = formats::read::subtitles(&bytes, file);
     let mut violations = parsed.problems.clone();
     violations.extend(evaluate(&parsed.cues, profile));
     violations.sort_by_key(|v| (v.cue, v.rule));
@@ -612,20 +610,18 @@ fn check(file: &Path, profile: &Profile, as_json: bool) -> Result<ExitCode> {
 
 /// The words of a transcript file, whatever its format.
 fn transcript_text(path: &Path) -> Result<String> {
-    let raw = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     Ok(match ext.as_str() {
-        "json" => json::read(raw.as_bytes())
+        "json" => json::read(&raw[..])
             .with_context(|| format!("{} is not a vidscribe transcript", path.display()))?
             .transcript
             .text(),
-        "srt" | "vtt" => raw
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.contains("-->") && l.parse::<u64>().is_err() && *l != "WEBVTT")
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => raw,
+        // The subtitle readers: cue text only (no NOTEs, numbers, timings or tags).
+        "srt" | "vtt" => {
+            formats::read::subtitles(&raw, path).0.cues.iter().map(|c| c.lines.join(" ")).collect::<Vec<_>>().join(" ")
+        }
+        _ => String::from_utf8_lossy(&raw).into_owned(),
     })
 }
 

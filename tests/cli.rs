@@ -215,3 +215,23 @@ fn stdout_errors_never_panic() {
         assert!(err.contains("writing to stdout"), "{err}");
     }
 }
+
+/// `score` reads subtitles with the SRT and WebVTT readers: vidscribe's own VTT (NOTE blocks,
+/// escaped text) against its cue text is a perfect score.
+#[test]
+fn score_reads_subtitles_as_players_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc =
+        vidscribe::formats::json::read(std::fs::File::open(root().join("tests/golden/report.json")).unwrap()).unwrap();
+    let cues = doc.captions.unwrap().cues;
+    let reference = dir.path().join("ref.txt");
+    std::fs::write(&reference, cues.iter().map(|c| c.lines.join(" ")).collect::<Vec<_>>().join(" ")).unwrap();
+    for golden in ["report.netflix.vtt", "report.netflix.srt"] {
+        let out = bin().arg("score").arg(&reference).arg(root().join("tests/golden").join(golden)).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("WER 0.00%"), "{golden}: {text}");
+    }
+    std::fs::write(&reference, "On December 4, 2021, Azerbaijan returned ten Armenian prisoners of war. Tom & Jerry <b>said</b> --> nothing. Yes.").unwrap();
+    let out = bin().arg("score").arg(&reference).arg(root().join("tests/golden/notes.vtt")).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("WER 0.00%"), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -133,3 +133,11 @@ pub fn unescape(s: &str) -> String {
         .replace("&rlm;", "")
         .replace("&amp;", "&")
 }
+
+/// Reads a subtitle file as SRT or WebVTT: WebVTT when it says so (its signature, after an
+/// optional BOM) or is named `.vtt`. Returns the cues and whether it was WebVTT.
+pub fn subtitles(bytes: &[u8], path: &std::path::Path) -> (Parsed, bool) {
+    let is_vtt = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes).starts_with(b"WEBVTT")
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("vtt"));
+    (if is_vtt { super::vtt::read(bytes) } else { super::srt::read(bytes) }, is_vtt)
+}
