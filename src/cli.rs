@@ -1,4 +1,5 @@
 //! Command-line definitions (clap derive) and their conversion into checked library options.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 

@@ -1,4 +1,5 @@
 //! Measuring quality: text normalisation and word error rate against a reference transcript.
+#![forbid(unsafe_code)]
 
 pub use crate::text::normalize;
 

@@ -21,6 +21,19 @@ use crate::output::{OutputError, OutputSet, refuse_inputs};
 use crate::pipeline::{self, PipelineError, Stats};
 use crate::progress::{Cancel, Progress};
 
+/// An error and its causes on one line, each cause once (library errors either show their
+/// source in their message or return it from `source()`, never both).
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        parts.push(c.to_string());
+        cur = c.source();
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ").replace('\n', " ")
+}
+
 /// Where the media comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Media {
@@ -205,7 +218,11 @@ pub fn read_article(path: &Path) -> Result<Article, JobError> {
 /// Reads a vidscribe JSON transcript.
 pub fn read_document(path: &Path) -> Result<Document, JobError> {
     let file = std::fs::File::open(path).map_err(|source| JobError::ReadTranscript { path: path.into(), source })?;
-    json::read(std::io::BufReader::new(file)).map_err(|source| JobError::Transcript { path: path.into(), source })
+    let mut doc = json::read(std::io::BufReader::new(file))
+        .map_err(|source| JobError::Transcript { path: path.into(), source })?;
+    // An edited document is as untrusted as any input.
+    doc.transcript.make_safe();
+    Ok(doc)
 }
 
 /// A config's article, read and checked before any time is spent on recognition.
@@ -264,7 +281,8 @@ pub fn transcribe(
     if cancel.is_cancelled() {
         return Err(JobError::Cancelled);
     }
-    let pipeline::Recognised { transcript, speech, stats } = recognised;
+    let pipeline::Recognised { mut transcript, speech, stats } = recognised;
+    transcript.make_safe();
     let mut doc = Document {
         schema: json::SCHEMA,
         tool: json::Tool::current(),
@@ -297,7 +315,9 @@ pub fn transcribe(
 pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &ArticleSpec) {
     let links = link(&doc.transcript, &a);
     if spec.wording || spec.fix_names {
-        let c = wording::correct(&doc.transcript, &a, &links, spec.wording, spec.fix_names);
+        let mut c = wording::correct(&doc.transcript, &a, &links, spec.wording, spec.fix_names);
+        // The article's words are input like any other.
+        c.transcript.make_safe();
         doc.links = Some(link(&c.transcript, &a));
         doc.transcript = c.transcript;
         doc.corrections.extend(c.corrections);
@@ -316,11 +336,11 @@ pub fn build_captions(doc: &mut Document, profile: &Profile) -> Vec<vtt::Note> {
         .iter()
         .map(|f| vtt::Note {
             at_ms: f.start_ms,
-            text: format!(
+            text: crate::text::safe_line(&format!(
                 "removed ({}): {}",
                 serde_json::to_string(&f.reason).unwrap_or_default().trim_matches('"'),
                 f.text
-            ),
+            )),
         })
         .collect();
     if let Some(links) = &mut doc.links {

@@ -3,6 +3,10 @@
 //! Data flows one way: [`media`] (file → 16 kHz PCM) → [`asr`] (PCM → transcript) →
 //! [`captions`] (transcript → cues) → [`formats`] (cues → files); [`job`] runs the whole of it.
 //! Only the binary knows about terminals, progress bars and exit codes.
+//!
+//! Unsafe code is denied crate-wide and forbidden in every module but the two that call
+//! whisper.cpp and ggml directly: `asr::transcribe` and `asr::quantize`.
+#![deny(unsafe_code)]
 
 pub mod archive;
 pub mod article;

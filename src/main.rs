@@ -1,5 +1,6 @@
 //! The vidscribe command: parses arguments, runs the job, prints the error chain on one line and
 //! turns the outcome into an exit code. The only place that knows about terminals.
+#![forbid(unsafe_code)]
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -738,7 +739,7 @@ fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
                         i.sha256,
                         i.path.display()
                     ),
-                    Err(e) => outln!("{:<10} {e}", "INVALID"),
+                    Err(e) => outln!("{:<10} {}", "INVALID", job::one_line(&e)),
                 }
             }
         }

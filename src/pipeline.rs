@@ -5,17 +5,18 @@
 //!
 //! Each window is checked: a window whose text is much shorter than its speech (Whisper skipped
 //! a stretch) is recognised again without the carried context, then in two halves.
+#![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
 
 use crate::asr::transcribe::Saved;
-use crate::asr::vad::{Detector, Span, VadError};
+use crate::asr::vad::{Detector, VadError};
 use crate::asr::window::{self, PAD_BEFORE_MS, SPLIT_GAP_MS, Window};
 use crate::asr::{Context, Model, Recognizer, Segment, TranscribeError, TranscribeOptions, Transcript};
 use crate::media::resample::TARGET_RATE;
 use crate::media::{DecodeError, Stream};
 use crate::progress::{Cancel, Progress};
-use crate::time::{Ms, ms_to_samples, samples_to_ms};
+use crate::time::{Ms, Span, ms_to_samples, samples_to_ms};
 
 /// Audio read (and run through VAD) at a time.
 const PIECE_SAMPLES: usize = 16_000 * 60;

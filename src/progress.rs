@@ -1,6 +1,7 @@
 //! How long-running stages report progress and learn that the user wants to stop.
 //!
 //! The library never touches the terminal: the CLI implements [`Progress`] with a progress bar.
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -1,5 +1,6 @@
 //! Text shared by scoring and article linking: normalisation (case, punctuation, numbers as
 //! words), word similarity, stems and stop words.
+#![forbid(unsafe_code)]
 
 use std::sync::LazyLock;
 
@@ -187,6 +188,29 @@ fn normalize_token(text: &str) -> Vec<String> {
 pub fn bare(word: &str) -> &str {
     let w = word.trim_matches(|c: char| !c.is_alphanumeric());
     w.strip_suffix("'s").or_else(|| w.strip_suffix("’s")).unwrap_or(w)
+}
+
+/// The one rule that makes text safe for every writer (SRT, WebVTT cues and NOTEs, TXT, JSON,
+/// HTML): one line — every run of whitespace and control characters (line and paragraph
+/// separators, NUL, tabs, byte-order marks) becomes one space, ends trimmed — and no cue timing
+/// arrow (`-->` becomes `→`). Without a line break or an arrow, no text can end a cue or start
+/// a new one in any subtitle format, whatever a recogniser, an article or an edited JSON put in.
+pub fn safe_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() || c == '\u{feff}' {
+            gap = !out.is_empty();
+            continue;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.push(c);
+    }
+    // "→" has neither '-' nor '>', so the replacement cannot make a new arrow.
+    if out.contains("-->") { out.replace("-->", "→") } else { out }
 }
 
 /// Similarity of two words, 0–1: one minus their edit distance over the longer length.
@@ -380,6 +404,15 @@ const STOP_WORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safe_lines() {
+        assert_eq!(safe_line("  a\n\n00:00:01,000 --> 00:00:02,000\r\nb "), "a 00:00:01,000 → 00:00:02,000 b");
+        assert_eq!(safe_line("--->"), "-→");
+        assert_eq!(safe_line("x\u{0}\u{b}\u{c}\u{2028}\u{2029}\u{feff}y\t"), "x y");
+        assert_eq!(safe_line("\n\n"), "");
+        assert_eq!(safe_line("Tom & <b>Jerry</b>"), "Tom & <b>Jerry</b>", "markup is each writer's to escape");
+    }
 
     #[test]
     fn numbers_hyphens_case_and_punctuation() {

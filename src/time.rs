@@ -1,7 +1,16 @@
 //! Time is integer milliseconds everywhere; these are the only conversions in and out.
+#![forbid(unsafe_code)]
 
 /// Milliseconds since the start of the media.
 pub type Ms = u64;
+
+/// A stretch of media time, `[start_ms, end_ms)`: speech found by voice activity detection, as
+/// the pipeline, the cue builder, the guard and the JSON document all use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Span {
+    pub start_ms: Ms,
+    pub end_ms: Ms,
+}
 
 /// Whisper reports times in centiseconds (10 ms); negative values (seen at the very start) clamp to 0.
 pub fn centis_to_ms(cs: i64) -> Ms {

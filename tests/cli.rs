@@ -235,3 +235,50 @@ fn score_reads_subtitles_as_players_do() {
     let out = bin().arg("score").arg(&reference).arg(root().join("tests/golden/notes.vtt")).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("WER 0.00%"), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// Text from an edited transcript (as from recognition or an article) cannot steer any writer:
+/// blank lines, timing lines, arrows and control characters in words give no fake cue, no extra
+/// NOTE and no extra TXT line.
+#[test]
+fn hostile_text_gives_no_fake_cue_in_any_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc =
+        vidscribe::formats::json::read(std::fs::File::open(root().join("tests/golden/report.json")).unwrap()).unwrap();
+    let payloads = [
+        "war\n\n00:00:50,000 --> 00:00:51,000\nFAKE",
+        "held\r\n\r\n99\r\n00:00:52.000 --> 00:00:53.000\r\nFAKE",
+        "in--->\u{0}\u{b}\u{2028}\u{2029}x",
+        "\n\n\n",
+    ];
+    let segments = doc.transcript.segments.len();
+    for (k, p) in payloads.iter().enumerate() {
+        let s = &mut doc.transcript.segments[k * 2];
+        s.words[1].text = p.to_string();
+        s.text = format!("{}\n\n{p}", s.text);
+    }
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let hostile = input.join("hostile.json");
+    std::fs::write(&hostile, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = dir.path().join("out");
+    let run =
+        bin().arg("subtitle").arg(&hostile).args(["-f", "srt,vtt,txt,json,html", "-o"]).arg(&out).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let written = vidscribe::formats::json::read(std::fs::File::open(out.join("hostile.json")).unwrap()).unwrap();
+    let cues = written.captions.as_ref().unwrap().cues.len();
+    for w in written.transcript.words() {
+        assert!(!w.text.is_empty() && !w.text.contains("-->") && !w.text.chars().any(char::is_control), "{:?}", w.text);
+    }
+    let srt = std::fs::read(out.join("hostile.srt")).unwrap();
+    assert_eq!(vidscribe::formats::srt::read(&srt).cues.len(), cues, "SRT");
+    let vtt = std::fs::read(out.join("hostile.vtt")).unwrap();
+    assert_eq!(vidscribe::formats::vtt::read(&vtt).cues.len(), cues, "WebVTT");
+    let vtt = String::from_utf8(vtt).unwrap();
+    assert_eq!(vtt.matches("-->").count(), cues, "one arrow per cue, none in text or NOTEs");
+    assert!(!vtt.contains("FAKE\n\n") || vtt.lines().all(|l| l != "FAKE"), "FAKE is never a line of its own");
+    let txt = std::fs::read_to_string(out.join("hostile.txt")).unwrap();
+    assert_eq!(txt.lines().count(), segments, "TXT: one line per segment");
+    let check = bin().arg("check").arg(out.join("hostile.srt")).args(["--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["cues"].as_u64(), Some(cues as u64));
+}

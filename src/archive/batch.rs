@@ -436,7 +436,7 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
             Err(e) if e.is_cancelled() || cancel.is_cancelled() => break,
             Err(e) => {
                 let input = item.media.display().to_string();
-                let error = chain(&e);
+                let error = job::one_line(&e);
                 // The log line names the input; its errors begin with it too.
                 let error = error.strip_prefix(&format!("{input}: ")).map_or(error.clone(), String::from);
                 store.fail(&input, &error)?;
@@ -477,20 +477,6 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
         summary.failed.len()
     ))?;
     Ok(summary)
-}
-
-/// An error and its causes on one line, each once.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let s = c.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = c.source();
-    }
-    parts.join(": ")
 }
 
 /// Makes (or skips) one report.
@@ -609,7 +595,7 @@ pub fn index(dirs: &[PathBuf], archive: &Path) -> Result<Indexed, BatchError> {
         let doc: Document = match job::read_document(&f) {
             Ok(d) => d,
             Err(e) => {
-                done.skipped.push((f.display().to_string(), chain(&e)));
+                done.skipped.push((f.display().to_string(), job::one_line(&e)));
                 continue;
             }
         };

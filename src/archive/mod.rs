@@ -1,6 +1,7 @@
 //! The archive: whole collections made into reports ([`batch`]), kept in one database
 //! ([`store`]) and searched down to the second ([`search`], with the grammar of [`query`]).
 //! It reads finished documents and never reaches back into recognition.
+#![forbid(unsafe_code)]
 
 pub mod batch;
 pub mod query;

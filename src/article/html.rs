@@ -1,6 +1,7 @@
 //! HTML articles (saved Global Voices / WordPress pages and the like) → the article body only:
 //! title, headings, paragraphs, block quotes and figure captions, without navigation, sidebars,
 //! share buttons and comment sections.
+#![forbid(unsafe_code)]
 
 use scraper::{ElementRef, Html, Selector};
 

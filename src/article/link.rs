@@ -6,6 +6,7 @@
 //! whole). Verbatim quotes are found by local alignment of normalised words with fuzzy word
 //! matching (ASR errors, numbers said or written); paraphrases by the share of the passage's
 //! content words, weighted by how rare they are in the article, that the paragraph contains.
+#![forbid(unsafe_code)]
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,5 +1,6 @@
 //! The written article a video report belongs to: its numbered paragraphs and embedded videos,
 //! and how a transcript links to them.
+#![forbid(unsafe_code)]
 
 pub mod html;
 pub mod link;

@@ -1,6 +1,7 @@
 //! Plain text and Markdown articles → numbered blocks (title, headings, paragraphs, quotes),
 //! with page boilerplate (comment sections, log-in prompts) recognised and marked, and embedded
 //! YouTube/Vimeo videos found.
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

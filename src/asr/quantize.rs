@@ -1,5 +1,7 @@
 //! Quantises a ggml whisper model (q8_0, q5_1, …) with ggml's own quantiser, following the rules
 //! of whisper.cpp's `quantize` tool.
+// The FFI to whisper.cpp and ggml: one of the two modules allowed unsafe code.
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -47,12 +49,14 @@ impl FromStr for Quant {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuantizeError {
-    #[error("input model: {0}")]
-    Input(GgmlError),
+    #[error("input model")]
+    Input(#[source] GgmlError),
     #[error("the input model is already quantised ({0}); quantise an f16 or f32 model")]
     AlreadyQuantised(&'static str),
-    #[error("read error: {0}")]
+    #[error("read error")]
     Io(#[from] std::io::Error),
+    #[error("tensor {tensor}: {ours} bytes by vidscribe's block table, {ggml} by ggml's; not quantised")]
+    Layout { tensor: String, ours: usize, ggml: usize },
 }
 
 /// Tensors whisper.cpp leaves unquantised even when they are 2-D.
@@ -102,6 +106,12 @@ fn quantize_into<W: Write + ?Sized>(input: &Path, q: Quant, w: &mut W) -> Result
         }
         let (n_per_row, nrows) = (t.ne[0], t.elements() / t.ne[0]);
         let size = ggml::tensor_bytes(ttype, n_per_row, t.elements()).unwrap_or(0);
+        // SAFETY: a pure function of its arguments. ggml's own row size must agree with ours,
+        // or the call below would write past `out`.
+        let ggml_size = unsafe { sys::ggml_row_size(ttype, n_per_row as i64) } * nrows;
+        if size == 0 || ggml_size != size {
+            return Err(QuantizeError::Layout { tensor: t.name.clone(), ours: size, ggml: ggml_size });
+        }
         out.resize(size, 0);
         // SAFETY: `values` holds nrows × n_per_row floats and `out` has room for the quantised
         // rows (size computed from the same block layout ggml uses).

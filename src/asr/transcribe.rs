@@ -1,4 +1,6 @@
 //! Runs whisper.cpp (through whisper-rs) over 16 kHz mono PCM and returns a [`Transcript`].
+// The FFI to whisper.cpp and ggml: one of the two modules allowed unsafe code.
+#![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_void};
 use std::path::Path;
@@ -155,6 +157,8 @@ struct CallbackData<'a> {
     cancel: &'a Cancel,
     eot: c_int,
     beg: c_int,
+    /// Length of the logits array whisper.cpp passes.
+    n_vocab: c_int,
 }
 
 unsafe extern "C" fn on_progress(
@@ -188,8 +192,12 @@ unsafe extern "C" fn on_logits(
     } else {
         unsafe { std::slice::from_raw_parts(tokens, n_tokens as usize) }
     };
+    if logits.is_null() || data.beg < 0 {
+        return;
+    }
     if tokens.iter().any(|t| t.id < data.eot) {
-        for id in data.beg..data.beg + MIN_END_STEPS {
+        // Only inside the logits array, whatever the model's vocabulary says.
+        for id in data.beg..(data.beg + MIN_END_STEPS).min(data.n_vocab) {
             unsafe { *logits.add(id as usize) = f32::NEG_INFINITY };
         }
     }
@@ -381,6 +389,7 @@ impl<'m> Recognizer<'m> {
             cancel,
             eot: self.model.ctx.token_eot(),
             beg: self.model.ctx.token_beg(),
+            n_vocab: self.model.ctx.n_vocab(),
         };
         let user = &data as *const CallbackData as *mut c_void;
         // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.

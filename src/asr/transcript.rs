@@ -1,5 +1,6 @@
 //! The transcript: segments and words with integer-millisecond times. Everything after
 //! recognition (cues, links, files) is built from this alone.
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +41,7 @@ impl Transcript {
     /// Cuts word ends that run on into a pause back to the end of the speech they start in (plus
     /// a little): DTW gives each token one instant, so a word before a pause otherwise ends
     /// where the next word begins, seconds later.
-    pub fn end_words_with_speech(&mut self, speech: &[super::vad::Span]) {
+    pub fn end_words_with_speech(&mut self, speech: &[crate::time::Span]) {
         const PAD_MS: Ms = 200;
         for w in self.segments.iter_mut().flat_map(|s| s.words.iter_mut()) {
             // The span the word starts in, or ends just after.
@@ -50,6 +51,18 @@ impl Transcript {
             {
                 w.end_ms = w.end_ms.min(span.end_ms + PAD_MS).max(w.start_ms);
             }
+        }
+    }
+
+    /// Makes every word and segment text one safe line ([`crate::text::safe_line`]); words left
+    /// with no text are dropped. Whatever produced the transcript, no writer can be steered by it.
+    pub fn make_safe(&mut self) {
+        for s in &mut self.segments {
+            s.text = crate::text::safe_line(&s.text);
+            for w in &mut s.words {
+                w.text = crate::text::safe_line(&w.text);
+            }
+            s.words.retain(|w| !w.text.is_empty());
         }
     }
 
@@ -145,10 +158,8 @@ mod tests {
                 words: vec![w("a", 100, 600), w("understanding.", 700, 4000), w("Next", 4000, 4500)],
             }],
         };
-        let speech = [
-            super::super::vad::Span { start_ms: 80, end_ms: 1500 },
-            super::super::vad::Span { start_ms: 3990, end_ms: 5000 },
-        ];
+        let speech =
+            [crate::time::Span { start_ms: 80, end_ms: 1500 }, crate::time::Span { start_ms: 3990, end_ms: 5000 }];
         t.end_words_with_speech(&speech);
         let ends: Vec<Ms> = t.words().map(|w| w.end_ms).collect();
         assert_eq!(ends, vec![600, 1700, 4500]);

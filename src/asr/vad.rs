@@ -1,10 +1,10 @@
 //! Voice activity detection with Silero VAD (whisper.cpp's ggml port): where in the audio
 //! someone is speaking. Captions use it to place cue starts on speech onsets and to drop text
 //! recognised over silence or music.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 
 use super::model::{model_dirs, vad_name};
@@ -13,12 +13,7 @@ use crate::time::Ms;
 /// The VAD model shipped in models/.
 pub const VAD_MODEL_FILE: &str = "silero-v6.2.0-ggml.bin";
 
-/// A stretch of speech.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Span {
-    pub start_ms: Ms,
-    pub end_ms: Ms,
-}
+pub use crate::time::Span;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VadError {

@@ -5,9 +5,10 @@
 //! timestamp it decoded, so its windows overlap, start mid-word and spend the encoder on
 //! silence. Windows planned here hold whole stretches of speech, skip long silences, and are
 //! never longer than Whisper's window, so each is one encoder pass over only the audio it holds.
+#![forbid(unsafe_code)]
 
-use super::vad::Span;
 use crate::media::resample::TARGET_RATE;
+use crate::time::Span;
 use crate::time::{Ms, ms_to_samples, samples_to_ms};
 
 /// Whisper's window is 30 s; a little less leaves room for the padding around speech.

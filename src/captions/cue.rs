@@ -1,4 +1,5 @@
 //! A subtitle cue: what every subtitle format writes.
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

@@ -1,12 +1,13 @@
 //! The hallucination guard: Whisper invents text over silence and music, loops on a phrase, and
 //! falls back on stock phrases from its training subtitles. Such text is taken out before cues
 //! are built, and every removal is recorded for review.
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 
-use crate::asr::vad::Span;
 use crate::asr::{Segment, Transcript, Word};
 use crate::time::Ms;
+use crate::time::Span;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

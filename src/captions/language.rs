@@ -1,4 +1,5 @@
 //! Per-language knowledge for line breaking: words that must stay with the word after them.
+#![forbid(unsafe_code)]
 
 /// Word classes that bind to the next word ("the | prisoners" must not be split).
 #[derive(Debug)]

@@ -5,14 +5,15 @@
 //! costs something for where it breaks the sentence (sentence end: nothing; clause punctuation or
 //! a pause: little; between an article and its noun: prohibitive), for reading speed it cannot
 //! meet, and for being too short to read. Lines inside a cue are balanced the same way.
+#![forbid(unsafe_code)]
 
 use super::cue::Cue;
 use super::language::{Grammar, grammar};
 use super::profile::Profile;
 use super::rules::{Violation, evaluate, reading_chars};
 use crate::asr::Word;
-use crate::asr::vad::Span;
 use crate::time::Ms;
+use crate::time::Span;
 
 /// Built cues and the rules they could not all meet.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,4 +1,5 @@
 //! Transcript → subtitle cues that follow professional caption rules.
+#![forbid(unsafe_code)]
 
 pub mod cue;
 pub mod guard;

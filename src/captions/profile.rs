@@ -2,6 +2,7 @@
 //!
 //! Netflix's English timed-text style guide and the BBC subtitle guidelines are built in; any
 //! value can be overridden from a TOML file or from flags.
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
 //! Checks cues against a profile. Used by the cue builder (to record what it could not meet)
 //! and by `vidscribe check` (for subtitles made anywhere).
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
 //! The JSON transcript document: everything needed to rebuild cues later without running
 //! recognition again, and to know exactly how the transcript was made.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
 
@@ -7,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::article::wording::Correction;
 use crate::article::{Article, Links};
-use crate::asr::vad::Span;
 use crate::asr::{ModelInfo, TranscribeOptions, Transcript};
 use crate::captions::guard::Flag;
 use crate::captions::{Cue, Profile, Violation};
 use crate::media::SourceInfo;
+use crate::time::Span;
 
 /// Schema version of [`Document`]; bumped when fields change. Version 1 documents (no `meta`)
 /// are read as they are.

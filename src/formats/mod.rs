@@ -1,4 +1,5 @@
 //! Output (and later input) formats. Every writer takes `impl Write` and knows nothing of files.
+#![forbid(unsafe_code)]
 
 pub mod json;
 pub mod read;

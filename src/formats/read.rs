@@ -1,5 +1,6 @@
 //! Reading subtitle files made anywhere: byte-order marks, CRLF, legacy code pages, markup.
 //! Malformed parts are reported by line number and skipped; reading never fails on content.
+#![forbid(unsafe_code)]
 
 use crate::captions::{Cue, Rule, Violation};
 use crate::time::Ms;

@@ -1,10 +1,12 @@
 //! SubRip (.srt) output, through srtlib.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Write};
 
 use srtlib::{Subtitle, Timestamp};
 
 use crate::captions::Cue;
+use crate::text::safe_line;
 
 /// srtlib stores u32 milliseconds with at most 255 hours.
 fn stamp(ms: u64) -> Timestamp {
@@ -14,7 +16,9 @@ fn stamp(ms: u64) -> Timestamp {
 /// Writes cues numbered from 1, blank line between them, LF line ends.
 pub fn write<W: Write + ?Sized>(w: &mut W, cues: &[Cue]) -> io::Result<()> {
     for (i, c) in cues.iter().enumerate() {
-        let sub = Subtitle::new(i + 1, stamp(c.start_ms), stamp(c.end_ms), c.text());
+        // Each line safe (a blank line or a timing line in the text would start a fake cue).
+        let text = c.lines.iter().map(|l| safe_line(l)).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n");
+        let sub = Subtitle::new(i + 1, stamp(c.start_ms), stamp(c.end_ms), text);
         writeln!(w, "{sub}\n")?;
     }
     Ok(())

@@ -1,8 +1,10 @@
 //! WebVTT (.vtt) output.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Write};
 
 use crate::captions::Cue;
+use crate::text::safe_line;
 use crate::time::clock;
 
 /// Escapes the three characters WebVTT reserves; escaping `>` also rules out `-->` in text.
@@ -26,9 +28,8 @@ pub fn write_with_notes<W: Write + ?Sized>(w: &mut W, cues: &[Cue], notes: &[Not
     writeln!(w, "WEBVTT\n")?;
     let mut pending = notes.iter().peekable();
     let note = |w: &mut W, n: &Note| -> io::Result<()> {
-        // A note may not contain "-->" nor a blank line.
-        let text = n.text.replace("-->", "->").replace("\n\n", "\n");
-        writeln!(w, "NOTE {} {}\n", clock(n.at_ms, '.'), text.trim())
+        // A note may contain neither "-->" nor a line break (a blank line would end it).
+        writeln!(w, "NOTE {} {}\n", clock(n.at_ms, '.'), safe_line(&n.text))
     };
     for c in cues {
         while let Some(n) = pending.next_if(|n| n.at_ms <= c.start_ms) {
@@ -36,7 +37,7 @@ pub fn write_with_notes<W: Write + ?Sized>(w: &mut W, cues: &[Cue], notes: &[Not
         }
         writeln!(w, "{} --> {}", clock(c.start_ms, '.'), clock(c.end_ms, '.'))?;
         for line in &c.lines {
-            writeln!(w, "{}", escape(line.trim()))?;
+            writeln!(w, "{}", escape(&safe_line(line)))?;
         }
         writeln!(w)?;
     }

@@ -1,5 +1,6 @@
 //! Opens any supported container, picks the audio track, decodes it with symphonia (plus libopus
 //! for Opus) and hands back 16 kHz mono PCM.
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::io::{Cursor, ErrorKind};
@@ -25,7 +26,7 @@ use crate::time::{Ms, samples_to_ms};
 /// silence of the same length and counted in [`SourceInfo::skipped_packets`].
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("cannot read the file: {0}")]
+    #[error("cannot read the file")]
     Open(#[source] std::io::Error),
     #[error("the file is empty (0 bytes)")]
     Empty,

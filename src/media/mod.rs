@@ -1,4 +1,5 @@
 //! Media in, 16 kHz mono PCM out: container probing, track choice, decoding, resampling.
+#![forbid(unsafe_code)]
 
 pub mod decode;
 mod mp4;

@@ -1,5 +1,6 @@
 //! Reads the MP4 edit list, which symphonia ignores, to find encoder priming (AAC's leading
 //! 1024 or 2112 frames) and delayed track starts, so that decoded times match the player's.
+#![forbid(unsafe_code)]
 
 use std::io::{Read, Seek, SeekFrom};
 

@@ -1,4 +1,5 @@
 //! Down-mixing to mono and band-limited resampling to the 16 kHz that Whisper expects.
+#![forbid(unsafe_code)]
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};

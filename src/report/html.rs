@@ -1,6 +1,7 @@
 //! report.html: one self-contained page (no network) with the video and its subtitles, the
 //! article with the times each paragraph is spoken, and the transcript linked back to the article.
 //! Clicking a time seeks the video; a search box finds words in the transcript.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Write};
 
