@@ -205,13 +205,15 @@ impl Engine {
 /// Reads and parses an article (`-` is stdin).
 pub fn read_article(path: &Path) -> Result<Article, JobError> {
     let name = path.display().to_string();
-    let bytes = if path == Path::new("-") {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).map_err(|source| JobError::ReadArticle { path: name.clone(), source })?;
-        b
+    let read_err = |source| JobError::ReadArticle { path: name.clone(), source };
+    // Never more than the limit (and one byte to tell) is read, from a file or from stdin.
+    let limit = article::parse::MAX_ARTICLE_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin().take(limit).read_to_end(&mut bytes).map_err(read_err)?;
     } else {
-        std::fs::read(path).map_err(|source| JobError::ReadArticle { path: name.clone(), source })?
-    };
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes)).map_err(read_err)?;
+    }
     article::parse_any(&bytes).map_err(|source| JobError::Article { path: name, source })
 }
 

@@ -54,3 +54,72 @@ fn text_and_html_agree_on_the_story() {
     };
     assert_eq!(story(&html), story(&text));
 }
+
+/// Hostile articles finish quickly (linear-time parsing) or are refused by a stated limit, and
+/// an accepted one links in no time too.
+#[test]
+fn hostile_articles_finish_or_are_refused_by_a_limit() {
+    use vidscribe::article::{ArticleError, link, parse_any};
+    let transcript =
+        vidscribe::formats::json::read(std::fs::File::open(common::root().join("tests/golden/report.json")).unwrap())
+            .unwrap()
+            .transcript;
+    let html = |body: String| format!("<!DOCTYPE html><html><body><h1>Title</h1>{body}</body></html>").into_bytes();
+    let cases: Vec<(&str, Vec<u8>, Option<ArticleError>)> = vec![
+        ("1 MB of [", format!("Title\n\n{}", "[".repeat(1 << 20)).into_bytes(), None),
+        ("200k [a](", format!("Title\n\nSome words here. {}", "[a](".repeat(200_000)).into_bytes(), None),
+        ("100k nested blockquotes", html("<blockquote>".repeat(100_000)), Some(ArticleError::TooDeep)),
+        ("100k nested divs", html(format!("{}<p>text</p>", "<div>".repeat(100_000))), Some(ArticleError::TooDeep)),
+        ("10k unclosed paragraphs", html("<p>Some words of a paragraph.".repeat(4_000)), None),
+        ("10k scripts", html("<script>if (a < b) { x = '<div>'; }</script><p>text.</p>".repeat(2_000)), None),
+        (
+            "50 MB paragraph",
+            format!("Title\n\n{}", "word ".repeat(10 << 20)).into_bytes(),
+            Some(ArticleError::TooLarge),
+        ),
+        (
+            "20k-word paragraph",
+            format!("Title\n\n{}", "word ".repeat(20_000)).into_bytes(),
+            Some(ArticleError::BlockTooLong { block: 2 }),
+        ),
+        (
+            "6000 paragraphs",
+            format!("Title\n\n{}", "A short paragraph here.\n\n".repeat(6_000)).into_bytes(),
+            Some(ArticleError::TooManyBlocks),
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let started = std::time::Instant::now();
+        let got = parse_any(&bytes);
+        match (&got, &want) {
+            (Ok(a), None) => {
+                link(&transcript, a);
+            }
+            (Err(e), Some(w)) => assert_eq!(e, w, "{name}"),
+            _ => panic!("{name}: got {:?}, want {want:?}", got.as_ref().map(|a| a.blocks.len())),
+        }
+        // A hang detector, not a benchmark: each takes milliseconds.
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{name}: {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn a_refused_article_is_one_line_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.html");
+    std::fs::write(&deep, format!("<html><body>{}", "<div>".repeat(100_000))).unwrap();
+    let out = bin()
+        .arg("run")
+        .arg(sample("formats/clip.wav"))
+        .arg("--article")
+        .arg(&deep)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .arg("-m")
+        .arg(model())
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&out, "deep article");
+    assert!(err.contains("nests elements more than 512 deep"), "{err}");
+    assert!(!dir.path().join("out").exists());
+}

@@ -5,7 +5,10 @@
 
 use scraper::{ElementRef, Html, Selector};
 
-use super::parse::{Article, ArticleError, Block, BlockKind, find_embeds, is_boilerplate};
+use super::parse::{
+    Article, ArticleError, Block, BlockKind, MAX_ARTICLE_BYTES, MAX_BLOCKS, MAX_HTML_DEPTH, find_embeds,
+    is_boilerplate, within_limits,
+};
 
 /// Containers whose text is never article body.
 const SKIP_TAGS: &[&str] = &["nav", "aside", "footer", "form", "script", "style", "noscript", "button", "header"];
@@ -48,9 +51,71 @@ fn clean(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Elements that never hold others (void), or whose end tag may be left out and is implied by
+/// the next one of their kind: neither deepens the tree.
+const FLAT: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "p", "li",
+    "dt", "dd", "tr", "td", "th", "option", "thead", "tbody", "tfoot", "colgroup", "rt", "rp", "optgroup",
+];
+
+/// How deep the page's elements nest, by a linear scan of its tags (an upper bound for what the
+/// tree builder will see), stopping as soon as `limit` is passed.
+fn nesting_exceeds(html: &str, limit: usize) -> bool {
+    let b = html.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(at) = b[i..].iter().position(|&c| c == b'<') {
+        i += at + 1;
+        // Comments and raw text (<script>, <style>) hold no elements.
+        if html[i..].starts_with("!--") {
+            i = html[i..].find("-->").map_or(b.len(), |e| i + e + 3);
+            continue;
+        }
+        let closing = b.get(i) == Some(&b'/');
+        let start = if closing { i + 1 } else { i };
+        let len = b[start..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+        if len == 0 {
+            continue;
+        }
+        let name = html[start..start + len].to_ascii_lowercase();
+        let end = b[start..].iter().position(|&c| c == b'>').map_or(b.len(), |e| start + e);
+        let self_closing = end > 0 && b.get(end - 1) == Some(&b'/');
+        if matches!(name.as_str(), "script" | "style") && !closing {
+            // Raw text runs to the matching end tag, in any case.
+            let close = format!("</{name}");
+            let from = end.min(b.len());
+            i = b[from..]
+                .windows(close.len())
+                .position(|w| w.eq_ignore_ascii_case(close.as_bytes()))
+                .map_or(b.len(), |e| from + e);
+            continue;
+        }
+        if FLAT.contains(&name.as_str()) || self_closing {
+            i = end.min(b.len());
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            if depth > limit {
+                return true;
+            }
+        }
+        i = end.min(b.len());
+    }
+    false
+}
+
 /// Parses an HTML page and keeps the article.
 pub fn parse_html(bytes: &[u8]) -> Result<Article, ArticleError> {
+    if bytes.len() > MAX_ARTICLE_BYTES {
+        return Err(ArticleError::TooLarge);
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| ArticleError::Encoding(e.valid_up_to()))?;
+    if nesting_exceeds(text, MAX_HTML_DEPTH) {
+        return Err(ArticleError::TooDeep);
+    }
     let doc = Html::parse_document(text);
     // The article's root: the most specific container the page offers.
     let root = ["article .entry-content", ".entry-content", ".post-content", "article", "main", "[role=main]", "body"]
@@ -109,9 +174,13 @@ pub fn parse_html(bytes: &[u8]) -> Result<Article, ArticleError> {
         }
         embeds.extend(find_embeds(&text, blocks.len() + 1));
         blocks.push(Block { number: blocks.len() + 1, kind, text });
+        if blocks.len() > MAX_BLOCKS {
+            return Err(ArticleError::TooManyBlocks);
+        }
     }
     if blocks.iter().all(|b| b.kind == BlockKind::Boilerplate || b.kind == BlockKind::Title) {
         return Err(ArticleError::Empty);
     }
+    within_limits(&blocks)?;
     Ok(Article { blocks, embeds })
 }

@@ -5,12 +5,41 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Largest article read (bytes): a saved page with its inline styles and scripts is well under.
+pub const MAX_ARTICLE_BYTES: usize = 16 << 20;
+/// Most blocks (paragraphs, headings…) in one article.
+pub const MAX_BLOCKS: usize = 5_000;
+/// Most words in one block: linking aligns every passage with every paragraph.
+pub const MAX_BLOCK_WORDS: usize = 10_000;
+/// Deepest nesting of HTML elements read (checked before the tree is built, where deep
+/// nesting costs quadratic time).
+pub const MAX_HTML_DEPTH: usize = 512;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ArticleError {
     #[error("the article is not UTF-8 text (first bad byte at offset {0})")]
     Encoding(usize),
     #[error("the article is empty")]
     Empty,
+    #[error("the article is over {} MB", MAX_ARTICLE_BYTES >> 20)]
+    TooLarge,
+    #[error("the article has more than {MAX_BLOCKS} paragraphs")]
+    TooManyBlocks,
+    #[error("paragraph {block} of the article has more than {MAX_BLOCK_WORDS} words")]
+    BlockTooLong { block: usize },
+    #[error("the article's HTML nests elements more than {MAX_HTML_DEPTH} deep")]
+    TooDeep,
+}
+
+/// Applies the block limits to a parsed article.
+pub(crate) fn within_limits(blocks: &[Block]) -> Result<(), ArticleError> {
+    if blocks.len() > MAX_BLOCKS {
+        return Err(ArticleError::TooManyBlocks);
+    }
+    match blocks.iter().find(|b| b.text.split_whitespace().nth(MAX_BLOCK_WORDS).is_some()) {
+        Some(b) => Err(ArticleError::BlockTooLong { block: b.number }),
+        None => Ok(()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,10 +113,21 @@ pub(crate) fn is_boilerplate(text: &str) -> bool {
     BOILERPLATE.iter().any(|p| t.contains(p))
 }
 
+/// For each position, the position of the next `c` at or after it (linear time, so a line of a
+/// million `[` is no harder than any other).
+fn next_of(chars: &[char], c: char) -> Vec<Option<usize>> {
+    let mut next = vec![None; chars.len() + 1];
+    for i in (0..chars.len()).rev() {
+        next[i] = if chars[i] == c { Some(i) } else { next[i + 1] };
+    }
+    next
+}
+
 /// Markdown inline syntax removed: links keep their text, emphasis marks go.
 fn strip_inline_markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let chars: Vec<char> = s.chars().collect();
+    let (close_bracket, close_paren) = (next_of(&chars, ']'), next_of(&chars, ')'));
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -96,10 +136,8 @@ fn strip_inline_markdown(s: &str) -> String {
             continue;
         }
         // [text](url) keeps its text.
-        let close = (c == '[').then(|| chars[i..].iter().position(|&x| x == ']').map(|p| p + i)).flatten();
-        let end = close
-            .filter(|&cl| chars.get(cl + 1) == Some(&'('))
-            .and_then(|cl| chars[cl..].iter().position(|&x| x == ')').map(|p| p + cl));
+        let close = if c == '[' { close_bracket[i] } else { None };
+        let end = close.filter(|&cl| chars.get(cl + 1) == Some(&'(')).and_then(|cl| close_paren[cl]);
         if let (Some(cl), Some(end)) = (close, end) {
             out.extend(&chars[i + 1..cl]);
             i = end + 1;
@@ -151,6 +189,9 @@ pub fn find_embeds(text: &str, block: usize) -> Vec<Embed> {
 
 /// Parses a plain-text or Markdown article.
 pub fn parse_text(bytes: &[u8]) -> Result<Article, ArticleError> {
+    if bytes.len() > MAX_ARTICLE_BYTES {
+        return Err(ArticleError::TooLarge);
+    }
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|e| ArticleError::Encoding(e.valid_up_to()))?;
     let text = text.replace("\r\n", "\n");
@@ -196,11 +237,15 @@ pub fn parse_text(bytes: &[u8]) -> Result<Article, ArticleError> {
                 kind = BlockKind::Boilerplate;
             }
             blocks.push(Block { number: blocks.len() + 1, kind, text: joined });
+            if blocks.len() > MAX_BLOCKS {
+                return Err(ArticleError::TooManyBlocks);
+            }
         }
     }
     if blocks.iter().all(|b| b.kind == BlockKind::Boilerplate) {
         return Err(ArticleError::Empty);
     }
+    within_limits(&blocks)?;
     Ok(Article { blocks, embeds })
 }
 
