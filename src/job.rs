@@ -191,7 +191,6 @@ impl Engine {
     pub fn load(model: Option<&Path>, dtw: bool, vad: bool) -> Result<Self, JobError> {
         let started = Instant::now();
         let path = model::resolve(model)?;
-        model::check(&path)?;
         let vad_model = if vad { Some(vad::find_model().map_err(JobError::VadModel)?) } else { None };
         let model = Model::load_with(&path, dtw)?;
         Ok(Self { model, vad_model, load: started.elapsed() })

@@ -744,16 +744,17 @@ fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
             }
         }
         ModelCommand::Check { file } => {
-            let (info, layout) = model::inspect(file)?;
+            let (info, layout) = model::verify(file)?;
             outln!(
-                "{}: ok: {} ({}), {} tensors, {} tokens, {} bytes, sha256 {}",
+                "{}: ok: {} ({}), {} tensors, {} tokens, {} bytes, sha256 {} ({})",
                 file.display(),
                 info.name,
                 info.weights,
                 layout.tensors.len(),
                 layout.vocab.len(),
                 info.size_bytes,
-                info.sha256
+                info.sha256,
+                if model::is_known(&info.sha256) { "known model" } else { "every weight checked" }
             );
         }
     }

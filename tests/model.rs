@@ -84,3 +84,63 @@ fn model_list_shows_name_type_size_languages_checksum() {
     assert!(line.contains(&manifest_sha("ggml-tiny.en.bin")), "{line}");
     assert!(text.contains("silero-16k"), "VAD model listed as such: {text}");
 }
+
+/// Damaged weights (random bytes, wiped and 0xFF ranges) in a model vidscribe does not know by
+/// checksum are found by reading every value: one line, exit 1, whisper.cpp never runs on them
+/// (random bytes once made its DTW segfault). Real weights, f16 and q8_0, pass the same check.
+#[test]
+fn damaged_weights_are_refused_with_one_line() {
+    use std::io::Seek;
+    let good_path = model();
+    let mut f = std::io::BufReader::new(std::fs::File::open(&good_path).unwrap());
+    let layout = vidscribe::asr::ggml::read_layout(&mut f).unwrap();
+    f.rewind().unwrap();
+    vidscribe::asr::ggml::check_values(&mut f, &layout).expect("trained f16 weights pass");
+    let dir = tempfile::tempdir().unwrap();
+    let q8 = dir.path().join("q8.bin");
+    quantize::quantize(&good_path, &q8, quantize::Quant::Q8_0).unwrap();
+    model::verify(&q8).expect("q8_0 weights pass");
+
+    let good = std::fs::read(&good_path).unwrap();
+    // The middle of the encoder's first attention weights, and of the token embedding.
+    let at = |name: &str| {
+        let t = layout.tensors.iter().find(|t| t.name == name).unwrap();
+        (t.offset + t.nbytes / 2) as usize
+    };
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    };
+    let cases: Vec<(&str, usize, Vec<u8>)> = vec![
+        ("2000 random bytes", at("encoder.blocks.0.attn.query.weight"), random(2000)),
+        ("64 kB zeroed", at("decoder.token_embedding.weight"), vec![0; 65_536]),
+        ("64 kB of 0xFF", at("encoder.blocks.1.mlp.0.weight"), vec![0xFF; 65_536]),
+    ];
+    for (name, offset, bytes) in cases {
+        let mut bad = good.clone();
+        bad[offset..offset + bytes.len()].copy_from_slice(&bytes);
+        let path = dir.path().join("bad.bin");
+        std::fs::write(&path, &bad).unwrap();
+        let out = bin()
+            .arg("transcribe")
+            .arg(sample("formats/clip.wav"))
+            .arg("-m")
+            .arg(&path)
+            .arg("-o")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = assert_clean_failure(&out, name);
+        assert!(err.contains("damaged weights"), "{name}: {err}");
+        let out = bin().args(["model", "check"]).arg(&path).output().unwrap();
+        assert_clean_failure(&out, name);
+    }
+    assert!(!dir.path().join("clip.json").exists());
+}

@@ -118,6 +118,63 @@ pub fn tensor_bytes(ttype: u32, row: usize, elements: usize) -> Option<usize> {
     Some(elements / block * bytes)
 }
 
+/// Largest weight magnitude a trained Whisper model plausibly holds (its largest are in the
+/// tens); damage to f16 data gives NaN, infinity or huge values almost surely.
+pub const MAX_WEIGHT: f32 = 1.0e4;
+/// A run of this many exact zeros in a weight tensor is a wiped range, not training.
+pub const MAX_ZERO_RUN: usize = 4096;
+
+/// Reads every tensor's values and refuses what whisper.cpp must never see: NaN, infinities,
+/// absurd magnitudes, long runs of zeros (f32 and f16 weights; the f16 scales of each block of
+/// quantised ones). Trained models pass; damaged bytes in the weights are found before they can
+/// crash whisper.cpp (a NaN made its DTW segfault).
+pub fn check_values<R: Read + Seek>(r: &mut R, layout: &Layout) -> Result<(), GgmlError> {
+    let mut buf = Vec::new();
+    for t in &layout.tensors {
+        buf.resize(t.nbytes as usize, 0);
+        r.seek(SeekFrom::Start(t.offset))?;
+        r.read_exact(&mut buf).map_err(|e| eof(e, &t.name))?;
+        let bad = |problem: String| GgmlError::Tensor { name: t.name.clone(), problem };
+        let mut zeros = 0usize;
+        let mut check = |v: f32, i: usize| -> Result<(), GgmlError> {
+            if !v.is_finite() || v.abs() > MAX_WEIGHT {
+                return Err(bad(format!("value {v} at {i} (damaged weights)")));
+            }
+            zeros = if v == 0.0 { zeros + 1 } else { 0 };
+            if zeros >= MAX_ZERO_RUN {
+                return Err(bad(format!("{MAX_ZERO_RUN} zeros in a row before {i} (damaged weights)")));
+            }
+            Ok(())
+        };
+        match t.ttype {
+            0 => {
+                for (i, c) in buf.chunks_exact(4).enumerate() {
+                    check(f32::from_le_bytes([c[0], c[1], c[2], c[3]]), i)?;
+                }
+            }
+            1 => {
+                for (i, c) in buf.chunks_exact(2).enumerate() {
+                    check(half::f16::from_le_bytes([c[0], c[1]]).to_f32(), i)?;
+                }
+            }
+            ttype => {
+                // Each block starts with its f16 scale (and, for the _1 types, its f16 minimum).
+                let Some(&(_, _, _, block)) = TYPES.iter().find(|x| x.0 == ttype) else { continue };
+                let scales = if matches!(ttype, 3 | 7) { 2 } else { 1 };
+                for (b, c) in buf.chunks_exact(block).enumerate() {
+                    for k in 0..scales {
+                        let v = half::f16::from_le_bytes([c[2 * k], c[2 * k + 1]]).to_f32();
+                        if !v.is_finite() || v.abs() > MAX_WEIGHT {
+                            return Err(bad(format!("block scale {v} at block {b} (damaged weights)")));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One tensor's header and where its data lies.
 #[derive(Debug, Clone)]
 pub struct TensorInfo {

@@ -108,6 +108,28 @@ pub fn inspect(path: &Path) -> Result<(ModelInfo, Layout), ModelError> {
     Ok((info, layout))
 }
 
+/// Checksums of the models vidscribe makes (models/SHA256SUMS, compiled in so that an installed
+/// binary knows them too): a file with one of them is known good.
+const KNOWN: &str = include_str!("../../models/SHA256SUMS");
+
+/// Whether a file with this sha256 is a model vidscribe made from its pinned sources.
+pub fn is_known(sha256: &str) -> bool {
+    KNOWN.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_whitespace().next()).any(|h| h == sha256)
+}
+
+/// [`inspect`], and for a file that is not a known model, every weight read and checked
+/// ([`ggml::check_values`]) before whisper.cpp may load it.
+pub fn verify(path: &Path) -> Result<(ModelInfo, Layout), ModelError> {
+    let (info, layout) = inspect(path)?;
+    if !is_known(&info.sha256) {
+        let read_err = |source| ModelError::Read { path: path.to_path_buf(), source };
+        let mut f = BufReader::new(File::open(path).map_err(read_err)?);
+        ggml::check_values(&mut f, &layout)
+            .map_err(|source| ModelError::Invalid { path: path.to_path_buf(), source })?;
+    }
+    Ok((info, layout))
+}
+
 /// Every whisper model in `dirs` (files that are not whisper models are skipped, not errors).
 pub fn list(dirs: &[PathBuf]) -> Vec<Result<ModelInfo, ModelError>> {
     let mut paths: Vec<PathBuf> = dirs

@@ -131,7 +131,7 @@ impl Model {
                 set_library_logging(false);
             }
         });
-        let (info, _) = model::inspect(path)?;
+        let (info, _) = model::verify(path)?;
         // Flash attention stays off: on this project's AVX2 machines whisper.cpp's CPU flash
         // attention made the tiny.en encoder 1.7x slower (3.5 s instead of 2.1 s per 30 s
         // window), and DTW needs it off anyway.
