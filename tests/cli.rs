@@ -282,3 +282,111 @@ fn hostile_text_gives_no_fake_cue_in_any_format() {
     let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(report["cues"].as_u64(), Some(cues as u64));
 }
+
+/// A transcript big enough that writing its outputs takes a while (the sample's, 150 times).
+fn big_transcript(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut doc =
+        vidscribe::formats::json::read(std::fs::File::open(root().join("tests/golden/report.json")).unwrap()).unwrap();
+    let one = doc.transcript.segments.clone();
+    let span = one.last().unwrap().end_ms + 2_000;
+    for k in 1..150u64 {
+        for s in &one {
+            let mut s = s.clone();
+            s.start_ms += k * span;
+            s.end_ms += k * span;
+            for w in &mut s.words {
+                w.start_ms += k * span;
+                w.end_ms += k * span;
+            }
+            doc.transcript.segments.push(s);
+        }
+    }
+    doc.speech = None;
+    let p = dir.join("big.json");
+    std::fs::write(&p, serde_json::to_vec(&doc).unwrap()).unwrap();
+    p
+}
+
+fn set_of(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Whatever stops a run while it writes — a full disk, SIGINT, SIGTERM, SIGHUP at any moment —
+/// the folder holds the old set of outputs or the complete new one, never a mix, and no
+/// temporary file.
+#[test]
+fn outputs_are_the_old_set_or_the_new_one_whatever_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let transcript = big_transcript(&input);
+    let subtitle = |out: &std::path::Path, profile: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vidscribe"));
+        c.arg("subtitle").arg(&transcript).args(["-f", "srt,vtt,json", "--profile", profile, "-o"]).arg(out);
+        c
+    };
+    // The two sets a run may leave: the old (netflix) and the new (bbc).
+    let old_dir = dir.path().join("old");
+    let new_dir = dir.path().join("new");
+    assert!(subtitle(&old_dir, "netflix").status().unwrap().success());
+    assert!(subtitle(&new_dir, "bbc").status().unwrap().success());
+    let (old, new) = (set_of(&old_dir), set_of(&new_dir));
+    assert_ne!(old, new);
+    assert!(new.iter().map(|(_, b)| b.len()).sum::<usize>() > 5_000_000, "big enough to take a while to write");
+
+    // A full disk: writes fail with EFBIG past 1 MB (SIGXFSZ ignored, as a full disk would).
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let reset = || {
+        for (name, bytes) in &old {
+            std::fs::write(out.join(name), bytes).unwrap();
+        }
+    };
+    reset();
+    let full = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; exec prlimit --fsize=1000000 {} subtitle {} -f srt,vtt,json --profile bbc -o {}",
+            env!("CARGO_BIN_EXE_vidscribe"),
+            transcript.display(),
+            out.display()
+        ))
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&full, "full disk");
+    assert!(err.contains("cannot write"), "{err}");
+    assert_eq!(set_of(&out), old, "a full disk leaves the old set");
+
+    // Signals at moments spread over the run.
+    let mut seen_new = 0;
+    for (k, signal) in ["INT", "TERM", "HUP"].iter().cycle().take(12).enumerate() {
+        reset();
+        let mut child = subtitle(&out, "bbc").stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(40 * k as u64));
+        let _ = Command::new("kill").args(["-s", signal, &child.id().to_string()]).status();
+        let status = child.wait().unwrap();
+        let now = set_of(&out);
+        assert!(now == old || now == new, "SIG{signal} after {} ms left a mixed set (exit {status})", 40 * k);
+        if now == new {
+            seen_new += 1;
+            assert_eq!(status.code(), Some(0));
+        } else {
+            // Exit 130; or, for a signal that came before the handler was installed, the
+            // signal's own default (and nothing had been written yet).
+            use std::os::unix::process::ExitStatusExt;
+            let number = match *signal {
+                "INT" => 2,
+                "TERM" => 15,
+                _ => 1,
+            };
+            assert!(status.code() == Some(130) || status.signal() == Some(number), "SIG{signal}: {status}");
+        }
+    }
+    assert!(seen_new < 12, "some signal arrived before the outputs were complete");
+}
