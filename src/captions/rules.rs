@@ -65,20 +65,41 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// Visible characters of a line: markup tags (`<i>`, `{\an8}`) do not count.
+/// Visible characters of a line: markup tags (`<i>`, `</b>`, `<c.yellow>`, `{\an8}`) do not
+/// count; a `<` or `{` that does not open a complete tag is text like any other (a line of
+/// ten million `<` is ten million characters, not none). Linear time.
 pub fn visible_len(line: &str) -> usize {
+    let chars: Vec<char> = line.chars().collect();
     let mut n = 0;
-    let mut depth: Option<char> = None;
-    for c in line.chars() {
-        match (depth, c) {
-            (None, '<') => depth = Some('>'),
-            (None, '{') => depth = Some('}'),
-            (Some(end), c) if c == end => depth = None,
-            (Some(_), _) => {}
-            (None, _) => n += 1,
+    let mut i = 0;
+    while i < chars.len() {
+        let tag_end = match (chars[i], chars.get(i + 1)) {
+            ('<', Some(c)) if c.is_alphabetic() || *c == '/' => tag_close(&chars, i + 1, '<', '>'),
+            ('{', Some('\\')) => tag_close(&chars, i + 1, '{', '}'),
+            _ => None,
+        };
+        match tag_end {
+            Some(end) => i = end + 1,
+            None => {
+                n += 1;
+                i += 1;
+            }
         }
     }
     n
+}
+
+/// Where the tag opened before `from` closes: the next `close`, unless another `open` comes first.
+fn tag_close(chars: &[char], from: usize, open: char, close: char) -> Option<usize> {
+    for (k, &c) in chars.iter().enumerate().skip(from) {
+        if c == close {
+            return Some(k);
+        }
+        if c == open {
+            return None;
+        }
+    }
+    None
 }
 
 pub fn word_count(cue: &Cue) -> usize {
@@ -167,4 +188,20 @@ pub fn evaluate(cues: &[Cue], profile: &Profile) -> Vec<Violation> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod visible_tests {
+    use super::visible_len;
+
+    #[test]
+    fn tags_are_invisible_text_is_not() {
+        assert_eq!(visible_len("<i>Hello</i> {\\an8}there"), "Hello there".len());
+        assert_eq!(visible_len("<c.yellow>a</c>"), 1);
+        assert_eq!(visible_len("a < b and c > d"), 15);
+        assert_eq!(visible_len("<<<"), 3);
+        assert_eq!(visible_len("<b"), 2);
+        assert_eq!(visible_len("{no tag}"), 8);
+        assert_eq!(visible_len(&"<".repeat(1_000_000)), 1_000_000);
+    }
 }

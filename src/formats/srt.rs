@@ -55,9 +55,20 @@ pub fn read(bytes: &[u8]) -> super::read::Parsed {
             let detail = format!("line {}: SRT times use a comma, not a dot", first + timing_at + 1);
             p.problem(cue_no, start, Rule::Timestamp, detail);
         }
-        expected = number.unwrap_or(expected) + 1;
+        expected = number.unwrap_or(expected).saturating_add(1);
         let text_lines: Vec<String> = block[timing_at + 1..].iter().map(|l| l.trim_end().to_string()).collect();
         p.cues.push(Cue { start_ms: start, end_ms: end, lines: text_lines });
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbering_at_the_largest_number_does_not_wrap() {
+        let max = usize::MAX;
+        let text = format!("{max}\n00:00:01,000 --> 00:00:02,000\nA\n\n1\n00:00:03,000 --> 00:00:04,000\nB\n");
+        let p = super::read(text.as_bytes());
+        assert_eq!(p.cues.len(), 2);
+    }
 }
