@@ -190,6 +190,51 @@ pub fn bare(word: &str) -> &str {
     w.strip_suffix("'s").or_else(|| w.strip_suffix("’s")).unwrap_or(w)
 }
 
+/// Closing quotes and brackets that may follow a sentence's final punctuation.
+const CLOSERS: &[char] = &['"', '\'', '”', '’', ')', ']', '»'];
+
+/// Whether a written word ends a sentence: final punctuation (`.`, `?`, `!`, `…`), perhaps
+/// followed by closing quotes or brackets, on a word that is not an abbreviation ("Mr.", "Dr.",
+/// "Gen.", an initial "J."). The one sentence rule for passages, cues and article wording.
+pub fn ends_sentence(word: &str) -> bool {
+    let w = word.trim_end_matches(CLOSERS);
+    if w.ends_with(['?', '!', '…']) {
+        return true;
+    }
+    if w.ends_with("...") {
+        return true;
+    }
+    if !w.ends_with('.') {
+        return false;
+    }
+    let stem = w.trim_start_matches(['"', '“', '‘', '«', '(', '[']).trim_end_matches('.');
+    let abbreviation = matches!(
+        stem,
+        "Mr" | "Mrs"
+            | "Ms"
+            | "Dr"
+            | "St"
+            | "Gen"
+            | "Col"
+            | "Lt"
+            | "Sgt"
+            | "Prof"
+            | "Rev"
+            | "Sen"
+            | "Rep"
+            | "Gov"
+            | "Jr"
+            | "Sr"
+            | "vs"
+            | "etc"
+            | "No"
+            | "Capt"
+            | "Maj"
+            | "Cpt"
+    ) || (stem.chars().count() == 1 && stem.chars().all(char::is_uppercase));
+    !abbreviation
+}
+
 /// The one rule that makes text safe for every writer (SRT, WebVTT cues and NOTEs, TXT, JSON,
 /// HTML): one line — every run of whitespace and control characters (line and paragraph
 /// separators, NUL, tabs, byte-order marks) becomes one space, ends trimmed — and no cue timing
@@ -404,6 +449,16 @@ const STOP_WORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentence_ends() {
+        for w in ["war.", "war?", "now!", "said.”", "(it was).", "end…", "wait...", "Azerbaijan.\""] {
+            assert!(ends_sentence(w), "{w}");
+        }
+        for w in ["Mr.", "Dr.", "J.", "Gen.", "“Mr.", "war,", "war", "U.S", "etc"] {
+            assert!(!ends_sentence(w), "{w}");
+        }
+    }
 
     #[test]
     fn safe_lines() {

@@ -244,3 +244,45 @@ fn subtitle_golden_files_and_own_output_passes_check() {
         }
     }
 }
+
+/// One sentence rule everywhere: an abbreviation is not a sentence end, so no cue or line is cut
+/// between "Mr." and the name it belongs to, nor a passage split there.
+#[test]
+fn abbreviations_do_not_end_sentences() {
+    let text = "Yesterday in the capital the prime minister of Armenia met Mr. Pashinyan and Dr. Sahakyan \
+                to discuss the return of the prisoners of war. Gen. Gerasimov was there too.";
+    let mut t = 0;
+    let words: Vec<Word> = text
+        .split_whitespace()
+        .map(|w| {
+            let dur = w.len() as u64 * 70;
+            let word = Word { text: w.into(), start_ms: t, end_ms: t + dur, probability: 1.0 };
+            t += dur + 60;
+            word
+        })
+        .collect();
+    for p in [Profile::netflix(), Profile::bbc()] {
+        let l = build_cues(&words, "en", &p, None);
+        for c in &l.cues {
+            for line in &c.lines {
+                assert!(
+                    !line.ends_with("Mr.") && !line.ends_with("Dr.") && !line.ends_with("Gen."),
+                    "{}: {:?}",
+                    p.name,
+                    c.lines
+                );
+            }
+        }
+    }
+    let transcript = vidscribe::asr::Transcript {
+        language: "en".into(),
+        segments: vec![vidscribe::asr::Segment {
+            start_ms: 0,
+            end_ms: t,
+            text: text.into(),
+            no_speech_probability: 0.0,
+            words,
+        }],
+    };
+    assert_eq!(vidscribe::article::link::sentence_spans(&transcript).len(), 2);
+}

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Article, BlockKind};
 use crate::asr::{Transcript, Word};
-use crate::text::{Normalized, is_stop_word, normalize_words, similarity, sound_key, stem};
+use crate::text::{Normalized, ends_sentence, is_stop_word, normalize_words, similarity, sound_key, stem};
 use crate::time::Ms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,8 +258,7 @@ fn sentences(words: &[&Word]) -> Vec<WordSpan> {
     let mut spans = Vec::new();
     let mut first = 0;
     for i in 0..words.len() {
-        let text = words[i].text.trim_end_matches(['"', '”', '’', '\'', ')', ']']);
-        let ends = text.ends_with(['.', '?', '!', '…']) && !is_abbreviation(text);
+        let ends = ends_sentence(&words[i].text);
         let pause = words.get(i + 1).is_some_and(|n| n.start_ms.saturating_sub(words[i].end_ms) >= PAUSE_MS);
         if ends || pause || i + 1 == words.len() {
             spans.push(WordSpan { first, end: i + 1 });
@@ -267,12 +266,6 @@ fn sentences(words: &[&Word]) -> Vec<WordSpan> {
         }
     }
     spans
-}
-
-fn is_abbreviation(word: &str) -> bool {
-    let w = word.trim_end_matches('.');
-    matches!(w, "Mr" | "Mrs" | "Ms" | "Dr" | "St" | "Gen" | "Col" | "Lt" | "Sgt" | "Prof" | "vs" | "etc")
-        || (w.len() == 1 && w.chars().all(|c| c.is_uppercase()))
 }
 
 /// The transcript's sentences, as word spans: the passages of a transcript with no article.

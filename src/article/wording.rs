@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Article;
 use super::link::{LinkKind, Links};
 use crate::asr::{Segment, Transcript, Word};
-use crate::text::{bare, is_stop_word, similarity, sound_key};
+use crate::text::{bare, ends_sentence, is_stop_word, similarity, sound_key};
 use crate::time::Ms;
 
 /// Why a word was changed.
@@ -62,7 +62,7 @@ pub fn names(article: &Article) -> Vec<Name> {
         for raw in block.text.split_whitespace() {
             let w = bare(raw);
             let starts = sentence_start || raw.starts_with(QUOTES);
-            sentence_start = raw.trim_end_matches(QUOTES).ends_with(['.', '?', '!', ':']);
+            sentence_start = ends_sentence(raw) || raw.trim_end_matches(QUOTES).ends_with(':');
             if w.chars().count() < 3 || !w.chars().all(char::is_alphabetic) {
                 continue;
             }
@@ -392,7 +392,7 @@ fn apply_wording(
         // Words from the start of the article's sentence (or of the quotation) to the match.
         let mut start = 0;
         for j in (0..first_a).rev() {
-            if article[j].ends_with(['.', '?', '!', ':']) {
+            if ends_sentence(article[j]) || article[j].ends_with(':') {
                 break;
             }
             start += 1;
@@ -406,14 +406,13 @@ fn apply_wording(
     }
     let trail = passage.words.end - last_t;
     if trail > 0 {
-        let n = (last_a..article.len()).take_while(|&j| !article[j - 1].ends_with(['.', '?', '!'])).count();
+        let n = (last_a..article.len()).take_while(|&j| !ends_sentence(article[j - 1])).count();
         if n > 0 && n <= trail + MAX_MISSED && trail <= n + 2 {
             groups.push(((last_t, passage.words.end), (last_a, last_a + n)));
         }
     }
 
-    let sentence_start = passage.words.first == 0
-        || words[passage.words.first - 1].text.trim_end_matches(QUOTES).ends_with(['.', '?', '!']);
+    let sentence_start = passage.words.first == 0 || ends_sentence(&words[passage.words.first - 1].text);
     let last_word = &words[passage.words.end - 1].text;
     let final_punct: Option<char> = last_word.trim_end_matches(QUOTES).chars().last().filter(|c| ".?!".contains(*c));
     for ((ts, te), (a_s, a_e)) in groups {

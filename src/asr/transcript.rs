@@ -114,8 +114,7 @@ pub fn words_from_tokens(tokens: &[Token]) -> Vec<Word> {
         // A new sentence glued to the last one (`airfield."` + `Estimates`) starts a word too.
         let glued_sentence = cur.as_ref().is_some_and(|acc| {
             let prev = String::from_utf8_lossy(&acc.bytes);
-            let prev = prev.trim_end_matches(['"', '”', '\'', '’']);
-            prev.ends_with(['.', '?', '!']) && t.bytes.first().is_some_and(|b| b.is_ascii_uppercase())
+            crate::text::ends_sentence(&prev) && t.bytes.first().is_some_and(|b| b.is_ascii_uppercase())
         });
         let starts_word = glued_sentence || t.bytes.first() == Some(&b' ') && !is_punctuation_only(&t.bytes);
         match cur.as_mut() {

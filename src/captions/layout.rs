@@ -12,6 +12,7 @@ use super::language::{Grammar, grammar};
 use super::profile::Profile;
 use super::rules::{Violation, evaluate, reading_chars};
 use crate::asr::Word;
+use crate::text::ends_sentence;
 use crate::time::Ms;
 use crate::time::Span;
 
@@ -28,10 +29,6 @@ const LONG_SILENCE_MS: Ms = 1500;
 
 fn bare(w: &str) -> String {
     w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').to_lowercase().replace('’', "'")
-}
-
-fn ends_sentence(w: &str) -> bool {
-    w.trim_end_matches(['"', '\'', '”', '’', ')', ']']).ends_with(['.', '?', '!', '…'])
 }
 
 fn ends_clause(w: &str) -> bool {
