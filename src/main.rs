@@ -570,8 +570,7 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
 }
 
 fn check(file: &Path, profile: &Profile, as_json: bool) -> Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let (parsed, is_vtt) = formats::read::subtitles(&bytes, file);
+    let (parsed, is_vtt) = formats::read::subtitle_file(file)?;
     let mut violations = parsed.problems.clone();
     violations.extend(evaluate(&parsed.cues, profile));
     violations.sort_by_key(|v| (v.cue, v.rule));
@@ -579,50 +578,65 @@ fn check(file: &Path, profile: &Profile, as_json: bool) -> Result<ExitCode> {
     for v in &violations {
         *counts.entry(v.rule.name()).or_default() += 1;
     }
-    if as_json {
-        let report = serde_json::json!({
-            "file": file.display().to_string(),
-            "format": if is_vtt { "vtt" } else { "srt" },
-            "profile": profile,
-            "cues": parsed.cues.len(),
-            "notes": parsed.notes,
-            "violations": violations,
-            "summary": counts,
-        });
-        outln!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        for v in &violations {
-            outln!("{}: {v}", file.display());
-        }
-        let summary = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
-        let notes = if parsed.notes.is_empty() { String::new() } else { format!(" [{}]", parsed.notes.join(", ")) };
-        outln!(
-            "{}: {} cues, {} violations under {}{}{}",
-            file.display(),
-            parsed.cues.len(),
-            violations.len(),
-            profile.name,
-            if summary.is_empty() { String::new() } else { format!(" ({summary})") },
-            notes
-        );
+    fn j<T: serde::Serialize + ?Sized>(v: &T) -> String {
+        serde_json::to_string(v).unwrap_or_else(|_| "null".into())
     }
+    let write = || -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        if as_json {
+            // Streamed, one violation a line: no second copy of the report in memory.
+            writeln!(out, "{{")?;
+            writeln!(out, "  \"file\": {},", j(&file.display().to_string()))?;
+            writeln!(out, "  \"format\": \"{}\",", if is_vtt { "vtt" } else { "srt" })?;
+            writeln!(out, "  \"profile\": {},", j(profile))?;
+            writeln!(out, "  \"cues\": {},", parsed.cues.len())?;
+            writeln!(out, "  \"notes\": {},", j(&parsed.notes))?;
+            write!(out, "  \"violations\": [")?;
+            for (i, v) in violations.iter().enumerate() {
+                write!(out, "{}\n    {}", if i == 0 { "" } else { "," }, j(v))?;
+            }
+            writeln!(out, "{}],", if violations.is_empty() { "" } else { "\n  " })?;
+            writeln!(out, "  \"summary\": {}", j(&counts))?;
+            writeln!(out, "}}")?;
+        } else {
+            for v in &violations {
+                writeln!(out, "{}: {v}", file.display())?;
+            }
+            let summary = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+            let notes = if parsed.notes.is_empty() { String::new() } else { format!(" [{}]", parsed.notes.join(", ")) };
+            writeln!(
+                out,
+                "{}: {} cues, {} violations under {}{}{}",
+                file.display(),
+                parsed.cues.len(),
+                violations.len(),
+                profile.name,
+                if summary.is_empty() { String::new() } else { format!(" ({summary})") },
+                notes
+            )?;
+        }
+        out.flush()
+    };
+    write().context("writing to stdout")?;
     Ok(if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// The words of a transcript file, whatever its format.
 fn transcript_text(path: &Path) -> Result<String> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    Ok(match ext.as_str() {
-        "json" => json::read(&raw[..])
+    if ext == "srt" || ext == "vtt" {
+        // The subtitle readers: cue text only (no NOTEs, numbers, timings or tags).
+        let (parsed, _) = formats::read::subtitle_file(path)?;
+        return Ok(parsed.cues.iter().map(|c| c.lines.join(" ")).collect::<Vec<_>>().join(" "));
+    }
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(if ext == "json" {
+        json::read(&raw[..])
             .with_context(|| format!("{} is not a vidscribe transcript", path.display()))?
             .transcript
-            .text(),
-        // The subtitle readers: cue text only (no NOTEs, numbers, timings or tags).
-        "srt" | "vtt" => {
-            formats::read::subtitles(&raw, path).0.cues.iter().map(|c| c.lines.join(" ")).collect::<Vec<_>>().join(" ")
-        }
-        _ => String::from_utf8_lossy(&raw).into_owned(),
+            .text()
+    } else {
+        String::from_utf8_lossy(&raw).into_owned()
     })
 }
 

@@ -390,3 +390,24 @@ fn outputs_are_the_old_set_or_the_new_one_whatever_stops_the_run() {
     }
     assert!(seen_new < 12, "some signal arrived before the outputs were complete");
 }
+
+/// Subtitle files past the stated limits are refused with one line, before they are parsed.
+#[test]
+fn subtitle_limits_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let many = dir.path().join("many.srt");
+    let mut srt = String::with_capacity(5 << 20);
+    for i in 0..=vidscribe::formats::read::MAX_CUES {
+        srt.push_str(&format!("{}\n00:00:01,000 --> 00:00:02,000\nx\n\n", i + 1));
+    }
+    std::fs::write(&many, srt).unwrap();
+    let out = bin().arg("check").arg(&many).output().unwrap();
+    let err = assert_clean_failure(&out, "too many cues");
+    assert!(err.contains("more than 200000 cues"), "{err}");
+    let big = dir.path().join("big.vtt");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(vidscribe::formats::read::MAX_SUBTITLE_BYTES + 1).unwrap();
+    let out = bin().arg("check").arg(&big).output().unwrap();
+    let err = assert_clean_failure(&out, "too large");
+    assert!(err.contains("is over 64 MB"), "{err}");
+}

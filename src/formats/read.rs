@@ -135,10 +135,46 @@ pub fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// Largest subtitle file read (a ten-hour programme's SRT is a few MB).
+pub const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
+/// Most cues in one subtitle file (ten hours at a cue a second is 36,000).
+pub const MAX_CUES: usize = 200_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubtitleError {
+    #[error("cannot read {path}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is over {} MB", MAX_SUBTITLE_BYTES >> 20)]
+    TooLarge { path: std::path::PathBuf },
+    #[error("{path} has more than {MAX_CUES} cues")]
+    TooManyCues { path: std::path::PathBuf },
+}
+
 /// Reads a subtitle file as SRT or WebVTT: WebVTT when it says so (its signature, after an
 /// optional BOM) or is named `.vtt`. Returns the cues and whether it was WebVTT.
 pub fn subtitles(bytes: &[u8], path: &std::path::Path) -> (Parsed, bool) {
     let is_vtt = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes).starts_with(b"WEBVTT")
         || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("vtt"));
     (if is_vtt { super::vtt::read(bytes) } else { super::srt::read(bytes) }, is_vtt)
+}
+
+/// [`subtitles`] of a file, within the limits: at most [`MAX_SUBTITLE_BYTES`] read, at most
+/// [`MAX_CUES`] timing lines (counted before anything is parsed), so memory stays a small
+/// multiple of the file.
+pub fn subtitle_file(path: &std::path::Path) -> Result<(Parsed, bool), SubtitleError> {
+    use std::io::Read;
+    let read_err = |source| SubtitleError::Read { path: path.to_path_buf(), source };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_SUBTITLE_BYTES + 1).read_to_end(&mut bytes)).map_err(read_err)?;
+    if bytes.len() as u64 > MAX_SUBTITLE_BYTES {
+        return Err(SubtitleError::TooLarge { path: path.to_path_buf() });
+    }
+    if bytes.windows(3).filter(|w| w == b"-->").nth(MAX_CUES).is_some() {
+        return Err(SubtitleError::TooManyCues { path: path.to_path_buf() });
+    }
+    Ok(subtitles(&bytes, path))
 }
