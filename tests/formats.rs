@@ -184,3 +184,55 @@ fn vtt_notes_record_removed_text_between_cues() {
         "a note is one line without an arrow: {text}"
     );
 }
+
+/// The WebVTT reader follows the W3C parser algorithm: on a case of each kind the web platform
+/// tests check (arrows, newlines, NULs, ids, settings, timings too short, too long, negative,
+/// without hours, whitespace, signatures, BOM) it reads exactly the cues Debian's Chromium
+/// parses, and every timing line a player drops is reported.
+#[test]
+fn webvtt_reads_the_cues_a_player_shows() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/webvtt");
+    let want: &[(&str, usize)] = &[
+        ("arrows.vtt", 5),
+        ("bom.vtt", 2),
+        ("header-arrow.vtt", 2),
+        ("ids.vtt", 4),
+        ("newlines.vtt", 4),
+        ("nulls.vtt", 5),
+        ("settings.vtt", 4),
+        ("signature-bad.vtt", 0),
+        ("signature-lower.vtt", 0),
+        ("signature-missing.vtt", 0),
+        ("signature-ok.vtt", 1),
+        ("signature-tab.vtt", 1),
+        ("timings-negative.vtt", 2),
+        ("timings-omitted-hours.vtt", 3),
+        ("timings-too-long.vtt", 1),
+        ("timings-too-short.vtt", 1),
+        ("whitespace-chars.vtt", 3),
+    ];
+    let files: Vec<PathBuf> = want.iter().map(|(f, _)| dir.join(f)).collect();
+    let out = std::process::Command::new("node")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/count-cues.mjs"))
+        .args(&files)
+        .output()
+        .expect("node is needed for the browser test: run scripts/test.sh");
+    assert!(out.status.success(), "Chromium: {}", String::from_utf8_lossy(&out.stderr));
+    let chromium: std::collections::HashMap<String, usize> = serde_json::from_slice(&out.stdout).unwrap();
+    for (file, n) in want {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let parsed = formats::vtt::read(&bytes);
+        assert_eq!(parsed.cues.len(), *n, "{file}: vidscribe");
+        assert_eq!(chromium[*file], *n, "{file}: Chromium");
+        // Every line with an arrow is a cue a player shows, or is reported.
+        let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n").replace('\r', "\n");
+        let arrows = text.lines().filter(|l| l.contains("-->")).count();
+        if arrows > *n {
+            assert!(!parsed.problems.is_empty(), "{file}: dropped lines unreported");
+        }
+    }
+    let arrows = formats::vtt::read(&std::fs::read(dir.join("arrows.vtt")).unwrap());
+    assert!(arrows.problems.iter().any(|p| p.detail.contains("\"-->\" in cue text")), "{:?}", arrows.problems);
+    let vt = formats::vtt::read(&std::fs::read(dir.join("whitespace-chars.vtt")).unwrap());
+    assert!(vt.problems.iter().any(|p| p.detail.contains("line 9")), "the vertical-tab timing: {:?}", vt.problems);
+}

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::captions::Cue;
 use crate::text::safe_line;
-use crate::time::clock;
+use crate::time::{Ms, clock};
 
 /// Escapes the three characters WebVTT reserves; escaping `>` also rules out `-->` in text.
 pub fn escape(text: &str) -> String {
@@ -47,40 +47,167 @@ pub fn write_with_notes<W: Write + ?Sized>(w: &mut W, cues: &[Cue], notes: &[Not
     Ok(())
 }
 
-/// Reads a WebVTT file.
+/// Reads a WebVTT file as a player does: the W3C "WebVTT parser algorithm" (file parsing,
+/// collecting blocks, cue timings), so the cues are exactly those a browser shows, plus a
+/// problem for every block or line a player drops or reads differently from what its author
+/// meant.
 pub fn read(bytes: &[u8]) -> super::read::Parsed {
-    use super::read::{Parsed, blocks, decode_text, unescape};
+    use super::read::{Parsed, decode_text};
     use crate::captions::Rule;
     let mut p = Parsed::default();
-    let text = decode_text(bytes, &mut p);
-    let lines: Vec<&str> = text.lines().collect();
-    if !lines.first().is_some_and(|l| l.starts_with("WEBVTT") && (l.len() == 6 || l[6..].starts_with([' ', '\t']))) {
-        p.problem(0, 0, Rule::Syntax, "line 1: a WebVTT file must start with WEBVTT".into());
+    // Decoding: UTF-8 (BOM noted), NUL as U+FFFD, CRLF and lone CR as LF.
+    let text = decode_text(bytes, &mut p).replace('\0', "\u{fffd}");
+    let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text };
+    let lines: Vec<&str> = text.split('\n').collect();
+    // Signature: "WEBVTT" alone or followed by a space or tab.
+    let first = lines[0];
+    if !(first == "WEBVTT" || first.starts_with("WEBVTT ") || first.starts_with("WEBVTT\t")) {
+        p.problem(0, 0, Rule::Syntax, "line 1: no WEBVTT signature: a player shows no cue of this file".into());
+        return p;
     }
-    // The first block is the header.
-    for (first, block) in
-        blocks(&lines).into_iter().skip(usize::from(lines.first().is_some_and(|l| l.starts_with("WEBVTT"))))
-    {
-        let head = block[0].trim_start();
-        if head.starts_with("NOTE") || head.starts_with("STYLE") || head.starts_with("REGION") {
-            continue;
+    let mut i = 1; // the line being read
+    // The header: the lines after the signature up to a blank line, unless an arrow comes first.
+    while i < lines.len() && !lines[i].is_empty() {
+        if lines[i].contains("-->") {
+            break;
         }
-        let cue_no = p.cues.len() + 1;
-        let timing_at = if block[0].contains("-->") { 0 } else { 1 };
-        let Some((start, end)) = p.timing(&block, first, timing_at) else { continue };
-        if block[timing_at].split("-->").next().is_some_and(|a| a.contains(',')) {
-            let detail = format!("line {}: WebVTT times use a dot, not a comma", first + timing_at + 1);
-            p.problem(cue_no, start, Rule::Timestamp, detail);
+        i += 1;
+    }
+    let mut seen_cue = false;
+    let mut cut = false;
+    while i < lines.len() {
+        while i < lines.len() && lines[i].is_empty() {
+            i += 1;
         }
-        let mut text_lines = Vec::new();
-        for (k, l) in block[timing_at + 1..].iter().enumerate() {
-            if l.contains("-->") {
-                let detail = format!("line {}: cue text contains -->", first + timing_at + k + 2);
-                p.problem(cue_no, start, Rule::Syntax, detail);
-            }
-            text_lines.push(unescape(l.trim_end()));
+        if i >= lines.len() {
+            break;
         }
-        p.cues.push(Cue { start_ms: start, end_ms: end, lines: text_lines });
+        (i, cut) = block(&lines, i, &mut seen_cue, cut, &mut p);
     }
     p
+}
+
+/// Collects one WebVTT block starting at line `start` (not blank); returns where the next block
+/// starts, and whether that is an arrow line that cut this cue's text short. A cue is a block
+/// whose first or second line holds "-->" and parses as timings. `cut`: this block starts at such
+/// a line, already reported.
+fn block(lines: &[&str], start: usize, seen_cue: &mut bool, cut: bool, p: &mut super::read::Parsed) -> (usize, bool) {
+    use super::read::unescape;
+    use crate::captions::Rule;
+    let mut buffer: Vec<&str> = Vec::new();
+    let mut cut_next = false;
+    let mut cue: Option<(Ms, Ms)> = None;
+    let mut seen_arrow = false;
+    let mut i = start;
+    let mut count = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        count += 1;
+        if line.contains("-->") {
+            if count == 1 || count == 2 && !seen_arrow {
+                seen_arrow = true;
+                match timings(line) {
+                    Some(t) => {
+                        cue = Some(t);
+                        buffer.clear();
+                        *seen_cue = true;
+                    }
+                    None if cut && count == 1 => {}
+                    None => {
+                        let (n, at) = (p.cues.len() + 1, p.cues.last().map_or(0, |c| c.start_ms));
+                        let why = if line.split("-->").next().is_some_and(|a| a.contains(',')) {
+                            "WebVTT times use a dot, not a comma"
+                        } else {
+                            "not a WebVTT timing line"
+                        };
+                        let detail = format!("line {}: {why}: a player drops this cue ({:?})", i + 1, line.trim());
+                        p.problem(n, at, Rule::Timestamp, detail);
+                    }
+                }
+            } else {
+                // A player ends the block here and reads this line as the start of the next.
+                let at = cue.map_or(0, |c| c.0);
+                let detail = format!(
+                    "line {}: \"-->\" in cue text: a player ends the cue before this line and drops the line",
+                    i + 1
+                );
+                p.problem(p.cues.len() + 1, at, Rule::Syntax, detail);
+                cut_next = true;
+                break;
+            }
+        } else if line.is_empty() {
+            break;
+        } else {
+            buffer.push(line);
+        }
+        i += 1;
+    }
+    match cue {
+        Some((start_ms, end_ms)) => {
+            let lines = buffer.iter().map(|l| unescape(l.trim_end())).collect();
+            p.cues.push(Cue { start_ms, end_ms, lines });
+        }
+        None if !seen_arrow => {
+            let head = buffer.first().copied().unwrap_or("");
+            let comment = head == "NOTE" || head.starts_with("NOTE ") || head.starts_with("NOTE\t");
+            let style = !*seen_cue && (head.trim_end() == "STYLE" || head.trim_end() == "REGION");
+            if !comment && !style {
+                let (n, at) = (p.cues.len() + 1, p.cues.last().map_or(0, |c| c.start_ms));
+                let detail = format!("line {}: a block without a timing line: a player ignores it", start + 1);
+                p.problem(n, at, Rule::Syntax, detail);
+            }
+        }
+        None => {}
+    }
+    (i, cut_next)
+}
+
+/// "Collect WebVTT cue timings and settings": start and end, settings ignored.
+fn timings(line: &str) -> Option<(Ms, Ms)> {
+    let ws = |c: char| matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' ');
+    let rest = line.trim_start_matches(ws);
+    let (start, rest) = timestamp(rest)?;
+    let rest = rest.trim_start_matches(ws).strip_prefix("-->")?.trim_start_matches(ws);
+    let (end, _settings) = timestamp(rest)?;
+    Some((start, end))
+}
+
+/// "Collect a WebVTT timestamp": `[hours:]mm:ss.ttt`, hours of any length (required when the
+/// first field is not two digits or over 59), exactly two digits of minutes and seconds (each
+/// at most 59) and three of milliseconds. Returns the time and what follows it.
+fn timestamp(s: &str) -> Option<(Ms, &str)> {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let n1 = digits(s);
+    if n1 == 0 {
+        return None;
+    }
+    let v1: u64 = s[..n1].parse().ok()?;
+    let hours_first = n1 != 2 || v1 > 59;
+    let s = s[n1..].strip_prefix(':')?;
+    let n2 = digits(s);
+    if n2 != 2 {
+        return None;
+    }
+    let v2: u64 = s[..2].parse().ok()?;
+    let mut s = &s[2..];
+    let (h, m, sec) = if hours_first || s.starts_with(':') {
+        s = s.strip_prefix(':')?;
+        if digits(s) != 2 {
+            return None;
+        }
+        let v3: u64 = s[..2].parse().ok()?;
+        s = &s[2..];
+        (v1, v2, v3)
+    } else {
+        (0, v1, v2)
+    };
+    let s = s.strip_prefix('.')?;
+    if digits(s) != 3 {
+        return None;
+    }
+    let ms: u64 = s[..3].parse().ok()?;
+    if m > 59 || sec > 59 {
+        return None;
+    }
+    Some((h.checked_mul(3_600_000)?.checked_add(m * 60_000 + sec * 1000 + ms)?, &s[3..]))
 }
