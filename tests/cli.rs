@@ -411,3 +411,38 @@ fn subtitle_limits_are_clear_errors() {
     let err = assert_clean_failure(&out, "too large");
     assert!(err.contains("is over 64 MB"), "{err}");
 }
+
+/// Two runs writing the same stem into one folder at once: the folder's lock makes one set
+/// wait for the other, so it ends with one run's complete set, never srt/vtt of one and json of
+/// the other.
+#[test]
+fn concurrent_runs_into_one_folder_never_mix_their_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let transcript = big_transcript(&input);
+    let run = |out: &std::path::Path, profile: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vidscribe"))
+            .arg("subtitle")
+            .arg(&transcript)
+            .args(["-f", "srt,vtt,json", "--profile", profile, "-o"])
+            .arg(out)
+            .spawn()
+            .unwrap()
+    };
+    let sets: Vec<_> = ["netflix", "bbc"]
+        .iter()
+        .map(|p| {
+            let d = dir.path().join(p);
+            assert!(run(&d, p).wait().unwrap().success());
+            set_of(&d)
+        })
+        .collect();
+    let out = dir.path().join("out");
+    for _ in 0..3 {
+        let (mut a, mut b) = (run(&out, "netflix"), run(&out, "bbc"));
+        assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+        let now = set_of(&out);
+        assert!(now == sets[0] || now == sets[1], "a mixed set");
+    }
+}
