@@ -18,11 +18,11 @@ pub fn article(data: &[u8]) {
     let _ = vidscribe::article::parse_html(data);
 }
 
-/// The media probe and decoder: open, then decode up to ten seconds.
+/// The media probe and decoder: open, then decode up to two seconds.
 pub fn media(data: &[u8]) {
     let opts = vidscribe::media::DecodeOptions::default();
     if let Ok(mut s) = vidscribe::media::Stream::open_bytes(data.to_vec().into(), &opts) {
         let mut pcm = Vec::new();
-        let _ = s.read(&mut pcm, 16_000 * 10);
+        let _ = s.read(&mut pcm, 16_000 * 2);
     }
 }
