@@ -55,6 +55,7 @@ fn bad_inputs_exit_1_with_one_line_and_no_output() {
     let out = transcribe(&sample("formats/clip.wav"), Some(&out_dir), &bad_model, &[]);
     let err = assert_clean_failure(&out, "truncated model");
     assert!(err.contains("truncated"), "{err}");
+    assert_eq!(err.matches("the file is truncated").count(), 1, "each cause is printed once: {err}");
     assert!(files_in(&out_dir).is_empty());
     // A missing model, and an English-only model asked for French.
     let out = transcribe(&sample("formats/clip.wav"), None, std::path::Path::new("/nonexistent/model.bin"), &[]);
@@ -156,6 +157,24 @@ fn outputs_never_replace_inputs() {
     assert!(err.contains("one of the inputs"), "{err}");
     assert_eq!(std::fs::read(&media).unwrap(), before);
     assert_eq!(files_in(dir.path()), ["clip.json"]);
+    // run whose media is called like its page.
+    let page = dir.path().join("report.html");
+    std::fs::copy(sample("formats/clip.wav"), &page).unwrap();
+    let out = bin()
+        .arg("run")
+        .arg(&page)
+        .arg("--article")
+        .arg(sample("article.txt"))
+        .arg("-o")
+        .arg(dir.path())
+        .arg("-m")
+        .arg(model())
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&out, "media named report.html");
+    assert!(err.contains("one of the inputs"), "{err}");
+    assert_eq!(std::fs::read(&page).unwrap(), std::fs::read(sample("formats/clip.wav")).unwrap());
+    std::fs::remove_file(&page).unwrap();
     // subtitle rewriting its own transcript in place.
     let doc = root().join("tests/golden/report.json");
     let copy = dir.path().join("report.json");
