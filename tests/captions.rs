@@ -108,6 +108,19 @@ proptest! {
     }
 }
 
+/// Words read at 70 ms a letter from `start_ms`, 60 ms apart, `pause_ms` after a full stop.
+fn read_aloud(text: &str, start_ms: u64, pause_ms: u64) -> Vec<Word> {
+    let mut t = start_ms;
+    text.split_whitespace()
+        .map(|w| {
+            let dur = w.len() as u64 * 70;
+            let word = Word { text: w.into(), start_ms: t, end_ms: t + dur, probability: 1.0 };
+            t += dur + if w.ends_with('.') { pause_ms } else { 60 };
+            word
+        })
+        .collect()
+}
+
 #[test]
 fn normal_speech_meets_netflix_with_no_violation() {
     // 14 characters per second with pauses between sentences: an unhurried reader.
@@ -115,16 +128,7 @@ fn normal_speech_meets_netflix_with_no_violation() {
                 The November clashes were reportedly the worst since the war in 2020. \
                 Seven Azerbaijani and six Armenian soldiers were killed during the renewed fighting. \
                 We need our children back.";
-    let mut t = 1000;
-    let words: Vec<Word> = text
-        .split_whitespace()
-        .map(|w| {
-            let dur = w.len() as u64 * 70;
-            let word = Word { text: w.into(), start_ms: t, end_ms: t + dur, probability: 1.0 };
-            t += dur + if w.ends_with('.') { 900 } else { 60 };
-            word
-        })
-        .collect();
+    let words = read_aloud(text, 1000, 900);
     for p in [Profile::netflix(), Profile::bbc()] {
         let l = build_cues(&words, "en", &p, None);
         assert!(l.violations.is_empty(), "{}: {:?}\n{:#?}", p.name, l.violations, l.cues);
@@ -254,16 +258,8 @@ fn subtitle_golden_files_and_own_output_passes_check() {
 fn abbreviations_do_not_end_sentences() {
     let text = "Yesterday in the capital the prime minister of Armenia met Mr. Pashinyan and Dr. Sahakyan \
                 to discuss the return of the prisoners of war. Gen. Gerasimov was there too.";
-    let mut t = 0;
-    let words: Vec<Word> = text
-        .split_whitespace()
-        .map(|w| {
-            let dur = w.len() as u64 * 70;
-            let word = Word { text: w.into(), start_ms: t, end_ms: t + dur, probability: 1.0 };
-            t += dur + 60;
-            word
-        })
-        .collect();
+    let words = read_aloud(text, 0, 60);
+    let t = words.last().unwrap().end_ms;
     for p in [Profile::netflix(), Profile::bbc()] {
         let l = build_cues(&words, "en", &p, None);
         for c in &l.cues {
