@@ -178,6 +178,11 @@ pub struct Report {
     pub load: Duration,
 }
 
+/// Silero VAD runs thousands of tiny graphs, each full of thread barriers at which ggml's workers
+/// busy-wait: a second thread buys nothing (LibriSpeech 279 s, idle, AMD EPYC Zen 4: 652 ms on
+/// one thread, 912 ms on two) and, beside any other busy process, turns seconds into minutes.
+pub const VAD_THREADS: usize = 1;
+
 /// The loaded recogniser, kept across the reports of a batch.
 pub struct Engine {
     model: Model,
@@ -273,7 +278,7 @@ pub fn transcribe(
         Media::File(p) => media::Stream::open_path(p, &cfg.decode).map_err(media_err)?,
     };
     let mut detector = match &engine.vad_model {
-        Some(m) => Some(vad::Detector::new(m, prepared.options.threads).map_err(JobError::Vad)?),
+        Some(m) => Some(vad::Detector::new(m, VAD_THREADS).map_err(JobError::Vad)?),
         None => None,
     };
     let options = TranscribeOptions { dtw: engine.model.uses_dtw(), ..prepared.options };
