@@ -12,6 +12,7 @@ pub mod archive;
 pub mod article;
 pub mod asr;
 pub mod captions;
+pub mod cpu;
 pub mod eval;
 pub mod formats;
 pub mod job;

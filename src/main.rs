@@ -157,7 +157,7 @@ fn print_stats(report: &job::Report, wall: std::time::Duration) {
     let stats = &report.stats;
     let ms = |d: std::time::Duration| d.as_millis();
     eprintln!(
-        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} rtf={:.4}",
+        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} threads={}-{} rtf={:.4}",
         stats.audio_ms,
         ms(report.load),
         ms(stats.decode),
@@ -167,6 +167,8 @@ fn print_stats(report: &job::Report, wall: std::time::Duration) {
         stats.retried,
         stats.split,
         stats.peak_buffer_samples as f64 / 16_000.0,
+        stats.min_threads,
+        stats.max_threads,
         wall.as_secs_f64() * 1000.0 / stats.audio_ms.max(1) as f64
     );
 }

@@ -89,6 +89,10 @@ pub struct Stats {
     pub split: usize,
     /// Most samples held at once.
     pub peak_buffer_samples: usize,
+    /// Fewest and most recognition threads a window used (fewer than asked while other
+    /// processes kept cores busy).
+    pub min_threads: usize,
+    pub max_threads: usize,
 }
 
 /// What the pipeline found.
@@ -121,7 +125,7 @@ pub fn recognise(
     cancel: &Cancel,
 ) -> Result<Recognised, PipelineError> {
     let mut r = Recognizer::new(model, opts)?;
-    let mut stats = Stats::default();
+    let mut stats = Stats { min_threads: usize::MAX, ..Stats::default() };
     let mut buf: Vec<f32> = Vec::with_capacity(PIECE_SAMPLES * 2);
     let mut origin_ms: Ms = 0; // time of buf[0]
     let mut spans: Vec<Span> = Vec::new();
@@ -165,6 +169,11 @@ pub fn recognise(
         for w in &windows[..ready] {
             let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
             let speech_ms = window::speech_ms(w, pending);
+            // Never more busy threads than idle cores (ggml's threads spin at every barrier).
+            let threads = crate::cpu::threads_for_now(opts.threads);
+            r.set_threads(threads);
+            stats.min_threads = stats.min_threads.min(threads);
+            stats.max_threads = stats.max_threads.max(threads);
             let got = guarded(&mut r, pcm, *w, speech_ms, &mut pace, &mut stats, progress, cancel)?;
             segments.extend(got);
             stats.windows += 1;
@@ -190,6 +199,7 @@ pub fn recognise(
         transcript.end_words_with_speech(&spans);
         spans
     });
+    stats.min_threads = stats.min_threads.min(stats.max_threads);
     Ok(Recognised { transcript, speech, stats })
 }
 

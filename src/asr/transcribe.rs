@@ -247,6 +247,8 @@ pub struct Recognizer<'m> {
     opts: TranscribeOptions,
     prompt: Vec<c_int>,
     history: Vec<c_int>,
+    /// Threads of the next whisper.cpp call (at most `opts.threads`).
+    threads: usize,
 }
 
 /// The language whisper.cpp is asked for: checked against the model.
@@ -277,7 +279,7 @@ impl<'m> Recognizer<'m> {
             None => Vec::new(),
         };
         let state = model.ctx.create_state().map_err(whisper)?;
-        Ok(Self { model, state, language, opts: opts.clone(), prompt, history: Vec::new() })
+        Ok(Self { model, state, language, opts: opts.clone(), prompt, history: Vec::new(), threads: opts.threads })
     }
 
     /// The language recognised in (or given for) the audio so far.
@@ -287,6 +289,11 @@ impl<'m> Recognizer<'m> {
         } else {
             self.language.clone()
         }
+    }
+
+    /// Threads for the calls that follow (capped by the options' count).
+    pub fn set_threads(&mut self, n: usize) {
+        self.threads = n.clamp(1, self.opts.threads.max(1));
     }
 
     /// The text context as it stands, to go back to if a window's result is thrown away.
@@ -348,7 +355,7 @@ impl<'m> Recognizer<'m> {
             SamplingStrategy::Greedy { best_of: 1 }
         };
         let mut params = FullParams::new(strategy);
-        params.set_n_threads(self.opts.threads.max(1) as c_int);
+        params.set_n_threads(self.threads.clamp(1, self.opts.threads.max(1)) as c_int);
         params.set_language(Some(&self.language));
         params.set_translate(self.opts.translate && self.model.info.multilingual);
         params.set_token_timestamps(true);
