@@ -66,6 +66,8 @@ impl Progress for Bar {
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         self.bar.set_style(style);
         self.bar.set_message(stage.to_string());
+        // The clock moves even while a long stage reports nothing.
+        self.bar.enable_steady_tick(std::time::Duration::from_millis(250));
     }
     fn at(&self, done_ms: u64) {
         self.bar.set_position(done_ms);
