@@ -114,15 +114,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode> {
+    // Progress bars only on a terminal; the one-line summary (and warnings) unless --quiet.
     let show = !cli.quiet && std::io::stderr().is_terminal();
+    let tell = !cli.quiet;
     match &cli.command {
-        Command::Transcribe(args) => transcribe(args, show),
-        Command::Run(args) => run_job(args, show),
+        Command::Transcribe(args) => transcribe(args, show, tell),
+        Command::Run(args) => run_job(args, show, tell),
         Command::Batch(args) => batch(args, show, !cli.quiet),
         Command::Index { dirs, output } => index(dirs, output, !cli.quiet),
         Command::Search(args) => search(args),
         Command::Subtitle { transcript, output, format, article, profile } => {
-            subtitle(transcript, output, format, article, &profile_of(profile)?, show)
+            subtitle(transcript, output, format, article, &profile_of(profile)?, tell)
         }
         Command::Check { file, profile, json } => check(file, &profile_of(profile)?, *json),
         Command::Profile { profile } => {
@@ -209,7 +211,7 @@ fn recognise_and_write(
     output: &str,
     formats: Vec<Format>,
     page: Option<String>,
-    show: bool,
+    (show, tell): (bool, bool),
     stats: bool,
 ) -> Result<ExitCode> {
     let started = Instant::now();
@@ -240,11 +242,11 @@ fn recognise_and_write(
     if stats {
         print_stats(&report, started.elapsed());
     }
-    report_done(show, &report, &written);
+    report_done(tell, &report, &written);
     Ok(ExitCode::SUCCESS)
 }
 
-fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
+fn transcribe(args: &TranscribeArgs, show: bool, tell: bool) -> Result<ExitCode> {
     let a = &args.article;
     let spec = a.article.clone().map(|path| ArticleSpec {
         path,
@@ -253,11 +255,11 @@ fn transcribe(args: &TranscribeArgs, show: bool) -> Result<ExitCode> {
         fix_names: a.fix_names,
     });
     let cfg = job_config(Media::from_arg(&args.input), &args.recognition, &args.profile, spec)?;
-    recognise_and_write(&cfg, &args.output, args.formats(), None, show, args.stats)
+    recognise_and_write(&cfg, &args.output, args.formats(), None, (show, tell), args.stats)
 }
 
 /// `run`: the transcript with all the article's help, the files, and report.html.
-fn run_job(args: &RunArgs, show: bool) -> Result<ExitCode> {
+fn run_job(args: &RunArgs, show: bool, tell: bool) -> Result<ExitCode> {
     let t = &args.transcribe;
     let Some(path) = t.article.article.clone() else {
         bail!("run needs --article FILE (use `vidscribe transcribe` for a video without its article)");
@@ -277,7 +279,7 @@ fn run_job(args: &RunArgs, show: bool) -> Result<ExitCode> {
     let mut formats: Vec<Format> = t.formats().into_iter().filter(|f| *f != Format::Html).collect();
     // The page is always report.html, whatever the video is called.
     formats.push(Format::Html);
-    recognise_and_write(&cfg, &t.output, formats, Some("report.html".into()), show, t.stats)
+    recognise_and_write(&cfg, &t.output, formats, Some("report.html".into()), (show, tell), t.stats)
 }
 
 fn subtitle(

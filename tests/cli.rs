@@ -465,3 +465,18 @@ fn concurrent_runs_into_one_folder_never_mix_their_sets() {
         assert!(now == sets[0] || now == sets[1], "a mixed set");
     }
 }
+
+/// The one-line summary goes to stderr unless --quiet, terminal or not (a log shows what was
+/// written); --quiet leaves stderr empty.
+#[test]
+fn summary_line_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = transcribe(&sample("formats/clip.wav"), Some(dir.path()), &model(), &["-f", "srt"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("2 cues") || err.contains("cues ("), "{err}");
+    assert!(err.contains("clip.srt"), "{err}");
+    let out = transcribe(&sample("formats/clip.wav"), Some(dir.path()), &model(), &["-f", "srt", "-q"]);
+    assert!(out.status.success() && out.stderr.is_empty());
+}
