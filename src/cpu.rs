@@ -37,6 +37,9 @@ pub fn busy_elsewhere(cores: usize) -> Option<f64> {
 /// Threads to use now: at most `wanted`, at least one, and no more than the idle cores.
 pub fn threads_for_now(wanted: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if wanted <= 1 || cores <= 1 {
+        return 1; // nothing to decide: no need to watch the machine
+    }
     fit(wanted, cores, busy_elsewhere(cores))
 }
 

@@ -15,6 +15,7 @@ pub mod captions;
 pub mod cpu;
 pub mod eval;
 pub mod formats;
+pub mod hash;
 pub mod job;
 pub mod media;
 pub mod output;

@@ -9,7 +9,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::store::{Entry, Store, StoreError};
 use crate::formats::Format;
@@ -270,25 +269,6 @@ pub fn collect(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Item>, Bat
     Ok(items)
 }
 
-/// sha256 of a file, as lower-case hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The report's folder name: the media's stem made safe, and a short checksum of its content
 /// (so `report.mp4` and `report.webm` do not collide, and a renamed file keeps its folder).
 pub fn folder_name(media: &Path, media_sha256: &str) -> String {
@@ -488,7 +468,8 @@ fn one(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Outcome, BatchError> {
-    let read = |p: &Path| sha256_file(p).map_err(|source| BatchError::Read { path: p.to_path_buf(), source });
+    let read =
+        |p: &Path| crate::hash::sha256_file(p).map_err(|source| BatchError::Read { path: p.to_path_buf(), source });
     let media_sha256 = read(&item.media)?;
     let article_sha256 = item.article.as_deref().map(read).transpose()?;
     let report = folder_name(&item.media, &media_sha256);
@@ -508,7 +489,7 @@ fn one(
             literal: cfg.literal,
             profile: &cfg.job.profile,
         };
-        hex(&Sha256::digest(serde_json::to_vec(&f).unwrap_or_default()))
+        crate::hash::sha256(&serde_json::to_vec(&f).unwrap_or_default())
     };
     let dir = cfg.archive.join(&report);
     let stem = Media::File(item.media.clone()).stem();
@@ -608,7 +589,7 @@ pub fn index(dirs: &[PathBuf], archive: &Path) -> Result<Indexed, BatchError> {
                 (rel.clone(), rel)
             }
             _ => {
-                let key = hex(&Sha256::digest(path.to_string_lossy().as_bytes()));
+                let key = crate::hash::sha256(path.to_string_lossy().as_bytes());
                 (format!("{stem}-{}", &key[..10]), dir.to_string_lossy().into_owned())
             }
         };

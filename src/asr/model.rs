@@ -6,7 +6,6 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::ggml::{self, GgmlError, Layout};
 
@@ -79,18 +78,7 @@ pub fn check(path: &Path) -> Result<Layout, ModelError> {
 }
 
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    let read_err = |source| ModelError::Read { path: path.to_path_buf(), source };
-    let mut f = File::open(path).map_err(read_err)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(read_err)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    crate::hash::sha256_file(path).map_err(|source| ModelError::Read { path: path.to_path_buf(), source })
 }
 
 /// Checks a model and describes it.

@@ -55,9 +55,8 @@ pub fn read(bytes: &[u8]) -> super::read::Parsed {
     use super::read::{Parsed, decode_text};
     use crate::captions::Rule;
     let mut p = Parsed::default();
-    // Decoding: UTF-8 (BOM noted), NUL as U+FFFD, CRLF and lone CR as LF.
+    // Decoding: UTF-8 (BOM noted), CRLF and lone CR as LF (decode_text), NUL as U+FFFD.
     let text = decode_text(bytes, &mut p).replace('\0', "\u{fffd}");
-    let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text };
     let lines: Vec<&str> = text.split('\n').collect();
     // Signature: "WEBVTT" alone or followed by a space or tab.
     let first = lines[0];
