@@ -467,9 +467,15 @@ pub fn run(
     cancel: &Cancel,
 ) -> Result<(Report, Vec<PathBuf>), JobError> {
     outputs.check()?;
-    let prepared = prepare(cfg)?;
-    let engine = Engine::load(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
-    let report = transcribe(cfg, prepared, &engine, progress, cancel)?;
+    let report = recognise(cfg, progress, cancel)?;
     let written = write_outputs(&report.doc, &report.notes, outputs, cancel)?;
     Ok((report, written))
+}
+
+/// One input from start to report: the article read and the model loaded first (so that their
+/// errors come before any decoding), then [`transcribe`].
+pub fn recognise(cfg: &JobConfig, progress: &dyn Progress, cancel: &Cancel) -> Result<Report, JobError> {
+    let prepared = prepare(cfg)?;
+    let engine = Engine::load(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
+    transcribe(cfg, prepared, &engine, progress, cancel)
 }

@@ -227,9 +227,7 @@ fn recognise_and_write(
         if formats.len() != 1 {
             bail!("-o - writes to stdout, which takes exactly one format (use e.g. -f srt)");
         }
-        let prepared = job::prepare(cfg)?;
-        let engine = job::Engine::load(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
-        let report = job::transcribe(cfg, prepared, &engine, &bar, &CANCEL)?;
+        let report = job::recognise(cfg, &bar, &CANCEL)?;
         job::write_stream(&report.doc, &report.notes, formats[0], &mut std::io::stdout().lock())
             .context("writing to stdout")?;
         (report, vec!["stdout".to_string()])
