@@ -301,6 +301,10 @@ pub fn transcribe(
         },
         model: engine.model.info.clone(),
         options,
+        threads_used: Some(json::ThreadsUsed {
+            recognition: [stats.min_threads, stats.max_threads],
+            vad: if engine.vad_model.is_some() { VAD_THREADS } else { 0 },
+        }),
         transcript,
         speech,
         captions: None,

@@ -58,16 +58,32 @@ impl Bar {
 
 impl Progress for Bar {
     fn begin(&self, stage: &str, total_ms: Option<u64>) {
-        let total = total_ms.unwrap_or(0);
         self.bar.reset();
-        self.bar.set_length(total.max(1));
-        self.bar.set_position(0);
-        let style = ProgressStyle::with_template("{msg:>12} {wide_bar} {percent:>3}%  {elapsed} elapsed, {eta} left")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        self.bar.set_length(total_ms.unwrap_or(0).max(1));
+        // The audio done of its whole length, beside what the stage is doing now.
+        let known = total_ms.is_some();
+        let style =
+            ProgressStyle::with_template("{prefix} {msg:<20} {wide_bar} {audio}  {elapsed} elapsed, {eta} left")
+                .map(|s| {
+                    s.with_key("audio", move |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let done = short_clock(state.pos());
+                        let _ = if known {
+                            write!(w, "{done} of {}", short_clock(state.len().unwrap_or(0)))
+                        } else {
+                            write!(w, "{done}")
+                        };
+                    })
+                })
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
         self.bar.set_style(style);
-        self.bar.set_message(stage.to_string());
+        self.bar.set_prefix(stage.to_string());
+        self.bar.set_message("");
+
         // The clock moves even while a long stage reports nothing.
         self.bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    }
+    fn step(&self, what: &str) {
+        self.bar.set_message(what.to_string());
     }
     fn at(&self, done_ms: u64) {
         self.bar.set_position(done_ms);
@@ -388,8 +404,11 @@ impl Progress for BatchBars {
     fn begin(&self, stage: &str, total_ms: Option<u64>) {
         self.file.set_length(total_ms.unwrap_or(1).max(1));
         self.file.set_position(0);
+        self.step(stage);
+    }
+    fn step(&self, what: &str) {
         let name = self.file.message();
-        self.file.set_message(format!("{} ({stage})", name.split(" (").next().unwrap_or("")));
+        self.file.set_message(format!("{} ({what})", name.split(" (").next().unwrap_or("")));
     }
     fn at(&self, done_ms: u64) {
         self.file.set_position(done_ms);

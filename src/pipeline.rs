@@ -132,19 +132,24 @@ pub fn recognise(
     let mut done_ms: Ms = 0;
     let mut segments: Vec<Segment> = Vec::new();
     let mut pace = Pace::default();
-    progress.begin("transcribing", source.total_ms());
+    let total_ms = source.total_ms();
+    progress.begin("transcribing", total_ms);
     loop {
         if cancel.is_cancelled() {
             return Err(PipelineError::Cancelled);
         }
         let t = Instant::now();
         let from = buf.len();
+        progress.step("decoding");
         let more = source.read(&mut buf, PIECE_SAMPLES)?;
         stats.decode += t.elapsed();
         stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
         let piece_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
         let end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
         let t = Instant::now();
+        if detector.is_some() {
+            progress.step("finding speech");
+        }
         match detector.as_deref_mut() {
             Some(d) => d.push(&buf[from..], piece_ms, &mut spans)?,
             None => match spans.last_mut() {
@@ -166,7 +171,12 @@ pub fn recognise(
             .take_while(|(i, w)| !more || i + 1 < windows.len() || w.end_ms + SPLIT_GAP_MS + PAD_BEFORE_MS <= end_ms)
             .count();
         let t = Instant::now();
+        let expected = expected_windows(stats.windows, &windows, end_ms, total_ms);
         for w in &windows[..ready] {
+            progress.step(&match expected {
+                Some(n) => format!("window {} of {}", stats.windows + 1, n),
+                None => format!("window {}", stats.windows + 1),
+            });
             let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
             let speech_ms = window::speech_ms(w, pending);
             // Never more busy threads than idle cores (ggml's threads spin at every barrier).
@@ -201,6 +211,19 @@ pub fn recognise(
     });
     stats.min_threads = stats.min_threads.min(stats.max_threads);
     Ok(Recognised { transcript, speech, stats })
+}
+
+/// How many windows the whole input will make, estimated from those made so far (`done`),
+/// those planned in the audio read (`planned`, ending at `end_ms`) and the audio still to come;
+/// unknown when the input's length is.
+fn expected_windows(done: usize, planned: &[Window], end_ms: Ms, total_ms: Option<Ms>) -> Option<usize> {
+    let total_ms = total_ms?;
+    let known = done + planned.len();
+    let covered = planned.last().map_or(end_ms, |w| w.end_ms).max(1);
+    let rest = total_ms.saturating_sub(end_ms);
+    // The pace of windows per audio ms so far (at least one window per input).
+    let more = (rest as f64 * known.max(1) as f64 / covered as f64).round() as usize;
+    Some((known + more).max(done + 1))
 }
 
 /// Words recognised per second of speech so far.

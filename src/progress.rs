@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub trait Progress: Send + Sync {
     /// A stage begins; `total_ms` is the media time it will cover, when known.
     fn begin(&self, _stage: &str, _total_ms: Option<u64>) {}
+    /// What the stage is doing now ("finding speech", "window 3 of 12"), shown beside it.
+    fn step(&self, _what: &str) {}
     /// Media time (ms) processed so far in the current stage.
     fn at(&self, _done_ms: u64) {}
     /// The current stage is over.

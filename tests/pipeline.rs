@@ -105,3 +105,48 @@ fn busy_cores_mean_fewer_threads_and_the_same_words() {
     assert!(stats.contains("threads=1-1"), "{stats}");
     assert_eq!(busy_words, idle_words);
 }
+
+/// The same input, model and options give the same files, byte for byte, run after run
+/// (the threads a run could get may differ; they are recorded, and only they may differ).
+#[test]
+fn repeated_runs_give_identical_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &str| {
+        let o = bin()
+            .arg("run")
+            .arg(sample("report.webm"))
+            .arg("--article")
+            .arg(sample("article.txt"))
+            .arg("-o")
+            .arg(dir.path().join(out))
+            .args(["-q", "-m"])
+            .arg(model())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.path().join(out))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                let mut bytes = std::fs::read(e.path()).unwrap();
+                if name.ends_with(".json") {
+                    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                    assert!(v["threads_used"]["recognition"][1].as_u64().unwrap() >= 1, "{}", v["threads_used"]);
+                    v.as_object_mut().unwrap().remove("threads_used");
+                    bytes = serde_json::to_vec_pretty(&v).unwrap();
+                }
+                (name, bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let first = run("first");
+    let second = run("second");
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["report.html", "report.json", "report.srt", "report.txt", "report.vtt"]);
+    for ((name, a), (_, b)) in first.iter().zip(&second) {
+        assert!(a == b, "{name} differs between two runs");
+    }
+}

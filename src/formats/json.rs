@@ -50,6 +50,10 @@ pub struct Document {
     pub input: Input,
     pub model: ModelInfo,
     pub options: TranscribeOptions,
+    /// The threads recognition and VAD ran on (fewer than `options.threads` while other
+    /// processes kept cores busy); absent in documents written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_used: Option<ThreadsUsed>,
     #[serde(flatten)]
     pub transcript: Transcript,
     /// Speech found by voice activity detection (absent if it did not run).
@@ -73,6 +77,14 @@ pub struct Document {
     /// What an archive batch made the report from (absent outside a batch); since schema 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveStamp>,
+}
+
+/// Threads a run used, per stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadsUsed {
+    /// Fewest and most threads a recognition window ran on.
+    pub recognition: [usize; 2],
+    pub vad: usize,
 }
 
 /// The checksums a batch judges a report by: unchanged means it is not made again.
