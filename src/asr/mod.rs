@@ -1,6 +1,7 @@
 //! Speech recognition: Whisper models (finding, checking, importing, quantising) and transcription.
 
 mod ct2;
+pub mod fetch;
 pub mod ggml;
 pub mod import;
 mod mel;

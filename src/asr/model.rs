@@ -16,9 +16,9 @@ pub const MODEL_ENV: &str = "VIDSCRIBE_MODEL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("model {path} not found; run scripts/fetch-model.sh, or name one with --model or ${MODEL_ENV}")]
+    #[error("model {path} not found; run `vidscribe model fetch tiny.en`, or name one with --model or ${MODEL_ENV}")]
     NotFound { path: PathBuf },
-    #[error("no model given and none found (looked for {tried}); run scripts/fetch-model.sh")]
+    #[error("no model given and none found (looked for {tried}); run `vidscribe model fetch tiny.en`")]
     NoDefault { tried: String },
     #[error("cannot read model {path}")]
     Read { path: PathBuf, source: std::io::Error },
@@ -39,13 +39,12 @@ pub struct ModelInfo {
     pub sha256: String,
 }
 
-/// Directories searched for models: `./models`, then `models/` beside the repository the binary
-/// was built in (so `target/release/vidscribe` finds the project's models from anywhere).
+/// Directories searched for models: `./models` (a checkout of vidscribe), then `models/` in
+/// the user data folder, where `vidscribe model fetch` puts them.
 pub fn model_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("models")];
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    if !dirs.contains(&built_in) {
-        dirs.push(built_in);
+    if let Some(home) = crate::home::data_dir() {
+        dirs.push(home.join("models"));
     }
     dirs
 }
@@ -103,6 +102,16 @@ const KNOWN: &str = include_str!("../../models/SHA256SUMS");
 /// Whether a file with this sha256 is a model vidscribe made from its pinned sources.
 pub fn is_known(sha256: &str) -> bool {
     KNOWN.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_whitespace().next()).any(|h| h == sha256)
+}
+
+/// The pinned sha256 of a file vidscribe fetches or makes, by file name.
+pub fn known_sha256(file: &str) -> Option<String> {
+    KNOWN
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(char::is_whitespace))
+        .find(|(_, name)| name.trim() == file)
+        .map(|(h, _)| h.to_string())
 }
 
 /// [`inspect`], and for a file that is not a known model, every weight read and checked

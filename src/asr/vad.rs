@@ -15,23 +15,35 @@ pub const VAD_MODEL_FILE: &str = "silero-v6.2.0-ggml.bin";
 
 pub use crate::time::Span;
 
+/// The model itself, compiled in (885 kB) so that it can never be missing; whisper.cpp loads
+/// VAD models only from a file, so [`find_model`] writes it out once.
+const EMBEDDED: &[u8] = include_bytes!("../../models/silero-v6.2.0-ggml.bin");
+
 #[derive(Debug, thiserror::Error)]
 pub enum VadError {
-    #[error("VAD model {VAD_MODEL_FILE} not found in {0}")]
-    NotFound(String),
+    #[error("cannot put the VAD model {VAD_MODEL_FILE} in the data folder")]
+    Install(#[source] crate::home::HomeError),
     #[error("{0} is not a Silero VAD model")]
     Invalid(PathBuf),
     #[error("voice activity detection failed")]
     Failed,
 }
 
-/// Finds the VAD model in the model directories.
+/// The VAD model file: the one in a model directory whose bytes are the compiled-in model's,
+/// else the compiled-in model written to the data folder's `models/`.
 pub fn find_model() -> Result<PathBuf, VadError> {
     let dirs = model_dirs();
-    dirs.iter()
-        .map(|d| d.join(VAD_MODEL_FILE))
-        .find(|p| p.is_file())
-        .ok_or_else(|| VadError::NotFound(dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")))
+    let same = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.len() == EMBEDDED.len() as u64)
+            && std::fs::read(p).is_ok_and(|b| b == EMBEDDED)
+    };
+    if let Some(found) = dirs.iter().map(|d| d.join(VAD_MODEL_FILE)).find(|p| same(p)) {
+        return Ok(found);
+    }
+    let dir = crate::home::models_dir().map_err(VadError::Install)?;
+    let path = dir.join(VAD_MODEL_FILE);
+    crate::home::write_whole(&path, EMBEDDED).map_err(VadError::Install)?;
+    Ok(path)
 }
 
 /// A loaded VAD model.

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -27,9 +29,11 @@ pub fn model() -> PathBuf {
     p
 }
 
+/// The binary, with its data folder inside target/ (never the user's) and no model named by
+/// the environment.
 pub fn bin() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("vidscribe").expect("vidscribe binary");
-    c.env_remove("VIDSCRIBE_MODEL");
+    c.env_remove("VIDSCRIBE_MODEL").env("VIDSCRIBE_HOME", root().join("target/test-home"));
     c
 }
 
