@@ -244,6 +244,17 @@ pub struct RunArgs {
     /// (all three are on by default in `run`).
     #[arg(long)]
     pub literal: bool,
+    /// With the article's web address: the video to use instead of the page's (a file or an
+    /// address).
+    #[arg(long, value_name = "FILE|URL")]
+    pub video: Option<String>,
+    /// With the article's web address: which of the page's embedded videos (1-based; default:
+    /// the first in the story).
+    #[arg(long, value_name = "N")]
+    pub embed: Option<usize>,
+    /// Seconds to wait for a server to answer (and for more data while downloading).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 /// Caption rules: a built-in profile or a TOML file, with any value overridden.

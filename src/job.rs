@@ -97,6 +97,16 @@ pub struct JobConfig {
     pub decode: DecodeOptions,
     pub profile: Profile,
     pub meta: Meta,
+    /// Where media and article were fetched from, when they were (`run URL`).
+    pub web: WebSources,
+}
+
+/// The web addresses inputs came from, recorded in the document.
+#[derive(Debug, Clone, Default)]
+pub struct WebSources {
+    /// The media's address, recorded as the input's path too.
+    pub media: Option<json::WebSource>,
+    pub article: Option<json::WebSource>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -293,10 +303,12 @@ pub fn transcribe(
         schema: json::SCHEMA,
         tool: json::Tool::current(),
         input: json::Input {
-            path: match &cfg.media {
-                Media::File(p) => p.display().to_string(),
-                Media::Stdin => "-".into(),
+            path: match (&cfg.web.media, &cfg.media) {
+                (Some(w), _) => w.url.clone(),
+                (None, Media::File(p)) => p.display().to_string(),
+                (None, Media::Stdin) => "-".into(),
             },
+            web: cfg.web.media.clone(),
             audio: stream.info(),
         },
         model: engine.model.info.clone(),
@@ -315,7 +327,13 @@ pub fn transcribe(
         archive: None,
     };
     if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
-        apply_article(&mut doc, a, path, spec);
+        match &cfg.web.article {
+            Some(w) => apply_article(&mut doc, a, w.url.clone(), spec),
+            None => apply_article(&mut doc, a, path, spec),
+        }
+        if let Some(article) = doc.article.as_mut() {
+            article.web = cfg.web.article.clone();
+        }
     }
     let notes = build_captions(&mut doc, &cfg.profile);
     Ok(Report { doc, notes, stats, load: engine.load })
@@ -334,7 +352,7 @@ pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &Articl
     } else {
         doc.links = Some(links);
     }
-    doc.article = Some(json::ArticleSource { path, article: a });
+    doc.article = Some(json::ArticleSource { path, web: None, article: a });
 }
 
 /// Guards the transcript, builds cues under `profile` and records both in the document; returns

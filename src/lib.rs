@@ -23,6 +23,7 @@ pub mod net;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod remote;
 pub mod report;
 pub mod text;
 pub mod time;

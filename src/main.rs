@@ -18,7 +18,9 @@ use vidscribe::captions::rules::evaluate;
 use vidscribe::formats::json::Meta;
 use vidscribe::formats::{self, Format, json};
 use vidscribe::job::{self, ArticleSpec, JobConfig, Media, Outputs};
+use vidscribe::net;
 use vidscribe::progress::{Cancel, Progress};
+use vidscribe::remote::{self, WebInputs};
 use vidscribe::time::{clock, short_clock};
 
 mod cli;
@@ -182,6 +184,7 @@ fn job_config(media: Media, r: &RecognitionArgs, p: &ProfileArgs, article: Optio
         decode: r.decode_options(),
         profile: profile_of(p)?,
         meta: Meta::default(),
+        web: Default::default(),
     })
 }
 
@@ -234,11 +237,14 @@ fn report_done(show: bool, report: &job::Report, written: &[String]) {
 }
 
 /// Runs a recognition job and writes its outputs (a directory, or one format to stdout).
+/// `fetched`: the name and cached file of media fetched from the web, copied beside the outputs.
+#[allow(clippy::too_many_arguments)]
 fn recognise_and_write(
     cfg: &JobConfig,
     output: &str,
     formats: Vec<Format>,
     page: Option<String>,
+    fetched: Option<(String, PathBuf)>,
     (show, tell): (bool, bool),
     stats: bool,
 ) -> Result<ExitCode> {
@@ -260,8 +266,11 @@ fn recognise_and_write(
             .context("writing to stdout")?;
         (report, vec!["stdout".to_string()])
     } else {
-        let outputs =
-            Outputs { dir: PathBuf::from(output), formats, stem: cfg.media.stem(), page, media_copy: None, inputs };
+        let stem = match &fetched {
+            Some((name, _)) => Path::new(name).file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned()),
+            None => cfg.media.stem(),
+        };
+        let outputs = Outputs { dir: PathBuf::from(output), formats, stem, page, media_copy: fetched, inputs };
         let (report, written) = job::run(cfg, &outputs, &bar, &CANCEL)?;
         (report, written.iter().map(|p| p.display().to_string()).collect())
     };
@@ -281,31 +290,64 @@ fn transcribe(args: &TranscribeArgs, show: bool, tell: bool) -> Result<ExitCode>
         fix_names: a.fix_names,
     });
     let cfg = job_config(Media::from_arg(&args.input), &args.recognition, &args.profile, spec)?;
-    recognise_and_write(&cfg, &args.output, args.formats(), None, (show, tell), args.stats)
+    recognise_and_write(&cfg, &args.output, args.formats(), None, None, (show, tell), args.stats)
 }
 
 /// `run`: the transcript with all the article's help, the files, and report.html.
 fn run_job(args: &RunArgs, show: bool, tell: bool) -> Result<ExitCode> {
     let t = &args.transcribe;
-    let Some(path) = t.article.article.clone() else {
-        bail!("run needs --article FILE (use `vidscribe transcribe` for a video without its article)");
-    };
     if t.output == "-" {
         bail!("run writes several files: give an output directory with -o");
     }
     if t.input == "-" {
         bail!("run needs the video as a file, so that report.html can play it");
     }
+    let article_arg = t.article.article.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let web = match (net::is_url(&t.input), &article_arg) {
+        // run ARTICLE_URL: the page, and the video it embeds (or --video).
+        (true, None) => Some(WebInputs { page: Some(t.input.clone()), video: args.video.clone(), embed: args.embed }),
+        _ if args.video.is_some() || args.embed.is_some() => {
+            bail!("--video and --embed go with an article's web address: run URL --video FILE|URL")
+        }
+        // run VIDEO --article A, either of them on the web.
+        (input_url, Some(a)) if input_url || net::is_url(a) => {
+            Some(WebInputs { page: net::is_url(a).then(|| a.clone()), video: Some(t.input.clone()), embed: None })
+        }
+        (_, None) => bail!(
+            "run needs --article FILE|URL, or the article's web address instead of the video \
+             (use `vidscribe transcribe` for a video without its article)"
+        ),
+        _ => None,
+    };
     let a = &t.article;
+    let mut media = Media::from_arg(&t.input);
+    let mut article_path = t.article.article.clone();
+    let mut sources = job::WebSources::default();
+    let mut fetched = None;
+    if let Some(w) = web {
+        let limits = net::Limits { timeout: std::time::Duration::from_secs(args.timeout.max(1)), ..Default::default() };
+        let got = remote::gather(&w, limits, &Bar::new(show), &CANCEL)?;
+        if let Some((path, source)) = got.article {
+            article_path = Some(path);
+            sources.article = Some(source);
+        }
+        if let Some((name, source)) = got.fetched_media {
+            fetched = Some((name, got.media.clone()));
+            sources.media = Some(source);
+        }
+        media = Media::File(got.media);
+    }
+    let Some(path) = article_path else { bail!("run needs --article FILE|URL") };
     let mut spec = ArticleSpec::full(path, args.literal);
     spec.prompt |= a.prompt_from_article;
     spec.wording |= a.article_wording;
     spec.fix_names |= a.fix_names;
-    let cfg = job_config(Media::from_arg(&t.input), &t.recognition, &t.profile, Some(spec))?;
+    let mut cfg = job_config(media, &t.recognition, &t.profile, Some(spec))?;
+    cfg.web = sources;
     let mut formats: Vec<Format> = t.formats().into_iter().filter(|f| *f != Format::Html).collect();
     // The page is always report.html, whatever the video is called.
     formats.push(Format::Html);
-    recognise_and_write(&cfg, &t.output, formats, Some("report.html".into()), (show, tell), t.stats)
+    recognise_and_write(&cfg, &t.output, formats, Some("report.html".into()), fetched, (show, tell), t.stats)
 }
 
 fn subtitle(

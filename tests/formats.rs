@@ -109,6 +109,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
         tool: json::Tool { name: "vidscribe".into(), version: "test".into(), whisper_cpp: "test".into() },
         input: json::Input {
             path: "report.mp4".into(),
+            web: None,
             audio: SourceInfo {
                 container: "isomp4".into(),
                 codec: "aac".into(),

@@ -6,7 +6,7 @@
 use scraper::{ElementRef, Html, Selector};
 
 use super::parse::{
-    Article, ArticleError, Block, BlockKind, MAX_ARTICLE_BYTES, MAX_BLOCKS, MAX_HTML_DEPTH, find_embeds,
+    Article, ArticleError, Block, BlockKind, Embed, MAX_ARTICLE_BYTES, MAX_BLOCKS, MAX_HTML_DEPTH, find_embeds,
     is_boilerplate, within_limits,
 };
 
@@ -131,7 +131,7 @@ pub fn parse_html(bytes: &[u8]) -> Result<Article, ArticleError> {
     if let Some(t) = title {
         blocks.push(Block { number: 1, kind: BlockKind::Title, text: t });
     }
-    let wanted = selector("h1, h2, h3, h4, h5, h6, p, blockquote, figcaption, li, iframe");
+    let wanted = selector("h1, h2, h3, h4, h5, h6, p, blockquote, figcaption, li, iframe, video");
     for el in root.select(&wanted) {
         let name = el.value().name();
         let inside = |tags: &[&str]| {
@@ -145,9 +145,14 @@ pub fn parse_html(bytes: &[u8]) -> Result<Article, ArticleError> {
         {
             continue;
         }
-        if name == "iframe" {
-            if let Some(src) = el.value().attr("src") {
-                embeds.extend(find_embeds(src, blocks.len().max(1)));
+        if name == "iframe" || name == "video" {
+            let src = el.value().attr("src").or_else(|| {
+                (name == "video")
+                    .then(|| el.select(&selector("source[src]")).find_map(|s| s.value().attr("src")))
+                    .flatten()
+            });
+            if let Some(src) = src.map(str::trim).filter(|s| !s.is_empty()) {
+                add_embed(&mut embeds, src, if name == "video" { "video" } else { "iframe" }, blocks.len().max(1));
             }
             continue;
         }
@@ -182,5 +187,68 @@ pub fn parse_html(bytes: &[u8]) -> Result<Article, ArticleError> {
         return Err(ArticleError::Empty);
     }
     within_limits(&blocks)?;
+    // The page's own word for its video, after those in the story.
+    let og =
+        selector(r#"meta[property="og:video"], meta[property="og:video:url"], meta[property="og:video:secure_url"]"#);
+    for m in doc.select(&og) {
+        if let Some(url) = m.value().attr("content").map(str::trim).filter(|s| !s.is_empty()) {
+            let kind = if looks_like_media(url) { "video" } else { "iframe" };
+            add_embed(&mut embeds, url, kind, 0);
+        }
+    }
     Ok(Article { blocks, embeds })
+}
+
+/// Adds the video at `src` once: a platform player by its id, anything else by its address.
+fn add_embed(embeds: &mut Vec<Embed>, src: &str, kind: &str, block: usize) {
+    let found = find_embeds(src, block);
+    if found.is_empty() {
+        if !embeds.iter().any(|e| e.url == src) {
+            embeds.push(Embed { provider: kind.into(), id: src.into(), block, url: src.into() });
+        }
+    } else {
+        for e in found {
+            if !embeds.iter().any(|x| x.id == e.id) {
+                embeds.push(e);
+            }
+        }
+    }
+}
+
+/// Whether an address names a media file by its extension.
+fn looks_like_media(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    [".mp4", ".m4a", ".m4v", ".webm", ".mkv", ".mov", ".ogg", ".oga", ".opus", ".mp3", ".wav", ".flac"]
+        .iter()
+        .any(|ext| path.ends_with(ext))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeds_in_story_order_then_the_pages_own() {
+        let page = br#"<html><head><meta property="og:video" content="https://cdn.example/v.mp4">
+            <meta property="og:video:url" content="https://www.youtube.com/embed/dQw4w9WgXcQ"></head>
+            <body><article><p>First paragraph of the story.</p>
+            <iframe src="https://player.vimeo.com/video/123456?h=1"></iframe>
+            <p>Second paragraph.</p><video controls><source src="clip.webm" type="video/webm"><source src="clip.mp4"></video>
+            <iframe src="https://civilnet.am/embed/77"></iframe><video src="clip.webm"></video>
+            <aside class="comments"><iframe src="https://www.youtube.com/embed/AAAAAAAAAAA"></iframe></aside>
+            </article></body></html>"#;
+        let a = parse_html(page).unwrap();
+        let got: Vec<(&str, &str, usize)> =
+            a.embeds.iter().map(|e| (e.provider.as_str(), e.url.as_str(), e.block)).collect();
+        assert_eq!(
+            got,
+            [
+                ("vimeo", "https://vimeo.com/123456", 1),
+                ("video", "clip.webm", 2),
+                ("iframe", "https://civilnet.am/embed/77", 2),
+                ("video", "https://cdn.example/v.mp4", 0),
+                ("youtube", "https://www.youtube.com/watch?v=dQw4w9WgXcQ", 0),
+            ]
+        );
+    }
 }

@@ -66,10 +66,16 @@ pub struct Block {
 /// A video embedded in the article.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Embed {
+    /// `youtube` or `vimeo` (a platform player), `iframe` (another player page) or `video` (a
+    /// media file, from `<video>`/`<source>` or `og:video`).
     pub provider: String,
     pub id: String,
-    /// The block it appears in or after.
+    /// The block it appears in or after (0: the page's metadata, `og:video`).
     pub block: usize,
+    /// Where to fetch it, as the page wrote it (relative to the page for `<video src>`); since
+    /// schema 3.
+    #[serde(default)]
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,7 +185,11 @@ pub fn find_embeds(text: &str, block: usize) -> Vec<Embed> {
                 _ => !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()),
             };
             if valid && !out.iter().any(|e: &Embed| e.id == id) {
-                out.push(Embed { provider: provider.into(), id, block });
+                let url = match provider {
+                    "youtube" => format!("https://www.youtube.com/watch?v={id}"),
+                    _ => format!("https://vimeo.com/{id}"),
+                };
+                out.push(Embed { provider: provider.into(), id, block, url });
             }
             rest = &tail[tail.len().min(1)..];
         }

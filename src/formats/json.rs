@@ -14,9 +14,9 @@ use crate::captions::{Cue, Profile, Violation};
 use crate::media::SourceInfo;
 use crate::time::Span;
 
-/// Schema version of [`Document`]; bumped when fields change. Version 1 documents (no `meta`)
-/// are read as they are.
-pub const SCHEMA: u32 = 2;
+/// Schema version of [`Document`]; bumped when fields change. Older documents are read as they
+/// are: version 1 has no `meta`, version 2 no `web` sources nor embed addresses.
+pub const SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
@@ -37,8 +37,11 @@ impl Tool {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Input {
-    /// As given on the command line (`-` for stdin).
+    /// As given on the command line (`-` for stdin; the address for fetched media).
     pub path: String,
+    /// Where the media was fetched from, when it was; since schema 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebSource>,
     #[serde(flatten)]
     pub audio: SourceInfo,
 }
@@ -77,6 +80,17 @@ pub struct Document {
     /// What an archive batch made the report from (absent outside a batch); since schema 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveStamp>,
+}
+
+/// An input fetched from the web.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebSource {
+    /// The address asked for.
+    pub url: String,
+    /// The address the content came from, after redirects.
+    pub final_url: String,
+    /// When it was fetched (UTC, RFC 3339); a re-run from the cache keeps the first fetch's time.
+    pub fetched_at: String,
 }
 
 /// Threads a run used, per stage.
@@ -121,6 +135,9 @@ impl Meta {
 pub struct ArticleSource {
     /// As given on the command line.
     pub path: String,
+    /// Where the page was fetched from, when it was; since schema 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebSource>,
     #[serde(flatten)]
     pub article: Article,
 }

@@ -1,0 +1,289 @@
+//! Inputs given as web addresses: an article page, and the video it embeds. Both are fetched
+//! once and kept in the data folder's `cache/web/`, keyed by address, so a second run works
+//! from the cache (and offline).
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::article::{Article, Embed};
+use crate::home::{self, HomeError};
+use crate::net::{self, NetError};
+use crate::progress::{Cancel, Progress};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("{0}: not a web address the page's own address can complete")]
+    BadUrl(String),
+    #[error("the article has no embedded video; give one with --video FILE|URL")]
+    NoEmbed,
+    #[error("--embed {given}: the article embeds {count} video(s)")]
+    NoSuchEmbed { given: usize, count: usize },
+    #[error(
+        "{url} is a {provider} player; vidscribe fetches media files (<video>, og:video) itself, \
+         players need yt-dlp, which it does not drive yet: download the video and give it with --video"
+    )]
+    Player { url: String, provider: String },
+    #[error("article {url}")]
+    Article { url: String, source: crate::article::ArticleError },
+    #[error("cannot write the cache entry {path}")]
+    Cache { path: PathBuf, source: std::io::Error },
+}
+
+/// A fetched address, as kept in the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetched {
+    /// The address asked for.
+    pub url: String,
+    /// Where the content came from, after redirects.
+    pub final_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// When it was fetched, UTC, RFC 3339.
+    pub fetched_at: String,
+    /// The content, in the cache.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// Fetches through the cache.
+pub struct Remote {
+    client: net::Client,
+    cache: PathBuf,
+}
+
+impl Remote {
+    pub fn new(limits: net::Limits) -> Result<Self, RemoteError> {
+        let cache = home::cache_dir()?.join("web");
+        std::fs::create_dir_all(&cache).map_err(|source| HomeError::Create { path: cache.clone(), source })?;
+        Ok(Self { client: net::Client::new(limits), cache })
+    }
+
+    /// The article page at `url`, fetched or from the cache.
+    pub fn page(&self, url: &str, cancel: &Cancel) -> Result<Fetched, RemoteError> {
+        let entry = self.entry(url);
+        if let Some(hit) = read_entry(&entry) {
+            return Ok(hit);
+        }
+        let got = self.client.get(url, cancel)?;
+        let fetched = Fetched {
+            url: url.into(),
+            final_url: got.url,
+            content_type: got.content_type,
+            fetched_at: crate::time::utc_now(),
+            path: PathBuf::new(),
+        };
+        write_entry(&entry, &fetched, |body| std::fs::write(body, &got.bytes))
+    }
+
+    /// The media file at `url`, downloaded (with progress) or from the cache.
+    pub fn media(&self, url: &str, progress: &dyn Progress, cancel: &Cancel) -> Result<Fetched, RemoteError> {
+        let entry = self.entry(url);
+        if let Some(hit) = read_entry(&entry) {
+            return Ok(hit);
+        }
+        std::fs::create_dir_all(&self.cache)
+            .map_err(|source| RemoteError::Cache { path: self.cache.clone(), source })?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".vidscribe-")
+            .tempdir_in(&self.cache)
+            .map_err(|source| RemoteError::Cache { path: self.cache.clone(), source })?;
+        let body = tmp.path().join("body");
+        let (final_url, content_type) = self.client.download(url, &body, progress, cancel)?;
+        // Readable like any downloaded file (its copy beside report.html may be served).
+        set_readable(&body).map_err(|source| RemoteError::Cache { path: body.clone(), source })?;
+        let fetched = Fetched {
+            url: url.into(),
+            final_url,
+            content_type,
+            fetched_at: crate::time::utc_now(),
+            path: PathBuf::new(),
+        };
+        write_entry(&entry, &fetched, |dest| std::fs::rename(&body, dest))
+    }
+
+    /// The cache folder of an address: the first 20 hex digits of its sha256.
+    fn entry(&self, url: &str) -> PathBuf {
+        self.cache.join(&crate::hash::sha256(url.as_bytes())[..20])
+    }
+}
+
+/// A complete cache entry (`meta.json` and `body`), or nothing.
+fn read_entry(entry: &Path) -> Option<Fetched> {
+    let meta = std::fs::read(entry.join("meta.json")).ok()?;
+    let mut f: Fetched = serde_json::from_slice(&meta).ok()?;
+    f.path = entry.join("body");
+    f.path.is_file().then_some(f)
+}
+
+/// Writes a cache entry whole: body and meta.json in a temporary folder, renamed into place.
+fn write_entry(
+    entry: &Path,
+    fetched: &Fetched,
+    put_body: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<Fetched, RemoteError> {
+    let parent = entry.parent().unwrap_or(Path::new("."));
+    let err = |source| RemoteError::Cache { path: entry.to_path_buf(), source };
+    let tmp = tempfile::Builder::new().prefix(".vidscribe-").tempdir_in(parent).map_err(err)?;
+    put_body(&tmp.path().join("body")).map_err(err)?;
+    let meta = serde_json::to_vec_pretty(fetched).map_err(|e| err(e.into()))?;
+    std::fs::write(tmp.path().join("meta.json"), meta).map_err(err)?;
+    let _ = std::fs::remove_dir_all(entry);
+    std::fs::rename(tmp.keep(), entry).map_err(err)?;
+    Ok(Fetched { path: entry.join("body"), ..fetched.clone() })
+}
+
+/// The embed to use: number `n` (1-based) of the page's list, else the first in the story body,
+/// else the first at all (the page's `og:video`).
+pub fn pick_embed(article: &Article, n: Option<usize>) -> Result<&Embed, RemoteError> {
+    if article.embeds.is_empty() {
+        return Err(RemoteError::NoEmbed);
+    }
+    match n {
+        Some(n) => article
+            .embeds
+            .get(n.wrapping_sub(1))
+            .ok_or(RemoteError::NoSuchEmbed { given: n, count: article.embeds.len() }),
+        None => Ok(article.embeds.iter().find(|e| e.block > 0).unwrap_or(&article.embeds[0])),
+    }
+}
+
+/// `href` completed against the page's address (`<video src="clip.mp4">` on
+/// `https://site/news/story.html` is `https://site/news/clip.mp4`).
+pub fn resolve(base: &str, href: &str) -> Result<String, RemoteError> {
+    let base = url::Url::parse(base).map_err(|_| RemoteError::BadUrl(base.into()))?;
+    let joined = base.join(href).map_err(|_| RemoteError::BadUrl(href.into()))?;
+    match joined.scheme() {
+        "http" | "https" => Ok(joined.to_string()),
+        _ => Err(RemoteError::BadUrl(href.into())),
+    }
+}
+
+/// A file name for fetched media: the last part of its address when it looks like one, with the
+/// extension its content type implies otherwise.
+pub fn media_file_name(url: &str, content_type: Option<&str>) -> String {
+    let last = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.path_segments().and_then(|mut s| s.next_back().map(str::to_string)))
+        .unwrap_or_default();
+    let safe: String =
+        last.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(80).collect();
+    let safe = safe.trim_start_matches('.').to_string();
+    if safe.contains('.') {
+        return safe;
+    }
+    let ext = match content_type.unwrap_or("").split(';').next().unwrap_or("").trim() {
+        "video/webm" | "audio/webm" => "webm",
+        "audio/ogg" | "video/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
+        "audio/flac" | "audio/x-flac" => "flac",
+        "video/x-matroska" => "mkv",
+        "audio/mp4" | "audio/x-m4a" => "m4a",
+        _ => "mp4",
+    };
+    format!("{}.{ext}", if safe.is_empty() { "video" } else { &safe })
+}
+
+/// Whether an embed names a media file vidscribe can fetch itself (not a platform player).
+pub fn is_media(embed: &Embed) -> bool {
+    embed.provider == "video"
+}
+
+/// What `run` was given that may be on the web.
+#[derive(Debug, Clone, Default)]
+pub struct WebInputs {
+    /// The article page's address.
+    pub page: Option<String>,
+    /// The video: a file, or an address (`--video`); else the page's embed.
+    pub video: Option<String>,
+    /// Which of the page's embeds (1-based), `--embed`.
+    pub embed: Option<usize>,
+}
+
+/// The inputs, local and ready.
+#[derive(Debug, Clone)]
+pub struct Gathered {
+    /// The article page, in the cache, and where it came from.
+    pub article: Option<(PathBuf, WebSource)>,
+    /// The media file (in the cache when fetched).
+    pub media: PathBuf,
+    /// For fetched media: the name to give its copy beside the outputs, and where it came from.
+    pub fetched_media: Option<(String, WebSource)>,
+    /// The page's embeds, for listing.
+    pub embeds: Vec<Embed>,
+}
+
+pub use crate::formats::json::WebSource;
+
+impl Fetched {
+    fn source(&self) -> WebSource {
+        WebSource { url: self.url.clone(), final_url: self.final_url.clone(), fetched_at: self.fetched_at.clone() }
+    }
+}
+
+/// Fetches what needs fetching: the page, then the video it embeds (or the one given).
+pub fn gather(
+    w: &WebInputs,
+    limits: net::Limits,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Gathered, RemoteError> {
+    let remote = Remote::new(limits)?;
+    let mut article = None;
+    let mut embeds = Vec::new();
+    let mut page_url = None;
+    if let Some(url) = &w.page {
+        let page = remote.page(url, cancel)?;
+        let bytes =
+            std::fs::read(&page.path).map_err(|source| RemoteError::Cache { path: page.path.clone(), source })?;
+        let parsed =
+            crate::article::parse_any(&bytes).map_err(|source| RemoteError::Article { url: url.clone(), source })?;
+        embeds = parsed.embeds.clone();
+        page_url = Some(page.final_url.clone());
+        article = Some((page.path.clone(), page.source()));
+        if w.video.is_none() {
+            let e = pick_embed(&parsed, w.embed)?;
+            let address = resolve(&page.final_url, &e.url)?;
+            if !is_media(e) {
+                return Err(RemoteError::Player { url: address, provider: e.provider.clone() });
+            }
+            let media = remote.media(&address, progress, cancel)?;
+            let name = media_file_name(&media.final_url, media.content_type.as_deref());
+            return Ok(Gathered {
+                article,
+                media: media.path.clone(),
+                fetched_media: Some((name, media.source())),
+                embeds,
+            });
+        }
+    }
+    let video = w.video.clone().ok_or(RemoteError::NoEmbed)?;
+    if net::is_url(&video) {
+        let address = match &page_url {
+            Some(base) => resolve(base, &video)?,
+            None => video.clone(),
+        };
+        let media = remote.media(&address, progress, cancel)?;
+        let name = media_file_name(&media.final_url, media.content_type.as_deref());
+        Ok(Gathered { article, media: media.path.clone(), fetched_media: Some((name, media.source())), embeds })
+    } else {
+        Ok(Gathered { article, media: PathBuf::from(video), fetched_media: None, embeds })
+    }
+}
+
+#[cfg(unix)]
+fn set_readable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_readable(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
