@@ -4,8 +4,12 @@
 #   scripts/setup.sh test     the build, plus what the tests drive: Debian's chromium, Node.js with
 #                             playwright-core (tests/browser; it never downloads a browser), pip and
 #                             venv, Datasette (pinned, from PyPI, in tests/.venv)
+#   scripts/setup.sh web      yt-dlp (pinned, from PyPI) in the data folder's yt-dlp/ venv, where
+#                             vidscribe finds it: `run URL` needs it for player embeds (YouTube…)
 #   scripts/setup.sh bench    the build, plus sox (makes the long inputs), time(1) and pip/venv
 #                             (faster-whisper, the peer, goes in models/.cache/peer-venv)
+# `test` also installs ffmpeg (the web tests make the containers yt-dlp delivers) and yt-dlp in
+# tests/.venv.
 # Several purposes may be given at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,10 +19,12 @@ missing=()
 need_cmd() { command -v "$1" >/dev/null || missing+=("$2"); }
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
 want_test=false
+want_web=false
+ytdlp=yt-dlp==2026.10.26
 for purpose in "$@"; do
   case "$purpose" in
-    build | test | bench) ;;
-    *) echo "setup: unknown purpose '$purpose' (build, test or bench)" >&2; exit 2 ;;
+    build | test | bench | web) ;;
+    *) echo "setup: unknown purpose '$purpose' (build, test, web or bench)" >&2; exit 2 ;;
   esac
   need_cmd cc gcc
   need_cmd c++ g++
@@ -34,7 +40,9 @@ for purpose in "$@"; do
       need_cmd chromium chromium
       need_cmd npm npm
       need_cmd node nodejs
+      need_cmd ffmpeg ffmpeg
       ;;
+    web) want_web=true ;;
     bench)
       need_cmd sox sox
       [[ -x /usr/bin/time ]] || missing+=(time)
@@ -59,5 +67,17 @@ if $want_test; then
   if [[ ! -x tests/.venv/bin/datasette ]]; then
     python3 -m venv tests/.venv
     tests/.venv/bin/pip install --quiet --disable-pip-version-check datasette==0.65.5
+  fi
+  if [[ ! -x tests/.venv/bin/yt-dlp ]] || [[ $(tests/.venv/bin/yt-dlp --version) != "${ytdlp#*==}" ]]; then
+    tests/.venv/bin/pip install --quiet --disable-pip-version-check "$ytdlp"
+  fi
+fi
+
+if $want_web; then
+  data=${VIDSCRIBE_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/vidscribe}
+  if [[ ! -x $data/yt-dlp/bin/yt-dlp ]] || [[ $("$data/yt-dlp/bin/yt-dlp" --version) != "${ytdlp#*==}" ]]; then
+    python3 -m venv "$data/yt-dlp"
+    "$data/yt-dlp/bin/pip" install --quiet --disable-pip-version-check "$ytdlp"
+    echo "setup: $("$data/yt-dlp/bin/yt-dlp" --version) in $data/yt-dlp" >&2
   fi
 fi

@@ -27,3 +27,4 @@ pub mod remote;
 pub mod report;
 pub mod text;
 pub mod time;
+pub mod ytdlp;

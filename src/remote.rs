@@ -24,11 +24,8 @@ pub enum RemoteError {
     NoEmbed,
     #[error("--embed {given}: the article embeds {count} video(s)")]
     NoSuchEmbed { given: usize, count: usize },
-    #[error(
-        "{url} is a {provider} player; vidscribe fetches media files (<video>, og:video) itself, \
-         players need yt-dlp, which it does not drive yet: download the video and give it with --video"
-    )]
-    Player { url: String, provider: String },
+    #[error(transparent)]
+    YtDlp(#[from] crate::ytdlp::YtDlpError),
     #[error("article {url}")]
     Article { url: String, source: crate::article::ArticleError },
     #[error("cannot write the cache entry {path}")]
@@ -46,6 +43,12 @@ pub struct Fetched {
     pub content_type: Option<String>,
     /// When it was fetched, UTC, RFC 3339.
     pub fetched_at: String,
+    /// The file name to give a copy (players: from what yt-dlp delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The tool that fetched it, when not vidscribe itself (`yt-dlp 2026.10.26`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// The content, in the cache.
     #[serde(skip)]
     pub path: PathBuf,
@@ -55,13 +58,14 @@ pub struct Fetched {
 pub struct Remote {
     client: net::Client,
     cache: PathBuf,
+    timeout: std::time::Duration,
 }
 
 impl Remote {
     pub fn new(limits: net::Limits) -> Result<Self, RemoteError> {
         let cache = home::cache_dir()?.join("web");
         std::fs::create_dir_all(&cache).map_err(|source| HomeError::Create { path: cache.clone(), source })?;
-        Ok(Self { client: net::Client::new(limits), cache })
+        Ok(Self { client: net::Client::new(limits), cache, timeout: limits.timeout })
     }
 
     /// The article page at `url`, fetched or from the cache.
@@ -76,6 +80,8 @@ impl Remote {
             final_url: got.url,
             content_type: got.content_type,
             fetched_at: crate::time::utc_now(),
+            name: None,
+            via: None,
             path: PathBuf::new(),
         };
         write_entry(&entry, &fetched, |body| std::fs::write(body, &got.bytes))
@@ -97,14 +103,54 @@ impl Remote {
         let (final_url, content_type) = self.client.download(url, &body, progress, cancel)?;
         // Readable like any downloaded file (its copy beside report.html may be served).
         set_readable(&body).map_err(|source| RemoteError::Cache { path: body.clone(), source })?;
+        let name = Some(media_file_name(&final_url, content_type.as_deref()));
         let fetched = Fetched {
             url: url.into(),
             final_url,
             content_type,
             fetched_at: crate::time::utc_now(),
+            name,
+            via: None,
             path: PathBuf::new(),
         };
         write_entry(&entry, &fetched, |dest| std::fs::rename(&body, dest))
+    }
+
+    /// The media behind a player page (`embed`), fetched with yt-dlp or from the cache.
+    pub fn player(
+        &self,
+        url: &str,
+        embed: &Embed,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<Fetched, RemoteError> {
+        let entry = self.entry(url);
+        if let Some(hit) = read_entry(&entry) {
+            return Ok(hit);
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".vidscribe-")
+            .tempdir_in(&self.cache)
+            .map_err(|source| RemoteError::Cache { path: self.cache.clone(), source })?;
+        let got = crate::ytdlp::download(url, &embed.provider, tmp.path(), self.timeout, progress, cancel)?;
+        set_readable(&got.file).map_err(|source| RemoteError::Cache { path: got.file.clone(), source })?;
+        let ext = got.file.extension().map_or("media".into(), |e| e.to_string_lossy().into_owned());
+        let stem: String = match embed.provider.as_str() {
+            "youtube" | "vimeo" => {
+                embed.id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect()
+            }
+            _ => "video".into(),
+        };
+        let fetched = Fetched {
+            url: url.into(),
+            final_url: got.page,
+            content_type: None,
+            fetched_at: crate::time::utc_now(),
+            name: Some(format!("{stem}.{ext}")),
+            via: Some(got.via),
+            path: PathBuf::new(),
+        };
+        write_entry(&entry, &fetched, |dest| std::fs::rename(&got.file, dest))
     }
 
     /// The cache folder of an address: the first 20 hex digits of its sha256.
@@ -222,8 +268,18 @@ pub struct Gathered {
 pub use crate::formats::json::WebSource;
 
 impl Fetched {
+    /// The name for the copy beside the outputs.
+    pub fn file_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| media_file_name(&self.final_url, self.content_type.as_deref()))
+    }
+
     fn source(&self) -> WebSource {
-        WebSource { url: self.url.clone(), final_url: self.final_url.clone(), fetched_at: self.fetched_at.clone() }
+        WebSource {
+            url: self.url.clone(),
+            final_url: self.final_url.clone(),
+            fetched_at: self.fetched_at.clone(),
+            via: self.via.clone(),
+        }
     }
 }
 
@@ -250,11 +306,12 @@ pub fn gather(
         if w.video.is_none() {
             let e = pick_embed(&parsed, w.embed)?;
             let address = resolve(&page.final_url, &e.url)?;
-            if !is_media(e) {
-                return Err(RemoteError::Player { url: address, provider: e.provider.clone() });
-            }
-            let media = remote.media(&address, progress, cancel)?;
-            let name = media_file_name(&media.final_url, media.content_type.as_deref());
+            let media = if is_media(e) {
+                remote.media(&address, progress, cancel)?
+            } else {
+                remote.player(&address, e, progress, cancel)?
+            };
+            let name = media.file_name();
             return Ok(Gathered {
                 article,
                 media: media.path.clone(),
@@ -270,7 +327,7 @@ pub fn gather(
             None => video.clone(),
         };
         let media = remote.media(&address, progress, cancel)?;
-        let name = media_file_name(&media.final_url, media.content_type.as_deref());
+        let name = media.file_name();
         Ok(Gathered { article, media: media.path.clone(), fetched_media: Some((name, media.source())), embeds })
     } else {
         Ok(Gathered { article, media: PathBuf::from(video), fetched_media: None, embeds })

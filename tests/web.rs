@@ -40,11 +40,33 @@ fn run(home: &std::path::Path, out: &std::path::Path, args: &[&str]) -> std::pro
         .arg(model())
         .arg("--timeout")
         .arg("3")
+        .env("VIDSCRIBE_YTDLP", ytdlp())
         .env("NO_PROXY", "127.0.0.1")
         .env("no_proxy", "127.0.0.1")
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap()
+}
+
+/// The pinned yt-dlp that scripts/setup.sh test installs; its absence is a failure.
+fn ytdlp() -> std::path::PathBuf {
+    let p = root().join("tests/.venv/bin/yt-dlp");
+    assert!(p.is_file(), "yt-dlp is missing at {}: run scripts/setup.sh test (scripts/test.sh does)", p.display());
+    p
+}
+
+/// `clip.flac` re-encoded by ffmpeg into the containers YouTube's audio comes in.
+fn ffmpeg(dir: &std::path::Path, name: &str, args: &[&str]) -> Vec<u8> {
+    let out = dir.join(name);
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("formats/clip.flac"))
+        .args(args)
+        .arg(&out)
+        .output()
+        .expect("ffmpeg makes the test media: run scripts/setup.sh test (scripts/test.sh does)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read(out).unwrap()
 }
 
 #[test]
@@ -112,10 +134,11 @@ fn several_embeds_a_chosen_one_or_a_given_video() {
     server.route("/media/clip.wav", Route::Body("audio/wav", std::fs::read(sample("formats/clip.wav")).unwrap()));
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // The first in the story is a YouTube player: said plainly, nothing written.
+    // The first in the story is a YouTube player, which yt-dlp cannot reach from here: one line,
+    // nothing written.
     let o = run(home.path(), &dir.path().join("a"), &[&server.url("/two.html")]);
-    let err = assert_clean_failure(&o, "a player embed");
-    assert!(err.contains("youtube") && err.contains("--video"), "{err}");
+    let err = assert_clean_failure(&o, "an unreachable player");
+    assert!(err.contains("yt-dlp could not fetch https://www.youtube.com/watch?v=dQw4w9WgXcQ"), "{err}");
     assert!(!dir.path().join("a").exists());
     // --embed 2: the <video>'s <source>.
     let o = run(home.path(), &dir.path().join("b"), &[&server.url("/two.html"), "--embed", "2"]);
@@ -177,4 +200,64 @@ fn failures_are_one_line_within_the_time_limit() {
     // Not http(s).
     let o = bin().args(["run", "ftp://example.org/story.html", "-o"]).arg(dir.path().join("ftp")).output().unwrap();
     assert!(!o.status.success());
+}
+
+/// A player embed (an iframe whose page only yt-dlp's generic extractor understands) delivers
+/// YouTube's two audio containers: Opus in WebM and AAC in fragmented MP4 (DASH); both decode
+/// and are heard. A player yt-dlp cannot read, or no yt-dlp at all, is one line.
+#[test]
+fn players_are_fetched_with_yt_dlp_in_both_of_youtubes_containers() {
+    let media = tempfile::tempdir().unwrap();
+    let webm = ffmpeg(media.path(), "clip.webm", &["-c:a", "libopus", "-b:a", "48k", "-f", "webm"]);
+    let dash = ffmpeg(
+        media.path(),
+        "clip.m4a",
+        &["-c:a", "aac", "-b:a", "96k", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4"],
+    );
+    let server = Server::start();
+    let player = |src: &str, ty: &str| {
+        format!("<!doctype html><html><head><title>Player</title></head><body><video controls><source src=\"{src}\" type=\"{ty}\"></video></body></html>").into_bytes()
+    };
+    server.route("/player/webm", Route::Body("text/html", player("/media/clip.webm", "video/webm")));
+    server.route("/player/dash", Route::Body("text/html", player("/media/clip.m4a", "audio/mp4")));
+    server.route("/media/clip.webm", Route::Body("video/webm", webm));
+    server.route("/media/clip.m4a", Route::Body("audio/mp4", dash));
+    server.route("/webm.html", Route::Body("text/html", page(&["<iframe src=\"/player/webm\"></iframe>"])));
+    server.route("/dash.html", Route::Body("text/html", page(&["<iframe src=\"/player/dash\"></iframe>"])));
+    server.route("/broken.html", Route::Body("text/html", page(&["<iframe src=\"/player/none\"></iframe>"])));
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (page_path, container) in [("/webm.html", "webm"), ("/dash.html", "m4a")] {
+        let out = dir.path().join(container);
+        let o = run(home.path(), &out, &[&server.url(page_path)]);
+        assert!(o.status.success(), "{page_path}: {}", String::from_utf8_lossy(&o.stderr));
+        let copy = out.join(format!("video.{container}"));
+        assert!(copy.is_file(), "{page_path}: {:?}", std::fs::read_dir(&out).unwrap().collect::<Vec<_>>());
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("video.json")).unwrap()).unwrap();
+        assert_eq!(doc["input"]["web"]["via"], "yt-dlp 2026.10.26", "{page_path}");
+        assert!((7_500..8_500).contains(&doc["input"]["duration_ms"].as_u64().unwrap()), "{}", doc["input"]);
+        let text = std::fs::read_to_string(out.join("video.txt")).unwrap().to_lowercase();
+        assert!(text.contains("report on the armenian prisoners of war"), "{page_path}: {text}");
+    }
+    // Cached: the second run asks yt-dlp nothing (the media is fetched once).
+    let o = run(home.path(), &dir.path().join("again"), &[&server.url("/webm.html")]);
+    assert!(o.status.success());
+    assert_eq!(server.hits("/media/clip.webm"), 1);
+
+    let o = run(home.path(), &dir.path().join("broken"), &[&server.url("/broken.html")]);
+    let err = assert_clean_failure(&o, "a player yt-dlp cannot read");
+    assert!(err.contains("yt-dlp could not fetch") && err.contains("404"), "{err}");
+    // No yt-dlp anywhere.
+    let o = bin()
+        .env("VIDSCRIBE_HOME", home.path())
+        .env("VIDSCRIBE_YTDLP", "")
+        .env("PATH", "/nonexistent")
+        .args(["run", &server.url("/broken.html"), "-o"])
+        .arg(dir.path().join("none"))
+        .arg("-m")
+        .arg(model())
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&o, "no yt-dlp");
+    assert!(err.contains("needs yt-dlp") && err.contains("setup.sh web"), "{err}");
 }

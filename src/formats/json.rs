@@ -91,6 +91,9 @@ pub struct WebSource {
     pub final_url: String,
     /// When it was fetched (UTC, RFC 3339); a re-run from the cache keeps the first fetch's time.
     pub fetched_at: String,
+    /// The tool that fetched it when not vidscribe itself (`yt-dlp 2026.10.26`, for players).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// Threads a run used, per stage.
