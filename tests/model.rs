@@ -224,3 +224,53 @@ fn model_fetch_puts_a_verified_model_in_the_data_folder() {
     let err = assert_clean_failure(&vidscribe().args(["model", "fetch", "huge"]).output().unwrap(), "unknown model");
     assert!(err.contains("tiny.en or base"), "{err}");
 }
+
+/// The binary copied out of the repository and run from `/`, as `cargo install` leaves it: the
+/// model comes from $VIDSCRIBE_HOME, the VAD model from inside the binary; nothing is looked for
+/// in the checkout it was built from.
+#[test]
+fn an_installed_binary_works_from_anywhere_with_the_model_in_its_data_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = tmp.path().join("bin/vidscribe");
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    std::fs::copy(assert_cmd::cargo::cargo_bin("vidscribe"), &exe).unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join("models")).unwrap();
+    std::fs::hard_link(model(), home.join("models/ggml-tiny.en.bin"))
+        .or_else(|_| std::fs::copy(model(), home.join("models/ggml-tiny.en.bin")).map(|_| ()))
+        .unwrap();
+    let out = tmp.path().join("out");
+    let o = std::process::Command::new(&exe)
+        .current_dir("/")
+        .env("VIDSCRIBE_HOME", &home)
+        .env_remove("VIDSCRIBE_MODEL")
+        .arg("run")
+        .arg(sample("report.mp4"))
+        .arg("--article")
+        .arg(sample("article.txt"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary = String::from_utf8_lossy(&o.stderr);
+    assert!(summary.contains("report.html"), "{summary}");
+    assert!(out.join("report.html").is_file() && out.join("report.srt").is_file());
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(doc["model"]["path"], home.join("models/ggml-tiny.en.bin").display().to_string());
+    assert!(home.join("models/silero-v6.2.0-ggml.bin").is_file(), "the VAD model was not written out");
+    // Without a model there, the error names the command that fetches it.
+    std::fs::remove_file(home.join("models/ggml-tiny.en.bin")).unwrap();
+    let o = std::process::Command::new(&exe)
+        .current_dir("/")
+        .env("VIDSCRIBE_HOME", &home)
+        .env_remove("VIDSCRIBE_MODEL")
+        .arg("transcribe")
+        .arg(sample("formats/clip.wav"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&o, "no model");
+    assert!(err.contains("vidscribe model fetch tiny.en"), "{err}");
+}

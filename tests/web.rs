@@ -106,6 +106,30 @@ fn an_article_address_gives_the_whole_report_with_its_video_beside_it() {
     // Linked to the article as from a file: paragraphs found, names spelled as the article does.
     let linked = doc["links"]["passages"].as_array().unwrap().iter().filter(|p| !p["paragraph"].is_null()).count();
     assert!(linked >= 8, "{linked} passages linked");
+    // The same links, corrections and captions as `run` on the saved page and media.
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    std::fs::write(saved.join("story.html"), page(&["<video controls src=\"../media/report.mp4\"></video>"])).unwrap();
+    std::fs::write(saved.join("report.mp4"), &mp4).unwrap();
+    let local = dir.path().join("local");
+    let o = bin()
+        .arg("run")
+        .arg(saved.join("report.mp4"))
+        .arg("--article")
+        .arg(saved.join("story.html"))
+        .arg("-o")
+        .arg(&local)
+        .args(["-q", "-m"])
+        .arg(model())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let here: serde_json::Value = serde_json::from_slice(&std::fs::read(local.join("report.json")).unwrap()).unwrap();
+    for key in ["links", "corrections", "captions"] {
+        assert!(doc[key] == here[key], "{key} differ between run URL and run on the saved page");
+    }
+    assert_eq!(doc["article"]["blocks"], here["article"]["blocks"]);
+    assert_eq!(std::fs::read(out.join("report.srt")).unwrap(), std::fs::read(local.join("report.srt")).unwrap());
     // The page plays the copy beside it.
     let check = browser_check(&out.join("report.html"), "children back", "30.25");
     assert!(check["video"]["ready_state"].as_u64().unwrap() >= 1, "{check:#}");
@@ -178,10 +202,12 @@ fn failures_are_one_line_within_the_time_limit() {
     server.route("/gone.html", Route::Body("text/html", page(&["<video src=\"/missing.mp4\"></video>"])));
     server.route("/notmedia.html", Route::Body("text/html", page(&["<video src=\"/page.mp4\"></video>"])));
     server.route("/page.mp4", Route::Body("video/mp4", b"<html>not a video</html>".to_vec()));
+    server.route("/huge.html", Route::Body("text/html", vec![b' '; 20_000_001]));
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str); 6] = [
+    let cases: [(&str, &str); 7] = [
         ("/nothing.html", "404"),
+        ("/huge.html", "larger than the limit of 20000000 bytes"),
         ("/loop", "redirects"),
         ("/slow.html", "no answer within 3 s"),
         ("/plain.html", "no embedded video"),
