@@ -175,7 +175,8 @@ pub struct RecognitionArgs {
 pub struct BatchArgs {
     /// Folders (searched for media; an article beside a video has its stem and ends in .html,
     /// .md or .txt), media files, or manifests (.csv with a header row, or .jsonl; fields video,
-    /// article, title, date, source, url; paths relative to the manifest).
+    /// article, title, date, source, url; paths relative to the manifest; video and article may
+    /// be web addresses, fetched as `run URL` fetches them).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// The archive folder (created if missing): one folder per report, archive.db, batch.log.
@@ -184,6 +185,9 @@ pub struct BatchArgs {
     /// Take nothing from the articles but the links (no prompt, wording or name corrections).
     #[arg(long)]
     pub literal: bool,
+    /// Seconds to wait for a server to answer (manifest entries that are web addresses).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
     #[command(flatten)]
     pub recognition: RecognitionArgs,
     #[command(flatten)]

@@ -521,6 +521,7 @@ fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
         archive: args.output.clone(),
         job: job_config(Media::Stdin, &args.recognition, &args.profile, None)?,
         literal: args.literal,
+        web_limits: net::Limits { timeout: std::time::Duration::from_secs(args.timeout.max(1)), ..Default::default() },
     };
     let bars = BatchBars::new(show, lines);
     let result = vidscribe::archive::batch::run(&items, &cfg, &bars, &CANCEL);

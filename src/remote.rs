@@ -326,7 +326,11 @@ pub fn gather(
             Some(base) => resolve(base, &video)?,
             None => video.clone(),
         };
-        let media = remote.media(&address, progress, cancel)?;
+        // A platform's watch page goes to yt-dlp; any other address is a media file.
+        let media = match crate::article::parse::find_embeds(&address, 0).first() {
+            Some(player) => remote.player(&address, player, progress, cancel)?,
+            None => remote.media(&address, progress, cancel)?,
+        };
         let name = media.file_name();
         Ok(Gathered { article, media: media.path.clone(), fetched_media: Some((name, media.source())), embeds })
     } else {

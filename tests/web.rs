@@ -287,3 +287,71 @@ fn players_are_fetched_with_yt_dlp_in_both_of_youtubes_containers() {
     let err = assert_clean_failure(&o, "no yt-dlp");
     assert!(err.contains("needs yt-dlp") && err.contains("setup.sh web"), "{err}");
 }
+
+/// A batch manifest whose videos and articles are web addresses: each fetched once (cached),
+/// the report folder named after the media as fetched, a broken address a failure that does not
+/// stop the batch; run again, nothing is fetched or recognised.
+#[test]
+fn batch_manifests_take_web_addresses() {
+    let server = Server::start();
+    server.route("/story.html", Route::Body("text/html", page(&["<video src=\"/media/clip.wav\"></video>"])));
+    server.route("/media/clip.wav", Route::Body("audio/wav", std::fs::read(sample("formats/clip.wav")).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let manifest = dir.path().join("m.csv");
+    std::fs::write(
+        &manifest,
+        format!(
+            "video,article,title\n{v},{a},From the web\n{local},{a},Local video\n{missing},,Gone\n",
+            v = server.url("/media/clip.wav"),
+            a = server.url("/story.html"),
+            local = sample("formats/clip.flac").display(),
+            missing = server.url("/media/missing.mp4"),
+        ),
+    )
+    .unwrap();
+    let archive = dir.path().join("archive");
+    let batch = || {
+        bin()
+            .env("VIDSCRIBE_HOME", &home)
+            .env("VIDSCRIBE_YTDLP", ytdlp())
+            .arg("batch")
+            .arg(&manifest)
+            .arg("-o")
+            .arg(&archive)
+            .args(["-m"])
+            .arg(model())
+            .args(["--threads", "2", "--timeout", "5"])
+            .output()
+            .unwrap()
+    };
+    let o = batch();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "one input failed: {err}");
+    assert!(err.contains("missing.mp4") && err.contains("404"), "{err}");
+    let mut folders: Vec<String> = std::fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    assert!(folders.iter().any(|f| f.starts_with("clip-")), "{folders:?}");
+    let web = folders.iter().find(|f| archive.join(f).join("clip.wav").is_file()).expect("the fetched clip's report");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(archive.join(web).join("clip.json")).unwrap()).unwrap();
+    assert_eq!(doc["input"]["path"], server.url("/media/clip.wav"));
+    assert_eq!(doc["article"]["web"]["url"], server.url("/story.html"));
+    assert_eq!(doc["meta"]["title"], "From the web");
+    assert_eq!((server.hits("/story.html"), server.hits("/media/clip.wav")), (1, 1));
+    // Searchable like any report.
+    let hits = bin().arg("search").arg(&archive).args(["prisoners", "--json"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&hits.stdout).lines().count(), 2, "{}", String::from_utf8_lossy(&hits.stdout));
+
+    // Again: nothing fetched, nothing recognised.
+    let o = batch();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 unchanged"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!((server.hits("/story.html"), server.hits("/media/clip.wav")), (1, 1));
+}

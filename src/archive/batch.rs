@@ -53,6 +53,8 @@ pub enum BatchError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Job(#[from] JobError),
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     #[error("cannot write the batch log {path}")]
     Log {
         path: PathBuf,
@@ -69,6 +71,8 @@ impl BatchError {
         match self {
             BatchError::Cancelled => true,
             BatchError::Job(e) => e.is_cancelled(),
+            BatchError::Remote(crate::remote::RemoteError::Net(crate::net::NetError::Cancelled)) => true,
+            BatchError::Remote(crate::remote::RemoteError::YtDlp(crate::ytdlp::YtDlpError::Cancelled)) => true,
             _ => false,
         }
     }
@@ -77,9 +81,16 @@ impl BatchError {
 /// One report to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
+    /// A file, or a web address (a media file or a player page).
     pub media: PathBuf,
+    /// A file, or the article page's web address.
     pub article: Option<PathBuf>,
     pub meta: Meta,
+}
+
+/// Whether a manifest entry is a web address rather than a path.
+fn is_web(p: &Path) -> bool {
+    crate::net::is_url(&p.to_string_lossy())
 }
 
 /// A manifest row (CSV with a header row, or one JSON object per line).
@@ -165,9 +176,11 @@ fn read_manifest(path: &Path) -> Result<Vec<Item>, BatchError> {
             if r.video.trim().is_empty() {
                 return Err(bad(line, "no video".into()));
             }
+            // Paths are relative to the manifest; web addresses are kept as they are.
+            let place = |v: &str| if crate::net::is_url(v) { PathBuf::from(v) } else { base.join(v) };
             Ok(Item {
-                media: base.join(r.video.trim()),
-                article: blank(r.article).map(|a| base.join(a)),
+                media: place(r.video.trim()),
+                article: blank(r.article).map(|a| place(a.trim())),
                 meta: Meta { title: blank(r.title), date, source: blank(r.source), url: blank(r.url) },
             })
         })
@@ -289,6 +302,8 @@ pub struct BatchConfig {
     pub job: JobConfig,
     /// Links only, no article wording, prompt or name fixes.
     pub literal: bool,
+    /// For manifest entries that are web addresses.
+    pub web_limits: crate::net::Limits,
 }
 
 /// What recognition made a report from: when this is unchanged the report is not recognised
@@ -353,22 +368,6 @@ pub struct Summary {
     pub audio_ms: Ms,
 }
 
-fn now_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
 struct Log {
     file: std::fs::File,
     path: PathBuf,
@@ -387,7 +386,7 @@ impl Log {
 
     fn line(&mut self, text: &str) -> Result<(), BatchError> {
         let one_line = text.replace(['\n', '\r'], " ");
-        writeln!(self.file, "{} {one_line}", now_utc())
+        writeln!(self.file, "{} {one_line}", crate::time::utc_now())
             .map_err(|source| BatchError::Log { path: self.path.clone(), source })
     }
 }
@@ -468,11 +467,38 @@ fn one(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Outcome, BatchError> {
+    // Web addresses are fetched first (or found in the cache); the report is then made from the
+    // local copies, named after the media as fetched.
+    let mut web = job::WebSources::default();
+    let mut named = None;
+    let fetched;
+    let item = if is_web(&item.media) || item.article.as_deref().is_some_and(is_web) {
+        let w = crate::remote::WebInputs {
+            page: item.article.as_ref().filter(|a| is_web(a)).map(|a| a.to_string_lossy().into_owned()),
+            video: Some(item.media.to_string_lossy().into_owned()),
+            embed: None,
+        };
+        let got = crate::remote::gather(&w, cfg.web_limits, progress, cancel)?;
+        let mut article = item.article.clone();
+        if let Some((path, source)) = got.article {
+            article = Some(path);
+            web.article = Some(source);
+        }
+        if let Some((name, source)) = got.fetched_media {
+            named = Some(name);
+            web.media = Some(source);
+        }
+        fetched = Item { media: got.media, article, meta: item.meta.clone() };
+        &fetched
+    } else {
+        item
+    };
     let read =
         |p: &Path| crate::hash::sha256_file(p).map_err(|source| BatchError::Read { path: p.to_path_buf(), source });
     let media_sha256 = read(&item.media)?;
     let article_sha256 = item.article.as_deref().map(read).transpose()?;
-    let report = folder_name(&item.media, &media_sha256);
+    let named_path = named.as_ref().map(PathBuf::from);
+    let report = folder_name(named_path.as_deref().unwrap_or(&item.media), &media_sha256);
     let fingerprint = {
         let f = Fingerprint {
             schema: crate::formats::json::SCHEMA,
@@ -492,9 +518,11 @@ fn one(
         crate::hash::sha256(&serde_json::to_vec(&f).unwrap_or_default())
     };
     let dir = cfg.archive.join(&report);
-    let stem = Media::File(item.media.clone()).stem();
+    let stem = Media::File(named_path.clone().unwrap_or_else(|| item.media.clone())).stem();
     let json_path = dir.join(format!("{stem}.json"));
-    let media_name = item.media.file_name().map_or_else(|| "media".into(), |n| n.to_string_lossy().into_owned());
+    let media_name = named
+        .clone()
+        .unwrap_or_else(|| item.media.file_name().map_or_else(|| "media".into(), |n| n.to_string_lossy().into_owned()));
     let entry = Entry {
         report: report.clone(),
         folder: report.clone(),
@@ -535,6 +563,7 @@ fn one(
         media: Media::File(item.media.clone()),
         article: item.article.clone().map(|a| ArticleSpec::full(a, cfg.literal)),
         meta: item.meta.clone(),
+        web,
         ..cfg.job.clone()
     };
     outputs.check()?;
@@ -634,7 +663,7 @@ mod tests {
     fn dates_and_timestamps() {
         assert!(valid_date("2026-11-28"));
         assert!(!valid_date("2026-13-01") && !valid_date("28/11/2026") && !valid_date("2026-1-1"));
-        let t = now_utc();
+        let t = crate::time::utc_now();
         assert_eq!(t.len(), 20, "{t}");
         assert!(t.starts_with("20"), "{t}");
     }
