@@ -168,6 +168,14 @@ pub struct RecognitionArgs {
     /// caught).
     #[arg(long)]
     pub no_vad: bool,
+    /// Refuse damaged media (exit 1, nothing written) instead of transcribing what can be heard
+    /// and reporting what was lost.
+    #[arg(long)]
+    pub strict: bool,
+    /// Give up on an input (stdin, a FIFO) that sends nothing for this many seconds [default:
+    /// wait, as cat does].
+    #[arg(long, value_name = "SECONDS")]
+    pub input_timeout: Option<u64>,
 }
 
 /// `vidscribe batch`.
@@ -338,7 +346,7 @@ impl ProfileArgs {
 
 impl RecognitionArgs {
     pub fn decode_options(&self) -> DecodeOptions {
-        DecodeOptions { track: self.track }
+        DecodeOptions { track: self.track, input_timeout: self.input_timeout.map(std::time::Duration::from_secs) }
     }
 
     pub fn transcribe_options(&self) -> TranscribeOptions {

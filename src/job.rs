@@ -99,6 +99,8 @@ pub struct JobConfig {
     pub meta: Meta,
     /// Where media and article were fetched from, when they were (`run URL`).
     pub web: WebSources,
+    /// Damaged media is an error rather than a warning.
+    pub strict: bool,
 }
 
 /// The web addresses inputs came from, recorded in the document.
@@ -113,6 +115,8 @@ pub struct WebSources {
 pub enum JobError {
     #[error("{0}")]
     Usage(String),
+    #[error("{what}: damaged input, refused by --strict: {lost}")]
+    Damaged { what: String, lost: String },
     #[error("cannot read article {path}")]
     ReadArticle {
         path: String,
@@ -133,8 +137,6 @@ pub enum JobError {
     Vad(VadError),
     #[error(transparent)]
     Load(#[from] TranscribeError),
-    #[error("reading stdin")]
-    Stdin(#[source] std::io::Error),
     #[error("{what}")]
     Media {
         what: String,
@@ -280,11 +282,7 @@ pub fn transcribe(
     let what = cfg.media.name();
     let media_err = |source| JobError::Media { what: what.clone(), source };
     let mut stream = match &cfg.media {
-        Media::Stdin => {
-            let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).map_err(JobError::Stdin)?;
-            media::Stream::open_bytes(bytes.into(), &cfg.decode).map_err(media_err)?
-        }
+        Media::Stdin => media::Stream::open_stream(media::spool::Origin::Stdin, &cfg.decode).map_err(media_err)?,
         Media::File(p) => media::Stream::open_path(p, &cfg.decode).map_err(media_err)?,
     };
     let mut detector = match &engine.vad_model {
@@ -298,6 +296,10 @@ pub fn transcribe(
         return Err(JobError::Cancelled);
     }
     let pipeline::Recognised { mut transcript, speech, stats } = recognised;
+    let audio = stream.info();
+    if cfg.strict && !audio.damaged.is_empty() {
+        return Err(JobError::Damaged { what, lost: media::decode::describe_damage(&audio.damaged) });
+    }
     transcript.make_safe();
     let mut doc = Document {
         schema: json::SCHEMA,
@@ -309,7 +311,7 @@ pub fn transcribe(
                 (None, Media::Stdin) => "-".into(),
             },
             web: cfg.web.media.clone(),
-            audio: stream.info(),
+            audio,
         },
         model: engine.model.info.clone(),
         options,

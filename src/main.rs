@@ -111,6 +111,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     asr::transcribe::set_library_logging(cli.verbose);
     let _ = ctrlc::set_handler(|| {
+        if vidscribe::media::spool::waiting_for_input() {
+            // Nothing has been read, so nothing can be half-done: stop at once.
+            std::process::exit(130);
+        }
         if CANCEL.is_cancelled() && !vidscribe::output::committing() {
             // A second Ctrl-C: stop now (an output set being renamed into place is let finish).
             // Temporary files left behind are removed by the next run into that folder.
@@ -185,6 +189,7 @@ fn job_config(media: Media, r: &RecognitionArgs, p: &ProfileArgs, article: Optio
         profile: profile_of(p)?,
         meta: Meta::default(),
         web: Default::default(),
+        strict: r.strict,
     })
 }
 
@@ -213,8 +218,11 @@ fn report_done(show: bool, report: &job::Report, written: &[String]) {
         return;
     }
     let doc = &report.doc;
-    if doc.input.audio.skipped_packets > 0 {
-        eprintln!("vidscribe: warning: {} damaged packets replaced by silence", doc.input.audio.skipped_packets);
+    if !doc.input.audio.damaged.is_empty() {
+        eprintln!(
+            "vidscribe: warning: damaged input, {} (silence in their place; --strict refuses such input)",
+            vidscribe::media::decode::describe_damage(&doc.input.audio.damaged)
+        );
     }
     let c = doc.captions.as_ref().map_or((0, 0, 0), |c| (c.cues.len(), c.violations.len(), c.flagged.len()));
     let linked = doc.links.as_ref().map_or(String::new(), |l| {

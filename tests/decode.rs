@@ -117,16 +117,38 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(matches!(decode(&empty), Err(DecodeError::Empty)));
     assert!(matches!(decode(&sample("no-audio.mp4")), Err(DecodeError::NoAudioTrack)));
     let bytes = std::fs::read(sample("report.mp4")).unwrap();
-    for cut in [100, 5_000, bytes.len() / 3, bytes.len() - 1000] {
+    // Cut inside its index (moov, first in this file): nothing can be read.
+    for cut in [100, 5_000] {
         let p = dir.path().join(format!("cut{cut}.mp4"));
         std::fs::write(&p, &bytes[..cut]).unwrap();
         assert!(decode(&p).is_err(), "truncated at {cut} bytes must fail");
     }
+    // Cut in its data: the audio up to the cut, the rest reported lost.
+    for cut in [bytes.len() / 3, bytes.len() - 5000] {
+        let p = dir.path().join(format!("cut{cut}.mp4"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let a = decode(&p).unwrap_or_else(|e| panic!("cut at {cut} bytes: {e}"));
+        let lost = &a.source.damaged;
+        assert!(
+            lost.len() == 1
+                && lost[0].cause == media::decode::DamageCause::Truncated
+                && lost[0].start_ms == a.duration_ms(),
+            "cut at {cut} bytes: {} ms, {lost:?}",
+            a.duration_ms()
+        );
+    }
+    // A WebM cut in half gives the first half, and says the rest is missing.
     let webm = std::fs::read(sample("report.webm")).unwrap();
     let p = dir.path().join("cut.webm");
     std::fs::write(&p, &webm[..webm.len() / 2]).unwrap();
-    assert!(decode(&p).is_err(), "truncated WebM must fail");
-    let bad = DecodeOptions { track: Some(0) };
+    let a = decode(&p).expect("the half that is there");
+    let full = report_duration_ms();
+    assert!((a.duration_ms() as i64 - full as i64 / 2).abs() < full as i64 / 8, "{} ms of {full}", a.duration_ms());
+    let lost = &a.source.damaged;
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!((lost[0].start_ms, lost[0].cause), (a.duration_ms(), media::decode::DamageCause::Truncated));
+    assert!((lost[0].end_ms as i64 - full as i64).abs() < 200, "{lost:?}");
+    let bad = DecodeOptions { track: Some(0), ..Default::default() };
     let e = media::decode_path(&sample("report.mp4"), &bad, &Silent, &Cancel::new()).unwrap_err();
     assert!(matches!(e, DecodeError::BadTrack { .. }), "track 0 is the video: {e}");
 }

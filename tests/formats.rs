@@ -119,6 +119,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
                 duration_ms: 3_726_000,
                 priming_frames: 1024,
                 skipped_packets: 0,
+                damaged: Vec::new(),
             },
         },
         model: ModelInfo {

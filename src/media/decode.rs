@@ -30,6 +30,8 @@ pub enum DecodeError {
     Open(#[source] std::io::Error),
     #[error("the file is empty (0 bytes)")]
     Empty,
+    #[error("the input sent nothing for {0} s (--input-timeout)")]
+    InputTimeout(u64),
     #[error("not a recognised audio or video file ({0})")]
     UnknownFormat(String),
     #[error("the file is damaged or truncated ({0})")]
@@ -40,10 +42,8 @@ pub enum DecodeError {
     UnsupportedCodec { codec: String, track: usize },
     #[error("track {asked} is not a decodable audio track (audio tracks: {available})")]
     BadTrack { asked: usize, available: String },
-    #[error("the file is truncated or damaged: audio stops at {at_ms} ms ({detail})")]
-    Truncated { at_ms: Ms, detail: String },
-    #[error("no audio could be decoded ({skipped} damaged packets)")]
-    NothingDecoded { skipped: u64 },
+    #[error("no audio could be decoded ({skipped} damaged packets{})", first.as_ref().map(|f| format!("; the first: {f}")).unwrap_or_default())]
+    NothingDecoded { skipped: u64, first: Option<String> },
     #[error("cancelled")]
     Cancelled,
 }
@@ -54,6 +54,9 @@ pub struct DecodeOptions {
     /// Index into the container's track list (0-based, as `vidscribe probe` and ffprobe number
     /// them). `None` picks the first audio track that has a decoder.
     pub track: Option<usize>,
+    /// How long an input that is not a regular file (stdin, a FIFO) may send nothing before it
+    /// counts as failed; `None` waits.
+    pub input_timeout: Option<std::time::Duration>,
 }
 
 /// Facts about the decoded source, kept in the JSON output.
@@ -70,6 +73,51 @@ pub struct SourceInfo {
     pub priming_frames: u64,
     /// Packets that failed to decode and were replaced by silence.
     pub skipped_packets: u64,
+    /// Stretches lost to damage (decode errors, missing packets, a cut-off end), in the decoded
+    /// timeline; since schema 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub damaged: Vec<Damage>,
+}
+
+/// A stretch of the input that could not be heard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Damage {
+    pub start_ms: Ms,
+    pub end_ms: Ms,
+    pub cause: DamageCause,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DamageCause {
+    /// Packets the decoder refused (a failed checksum, bad data): silence of their length.
+    Undecodable,
+    /// Packets missing from the timeline (their timestamps jump): silence of the gap.
+    Missing,
+    /// Data the container reader could not parse; it re-synchronised after it.
+    Unreadable,
+    /// The file ends before the length its container declares.
+    Truncated,
+}
+
+impl DamageCause {
+    pub fn describe(self) -> &'static str {
+        match self {
+            DamageCause::Undecodable => "undecodable packets",
+            DamageCause::Missing => "missing packets",
+            DamageCause::Unreadable => "unreadable data",
+            DamageCause::Truncated => "cut off",
+        }
+    }
+}
+
+/// Damage as one line for people: `lost 0:12.3–0:12.5 (undecodable packets), …`.
+pub fn describe_damage(damaged: &[Damage]) -> String {
+    let t = |ms: Ms| format!("{}.{}", crate::time::short_clock(ms), ms % 1000 / 100);
+    let parts: Vec<String> =
+        damaged.iter().map(|d| format!("{}–{} ({})", t(d.start_ms), t(d.end_ms), d.cause.describe())).collect();
+    let total: Ms = damaged.iter().map(|d| d.end_ms - d.start_ms).sum();
+    format!("{} ms of audio lost: {}", total, parts.join(", "))
 }
 
 /// 16 kHz mono PCM with where it came from.
@@ -122,6 +170,30 @@ pub fn decode_bytes(
     Stream::open_bytes(bytes, opts)?.read_all(progress, cancel)
 }
 
+/// A source read only front to back (no length, no seeking).
+struct Sequential(Box<dyn MediaSource>);
+
+impl std::io::Read for Sequential {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl std::io::Seek for Sequential {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl MediaSource for Sequential {
+    fn is_seekable(&self) -> bool {
+        false
+    }
+    fn byte_len(&self) -> Option<u64> {
+        None
+    }
+}
+
 trait ReadSeek: std::io::Read + std::io::Seek {}
 impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
 
@@ -169,6 +241,28 @@ fn choose_track(
     Err(first_unsupported.unwrap_or(DecodeError::NoAudioTrack))
 }
 
+/// Whether a RIFF/WAVE header carries the placeholder sizes of a writer that could not seek back
+/// (0 or 0xFFFFFFFF in the RIFF or the data chunk).
+fn streaming_wav_header(head: &[u8]) -> bool {
+    let le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    if head.len() < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return false;
+    }
+    let placeholder = |v: u32| v == 0 || v == u32::MAX;
+    if placeholder(le(&head[4..8])) {
+        return true;
+    }
+    let mut at = 12;
+    while at + 8 <= head.len() {
+        let size = le(&head[at + 4..at + 8]);
+        if &head[at..at + 4] == b"data" {
+            return placeholder(size);
+        }
+        at += 8 + size as usize + (size as usize & 1);
+    }
+    false
+}
+
 /// Frames the container declares for the track, if it says.
 fn declared_frames(track: &Track, rate: u32) -> Option<u64> {
     if let Some(n) = track.num_frames {
@@ -202,11 +296,45 @@ pub struct Stream {
     decoded_frames: u64,
     produced: u64,
     ended: bool,
+    /// The track's time base (packet timestamps and durations are in its ticks).
+    time_base: Option<symphonia::core::units::TimeBase>,
+    /// The first packet's timestamp and the last one's (ticks), to find gaps and repeats.
+    first_pts: Option<i64>,
+    last_pts: i64,
+    /// Frames decoded or put in as silence, before priming is trimmed: the timeline's length.
+    raw_frames: u64,
+    /// Timestamps ahead of output (frames) once the stream has settled.
+    offset: Option<i64>,
+    /// How far packet timestamps are trusted to find gaps and repeats (see [`Self::packet`]).
+    timestamps: Timestamps,
+    /// Frames of the last good packet (the length of a lost one whose duration is unknown).
+    last_frames: usize,
+    /// Container read errors in a row (the reader is re-synchronising).
+    errors_in_row: u32,
+    first_error: Option<String>,
+    damaged: Vec<Damage>,
+    /// For a streamed input with a timeout: set when it sent nothing in time.
+    timed_out: Option<(Arc<std::sync::atomic::AtomicBool>, u64)>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timestamps {
+    Checksummed,
+    /// Gaps up to 100 ms only; no repeats dropped.
+    ShortGaps,
+    Unchecked,
+}
+
+/// Container read errors in a row after which the rest of the file counts as lost.
+const MAX_ERRORS_IN_ROW: u32 = 200;
+
 impl Stream {
-    /// Opens a file on disk and chooses its track.
+    /// Opens a file on disk and chooses its track. A FIFO or device is read as a stream.
     pub fn open_path(path: &Path, opts: &DecodeOptions) -> Result<Self, DecodeError> {
+        let meta = std::fs::metadata(path).map_err(DecodeError::Open)?;
+        if !meta.is_file() && !meta.is_dir() {
+            return Self::open_stream(super::spool::Origin::Path(path.to_path_buf()), opts);
+        }
         let file = File::open(path).map_err(DecodeError::Open)?;
         let len = file.metadata().map_err(DecodeError::Open)?.len();
         if len == 0 {
@@ -214,6 +342,38 @@ impl Stream {
         }
         let reopen = || File::open(path).ok();
         Self::open(Box::new(file), &mut || reopen().map(|f| Box::new(f) as Box<dyn ReadSeek>), opts)
+    }
+
+    /// Opens media that arrives as a stream (stdin, a FIFO): spooled to a temporary file as it
+    /// is read, so memory stays bounded and every container works as from a file.
+    pub fn open_stream(origin: super::spool::Origin, opts: &DecodeOptions) -> Result<Self, DecodeError> {
+        use std::io::{Read, Seek};
+        let secs = opts.input_timeout.map_or(0, |t| t.as_secs());
+        let mut spool = super::spool::Spool::start(origin, opts.input_timeout).map_err(DecodeError::Open)?;
+        let timed_out = spool.timed_out_flag();
+        // Wait for the first byte, as `cat` would (or up to the timeout).
+        let mut first = [0u8; 1];
+        match spool.read(&mut first) {
+            Ok(0) => return Err(DecodeError::Empty),
+            Ok(_) => {}
+            Err(_) if timed_out.load(std::sync::atomic::Ordering::SeqCst) => {
+                return Err(DecodeError::InputTimeout(secs));
+            }
+            Err(e) => return Err(DecodeError::Open(e)),
+        }
+        spool.seek(std::io::SeekFrom::Start(0)).map_err(DecodeError::Open)?;
+        let path = spool.path().to_path_buf();
+        let mut stream =
+            Self::open(Box::new(spool), &mut || File::open(&path).ok().map(|f| Box::new(f) as Box<dyn ReadSeek>), opts)
+                .map_err(|e| {
+                    if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+                        DecodeError::InputTimeout(secs)
+                    } else {
+                        e
+                    }
+                })?;
+        stream.timed_out = Some((timed_out, secs));
+        Ok(stream)
     }
 
     /// Opens media held in memory.
@@ -234,6 +394,18 @@ impl Stream {
         reopen: &mut dyn FnMut() -> Option<Box<dyn ReadSeek>>,
         opts: &DecodeOptions,
     ) -> Result<Self, DecodeError> {
+        let mut source = source;
+        let mut magic = [0u8; 4];
+        let n = std::io::Read::read(&mut source, &mut magic).map_err(DecodeError::Open)?;
+        std::io::Seek::seek(&mut source, std::io::SeekFrom::Start(0)).map_err(DecodeError::Open)?;
+        // Matroska/WebM is read front to back, as a stream: symphonia's reader otherwise checks
+        // element sizes against the file's length and follows the index to the end, and so
+        // refuses a file cut short (or with a stretch duplicated) before reading a packet.
+        // An MP4 whose index comes first likewise: symphonia's reader otherwise walks every
+        // top-level box to the end of the file first, and finds no packet in a file cut short.
+        let front_to_back =
+            n == 4 && (magic == [0x1A, 0x45, 0xDF, 0xA3] || reopen().is_some_and(|mut r| mp4::moov_first(&mut r)));
+        let source: Box<dyn MediaSource> = if front_to_back { Box::new(Sequential(source)) } else { source };
         let mss = MediaSourceStream::new(source, Default::default());
         let format = symphonia::default::get_probe()
             .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
@@ -246,6 +418,11 @@ impl Stream {
                 other => DecodeError::UnknownFormat(other.to_string()),
             })?;
         let container = format.format_info().short_name.to_string();
+        let timestamps = match container.as_str() {
+            "ogg" | "flac" => Timestamps::Checksummed,
+            "matroska" => Timestamps::ShortGaps,
+            _ => Timestamps::Unchecked,
+        };
         let (index, track, decoder) = choose_track(format.as_ref(), opts)?;
         let params = is_audio(&track).expect("chosen track is audio").clone();
         let codec = codec_name(&params);
@@ -259,7 +436,25 @@ impl Stream {
             None
         };
         let priming_frames = edit.map_or(0, |e| e.priming_frames);
-        let declared = declared_frames(&track, rate.max(1));
+        // A WAV written as a stream (ffmpeg to a pipe) declares sizes of 0 or 0xFFFFFFFF: it
+        // declares no length, and its data runs to the end.
+        let streamed_wav = container == "wave"
+            && reopen().is_some_and(|mut r| {
+                let mut head = [0u8; 4096];
+                let n = std::io::Read::read(&mut r, &mut head).unwrap_or(0);
+                streaming_wav_header(&head[..n])
+            });
+        let time_base = track.time_base;
+        let declared = if streamed_wav {
+            None
+        } else {
+            declared_frames(&track, rate.max(1)).or_else(|| {
+                // Matroska declares the length of the whole segment only.
+                let m = format.media_info();
+                let (tb, dur) = (m.time_base?, m.duration?);
+                Some((dur.get() as u128 * tb.numer.get() as u128 * rate.max(1) as u128 / tb.denom.get() as u128) as u64)
+            })
+        };
         Ok(Self {
             format,
             decoder,
@@ -281,7 +476,42 @@ impl Stream {
             decoded_frames: 0,
             produced: 0,
             ended: false,
+            time_base,
+            first_pts: None,
+            last_pts: i64::MIN,
+            raw_frames: 0,
+            offset: None,
+            timestamps,
+            last_frames: 0,
+            errors_in_row: 0,
+            first_error: None,
+            damaged: Vec::new(),
+            timed_out: None,
         })
+    }
+
+    /// Frames at the source rate in `ticks` of the track's time base.
+    fn frames_of(&self, ticks: u64) -> u64 {
+        match self.time_base {
+            Some(tb) => {
+                (ticks as u128 * tb.numer.get() as u128 * self.rate.max(1) as u128 / tb.denom.get() as u128) as u64
+            }
+            None => ticks,
+        }
+    }
+
+    /// Records `frames` of silence put in the timeline for damage, from the current position.
+    fn note_damage(&mut self, frames: u64, cause: DamageCause) {
+        let rate = self.rate.max(1);
+        let start_ms = samples_to_ms(self.decoded_frames, rate);
+        let end_ms = samples_to_ms(self.decoded_frames + frames, rate);
+        if end_ms <= start_ms && cause != DamageCause::Truncated {
+            return;
+        }
+        match self.damaged.last_mut() {
+            Some(last) if last.cause == cause && start_ms <= last.end_ms + 50 => last.end_ms = last.end_ms.max(end_ms),
+            _ => self.damaged.push(Damage { start_ms, end_ms, cause }),
+        }
     }
 
     /// Length of the audio as the container declares it, if it does.
@@ -315,24 +545,77 @@ impl Stream {
     }
 
     /// Decodes one packet into `out`; at the end of the track, flushes the resampler and
-    /// checks that the track was whole.
+    /// notes what the container declared but did not deliver.
+    ///
+    /// The decoding contract: every packet that decodes is used; a packet the decoder refuses
+    /// becomes silence of its duration (converted from the track's time base); packets missing
+    /// from the timeline (a jump in timestamps) become silence of the gap; packets that repeat
+    /// stretches already decoded are dropped; data the container reader cannot parse is
+    /// skipped while it re-synchronises; a file that ends early ends the audio there. Each is
+    /// recorded in [`SourceInfo::damaged`]. Only a file with no decodable packet is refused.
     fn packet(&mut self, out: &mut Vec<f32>) -> Result<(), DecodeError> {
-        let truncated = |s: &Self, detail: String| DecodeError::Truncated {
-            at_ms: samples_to_ms(s.decoded_frames, s.rate.max(1)),
-            detail,
-        };
         let packet = match self.format.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) | Err(SymError::ResetRequired) => return self.end(out),
-            Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => {
-                return Err(truncated(self, "the data ends mid-packet".into()));
+            Ok(Some(p)) => {
+                self.errors_in_row = 0;
+                p
             }
-            Err(e) => return Err(truncated(self, e.to_string())),
+            Ok(None) | Err(SymError::ResetRequired) => return self.end(out),
+            Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => return self.end(out),
+            Err(_) if self.timed_out.as_ref().is_some_and(|(f, _)| f.load(std::sync::atomic::Ordering::SeqCst)) => {
+                return Err(DecodeError::InputTimeout(self.timed_out.as_ref().map_or(0, |(_, s)| *s)));
+            }
+            Err(e) => {
+                // The reader may find its feet again further on (Ogg pages, MP3 and FLAC frames).
+                self.errors_in_row += 1;
+                self.first_error.get_or_insert_with(|| e.to_string());
+                if self.errors_in_row >= MAX_ERRORS_IN_ROW {
+                    return self.end(out);
+                }
+                return Ok(());
+            }
         };
         if packet.track_id != self.track.id {
             return Ok(());
         }
         self.mono.clear();
+        let pts = packet.pts.get();
+        let dur = packet.dur.get();
+        // Where this packet belongs, against how much the decoder has produced: the timestamps
+        // say where audio should be, the decoded frames where it is. Timestamps a checksum
+        // protects (Ogg granule positions, FLAC frame numbers) are trusted: a jump is lost audio,
+        // a step back a repeat. Matroska's are not protected: a damaged block header loses its
+        // block (a short jump, filled), but a damaged cluster timecode moves every timestamp of
+        // the cluster without losing anything, so long jumps and steps back are left alone.
+        // MP4 delivers every packet through its index.
+        match self.first_pts {
+            _ if self.timestamps == Timestamps::Unchecked => {}
+            None => self.first_pts = Some(pts),
+            Some(first) => {
+                if pts < self.last_pts && self.timestamps == Timestamps::Checksummed {
+                    // Earlier than the packet before it: a repeated stretch (a duplicated chunk).
+                    return Ok(());
+                }
+                // Codecs whose first packets decode short (Vorbis) start with a constant offset
+                // between timestamps and output: it is measured on the third good packet, and
+                // only a jump beyond it (half a packet, at least 5 ms) is a gap.
+                let offset = self.frames_of((pts - first).max(0) as u64) as i64 - self.raw_frames as i64;
+                match self.offset {
+                    None if self.good_packets >= 2 => self.offset = Some(offset),
+                    Some(base) => {
+                        let slack = (self.rate.max(1) as i64 / 200).max(self.last_frames as i64 / 2);
+                        let most = match self.timestamps {
+                            Timestamps::Checksummed => i64::MAX,
+                            _ => self.rate.max(1) as i64 / 10,
+                        };
+                        if offset - base > slack && offset - base <= most {
+                            self.insert_silence((offset - base) as u64, DamageCause::Missing, out)?;
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        self.last_pts = pts;
         match self.decoder.decode(&packet) {
             Ok(buf) => {
                 if buf.frames() == 0 {
@@ -347,23 +630,44 @@ impl Stream {
                 self.interleaved.resize(buf.samples_interleaved(), 0.0);
                 buf.copy_to_slice_interleaved(&mut self.interleaved[..]);
                 downmix_into(&self.interleaved, self.channels, &mut self.mono);
-            }
-            Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
-                // Keep the timeline: a lost packet becomes silence of its length.
-                self.skipped += 1;
-                self.mono.resize(packet.dur.get() as usize, 0.0);
+                self.last_frames = self.mono.len();
             }
             Err(e) => {
-                return Err(DecodeError::UnsupportedCodec {
-                    codec: format!("{} ({e})", self.codec),
-                    track: self.index,
-                });
+                // Whatever the decoder says (a failed check, "unsupported feature" from garbage
+                // bits), a packet it refuses after the track opened is damage, not a property
+                // of the file: silence of its length keeps the timeline.
+                self.skipped += 1;
+                self.first_error.get_or_insert_with(|| e.to_string());
+                let frames = if dur > 0 { self.frames_of(dur) as usize } else { self.last_frames };
+                self.mono.resize(frames, 0.0);
+                self.note_damage(frames as u64, DamageCause::Undecodable);
             }
         }
+        self.push_mono(out)
+    }
+
+    /// Puts `frames` of silence (at the source rate) in the timeline for damage of `cause`.
+    fn insert_silence(&mut self, frames: u64, cause: DamageCause, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+        // More than an hour of silence from one jump is a corrupt timestamp, not lost audio.
+        let frames = frames.min(self.rate.max(1) as u64 * 3600);
+        self.note_damage(frames, cause);
+        self.mono.clear();
+        self.mono.resize(frames as usize, 0.0);
+        let pushed = self.push_mono(out);
+        self.mono.clear();
+        pushed
+    }
+
+    /// Trims priming from `self.mono` and resamples it into `out`.
+    fn push_mono(&mut self, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+        self.raw_frames += self.mono.len() as u64;
         let trim = (self.to_trim as usize).min(self.mono.len());
         self.to_trim -= trim as u64;
         self.decoded_frames += (self.mono.len() - trim) as u64;
         if self.resampler.is_none() {
+            if self.rate == 0 {
+                return Ok(());
+            }
             let r = MonoResampler::new(self.rate).map_err(|e| DecodeError::UnsupportedCodec {
                 codec: format!("{} at {} Hz ({e})", self.codec, self.rate),
                 track: self.index,
@@ -378,20 +682,25 @@ impl Stream {
 
     fn end(&mut self, out: &mut Vec<f32>) -> Result<(), DecodeError> {
         self.ended = true;
+        if self.good_packets == 0 {
+            return Err(DecodeError::NothingDecoded { skipped: self.skipped, first: self.first_error.clone() });
+        }
+        // A container that promises more audio than it delivers has lost its end: the audio
+        // stops where the data does, and the lost stretch is reported.
+        let cause = if self.errors_in_row > 0 { DamageCause::Unreadable } else { DamageCause::Truncated };
+        if let Some(want) = self.declared
+            && self.decoded_frames + self.priming_frames + self.rate as u64 / 25 < want
+        {
+            let missing = want - self.decoded_frames - self.priming_frames;
+            let rate = self.rate.max(1);
+            let start_ms = samples_to_ms(self.decoded_frames, rate);
+            self.damaged.push(Damage { start_ms, end_ms: start_ms + samples_to_ms(missing, rate), cause });
+        } else if self.errors_in_row > 0 {
+            let at = samples_to_ms(self.decoded_frames, self.rate.max(1));
+            self.damaged.push(Damage { start_ms: at, end_ms: at, cause: DamageCause::Unreadable });
+        }
         if let Some(r) = self.resampler.as_mut() {
             r.finish(out);
-        }
-        if self.good_packets == 0 {
-            return Err(DecodeError::NothingDecoded { skipped: self.skipped });
-        }
-        // A container that promises more audio than it delivers has lost its end.
-        if let Some(want) = self.declared
-            && self.decoded_frames + self.priming_frames + self.rate as u64 / 10 < want
-        {
-            return Err(DecodeError::Truncated {
-                at_ms: self.decoded_ms(),
-                detail: format!("the container declares {} ms", samples_to_ms(want, self.rate.max(1))),
-            });
         }
         Ok(())
     }
@@ -408,6 +717,7 @@ impl Stream {
             duration_ms: samples_to_ms(self.produced, TARGET_RATE),
             priming_frames: self.priming_frames,
             skipped_packets: self.skipped,
+            damaged: self.damaged.clone(),
         }
     }
 

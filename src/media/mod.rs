@@ -4,5 +4,6 @@
 pub mod decode;
 mod mp4;
 pub mod resample;
+pub mod spool;
 
 pub use decode::{Audio, DecodeError, DecodeOptions, SourceInfo, Stream, decode_bytes, decode_path};

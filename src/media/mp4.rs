@@ -87,6 +87,34 @@ fn read_moov<R: Read + Seek>(r: &mut R) -> Option<Vec<u8>> {
     None
 }
 
+/// Whether the top-level `moov` (the index) comes before `mdat` (the data): such a file can be
+/// read front to back, and so still be read when its end is cut off.
+pub fn moov_first<R: Read + Seek>(r: &mut R) -> bool {
+    let Ok(end) = r.seek(SeekFrom::End(0)) else { return false };
+    let mut pos = 0u64;
+    while pos + 8 <= end {
+        let mut h = [0u8; 16];
+        if r.seek(SeekFrom::Start(pos)).is_err() || r.read_exact(&mut h[..8]).is_err() {
+            return false;
+        }
+        let size = match u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as u64 {
+            1 => match r.read_exact(&mut h[8..16]).ok().and_then(|_| be_u64(&h, 8)) {
+                Some(n) => n,
+                None => return false,
+            },
+            0 => end - pos,
+            n => n,
+        };
+        match &h[4..8] {
+            b"moov" => return true,
+            b"mdat" => return false,
+            _ if size < 8 => return false,
+            _ => pos += size,
+        }
+    }
+    false
+}
+
 /// Reads the edit list of track `track_id` from an MP4/MOV file. `None` when the file has no
 /// usable edit list for it (then nothing is trimmed).
 pub fn edit_timing<R: Read + Seek>(r: &mut R, track_id: u32, sample_rate: u32) -> Option<EditTiming> {
