@@ -335,6 +335,14 @@ fn run_job(args: &RunArgs, show: bool, tell: bool) -> Result<ExitCode> {
     if let Some(w) = web {
         let limits = net::Limits { timeout: std::time::Duration::from_secs(args.timeout.max(1)), ..Default::default() };
         let got = remote::gather(&w, limits, &Bar::new(show), &CANCEL)?;
+        if tell && got.embeds.len() > 1 && args.video.is_none() {
+            let chosen = args.embed.unwrap_or_else(|| got.embeds.iter().position(|e| e.block > 0).unwrap_or(0) + 1);
+            eprintln!("vidscribe: the page embeds {} videos (--embed N for another):", got.embeds.len());
+            for (i, e) in got.embeds.iter().enumerate() {
+                let mark = if i + 1 == chosen { " (used)" } else { "" };
+                eprintln!("  {}. {} {}{mark}", i + 1, e.provider, vidscribe::text::safe_line(&e.url));
+            }
+        }
         if let Some((path, source)) = got.article {
             article_path = Some(path);
             sources.article = Some(source);
@@ -507,7 +515,12 @@ impl vidscribe::archive::Observer for BatchBars {
             0
         };
         let what = match outcome {
-            Outcome::Done { report, audio_ms } => format!("made {report} ({} of audio)", short_clock(*audio_ms)),
+            Outcome::Done { report, audio_ms, damage } if damage.is_empty() => {
+                format!("made {report} ({} of audio)", short_clock(*audio_ms))
+            }
+            Outcome::Done { report, audio_ms, damage } => {
+                format!("made {report} ({} of audio; damaged input, {damage})", short_clock(*audio_ms))
+            }
             Outcome::Skipped { report } => format!("unchanged {report}, skipped"),
             Outcome::Updated { report } => format!("updated {report} (metadata), not recognised again"),
             Outcome::Failed { error } => format!("FAILED {}: {error}", media.display()),

@@ -243,6 +243,15 @@ fn damage_is_a_warning_with_its_times_and_strict_refuses_it() {
     // --quiet: no warning; the JSON still says it.
     let o = run(&["-q"], "quiet");
     assert!(o.status.success() && o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A batch logs it.
+    let archive = dir.path().join("archive");
+    let o = bin().arg("batch").arg(&cut).arg("-o").arg(&archive).arg("-m").arg(model()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("warning cut-") && l.contains("damaged input") && l.contains("cut off")),
+        "{log}"
+    );
     let o = run(&["--strict"], "strict");
     let err = assert_clean_failure(&o, "--strict");
     assert!(err.contains("refused by --strict") && err.contains("cut off"), "{err}");

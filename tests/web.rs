@@ -164,9 +164,20 @@ fn several_embeds_a_chosen_one_or_a_given_video() {
     let err = assert_clean_failure(&o, "an unreachable player");
     assert!(err.contains("yt-dlp could not fetch https://www.youtube.com/watch?v=dQw4w9WgXcQ"), "{err}");
     assert!(!dir.path().join("a").exists());
-    // --embed 2: the <video>'s <source>.
-    let o = run(home.path(), &dir.path().join("b"), &[&server.url("/two.html"), "--embed", "2"]);
+    // --embed 2: the <video>'s <source>; the page's videos are listed (unless --quiet).
+    let o = bin()
+        .env("VIDSCRIBE_HOME", home.path())
+        .args(["run", &server.url("/two.html"), "--embed", "2", "-o"])
+        .arg(dir.path().join("b"))
+        .arg("-m")
+        .arg(model())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the page embeds 3 videos"), "{err}");
+    assert!(err.contains("  2. video /media/clip.wav (used)"), "{err}");
+    assert!(err.contains("  1. youtube https://www.youtube.com/watch?v=dQw4w9WgXcQ\n"), "{err}");
     assert!(dir.path().join("b/clip.wav").is_file() && dir.path().join("b/clip.srt").is_file());
     let err = assert_clean_failure(
         &run(home.path(), &dir.path().join("c"), &[&server.url("/two.html"), "--embed", "4"]),

@@ -332,6 +332,8 @@ pub enum Outcome {
     Done {
         report: String,
         audio_ms: Ms,
+        /// What was lost to damage in the media, described for people (empty when nothing).
+        damage: String,
     },
     Skipped {
         report: String,
@@ -424,8 +426,11 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
         };
         let media = item.media.display();
         match &outcome {
-            Outcome::Done { report, audio_ms } => {
+            Outcome::Done { report, audio_ms, damage } => {
                 log.line(&format!("done {report} ({media}, {} s of audio)", audio_ms / 1000))?;
+                if !damage.is_empty() {
+                    log.line(&format!("warning {report} ({media}): damaged input, {damage}"))?;
+                }
                 summary.done.push(report.clone());
                 summary.audio_ms += audio_ms;
             }
@@ -576,7 +581,9 @@ fn one(
     });
     job::write_outputs(&made.doc, &made.notes, &outputs, cancel)?;
     store.put(&entry, &made.doc)?;
-    Ok(Outcome::Done { report, audio_ms: made.doc.input.audio.duration_ms })
+    let lost = &made.doc.input.audio.damaged;
+    let damage = if lost.is_empty() { String::new() } else { crate::media::decode::describe_damage(lost) };
+    Ok(Outcome::Done { report, audio_ms: made.doc.input.audio.duration_ms, damage })
 }
 
 /// What `index` did.
