@@ -33,17 +33,22 @@ fn bad_inputs_exit_1_with_one_line_and_no_output() {
     let inputs = dir.path().join("in");
     std::fs::create_dir(&inputs).unwrap();
     let mp4 = std::fs::read(sample("report.mp4")).unwrap();
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("truncated.mp4", mp4[..mp4.len() / 3].to_vec()),
-        ("zero.mp4", vec![]),
-        ("random.mp4", (0..200_000u32).map(|i| (i.wrapping_mul(2_246_822_519).rotate_left(7) >> 3) as u8).collect()),
-        ("no-audio.mp4", std::fs::read(sample("no-audio.mp4")).unwrap()),
+    // A truncated file is read up to its cut (tests/damage.rs); --strict makes it an error.
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        ("truncated.mp4", mp4[..mp4.len() / 3].to_vec(), &["--strict"]),
+        ("zero.mp4", vec![], &[]),
+        (
+            "random.mp4",
+            (0..200_000u32).map(|i| (i.wrapping_mul(2_246_822_519).rotate_left(7) >> 3) as u8).collect(),
+            &[],
+        ),
+        ("no-audio.mp4", std::fs::read(sample("no-audio.mp4")).unwrap(), &[]),
     ];
     let out_dir = dir.path().join("out");
-    for (name, bytes) in &cases {
+    for (name, bytes, extra) in &cases {
         let p = inputs.join(name);
         std::fs::write(&p, bytes).unwrap();
-        let out = transcribe(&p, Some(&out_dir), &model(), &[]);
+        let out = transcribe(&p, Some(&out_dir), &model(), extra);
         let err = assert_clean_failure(&out, name);
         assert!(err.contains(name), "{name}: the message names the file: {err}");
         assert!(files_in(&out_dir).is_empty(), "{name}: output written: {:?}", files_in(&out_dir));
