@@ -166,19 +166,8 @@ fn ctrl_c_during_voice_activity_detection_stops_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let noise = dir.path().join("noise.wav");
     let n = 16_000 * 60 * 30;
-    let mut wav = Vec::with_capacity(44 + 2 * n);
-    wav.extend(b"RIFF");
-    wav.extend(((36 + 2 * n) as u32).to_le_bytes());
-    wav.extend(b"WAVEfmt ");
-    wav.extend(16u32.to_le_bytes());
-    wav.extend(1u16.to_le_bytes()); // PCM
-    wav.extend(1u16.to_le_bytes()); // mono
-    wav.extend(16_000u32.to_le_bytes());
-    wav.extend(32_000u32.to_le_bytes());
-    wav.extend(2u16.to_le_bytes());
-    wav.extend(16u16.to_le_bytes());
-    wav.extend(b"data");
-    wav.extend(((2 * n) as u32).to_le_bytes());
+    let mut wav = wav_header(1, 16_000, 2 * n as u32);
+    wav.reserve(2 * n);
     let mut x: u32 = 12_345;
     for _ in 0..n {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345) & 0x7fff_ffff;

@@ -342,21 +342,7 @@ fn an_hour_on_stdin_takes_the_memory_of_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("hour.wav");
     let n: u32 = 16_000 * 3600;
-    let mut head = Vec::new();
-    head.extend(b"RIFF");
-    head.extend((36 + 2 * n).to_le_bytes());
-    head.extend(b"WAVEfmt ");
-    for v in [
-        16u32.to_le_bytes().to_vec(),
-        vec![1, 0, 1, 0],
-        16_000u32.to_le_bytes().to_vec(),
-        32_000u32.to_le_bytes().to_vec(),
-        vec![2, 0, 16, 0],
-    ] {
-        head.extend(v);
-    }
-    head.extend(b"data");
-    head.extend((2 * n).to_le_bytes());
+    let head = wav_header(1, 16_000, 2 * n);
     {
         use std::io::Write;
         let mut f = std::io::BufWriter::new(std::fs::File::create(&wav).unwrap());

@@ -78,19 +78,7 @@ fn priming_and_pre_skip_are_removed() {
 /// A 16-bit PCM WAV file in memory.
 fn wav(channels: u16, rate: u32, frames: &[Vec<i16>]) -> Vec<u8> {
     let data: Vec<u8> = frames.iter().flatten().flat_map(|s| s.to_le_bytes()).collect();
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&channels.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
-    v.extend_from_slice(&(channels * 2).to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    let mut v = wav_header(channels, rate, data.len() as u32);
     v.extend_from_slice(&data);
     v
 }

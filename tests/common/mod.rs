@@ -93,3 +93,21 @@ pub fn browser_check(page: &Path, query: &str, deep_link_seconds: &str) -> serde
     );
     serde_json::from_slice(&out.stdout).expect("browser check prints JSON")
 }
+
+/// A 16-bit PCM WAV header for `data_bytes` of samples.
+pub fn wav_header(channels: u16, rate: u32, data_bytes: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity(44);
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
+    v.extend_from_slice(&(channels * 2).to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_bytes.to_le_bytes());
+    v
+}
