@@ -61,6 +61,18 @@ pub enum Command {
     },
     /// Search an archive: ranked passages with their time, paragraph and a link to that second.
     Search(SearchArgs),
+    /// Serve an archive to a browser: a search page, the hits as JSON (/api/search?q=…) and the
+    /// reports' pages and media (with range requests). Prints `listening on http://ADDR:PORT/`.
+    Serve {
+        /// The archive folder.
+        archive: PathBuf,
+        /// Port (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on (loopback by default; 0.0.0.0 shares it on the network).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+    },
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),

