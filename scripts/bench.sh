@@ -14,6 +14,8 @@
 #               copy of the same tool on another file): slowdown against its solo time
 #   --archive   index build, size and search latency over 10,000 synthetic reports; batch
 #               throughput against `run`/`transcribe` file by file
+#   --serve     `vidscribe serve` over those 10,000 reports: search latency over HTTP, then 50
+#               concurrent clients for 30 s (scripts/serve-load.py)
 #   --quick     --pipeline and the defaults half of --peer (a few minutes)
 # Run it on an idle machine (not while a build runs). Arguments after the sections are passed to
 # vidscribe in --pipeline, e.g. --beam 5 or -m models/ggml-base.bin.
@@ -22,13 +24,13 @@ cd "$(dirname "$0")/.."
 sections=()
 while [[ ${1:-} == --* ]]; do
   case "$1" in
-    --pipeline | --article | --peer | --long | --load | --archive) sections+=("${1#--}") ;;
+    --pipeline | --article | --peer | --long | --load | --archive | --serve) sections+=("${1#--}") ;;
     --quick) sections+=(pipeline peer-defaults) ;;
     *) break ;;
   esac
   shift
 done
-((${#sections[@]})) || sections=(pipeline article peer long load archive)
+((${#sections[@]})) || sections=(pipeline article peer long load archive serve)
 wanted() { [[ " ${sections[*]} " == *" $1 "* ]]; }
 scripts/setup.sh bench
 scripts/fetch-model.sh tiny.en >/dev/null
@@ -361,4 +363,17 @@ fi
 
 if wanted archive; then
   archive_bench
+fi
+
+# The archive over HTTP: the same 10,000 synthetic reports behind `vidscribe serve`.
+if wanted serve; then
+  echo
+  echo "vidscribe serve over 10,000 synthetic reports (loopback):"
+  [[ -d $out/archive ]] || { python3 scripts/archive-fixture.py 10000 "$out/fixture"; "$bin" index "$out/fixture" -o "$out/archive" -q; }
+  "$bin" serve "$out/archive" --port 0 > "$out/serve.out" &
+  server=$!
+  for _ in $(seq 100); do grep -q listening "$out/serve.out" && break; sleep 0.1; done
+  base=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' "$out/serve.out")
+  python3 scripts/serve-load.py "$base" 50 30
+  kill "$server"; wait "$server" 2>/dev/null || true
 fi
