@@ -1,4 +1,4 @@
-//! The decoding contract on damaged media (README, "Damaged media"): a corpus of mutants of every
+//! The decoding contract on damaged media (README, "Damaged, truncated and piped media"): a corpus of mutants of every
 //! sample container, made by tests/mutants.py (truncations, random bytes, zeroed and duplicated
 //! stretches; the true times of the damaged bytes from ffprobe's packet positions), each checked
 //! against what must hold for its case: no panic; audio decoded unless the file cannot be read at
