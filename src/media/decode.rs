@@ -268,9 +268,16 @@ fn declared_frames(track: &Track, rate: u32) -> Option<u64> {
     if let Some(n) = track.num_frames {
         return Some(n);
     }
-    let (tb, dur) = (track.time_base?, track.duration?);
-    let num = dur.get() as u128 * tb.numer.get() as u128 * rate as u128;
-    Some((num / tb.denom.get() as u128) as u64)
+    Some(ticks_to_frames(track.duration?.get(), Some(track.time_base?), rate))
+}
+
+/// `ticks` of a time base as frames at `rate` (without a time base, ticks are frames): the one
+/// conversion from container time to samples.
+fn ticks_to_frames(ticks: u64, tb: Option<symphonia::core::units::TimeBase>, rate: u32) -> u64 {
+    match tb {
+        Some(tb) => (ticks as u128 * tb.numer.get() as u128 * rate as u128 / tb.denom.get() as u128) as u64,
+        None => ticks,
+    }
 }
 
 /// An open audio track, decoded and resampled piece by piece: memory stays the same whatever
@@ -395,16 +402,24 @@ impl Stream {
         opts: &DecodeOptions,
     ) -> Result<Self, DecodeError> {
         let mut source = source;
-        let mut magic = [0u8; 4];
-        let n = std::io::Read::read(&mut source, &mut magic).map_err(DecodeError::Open)?;
+        let mut magic = [0u8; 8];
+        let mut n = 0;
+        while n < magic.len() {
+            match std::io::Read::read(&mut source, &mut magic[n..]).map_err(DecodeError::Open)? {
+                0 => break,
+                got => n += got,
+            }
+        }
         std::io::Seek::seek(&mut source, std::io::SeekFrom::Start(0)).map_err(DecodeError::Open)?;
         // Matroska/WebM is read front to back, as a stream: symphonia's reader otherwise checks
         // element sizes against the file's length and follows the index to the end, and so
         // refuses a file cut short (or with a stretch duplicated) before reading a packet.
         // An MP4 whose index comes first likewise: symphonia's reader otherwise walks every
         // top-level box to the end of the file first, and finds no packet in a file cut short.
-        let front_to_back =
-            n == 4 && (magic == [0x1A, 0x45, 0xDF, 0xA3] || reopen().is_some_and(|mut r| mp4::moov_first(&mut r)));
+        // (The box walk is only for files that are MP4: `ftyp` first.)
+        let ebml = n >= 4 && magic[..4] == [0x1A, 0x45, 0xDF, 0xA3];
+        let mp4 = n == 8 && &magic[4..8] == b"ftyp";
+        let front_to_back = ebml || mp4 && reopen().is_some_and(|mut r| mp4::moov_first(&mut r));
         let source: Box<dyn MediaSource> = if front_to_back { Box::new(Sequential(source)) } else { source };
         let mss = MediaSourceStream::new(source, Default::default());
         let format = symphonia::default::get_probe()
@@ -451,8 +466,7 @@ impl Stream {
             declared_frames(&track, rate.max(1)).or_else(|| {
                 // Matroska declares the length of the whole segment only.
                 let m = format.media_info();
-                let (tb, dur) = (m.time_base?, m.duration?);
-                Some((dur.get() as u128 * tb.numer.get() as u128 * rate.max(1) as u128 / tb.denom.get() as u128) as u64)
+                Some(ticks_to_frames(m.duration?.get(), Some(m.time_base?), rate.max(1)))
             })
         };
         Ok(Self {
@@ -492,12 +506,7 @@ impl Stream {
 
     /// Frames at the source rate in `ticks` of the track's time base.
     fn frames_of(&self, ticks: u64) -> u64 {
-        match self.time_base {
-            Some(tb) => {
-                (ticks as u128 * tb.numer.get() as u128 * self.rate.max(1) as u128 / tb.denom.get() as u128) as u64
-            }
-            None => ticks,
-        }
+        ticks_to_frames(ticks, self.time_base, self.rate.max(1))
     }
 
     /// Records `frames` of silence put in the timeline for damage, from the current position.
