@@ -115,8 +115,6 @@ pub struct WebSources {
 pub enum JobError {
     #[error("{0}")]
     Usage(String),
-    #[error("{what}: damaged input, refused by --strict: {lost}")]
-    Damaged { what: String, lost: String },
     #[error("cannot read article {path}")]
     ReadArticle {
         path: String,
@@ -290,16 +288,17 @@ pub fn transcribe(
         None => None,
     };
     let options = TranscribeOptions { dtw: engine.model.uses_dtw(), ..prepared.options };
-    let recognised = pipeline::recognise(&mut stream, &engine.model, detector.as_mut(), &options, progress, cancel)
-        .map_err(|source| JobError::Recognition { what: what.clone(), source })?;
+    let recognised = if cfg.strict {
+        pipeline::recognise(&mut Strict(&mut stream), &engine.model, detector.as_mut(), &options, progress, cancel)
+    } else {
+        pipeline::recognise(&mut stream, &engine.model, detector.as_mut(), &options, progress, cancel)
+    }
+    .map_err(|source| JobError::Recognition { what: what.clone(), source })?;
     if cancel.is_cancelled() {
         return Err(JobError::Cancelled);
     }
     let pipeline::Recognised { mut transcript, speech, stats } = recognised;
     let audio = stream.info();
-    if cfg.strict && !audio.damaged.is_empty() {
-        return Err(JobError::Damaged { what, lost: media::decode::describe_damage(&audio.damaged) });
-    }
     transcript.make_safe();
     let mut doc = Document {
         schema: json::SCHEMA,
@@ -329,16 +328,32 @@ pub fn transcribe(
         archive: None,
     };
     if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
-        match &cfg.web.article {
-            Some(w) => apply_article(&mut doc, a, w.url.clone(), spec),
-            None => apply_article(&mut doc, a, path, spec),
-        }
+        // A fetched page is known by its address, not by its place in the cache.
+        let path = cfg.web.article.as_ref().map_or(path, |w| w.url.clone());
+        apply_article(&mut doc, a, path, spec);
         if let Some(article) = doc.article.as_mut() {
             article.web = cfg.web.article.clone();
         }
     }
     let notes = build_captions(&mut doc, &cfg.profile);
     Ok(Report { doc, notes, stats, load: engine.load })
+}
+
+/// A stream that stops at the first damage it reports (`--strict`): nothing after it is
+/// recognised, nothing is written.
+struct Strict<'a>(&'a mut media::Stream);
+
+impl pipeline::PcmSource for Strict<'_> {
+    fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, media::DecodeError> {
+        let more = self.0.read(out, want)?;
+        match self.0.damaged() {
+            [] => Ok(more),
+            lost => Err(media::DecodeError::Refused(media::decode::describe_damage(lost))),
+        }
+    }
+    fn total_ms(&self) -> Option<crate::time::Ms> {
+        self.0.declared_ms()
+    }
 }
 
 /// Links the transcript to the article and applies the corrections asked for, recording all.

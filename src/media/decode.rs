@@ -44,6 +44,8 @@ pub enum DecodeError {
     BadTrack { asked: usize, available: String },
     #[error("no audio could be decoded ({skipped} damaged packets{})", first.as_ref().map(|f| format!("; the first: {f}")).unwrap_or_default())]
     NothingDecoded { skipped: u64, first: Option<String> },
+    #[error("damaged input, refused by --strict: {0}")]
+    Refused(String),
     #[error("cancelled")]
     Cancelled,
 }
@@ -712,6 +714,11 @@ impl Stream {
             r.finish(out);
         }
         Ok(())
+    }
+
+    /// What has been lost to damage so far.
+    pub fn damaged(&self) -> &[Damage] {
+        &self.damaged
     }
 
     /// Facts about the source; the duration is that of the PCM handed out so far (all of it,
