@@ -87,16 +87,27 @@ impl Client {
         Self { agent, limits }
     }
 
-    fn call(&self, url: &str) -> Result<ureq::http::Response<ureq::Body>, NetError> {
+    /// Sends the request; a success status and a declared length within `limit`, or an error.
+    /// Returns the response with the address after redirects and its content type.
+    fn call(
+        &self,
+        url: &str,
+        limit: u64,
+    ) -> Result<(ureq::http::Response<ureq::Body>, String, Option<String>), NetError> {
         if !is_url(url) {
             return Err(NetError::Scheme { url: url.into() });
         }
         let resp = self.agent.get(url).call().map_err(|e| self.error(url, e))?;
         let status = resp.status().as_u16();
+        let final_url = resp.get_uri().to_string();
         if !(200..300).contains(&status) {
-            return Err(NetError::Status { url: resp.get_uri().to_string(), status });
+            return Err(NetError::Status { url: final_url, status });
         }
-        Ok(resp)
+        if declared_len(&resp).is_some_and(|n| n > limit) {
+            return Err(NetError::TooLarge { url: final_url, limit });
+        }
+        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok((resp, final_url, content_type))
     }
 
     fn error(&self, url: &str, e: ureq::Error) -> NetError {
@@ -114,12 +125,7 @@ impl Client {
 
     /// Fetches a page (or any small document) into memory.
     pub fn get(&self, url: &str, cancel: &Cancel) -> Result<Fetched, NetError> {
-        let resp = self.call(url)?;
-        let final_url = resp.get_uri().to_string();
-        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
-        if declared_len(&resp).is_some_and(|n| n > self.limits.page_bytes) {
-            return Err(NetError::TooLarge { url: final_url, limit: self.limits.page_bytes });
-        }
+        let (resp, final_url, content_type) = self.call(url, self.limits.page_bytes)?;
         let mut bytes = Vec::new();
         self.stream(resp, &final_url, self.limits.page_bytes, &mut bytes, &crate::progress::Silent, cancel)?;
         Ok(Fetched { url: final_url, content_type, bytes })
@@ -134,13 +140,8 @@ impl Client {
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<(String, Option<String>), NetError> {
-        let resp = self.call(url)?;
-        let final_url = resp.get_uri().to_string();
-        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (resp, final_url, content_type) = self.call(url, self.limits.file_bytes)?;
         let total = declared_len(&resp);
-        if total.is_some_and(|n| n > self.limits.file_bytes) {
-            return Err(NetError::TooLarge { url: final_url, limit: self.limits.file_bytes });
-        }
         let werr = |source| NetError::Write { path: dest.to_path_buf(), source };
         let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let mut tmp = tempfile::Builder::new().prefix(".vidscribe-").suffix(".part").tempfile_in(dir).map_err(werr)?;
@@ -166,6 +167,7 @@ impl Client {
         cancel: &Cancel,
     ) -> Result<(), NetError> {
         let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, std::io::Error>>(4);
+        // ureq's own limit is one byte beyond ours, so that the count below is what reports it.
         let mut reader = resp.into_body().into_with_config().limit(limit.saturating_add(1)).reader();
         std::thread::spawn(move || {
             loop {
@@ -210,7 +212,6 @@ impl Client {
                         std::io::ErrorKind::TimedOut => {
                             NetError::Timeout { url: url.into(), secs: self.limits.timeout.as_secs() }
                         }
-                        _ if e.to_string().contains("limit") => NetError::TooLarge { url: url.into(), limit },
                         _ => NetError::Failed { url: url.into(), message: format!("the transfer broke off: {e}") },
                     });
                 }
