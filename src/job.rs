@@ -482,8 +482,8 @@ pub fn write_stream(doc: &Document, notes: &[vtt::Note], f: Format, w: &mut dyn 
     w.flush()
 }
 
-/// Percent-encodes the characters of a path segment that would end or change a URL path.
-fn url_path(segment: &str) -> String {
+/// Percent-encodes the characters of a path that would end or change a URL path (`/` is kept).
+pub fn url_path(segment: &str) -> String {
     segment.replace('%', "%25").replace('#', "%23").replace('?', "%3F").replace(' ', "%20")
 }
 

@@ -620,7 +620,7 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
     let color = std::io::stdout().is_terminal();
     for (n, h) in hits.iter().enumerate() {
         if args.json {
-            let line = vidscribe::archive::serve::hit_json(h, url(h));
+            let line = h.to_json(url(h));
             writeln!(out, "{line}")?;
             continue;
         }

@@ -71,11 +71,33 @@ pub struct Hit {
 
 impl Hit {
     /// The page (or media) at this hit's second, relative to the archive: `folder/report.html#t=12.34`.
+    /// Its path is URL-encoded (a folder may hold spaces), the fragment is the media time.
     pub fn link(&self) -> Option<String> {
         self.target.as_ref().map(|t| {
             let folder = self.folder.trim_end_matches('/');
             let base = if folder.is_empty() || folder == "." { t.clone() } else { format!("{folder}/{t}") };
-            format!("{base}#t={}", seconds(self.start_ms))
+            format!("{}#t={}", crate::job::url_path(&base), seconds(self.start_ms))
+        })
+    }
+
+    /// The hit as `search --json` prints it and `serve`'s `/api/search` returns it; `url` opens
+    /// it at its second.
+    pub fn to_json(&self, url: Option<String>) -> serde_json::Value {
+        serde_json::json!({
+            "report": self.report,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "text": self.text,
+            "snippet": self.snippet,
+            "paragraph": self.paragraph,
+            "paragraph_text": self.paragraph_text,
+            "kind": self.kind,
+            "url": url,
+            "matched": self.matched,
+            "rank": self.rank,
         })
     }
 }
@@ -343,6 +365,28 @@ mod tests {
         assert!(looks_like_name(&store, "pashinyan", "pashinyan").unwrap(), "never heard: may be a name");
         assert!(!looks_like_name(&store, "garrison", "garrison").unwrap(), "a known lower-case word");
         assert!(!looks_like_name(&store, "The", "the").unwrap());
+    }
+
+    #[test]
+    fn links_are_url_paths_with_the_second() {
+        let hit = Hit {
+            report: "r".into(),
+            title: None,
+            date: None,
+            source: None,
+            start_ms: 2_500,
+            end_ms: 3_000,
+            text: String::new(),
+            snippet: Vec::new(),
+            paragraph: None,
+            paragraph_text: None,
+            kind: None,
+            folder: "r 1".into(),
+            target: Some("report.html".into()),
+            matched: Vec::new(),
+            rank: 0.0,
+        };
+        assert_eq!(hit.link().unwrap(), "r%201/report.html#t=2.5");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use super::search::{self, Filters, Hit};
+use super::search::{self, Filters};
 use super::store::{Store, StoreError};
 use crate::progress::Cancel;
 
@@ -116,7 +116,7 @@ fn api_search(query: &str, db: &Path) -> Reply {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
+            (decode(k, true), decode(v, true))
         })
         .collect();
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
@@ -136,57 +136,21 @@ fn api_search(query: &str, db: &Path) -> Reply {
     match search::search(&store, &q, &filters, limit) {
         Ok(hits) => {
             let items: Vec<serde_json::Value> =
-                hits.iter().map(|h| hit_json(h, h.link().map(|l| format!("/{}", url_path(&l))))).collect();
+                hits.iter().map(|h| h.to_json(h.link().map(|l| format!("/{l}")))).collect();
             reply(200, "application/json", serde_json::Value::Array(items).to_string().into_bytes())
         }
         Err(e) => error(500, &crate::job::one_line(&e)),
     }
 }
 
-/// A hit as `search --json` prints it and `/api/search` returns it; `url` opens it at its second.
-pub fn hit_json(h: &Hit, url: Option<String>) -> serde_json::Value {
-    serde_json::json!({
-        "report": h.report,
-        "title": h.title,
-        "date": h.date,
-        "source": h.source,
-        "start_ms": h.start_ms,
-        "end_ms": h.end_ms,
-        "text": h.text,
-        "snippet": h.snippet,
-        "paragraph": h.paragraph,
-        "paragraph_text": h.paragraph_text,
-        "kind": h.kind,
-        "url": url,
-        "matched": h.matched,
-        "rank": h.rank,
-    })
-}
-
-/// Percent-encodes what a URL path must not hold as is (the fragment `#t=` is kept).
-fn url_path(link: &str) -> String {
-    let (path, fragment) = link.split_once('#').map_or((link, None), |(p, f)| (p, Some(f)));
-    let mut out = String::new();
-    for b in path.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    match fragment {
-        Some(f) => format!("{out}#{f}"),
-        None => out,
-    }
-}
-
-/// Percent-decoding (`+` as space, for query strings); bad escapes are kept as they are.
-fn decode(s: &str) -> String {
+/// Percent-decoding (`+` as a space in query strings, itself in paths); bad escapes are kept.
+fn decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < b.len() => {
                 match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
                     Ok(v) => {
@@ -211,7 +175,7 @@ fn file(raw: &str, range: Option<&str>, root: &Path) -> Reply {
     if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") || raw.contains('\\') {
         return error(404, "not found");
     }
-    let decoded = decode(&raw.replace('+', "%2B"));
+    let decoded = decode(raw, false);
     let rel = decoded.trim_start_matches('/');
     let rel_path = Path::new(rel);
     if rel.is_empty()
@@ -318,9 +282,9 @@ mod tests {
 
     #[test]
     fn decoding() {
-        assert_eq!(decode("a%20b+c"), "a b c");
-        assert_eq!(decode("%zz%4"), "%zz%4");
-        assert_eq!(decode("%E2%80%9Cq%E2%80%9D"), "\u{201c}q\u{201d}");
-        assert_eq!(url_path("r 1/report.html#t=2.5"), "r%201/report.html#t=2.5");
+        assert_eq!(decode("a%20b+c", true), "a b c");
+        assert_eq!(decode("a%20b+c", false), "a b+c");
+        assert_eq!(decode("%zz%4", true), "%zz%4");
+        assert_eq!(decode("%E2%80%9Cq%E2%80%9D", true), "\u{201c}q\u{201d}");
     }
 }
