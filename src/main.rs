@@ -343,11 +343,10 @@ fn run_job(args: &RunArgs, show: bool, tell: bool) -> Result<ExitCode> {
     if let Some(w) = web {
         let limits = net::Limits { timeout: std::time::Duration::from_secs(args.timeout.max(1)), ..Default::default() };
         let got = remote::gather(&w, limits, &Bar::new(show), &CANCEL)?;
-        if tell && got.embeds.len() > 1 && args.video.is_none() {
-            let chosen = args.embed.unwrap_or_else(|| got.embeds.iter().position(|e| e.block > 0).unwrap_or(0) + 1);
+        if let Some(used) = got.used.filter(|_| tell && got.embeds.len() > 1) {
             eprintln!("vidscribe: the page embeds {} videos (--embed N for another):", got.embeds.len());
             for (i, e) in got.embeds.iter().enumerate() {
-                let mark = if i + 1 == chosen { " (used)" } else { "" };
+                let mark = if i == used { " (used)" } else { "" };
                 eprintln!("  {}. {} {}{mark}", i + 1, e.provider, vidscribe::text::safe_line(&e.url));
             }
         }

@@ -184,18 +184,16 @@ fn write_entry(
     Ok(Fetched { path: entry.join("body"), ..fetched.clone() })
 }
 
-/// The embed to use: number `n` (1-based) of the page's list, else the first in the story body,
-/// else the first at all (the page's `og:video`).
-pub fn pick_embed(article: &Article, n: Option<usize>) -> Result<&Embed, RemoteError> {
+/// The embed to use (its index in the page's list): number `n` (1-based), else the first in the
+/// story body, else the first at all (the page's `og:video`).
+pub fn pick_embed(article: &Article, n: Option<usize>) -> Result<usize, RemoteError> {
     if article.embeds.is_empty() {
         return Err(RemoteError::NoEmbed);
     }
     match n {
-        Some(n) => article
-            .embeds
-            .get(n.wrapping_sub(1))
-            .ok_or(RemoteError::NoSuchEmbed { given: n, count: article.embeds.len() }),
-        None => Ok(article.embeds.iter().find(|e| e.block > 0).unwrap_or(&article.embeds[0])),
+        Some(n) if (1..=article.embeds.len()).contains(&n) => Ok(n - 1),
+        Some(n) => Err(RemoteError::NoSuchEmbed { given: n, count: article.embeds.len() }),
+        None => Ok(article.embeds.iter().position(|e| e.block > 0).unwrap_or(0)),
     }
 }
 
@@ -223,16 +221,7 @@ pub fn media_file_name(url: &str, content_type: Option<&str>) -> String {
     if safe.contains('.') {
         return safe;
     }
-    let ext = match content_type.unwrap_or("").split(';').next().unwrap_or("").trim() {
-        "video/webm" | "audio/webm" => "webm",
-        "audio/ogg" | "video/ogg" => "ogg",
-        "audio/mpeg" => "mp3",
-        "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
-        "audio/flac" | "audio/x-flac" => "flac",
-        "video/x-matroska" => "mkv",
-        "audio/mp4" | "audio/x-m4a" => "m4a",
-        _ => "mp4",
-    };
+    let ext = content_type.and_then(crate::media::extension_for).unwrap_or("mp4");
     format!("{}.{ext}", if safe.is_empty() { "video" } else { &safe })
 }
 
@@ -261,8 +250,9 @@ pub struct Gathered {
     pub media: PathBuf,
     /// For fetched media: the name to give its copy beside the outputs, and where it came from.
     pub fetched_media: Option<(String, WebSource)>,
-    /// The page's embeds, for listing.
+    /// The page's embeds, for listing, and which of them was used (none with `--video`).
     pub embeds: Vec<Embed>,
+    pub used: Option<usize>,
 }
 
 pub use crate::formats::json::WebSource;
@@ -291,8 +281,8 @@ pub fn gather(
     cancel: &Cancel,
 ) -> Result<Gathered, RemoteError> {
     let remote = Remote::new(limits)?;
-    let mut article = None;
-    let mut embeds = Vec::new();
+    let mut got =
+        Gathered { article: None, media: PathBuf::new(), fetched_media: None, embeds: Vec::new(), used: None };
     let mut page_url = None;
     if let Some(url) = &w.page {
         let page = remote.page(url, cancel)?;
@@ -300,42 +290,42 @@ pub fn gather(
             std::fs::read(&page.path).map_err(|source| RemoteError::Cache { path: page.path.clone(), source })?;
         let parsed =
             crate::article::parse_any(&bytes).map_err(|source| RemoteError::Article { url: url.clone(), source })?;
-        embeds = parsed.embeds.clone();
-        page_url = Some(page.final_url.clone());
-        article = Some((page.path.clone(), page.source()));
         if w.video.is_none() {
-            let e = pick_embed(&parsed, w.embed)?;
-            let address = resolve(&page.final_url, &e.url)?;
-            let media = if is_media(e) {
-                remote.media(&address, progress, cancel)?
-            } else {
-                remote.player(&address, e, progress, cancel)?
-            };
-            let name = media.file_name();
-            return Ok(Gathered {
-                article,
-                media: media.path.clone(),
-                fetched_media: Some((name, media.source())),
-                embeds,
-            });
+            got.used = Some(pick_embed(&parsed, w.embed)?);
         }
+        got.embeds = parsed.embeds;
+        page_url = Some(page.final_url.clone());
+        got.article = Some((page.path.clone(), page.source()));
     }
-    let video = w.video.clone().ok_or(RemoteError::NoEmbed)?;
-    if net::is_url(&video) {
-        let address = match &page_url {
-            Some(base) => resolve(base, &video)?,
-            None => video.clone(),
-        };
-        // A platform's watch page goes to yt-dlp; any other address is a media file.
-        let media = match crate::article::parse::find_embeds(&address, 0).first() {
-            Some(player) => remote.player(&address, player, progress, cancel)?,
-            None => remote.media(&address, progress, cancel)?,
-        };
-        let name = media.file_name();
-        Ok(Gathered { article, media: media.path.clone(), fetched_media: Some((name, media.source())), embeds })
-    } else {
-        Ok(Gathered { article, media: PathBuf::from(video), fetched_media: None, embeds })
-    }
+    // The video: the embed chosen, or the one given (a file needs no fetching).
+    let (address, player) = match (&w.video, got.used) {
+        (Some(video), _) if !net::is_url(video) => {
+            got.media = PathBuf::from(video);
+            return Ok(got);
+        }
+        (Some(video), _) => {
+            let address = match &page_url {
+                Some(base) => resolve(base, video)?,
+                None => video.clone(),
+            };
+            // A platform's watch page goes to yt-dlp; any other address is a media file.
+            let player = crate::article::parse::find_embeds(&address, 0).into_iter().next();
+            (address, player)
+        }
+        (None, Some(i)) => {
+            let e = &got.embeds[i];
+            let base = page_url.as_deref().unwrap_or_default();
+            (resolve(base, &e.url)?, (!is_media(e)).then(|| e.clone()))
+        }
+        (None, None) => return Err(RemoteError::NoEmbed),
+    };
+    let media = match &player {
+        Some(p) => remote.player(&address, p, progress, cancel)?,
+        None => remote.media(&address, progress, cancel)?,
+    };
+    got.media = media.path.clone();
+    got.fetched_media = Some((media.file_name(), media.source()));
+    Ok(got)
 }
 
 #[cfg(unix)]

@@ -23,9 +23,6 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_ITEMS: usize = 100_000;
 /// Largest manifest read.
 pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
-/// File endings taken as media when a folder is searched.
-pub const MEDIA_EXTENSIONS: [&str; 14] =
-    ["mp4", "m4v", "m4a", "mov", "webm", "mkv", "mka", "ogg", "oga", "opus", "mp3", "wav", "flac", "aac"];
 /// An article beside a media file has its stem and one of these endings (first found wins).
 pub const ARTICLE_EXTENSIONS: [&str; 5] = ["html", "htm", "md", "txt", "markdown"];
 /// The batch's log inside the archive.
@@ -110,7 +107,7 @@ struct Row {
 }
 
 fn is_media(p: &Path) -> bool {
-    p.extension().is_some_and(|e| MEDIA_EXTENSIONS.iter().any(|m| e.eq_ignore_ascii_case(m)))
+    p.extension().and_then(|e| e.to_str()).is_some_and(crate::media::is_media_extension)
 }
 
 /// The article beside `media`: same stem, an article ending.

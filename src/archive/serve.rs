@@ -246,21 +246,14 @@ fn parse_range(r: &str, len: u64) -> Option<(u64, u64)> {
 }
 
 fn content_type(p: &Path) -> &'static str {
-    match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("json") => "application/json",
-        Some("vtt") => "text/vtt; charset=utf-8",
-        Some("srt") => "application/x-subrip; charset=utf-8",
-        Some("txt" | "log") => "text/plain; charset=utf-8",
-        Some("mp4" | "m4v") => "video/mp4",
-        Some("m4a") => "audio/mp4",
-        Some("webm") => "video/webm",
-        Some("mkv") => "video/x-matroska",
-        Some("mp3") => "audio/mpeg",
-        Some("ogg" | "oga" | "opus") => "audio/ogg",
-        Some("wav") => "audio/wav",
-        Some("flac") => "audio/flac",
-        _ => "application/octet-stream",
+    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "json" => "application/json",
+        "vtt" => "text/vtt; charset=utf-8",
+        "srt" => "application/x-subrip; charset=utf-8",
+        "txt" | "log" => "text/plain; charset=utf-8",
+        _ => crate::media::content_type(&ext).unwrap_or("application/octet-stream"),
     }
 }
 

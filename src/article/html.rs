@@ -217,10 +217,8 @@ fn add_embed(embeds: &mut Vec<Embed>, src: &str, kind: &str, block: usize) {
 
 /// Whether an address names a media file by its extension.
 fn looks_like_media(url: &str) -> bool {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
-    [".mp4", ".m4a", ".m4v", ".webm", ".mkv", ".mov", ".ogg", ".oga", ".opus", ".mp3", ".wav", ".flac"]
-        .iter()
-        .any(|ext| path.ends_with(ext))
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit_once('.').is_some_and(|(_, ext)| crate::media::is_media_extension(ext))
 }
 
 #[cfg(test)]

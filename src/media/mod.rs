@@ -7,3 +7,50 @@ pub mod resample;
 pub mod spool;
 
 pub use decode::{Audio, DecodeError, DecodeOptions, SourceInfo, Stream, decode_bytes, decode_path};
+
+/// The media files vidscribe reads, by extension, with the content type each is served as:
+/// the one list that batch (which files are media), the article reader (which links are media
+/// files), downloads (a name for what a server sent) and `serve` go by.
+const KINDS: &[(&str, &str)] = &[
+    ("mp4", "video/mp4"),
+    ("m4v", "video/mp4"),
+    ("m4a", "audio/mp4"),
+    ("mov", "video/quicktime"),
+    ("webm", "video/webm"),
+    ("mkv", "video/x-matroska"),
+    ("mka", "audio/x-matroska"),
+    ("ogg", "audio/ogg"),
+    ("oga", "audio/ogg"),
+    ("opus", "audio/ogg"),
+    ("mp3", "audio/mpeg"),
+    ("wav", "audio/wav"),
+    ("flac", "audio/flac"),
+    ("aac", "audio/aac"),
+];
+
+/// Other names servers give the same types.
+const TYPE_ALIASES: &[(&str, &str)] = &[
+    ("audio/webm", "video/webm"),
+    ("video/ogg", "audio/ogg"),
+    ("audio/x-wav", "audio/wav"),
+    ("audio/wave", "audio/wav"),
+    ("audio/x-flac", "audio/flac"),
+    ("audio/x-m4a", "audio/mp4"),
+];
+
+/// Whether `ext` (without the dot, any case) names a media file.
+pub fn is_media_extension(ext: &str) -> bool {
+    KINDS.iter().any(|(e, _)| e.eq_ignore_ascii_case(ext))
+}
+
+/// The content type of a media file extension.
+pub fn content_type(ext: &str) -> Option<&'static str> {
+    KINDS.iter().find(|(e, _)| e.eq_ignore_ascii_case(ext)).map(|(_, t)| *t)
+}
+
+/// The usual extension for a content type (`video/webm; codecs=opus` → `webm`).
+pub fn extension_for(content_type: &str) -> Option<&'static str> {
+    let t = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let t = TYPE_ALIASES.iter().find(|(alias, _)| *alias == t).map_or(t.as_str(), |(_, canonical)| canonical);
+    KINDS.iter().find(|(_, kind)| *kind == t).map(|(e, _)| *e)
+}
