@@ -70,50 +70,21 @@ impl Remote {
 
     /// The article page at `url`, fetched or from the cache.
     pub fn page(&self, url: &str, cancel: &Cancel) -> Result<Fetched, RemoteError> {
-        let entry = self.entry(url);
-        if let Some(hit) = read_entry(&entry) {
-            return Ok(hit);
-        }
-        let got = self.client.get(url, cancel)?;
-        let fetched = Fetched {
-            url: url.into(),
-            final_url: got.url,
-            content_type: got.content_type,
-            fetched_at: crate::time::utc_now(),
-            name: None,
-            via: None,
-            path: PathBuf::new(),
-        };
-        write_entry(&entry, &fetched, |body| std::fs::write(body, &got.bytes))
+        self.cached(url, |body| {
+            let got = self.client.get(url, cancel)?;
+            std::fs::write(body, &got.bytes)
+                .map_err(|source| RemoteError::Cache { path: body.to_path_buf(), source })?;
+            Ok(Fetched::now(url, got.url, got.content_type, None, None))
+        })
     }
 
     /// The media file at `url`, downloaded (with progress) or from the cache.
     pub fn media(&self, url: &str, progress: &dyn Progress, cancel: &Cancel) -> Result<Fetched, RemoteError> {
-        let entry = self.entry(url);
-        if let Some(hit) = read_entry(&entry) {
-            return Ok(hit);
-        }
-        std::fs::create_dir_all(&self.cache)
-            .map_err(|source| RemoteError::Cache { path: self.cache.clone(), source })?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".vidscribe-")
-            .tempdir_in(&self.cache)
-            .map_err(|source| RemoteError::Cache { path: self.cache.clone(), source })?;
-        let body = tmp.path().join("body");
-        let (final_url, content_type) = self.client.download(url, &body, progress, cancel)?;
-        // Readable like any downloaded file (its copy beside report.html may be served).
-        set_readable(&body).map_err(|source| RemoteError::Cache { path: body.clone(), source })?;
-        let name = Some(media_file_name(&final_url, content_type.as_deref()));
-        let fetched = Fetched {
-            url: url.into(),
-            final_url,
-            content_type,
-            fetched_at: crate::time::utc_now(),
-            name,
-            via: None,
-            path: PathBuf::new(),
-        };
-        write_entry(&entry, &fetched, |dest| std::fs::rename(&body, dest))
+        self.cached(url, |body| {
+            let (final_url, content_type) = self.client.download(url, body, progress, cancel)?;
+            let name = media_file_name(&final_url, content_type.as_deref());
+            Ok(Fetched::now(url, final_url, content_type, Some(name), None))
+        })
     }
 
     /// The media behind a player page (`embed`), fetched with yt-dlp or from the cache.
@@ -124,33 +95,43 @@ impl Remote {
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<Fetched, RemoteError> {
+        self.cached(url, |body| {
+            let dir = body.parent().unwrap_or(Path::new("."));
+            let got = crate::ytdlp::download(url, &embed.provider, dir, self.timeout, progress, cancel)?;
+            std::fs::rename(&got.file, body).map_err(|source| RemoteError::Cache { path: got.file.clone(), source })?;
+            let ext = got.file.extension().map_or("media".into(), |e| e.to_string_lossy().into_owned());
+            let stem: String = match embed.provider.as_str() {
+                "youtube" | "vimeo" => {
+                    embed.id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect()
+                }
+                _ => "video".into(),
+            };
+            Ok(Fetched::now(url, got.page, None, Some(format!("{stem}.{ext}")), Some(got.via)))
+        })
+    }
+
+    /// The cache entry of `url` (`meta.json` and `body`), or one made by `fill`, which writes the
+    /// body into a temporary folder that becomes the entry whole once it is complete.
+    fn cached(
+        &self,
+        url: &str,
+        fill: impl FnOnce(&Path) -> Result<Fetched, RemoteError>,
+    ) -> Result<Fetched, RemoteError> {
         let entry = self.entry(url);
         if let Some(hit) = read_entry(&entry) {
             return Ok(hit);
         }
-        let tmp = tempfile::Builder::new()
-            .prefix(".vidscribe-")
-            .tempdir_in(&self.cache)
-            .map_err(|source| RemoteError::Cache { path: self.cache.clone(), source })?;
-        let got = crate::ytdlp::download(url, &embed.provider, tmp.path(), self.timeout, progress, cancel)?;
-        set_readable(&got.file).map_err(|source| RemoteError::Cache { path: got.file.clone(), source })?;
-        let ext = got.file.extension().map_or("media".into(), |e| e.to_string_lossy().into_owned());
-        let stem: String = match embed.provider.as_str() {
-            "youtube" | "vimeo" => {
-                embed.id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect()
-            }
-            _ => "video".into(),
-        };
-        let fetched = Fetched {
-            url: url.into(),
-            final_url: got.page,
-            content_type: None,
-            fetched_at: crate::time::utc_now(),
-            name: Some(format!("{stem}.{ext}")),
-            via: Some(got.via),
-            path: PathBuf::new(),
-        };
-        write_entry(&entry, &fetched, |dest| std::fs::rename(&got.file, dest))
+        let err = |source| RemoteError::Cache { path: entry.clone(), source };
+        let tmp = tempfile::Builder::new().prefix(".vidscribe-").tempdir_in(&self.cache).map_err(err)?;
+        let body = tmp.path().join("body");
+        let fetched = fill(&body)?;
+        // Readable like any downloaded file (its copy beside report.html may be served).
+        set_readable(&body).map_err(err)?;
+        let meta = serde_json::to_vec_pretty(&fetched).map_err(|e| err(e.into()))?;
+        std::fs::write(tmp.path().join("meta.json"), meta).map_err(err)?;
+        let _ = std::fs::remove_dir_all(&entry);
+        std::fs::rename(tmp.keep(), &entry).map_err(err)?;
+        Ok(Fetched { path: entry.join("body"), ..fetched })
     }
 
     /// The cache folder of an address: the first 20 hex digits of its sha256.
@@ -165,23 +146,6 @@ fn read_entry(entry: &Path) -> Option<Fetched> {
     let mut f: Fetched = serde_json::from_slice(&meta).ok()?;
     f.path = entry.join("body");
     f.path.is_file().then_some(f)
-}
-
-/// Writes a cache entry whole: body and meta.json in a temporary folder, renamed into place.
-fn write_entry(
-    entry: &Path,
-    fetched: &Fetched,
-    put_body: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> Result<Fetched, RemoteError> {
-    let parent = entry.parent().unwrap_or(Path::new("."));
-    let err = |source| RemoteError::Cache { path: entry.to_path_buf(), source };
-    let tmp = tempfile::Builder::new().prefix(".vidscribe-").tempdir_in(parent).map_err(err)?;
-    put_body(&tmp.path().join("body")).map_err(err)?;
-    let meta = serde_json::to_vec_pretty(fetched).map_err(|e| err(e.into()))?;
-    std::fs::write(tmp.path().join("meta.json"), meta).map_err(err)?;
-    let _ = std::fs::remove_dir_all(entry);
-    std::fs::rename(tmp.keep(), entry).map_err(err)?;
-    Ok(Fetched { path: entry.join("body"), ..fetched.clone() })
 }
 
 /// The embed to use (its index in the page's list): number `n` (1-based), else the first in the
@@ -258,6 +222,25 @@ pub struct Gathered {
 pub use crate::formats::json::WebSource;
 
 impl Fetched {
+    /// Fetched just now.
+    fn now(
+        url: &str,
+        final_url: String,
+        content_type: Option<String>,
+        name: Option<String>,
+        via: Option<String>,
+    ) -> Self {
+        Fetched {
+            url: url.into(),
+            final_url,
+            content_type,
+            fetched_at: crate::time::utc_now(),
+            name,
+            via,
+            path: PathBuf::new(),
+        }
+    }
+
     /// The name for the copy beside the outputs.
     pub fn file_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| media_file_name(&self.final_url, self.content_type.as_deref()))
