@@ -341,8 +341,7 @@ fn run_job(args: &RunArgs, show: bool, tell: bool) -> Result<ExitCode> {
     let mut sources = job::WebSources::default();
     let mut fetched = None;
     if let Some(w) = web {
-        let limits = net::Limits { timeout: std::time::Duration::from_secs(args.timeout.max(1)), ..Default::default() };
-        let got = remote::gather(&w, limits, &Bar::new(show), &CANCEL)?;
+        let got = remote::gather(&w, net::Limits::with_timeout(args.timeout), &Bar::new(show), &CANCEL)?;
         if let Some(used) = got.used.filter(|_| tell && got.embeds.len() > 1) {
             eprintln!("vidscribe: the page embeds {} videos (--embed N for another):", got.embeds.len());
             for (i, e) in got.embeds.iter().enumerate() {
@@ -549,7 +548,7 @@ fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
         archive: args.output.clone(),
         job: job_config(Media::Stdin, &args.recognition, &args.profile, None)?,
         literal: args.literal,
-        web_limits: net::Limits { timeout: std::time::Duration::from_secs(args.timeout.max(1)), ..Default::default() },
+        web_limits: net::Limits::with_timeout(args.timeout),
     };
     let bars = BatchBars::new(show, lines);
     let result = vidscribe::archive::batch::run(&items, &cfg, &bars, &CANCEL);

@@ -55,6 +55,13 @@ pub struct Limits {
     pub file_bytes: u64,
 }
 
+impl Limits {
+    /// The default limits with the time limit in seconds (at least one), as `--timeout` gives it.
+    pub fn with_timeout(secs: u64) -> Self {
+        Self { timeout: Duration::from_secs(secs.max(1)), ..Self::default() }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self { timeout: DEFAULT_TIMEOUT, page_bytes: DEFAULT_PAGE_BYTES, file_bytes: DEFAULT_FILE_BYTES }

@@ -516,7 +516,7 @@ impl Stream {
         let rate = self.rate.max(1);
         let start_ms = samples_to_ms(self.decoded_frames, rate);
         let end_ms = samples_to_ms(self.decoded_frames + frames, rate);
-        if end_ms <= start_ms && cause != DamageCause::Truncated {
+        if end_ms <= start_ms {
             return;
         }
         match self.damaged.last_mut() {

@@ -96,23 +96,18 @@ impl Spool {
         self.file.path()
     }
 
-    /// Bytes that have arrived so far.
-    pub fn spooled(&self) -> u64 {
-        self.len
-    }
-
     /// Receives the next chunk into the spool; false at the end of the input.
     fn pull(&mut self) -> io::Result<bool> {
         if self.eof {
             return Ok(false);
         }
         WAITING.store(self.len == 0, Ordering::SeqCst);
-        let rx = self.rx.lock().map_err(|_| io::Error::other("input reader poisoned"))?;
+        // `&mut self`: the mutex is never contended, only there to make the source Sync.
+        let rx = self.rx.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
         let got = match self.timeout {
             Some(t) => rx.recv_timeout(t),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
-        drop(rx);
         WAITING.store(false, Ordering::SeqCst);
         let chunk = match got {
             Ok(chunk) => chunk?,
