@@ -3,7 +3,7 @@
 //! under it. Nothing here depends on where the binary was built.
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Environment variable naming the data folder (tests point it at a temporary folder).
 pub const HOME_ENV: &str = "VIDSCRIBE_HOME";
@@ -14,8 +14,6 @@ pub enum HomeError {
     Unknown,
     #[error("cannot create the data folder {path}; set ${HOME_ENV} to a writable folder")]
     Create { path: PathBuf, source: std::io::Error },
-    #[error("cannot write {path}")]
-    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// The data folder, whether or not it exists yet.
@@ -41,16 +39,4 @@ pub fn models_dir() -> Result<PathBuf, HomeError> {
 /// Where downloads are kept so that a second run does not fetch them again.
 pub fn cache_dir() -> Result<PathBuf, HomeError> {
     sub_dir("cache")
-}
-
-/// Writes `bytes` to `path` whole or not at all: a temporary file beside it, then a rename, so a
-/// reader (another vidscribe at the same moment) never sees half a file.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
-    let err = |source| HomeError::Write { path: path.to_path_buf(), source };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".vidscribe-").suffix(".part").tempfile_in(dir).map_err(err)?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
 }

@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -33,8 +33,8 @@ pub enum NetError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: {message}")]
     Failed { url: String, message: String },
-    #[error("cannot write {path}")]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] crate::output::OutputError),
     #[error("cancelled")]
     Cancelled,
 }
@@ -149,15 +149,16 @@ impl Client {
     ) -> Result<(String, Option<String>), NetError> {
         let (resp, final_url, content_type) = self.call(url, self.limits.file_bytes)?;
         let total = declared_len(&resp);
-        let werr = |source| NetError::Write { path: dest.to_path_buf(), source };
-        let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new().prefix(".vidscribe-").suffix(".part").tempfile_in(dir).map_err(werr)?;
         progress.begin_bytes("downloading", total);
-        let streamed = self.stream(resp, &final_url, self.limits.file_bytes, tmp.as_file_mut(), progress, cancel);
+        // Written whole or not at all, as every output is.
+        let written = crate::output::write_atomically(dest, |w| {
+            self.stream(resp, &final_url, self.limits.file_bytes, w, progress, cancel)
+        });
         progress.end();
-        streamed?;
-        tmp.as_file().sync_all().map_err(werr)?;
-        tmp.persist(dest).map_err(|e| werr(e.error))?;
+        written.map_err(|e| match e {
+            crate::output::FileError::Inner(e) => e,
+            crate::output::FileError::Output(e) => NetError::Store(e),
+        })?;
         Ok((final_url, content_type))
     }
 

@@ -23,6 +23,8 @@ const EMBEDDED: &[u8] = include_bytes!("../../models/silero-v6.2.0-ggml.bin");
 pub enum VadError {
     #[error("cannot put the VAD model {VAD_MODEL_FILE} in the data folder")]
     Install(#[source] crate::home::HomeError),
+    #[error("cannot write the VAD model {path}")]
+    Write { path: PathBuf, source: crate::output::FileError<std::io::Error> },
     #[error("{0} is not a Silero VAD model")]
     Invalid(PathBuf),
     #[error("voice activity detection failed")]
@@ -42,7 +44,9 @@ pub fn find_model() -> Result<PathBuf, VadError> {
     }
     let dir = crate::home::models_dir().map_err(VadError::Install)?;
     let path = dir.join(VAD_MODEL_FILE);
-    crate::home::write_whole(&path, EMBEDDED).map_err(VadError::Install)?;
+    // Whole or not at all: another vidscribe may be looking for it at the same moment.
+    crate::output::write_atomically(&path, |w| w.write_all(EMBEDDED))
+        .map_err(|source| VadError::Write { path: path.clone(), source })?;
     Ok(path)
 }
 
