@@ -266,8 +266,7 @@ fn damage_is_a_warning_with_its_times_and_strict_refuses_it() {
 #[test]
 fn pipes_and_fifos_are_streamed() {
     let words = |args: &[&str], stdin: Option<std::process::Stdio>| {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("vidscribe"));
-        c.env("VIDSCRIBE_HOME", root().join("target/test-home"));
+        let mut c = std_bin();
         c.arg("transcribe").args(args).args(["-f", "txt", "-o", "-", "-q", "-m"]).arg(model());
         if let Some(s) = stdin {
             c.stdin(s);
@@ -320,7 +319,7 @@ fn pipes_and_fifos_are_streamed() {
     assert!(err.contains("sent nothing for 1 s"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     // Nobody writes and no timeout: Ctrl-C ends the wait at once.
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vidscribe"))
+    let child = std_bin()
         .arg("transcribe")
         .arg(&fifo)
         .args(["-f", "txt", "-o", "-", "-m"])
@@ -354,8 +353,7 @@ fn an_hour_on_stdin_takes_the_memory_of_a_file() {
     }
     // Peak resident memory of a run, sampled from /proc while it runs.
     let peak = |stdin: bool| {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("vidscribe"));
-        c.env("VIDSCRIBE_HOME", root().join("target/test-home"));
+        let mut c = std_bin();
         c.arg("transcribe").arg(if stdin { "-".as_ref() } else { wav.as_os_str() });
         c.args(["-f", "txt", "-o"]).arg(dir.path().join("out")).args(["-q", "-m"]).arg(model());
         if stdin {

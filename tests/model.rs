@@ -243,10 +243,13 @@ fn an_installed_binary_works_from_anywhere_with_the_model_in_its_data_folder() {
         .or_else(|_| std::fs::copy(model(), home.join("models/ggml-tiny.en.bin")).map(|_| ()))
         .unwrap();
     let out = tmp.path().join("out");
-    let o = std::process::Command::new(&exe)
-        .current_dir("/")
-        .env("VIDSCRIBE_HOME", &home)
-        .env_remove("VIDSCRIBE_MODEL")
+    // The installed binary, run from `/`.
+    let installed = || {
+        let mut c = std::process::Command::new(&exe);
+        c.current_dir("/").env("VIDSCRIBE_HOME", &home).env_remove("VIDSCRIBE_MODEL");
+        c
+    };
+    let o = installed()
         .arg("run")
         .arg(sample("report.mp4"))
         .arg("--article")
@@ -264,16 +267,7 @@ fn an_installed_binary_works_from_anywhere_with_the_model_in_its_data_folder() {
     assert!(home.join("models/silero-v6.2.0-ggml.bin").is_file(), "the VAD model was not written out");
     // Without a model there, the error names the command that fetches it.
     std::fs::remove_file(home.join("models/ggml-tiny.en.bin")).unwrap();
-    let o = std::process::Command::new(&exe)
-        .current_dir("/")
-        .env("VIDSCRIBE_HOME", &home)
-        .env_remove("VIDSCRIBE_MODEL")
-        .arg("transcribe")
-        .arg(sample("formats/clip.wav"))
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = installed().arg("transcribe").arg(sample("formats/clip.wav")).arg("-o").arg(&out).output().unwrap();
     let err = assert_clean_failure(&o, "no model");
     assert!(err.contains("vidscribe model fetch tiny.en"), "{err}");
 }

@@ -37,6 +37,13 @@ pub fn bin() -> assert_cmd::Command {
     c
 }
 
+/// The same, as a std Command (for tests that pipe its stdin or watch it run).
+pub fn std_bin() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("vidscribe"));
+    c.env_remove("VIDSCRIBE_MODEL").env("VIDSCRIBE_HOME", root().join("target/test-home"));
+    c
+}
+
 /// Runs `vidscribe transcribe INPUT -o DIR -f json` and returns the parsed document.
 pub fn transcribe_json(input: &Path, dir: &Path, extra: &[&str]) -> vidscribe::formats::json::Document {
     let out = bin()
