@@ -58,14 +58,23 @@ pub enum Command {
         /// The archive folder (or its archive.db).
         #[arg(short, long)]
         output: PathBuf,
+        /// A shared PostgreSQL database (postgres://user@host/db) instead of the folder's
+        /// archive.db; the reports' folders stay in the archive folder.
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
     },
     /// Search an archive: ranked passages with their time, paragraph and a link to that second.
     Search(SearchArgs),
     /// Serve an archive to a browser: a search page, the hits as JSON (/api/search?q=…) and the
     /// reports' pages and media (with range requests). Prints `listening on http://ADDR:PORT/`.
     Serve {
-        /// The archive folder.
-        archive: PathBuf,
+        /// The archive folder (or a postgres:// URL; with --db, the folder of its reports).
+        #[arg(required_unless_present = "db")]
+        archive: Option<PathBuf>,
+        /// A PostgreSQL archive (postgres://user@host/db); the reports' folder is ARCHIVE, else
+        /// the one the first batch or index recorded.
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
         /// Port (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
         port: u16,
@@ -208,6 +217,14 @@ pub struct BatchArgs {
     /// Seconds to wait for a server to answer (manifest entries that are web addresses).
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
+    /// A shared PostgreSQL database (postgres://user@host/db) instead of the folder's archive.db:
+    /// several batches, on several machines writing to one shared folder, fill it at once.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Seconds a claim on a report lasts unless its batch renews it (every third of it): a
+    /// batch that crashed loses its reports to the others after this.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(2..=86_400))]
+    pub lease: u64,
     #[command(flatten)]
     pub recognition: RecognitionArgs,
     #[command(flatten)]
@@ -217,7 +234,7 @@ pub struct BatchArgs {
 /// `vidscribe search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// The archive folder, or its archive.db.
+    /// The archive folder, its archive.db, or a postgres:// URL.
     pub archive: PathBuf,
     /// Words (all must match), "quoted phrases", prefix*, a OR b, -excluded. Names are also
     /// matched by sound and spelling.
@@ -240,6 +257,9 @@ pub struct SearchArgs {
     /// One JSON object per hit, per line.
     #[arg(long)]
     pub json: bool,
+    /// A PostgreSQL archive (postgres://user@host/db); ARCHIVE is then the folder of its reports.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
 }
 
 /// The written article and what to take from it.

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use vidscribe::archive::Db;
 use vidscribe::article::wording;
 use vidscribe::asr::{self, model, quantize};
 use vidscribe::captions::Profile;
@@ -155,10 +156,11 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Transcribe(args) => transcribe(args, show, tell),
         Command::Run(args) => run_job(args, show, tell),
         Command::Batch(args) => batch(args, show, !cli.quiet),
-        Command::Index { dirs, output } => index(dirs, output, !cli.quiet),
+        Command::Index { dirs, output, db } => index(dirs, output, db.as_deref(), !cli.quiet),
         Command::Search(args) => search(args),
-        Command::Serve { archive, port, bind } => {
-            let server = vidscribe::archive::serve::Server::bind(archive, bind, *port)?;
+        Command::Serve { archive, db, port, bind } => {
+            let (db, folder) = Db::locate(archive.as_deref(), db.as_deref()).context("give the archive")?;
+            let server = vidscribe::archive::serve::Server::bind(folder.as_deref(), &db, bind, *port)?;
             // The address first, on stdout, so scripts and tests can wait for it.
             outln!("listening on http://{}/", server.addr());
             std::io::stdout().flush().context("writing to stdout")?;
@@ -529,6 +531,7 @@ impl vidscribe::archive::Observer for BatchBars {
             }
             Outcome::Skipped { report } => format!("unchanged {report}, skipped"),
             Outcome::Updated { report } => format!("updated {report} (metadata), not recognised again"),
+            Outcome::Elsewhere { report, .. } => format!("{report} made by another batch"),
             Outcome::Failed { error } => format!("FAILED {}: {error}", media.display()),
         };
         if self.lines {
@@ -549,6 +552,8 @@ fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
         job: job_config(Media::Stdin, &args.recognition, &args.profile, None)?,
         literal: args.literal,
         web_limits: net::Limits::with_timeout(args.timeout),
+        db: Db::of(&args.output, args.db.as_deref()),
+        lease: std::time::Duration::from_secs(args.lease),
     };
     let bars = BatchBars::new(show, lines);
     let result = vidscribe::archive::batch::run(&items, &cfg, &bars, &CANCEL);
@@ -562,36 +567,39 @@ fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
             format!(": {}", summary.failed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", "))
         };
         eprintln!(
-            "vidscribe: batch into {}: {} made ({} of audio), {} updated, {} unchanged, {} failed{failed}",
+            "vidscribe: batch into {}: {} made ({} of audio), {} updated, {} unchanged, {}{} failed{failed}",
             args.output.display(),
             summary.done.len(),
             short_clock(summary.audio_ms),
             summary.updated.len(),
             summary.skipped.len(),
+            if summary.elsewhere.is_empty() {
+                String::new()
+            } else {
+                format!("{} made by other batches, ", summary.elsewhere.len())
+            },
             summary.failed.len()
         );
     }
     Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn index(dirs: &[PathBuf], output: &Path, lines: bool) -> Result<ExitCode> {
-    let done = vidscribe::archive::batch::index(dirs, output)?;
+fn index(dirs: &[PathBuf], output: &Path, db: Option<&str>, lines: bool) -> Result<ExitCode> {
+    let db = Db::of(output, db);
+    let done = vidscribe::archive::batch::index(dirs, output, &db)?;
     if lines {
         for (path, why) in &done.skipped {
             eprintln!("vidscribe: skipped {path}: {why}");
         }
-        eprintln!(
-            "vidscribe: indexed {} reports into {}",
-            done.reports,
-            vidscribe::archive::store::db_path(output).display()
-        );
+        eprintln!("vidscribe: indexed {} reports into {}", done.reports, db.describe());
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn search(args: &SearchArgs) -> Result<ExitCode> {
     use std::io::Write as _;
-    let store = vidscribe::archive::Store::open(&args.archive, false)?;
+    let (db, folder) = Db::locate(Some(&args.archive), args.db.as_deref()).context("give the archive")?;
+    let mut store = vidscribe::archive::Store::connect(&db, folder.as_deref(), false)?;
     for d in [&args.since, &args.until].into_iter().flatten() {
         if !vidscribe::archive::batch::valid_date(d) {
             bail!("--since and --until take a date as YYYY-MM-DD, not {d:?}");
@@ -603,7 +611,7 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
         source: args.source.clone(),
         language: args.language.clone(),
     };
-    let hits = vidscribe::archive::search::search(&store, &args.query, &filters, args.limit as usize)?;
+    let hits = vidscribe::archive::search::search(&mut store, &args.query, &filters, args.limit as usize)?;
     let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
     let url = |h: &vidscribe::archive::Hit| {
         h.link().map(|l| {

@@ -95,13 +95,16 @@ fn batch_records_failures_skips_finished_reports_and_searches() {
 
     // The database: reports, passages with words, paragraphs of a's article, the failure.
     let store = Store::open(&archive, false).unwrap();
-    let count = |sql: &str| -> i64 { store.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let count = |sql: &str| -> i64 { store.sqlite().unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM reports"), 3);
     assert!(count("SELECT count(*) FROM passages") >= 3);
     assert!(count("SELECT count(*) FROM words") >= 30);
     assert!(count("SELECT count(*) FROM paragraphs") >= 10, "a's article is stored");
-    let (input, error): (String, String) =
-        store.connection().query_row("SELECT input, error FROM failures", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (input, error): (String, String) = store
+        .sqlite()
+        .unwrap()
+        .query_row("SELECT input, error FROM failures", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
     assert!(input.ends_with("broken.flac") && error.contains("damaged"), "{input}: {error}");
     let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
     assert!(log.lines().any(|l| l.contains("FAILED") && l.contains("broken.flac")), "{log}");
@@ -286,8 +289,8 @@ fn index_reads_older_documents_and_rebuilds_the_same_rows() {
     let a = dir.path().join("a");
     index(&[&f], &a);
     index(&[&f], &a);
-    let store = Store::open(&a, false).unwrap();
-    let n: i64 = store.connection().query_row("SELECT count(*) FROM reports", [], |r| r.get(0)).unwrap();
+    let mut store = Store::open(&a, false).unwrap();
+    let n: i64 = store.sqlite().unwrap().query_row("SELECT count(*) FROM reports", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 1, "indexing again replaces, never duplicates");
     let b = dir.path().join("b");
     index(&[f.parent().unwrap()], &b);
@@ -297,7 +300,8 @@ fn index_reads_older_documents_and_rebuilds_the_same_rows() {
     assert_eq!(hits(&a), hits(&b));
     assert!(!hits(&a).is_empty());
     let indexed: i64 = store
-        .connection()
+        .sqlite()
+        .unwrap()
         .query_row("SELECT count(*) FROM reports_fts WHERE reports_fts MATCH 'prisoners'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(indexed, 1, "the first indexing of the report was removed from reports_fts");

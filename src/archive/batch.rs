@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{Entry, Store, StoreError};
+use super::claim::Worker;
+use super::store::{ClaimState, Db, Entry, Store, StoreError};
 use crate::formats::Format;
 use crate::formats::json::{ArchiveStamp, Document, Meta};
 use crate::job::{self, ArticleSpec, Engine, JobConfig, JobError, Media, Outputs};
@@ -58,6 +59,8 @@ pub enum BatchError {
         #[source]
         source: std::io::Error,
     },
+    #[error("lost its claim on {report}: another batch took it over after the lease ran out")]
+    ClaimLost { report: String },
     #[error("interrupted")]
     Cancelled,
 }
@@ -301,6 +304,11 @@ pub struct BatchConfig {
     pub literal: bool,
     /// For manifest entries that are web addresses.
     pub web_limits: crate::net::Limits,
+    /// The database: the archive folder's archive.db, or a shared PostgreSQL one.
+    pub db: Db,
+    /// How long a claim on a report lasts unless renewed (a crashed batch's reports are taken
+    /// over after it).
+    pub lease: std::time::Duration,
 }
 
 /// What recognition made a report from: when this is unchanged the report is not recognised
@@ -339,6 +347,12 @@ pub enum Outcome {
     Updated {
         report: String,
     },
+    /// Another batch holds it (`seconds` of its lease left), or made it while this one waited.
+    Elsewhere {
+        report: String,
+        worker: String,
+        seconds: u64,
+    },
     Failed {
         error: String,
     },
@@ -362,6 +376,8 @@ pub struct Summary {
     pub done: Vec<String>,
     pub skipped: Vec<String>,
     pub updated: Vec<String>,
+    /// Made by another batch filling the same archive.
+    pub elsewhere: Vec<String>,
     /// (media, error)
     pub failed: Vec<(String, String)>,
     pub audio_ms: Ms,
@@ -390,11 +406,13 @@ impl Log {
     }
 }
 
-/// Makes every report of `items` into `cfg.archive`, skipping finished ones; stops early (with
-/// [`BatchError::Cancelled`]) when `cancel` is set, keeping every finished report.
+/// Makes every report of `items` into `cfg.archive`, skipping finished ones and waiting for
+/// those another batch is making; stops early (with [`BatchError::Cancelled`]) when `cancel` is
+/// set, keeping every finished report.
 pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &Cancel) -> Result<Summary, BatchError> {
     std::fs::create_dir_all(&cfg.archive).map_err(|source| BatchError::Read { path: cfg.archive.clone(), source })?;
-    let mut store = Store::open(&cfg.archive, true)?;
+    let mut store = Store::connect(&cfg.db, Some(&cfg.archive), true)?;
+    let worker = Worker::new(&cfg.db, cfg.archive.clone(), cfg.lease);
     let mut log = Log::open(&cfg.archive)?;
     let engine = Engine::load(cfg.job.model.as_deref(), cfg.job.options.dtw, cfg.job.vad)?;
     let lengths: Vec<Option<Ms>> = items
@@ -402,78 +420,147 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
         .map(|i| crate::media::Stream::open_path(&i.media, &cfg.job.decode).ok().and_then(|s| s.declared_ms()))
         .collect();
     observer.planned(items.len(), lengths.iter().flatten().sum());
-    log.line(&format!("batch of {} into {}", items.len(), cfg.archive.display()))?;
+    log.line(&format!(
+        "batch of {} into {} ({}; worker {})",
+        items.len(),
+        cfg.archive.display(),
+        cfg.db.describe(),
+        worker.id
+    ))?;
     let mut summary = Summary::default();
-    for (index, item) in items.iter().enumerate() {
-        if cancel.is_cancelled() {
-            break;
-        }
-        observer.started(index, &item.media, lengths[index]);
-        let outcome = match one(item, cfg, &engine, &mut store, observer.progress(), cancel) {
-            Ok(o) => o,
-            Err(e) if e.is_cancelled() || cancel.is_cancelled() => break,
-            Err(e) => {
-                let input = item.media.display().to_string();
-                let error = job::one_line(&e);
-                // The log line names the input; its errors begin with it too.
-                let error = error.strip_prefix(&format!("{input}: ")).map_or(error.clone(), String::from);
-                store.fail(&input, &error)?;
-                Outcome::Failed { error }
+    // Reports another batch holds, come back to once the rest is done.
+    let mut waiting: Vec<(usize, Plan)> = Vec::new();
+    let mut round = 0;
+    let mut queue: Vec<(usize, Option<Plan>)> = (0..items.len()).map(|i| (i, None)).collect();
+    while !queue.is_empty() && !cancel.is_cancelled() {
+        for (index, planned) in queue.drain(..) {
+            if cancel.is_cancelled() {
+                break;
             }
-        };
-        let media = item.media.display();
-        match &outcome {
-            Outcome::Done { report, audio_ms, damage } => {
-                log.line(&format!("done {report} ({media}, {} s of audio)", audio_ms / 1000))?;
-                if !damage.is_empty() {
-                    log.line(&format!("warning {report} ({media}): damaged input, {damage}"))?;
+            let item = &items[index];
+            let media = item.media.display().to_string();
+            if planned.is_none() {
+                observer.started(index, &item.media, lengths[index]);
+            }
+            let attempt = match planned {
+                Some(p) => Ok(p),
+                None => plan(item, cfg, &engine, observer.progress(), cancel),
+            }
+            .and_then(|p| {
+                let o = make(&p, cfg, &engine, &mut store, &worker, &mut log, observer.progress(), cancel);
+                o.map(|o| (o, p))
+            });
+            let outcome = match attempt {
+                Ok((Outcome::Elsewhere { report, worker: by, seconds }, p)) => {
+                    if round == 0 || seconds == 0 {
+                        log.line(&format!("waiting for {report} ({media}): {by} is making it (lease {seconds} s)"))?;
+                    }
+                    waiting.push((index, p));
+                    continue;
                 }
-                summary.done.push(report.clone());
-                summary.audio_ms += audio_ms;
-            }
-            Outcome::Skipped { report } => {
-                log.line(&format!("unchanged {report} ({media}): skipped"))?;
-                summary.skipped.push(report.clone());
-            }
-            Outcome::Updated { report } => {
-                log.line(&format!("updated {report} ({media}): metadata and database, not recognised again"))?;
-                summary.updated.push(report.clone());
-            }
-            Outcome::Failed { error } => {
-                log.line(&format!("FAILED {media}: {error}"))?;
-                summary.failed.push((media.to_string(), error.clone()));
+                // Another batch finished it while this one waited.
+                Ok((Outcome::Skipped { report }, _)) if round > 0 => {
+                    Outcome::Elsewhere { report, worker: String::new(), seconds: 0 }
+                }
+                Ok((o, _)) => o,
+                Err(e) if e.is_cancelled() || cancel.is_cancelled() => break,
+                Err(e) => {
+                    let error = job::one_line(&e);
+                    // The log line names the input; its errors begin with it too.
+                    let error = error.strip_prefix(&format!("{media}: ")).map_or(error.clone(), String::from);
+                    if !matches!(e, BatchError::ClaimLost { .. }) {
+                        store.fail(&media, &error)?;
+                    }
+                    Outcome::Failed { error }
+                }
+            };
+            record(&outcome, &media, &mut log, &mut summary)?;
+            observer.finished(index, &item.media, &outcome);
+        }
+        if !waiting.is_empty() {
+            // Polled every second, interruptible.
+            for _ in 0..10 {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
         }
-        observer.finished(index, &item.media, &outcome);
+        queue = waiting.drain(..).map(|(i, p)| (i, Some(p))).collect();
+        round += 1;
     }
     if cancel.is_cancelled() {
         log.line("interrupted; finished reports kept, a re-run resumes")?;
         return Err(BatchError::Cancelled);
     }
     log.line(&format!(
-        "batch over: {} made, {} updated, {} unchanged, {} failed",
+        "batch over: {} made, {} updated, {} unchanged, {} made by other batches, {} failed",
         summary.done.len(),
         summary.updated.len(),
         summary.skipped.len(),
+        summary.elsewhere.len(),
         summary.failed.len()
     ))?;
     Ok(summary)
 }
 
-/// Makes (or skips) one report.
-fn one(
+/// Logs how a report went and counts it.
+fn record(outcome: &Outcome, media: &str, log: &mut Log, summary: &mut Summary) -> Result<(), BatchError> {
+    match outcome {
+        Outcome::Done { report, audio_ms, damage } => {
+            log.line(&format!("done {report} ({media}, {} s of audio)", audio_ms / 1000))?;
+            if !damage.is_empty() {
+                log.line(&format!("warning {report} ({media}): damaged input, {damage}"))?;
+            }
+            summary.done.push(report.clone());
+            summary.audio_ms += audio_ms;
+        }
+        Outcome::Skipped { report } => {
+            log.line(&format!("unchanged {report} ({media}): skipped"))?;
+            summary.skipped.push(report.clone());
+        }
+        Outcome::Updated { report } => {
+            log.line(&format!("updated {report} ({media}): metadata and database, not recognised again"))?;
+            summary.updated.push(report.clone());
+        }
+        Outcome::Elsewhere { report, .. } => {
+            log.line(&format!("made elsewhere {report} ({media}): another batch made it"))?;
+            summary.elsewhere.push(report.clone());
+        }
+        Outcome::Failed { error } => {
+            log.line(&format!("FAILED {media}: {error}"))?;
+            summary.failed.push((media.to_string(), error.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// A report worked out from its inputs, before it is claimed and made.
+struct Plan {
+    /// The inputs as local files (web addresses fetched).
+    item: Item,
+    web: job::WebSources,
+    report: String,
+    fingerprint: String,
+    media_sha256: String,
+    article_sha256: Option<String>,
+    entry: Entry,
+    outputs: Outputs,
+    json_path: PathBuf,
+}
+
+/// Fetches what is on the web, hashes the inputs and names the report.
+fn plan(
     item: &Item,
     cfg: &BatchConfig,
     engine: &Engine,
-    store: &mut Store,
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<Outcome, BatchError> {
+) -> Result<Plan, BatchError> {
     // Web addresses are fetched first (or found in the cache); the report is then made from the
     // local copies, named after the media as fetched.
     let mut web = job::WebSources::default();
     let mut named = None;
-    let fetched;
     let item = if is_web(&item.media) || item.article.as_deref().is_some_and(is_web) {
         let w = crate::remote::WebInputs {
             page: item.article.as_ref().filter(|a| is_web(a)).map(|a| a.to_string_lossy().into_owned()),
@@ -490,10 +577,9 @@ fn one(
             named = Some(name);
             web.media = Some(source);
         }
-        fetched = Item { media: got.media, article, meta: item.meta.clone() };
-        &fetched
+        Item { media: got.media, article, meta: item.meta.clone() }
     } else {
-        item
+        item.clone()
     };
     let read =
         |p: &Path| crate::hash::sha256_file(p).map_err(|source| BatchError::Read { path: p.to_path_buf(), source });
@@ -537,17 +623,49 @@ fn one(
     // A report's whole output set goes into its own folder, the media beside the page. A report
     // without its article still gets its page (video, subtitles, transcript).
     let outputs = Outputs {
-        dir: dir.clone(),
+        dir,
         formats: vec![Format::Srt, Format::Vtt, Format::Json, Format::Txt, Format::Html],
         stem,
         page: Some("report.html".into()),
         media_copy: Some((media_name, item.media.clone())),
         inputs: std::iter::once(item.media.clone()).chain(item.article.clone()).collect(),
     };
+    Ok(Plan { item, web, report, fingerprint, media_sha256, article_sha256, entry, outputs, json_path })
+}
+
+/// Claims a planned report and makes it (or skips it); [`Outcome::Elsewhere`] when another
+/// batch holds it.
+#[allow(clippy::too_many_arguments)]
+fn make(
+    plan: &Plan,
+    cfg: &BatchConfig,
+    engine: &Engine,
+    store: &mut Store,
+    worker: &Worker,
+    log: &mut Log,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Outcome, BatchError> {
+    let Plan { item, report, fingerprint, entry, outputs, json_path, .. } = plan;
+    let report = report.clone();
+    let claim = match worker.claim(store, &report)? {
+        Ok(c) => c,
+        Err(state) => {
+            let (by, seconds) = match state {
+                ClaimState::Held { worker, seconds } => (worker, seconds),
+                ClaimState::Claimed { .. } => (String::new(), 0),
+            };
+            return Ok(Outcome::Elsewhere { report, worker: by, seconds });
+        }
+    };
+    if let Some(before) = &claim.taken_over {
+        log.line(&format!("took over {report} from {before}, whose lease ran out"))?;
+    }
+    let still_ours = || if claim.is_lost() { Err(BatchError::ClaimLost { report: report.clone() }) } else { Ok(()) };
     // Made before from the same inputs: skipped, or only its metadata brought up to date (and
     // put back in the database if a crash came between the files and the database).
-    if let Ok(mut doc) = job::read_document(&json_path)
-        && doc.archive.as_ref().is_some_and(|s| s.fingerprint == fingerprint)
+    if let Ok(mut doc) = job::read_document(json_path)
+        && doc.archive.as_ref().is_some_and(|s| &s.fingerprint == fingerprint)
     {
         let in_db = store.fingerprint(&report)?.as_deref() == Some(fingerprint.as_str());
         if doc.meta == item.meta && in_db {
@@ -556,28 +674,32 @@ fn one(
         if doc.meta != item.meta {
             doc.meta = item.meta.clone();
             let notes = job::build_captions(&mut doc, &cfg.job.profile);
-            job::write_outputs(&doc, &notes, &outputs, cancel)?;
+            still_ours()?;
+            job::write_outputs(&doc, &notes, outputs, cancel)?;
         }
-        store.put(&entry, &doc)?;
+        still_ours()?;
+        store.put(entry, &doc)?;
         return Ok(Outcome::Updated { report });
     }
     let job_cfg = JobConfig {
         media: Media::File(item.media.clone()),
         article: item.article.clone().map(|a| ArticleSpec::full(a, cfg.literal)),
         meta: item.meta.clone(),
-        web,
+        web: plan.web.clone(),
         ..cfg.job.clone()
     };
     outputs.check()?;
     let prepared = job::prepare(&job_cfg)?;
     let mut made = job::transcribe(&job_cfg, prepared, engine, progress, cancel)?;
     made.doc.archive = Some(ArchiveStamp {
-        media_sha256: media_sha256.clone(),
-        article_sha256: article_sha256.clone(),
+        media_sha256: plan.media_sha256.clone(),
+        article_sha256: plan.article_sha256.clone(),
         fingerprint: fingerprint.clone(),
     });
-    job::write_outputs(&made.doc, &made.notes, &outputs, cancel)?;
-    store.put(&entry, &made.doc)?;
+    still_ours()?;
+    job::write_outputs(&made.doc, &made.notes, outputs, cancel)?;
+    still_ours()?;
+    store.put(entry, &made.doc)?;
     let lost = &made.doc.input.audio.damaged;
     let damage = if lost.is_empty() { String::new() } else { crate::media::decode::describe_damage(lost) };
     Ok(Outcome::Done { report, audio_ms: made.doc.input.audio.duration_ms, damage })
@@ -593,8 +715,8 @@ pub struct Indexed {
 
 /// (Re)builds the archive's database from the JSON outputs of `run`, `transcribe` or `batch`
 /// found in `dirs` (the archive's own folders included).
-pub fn index(dirs: &[PathBuf], archive: &Path) -> Result<Indexed, BatchError> {
-    let mut store = Store::open(archive, true)?;
+pub fn index(dirs: &[PathBuf], archive: &Path, db: &Db) -> Result<Indexed, BatchError> {
+    let mut store = Store::connect(db, Some(archive), true)?;
     let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
     let mut files = Vec::new();
     for d in dirs {

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod claim;
+pub mod postgres;
 pub mod query;
 pub mod search;
 pub mod serve;
@@ -11,4 +13,4 @@ pub mod store;
 
 pub use batch::{BatchConfig, BatchError, Item, Observer, Outcome, Summary};
 pub use search::{Filters, Hit};
-pub use store::{Store, StoreError};
+pub use store::{Db, Store, StoreError};

@@ -158,6 +158,16 @@ impl Term {
         }
     }
 
+    /// The term in PostgreSQL's tsquery syntax, as a superset: a phrase asks only for its words
+    /// (positions are capped in a tsvector; the passages are then judged by [`Term::find`]).
+    pub fn tsquery(&self) -> String {
+        match self {
+            Term::Word(w) => format!("'{w}'"),
+            Term::Prefix(p) => format!("'{p}':*"),
+            Term::Phrase(ws) => format!("({})", ws.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" & ")),
+        }
+    }
+
     /// Where this term matches in `toks` (a passage's tokens): (first, last) token positions.
     pub fn find(&self, toks: &[String]) -> Vec<(usize, usize)> {
         match self {
@@ -195,6 +205,19 @@ impl Query {
             .map(|g| format!("({})", g.terms.iter().map(Term::fts5).collect::<Vec<_>>().join(" OR ")))
             .collect();
         Some(groups.join(" AND "))
+    }
+
+    /// What must be present, as a PostgreSQL tsquery (`None` when nothing is asked for).
+    pub fn positive_tsquery(&self) -> Option<String> {
+        if self.groups.is_empty() {
+            return None;
+        }
+        let groups: Vec<String> = self
+            .groups
+            .iter()
+            .map(|g| format!("({})", g.terms.iter().map(Term::tsquery).collect::<Vec<_>>().join(" | ")))
+            .collect();
+        Some(groups.join(" & "))
     }
 
     /// Whether a passage with these tokens matches: every group has a term in it, and no
@@ -236,6 +259,10 @@ mod tests {
         assert_eq!(
             q.fts5().unwrap(),
             r#"(("gerasimov") AND ("prisoners of war") AND ("pash" *) AND ("a" OR "b")) NOT ("moscow")"#
+        );
+        assert_eq!(
+            q.positive_tsquery().unwrap(),
+            "('gerasimov') & (('prisoners' & 'of' & 'war')) & ('pash':*) & ('a' | 'b')"
         );
     }
 

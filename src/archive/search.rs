@@ -3,11 +3,10 @@
 //! its first matched word with a highlighted snippet, its article paragraph and a deep link.
 #![forbid(unsafe_code)]
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::query::{self, Query, Term, tokens};
-use super::store::{Store, StoreError};
+use super::store::{PassageRow, ReportRow, Store, StoreError};
 use crate::text::{is_stop_word, similarity, sound_key};
 
 /// Most hits returned by one search.
@@ -110,31 +109,24 @@ pub fn seconds(ms: u64) -> String {
 
 /// Whether `word` (as typed) should also be matched by other spellings: names are capitalised,
 /// and a word the archive has never heard may be a name misspelled either way.
-fn looks_like_name(store: &Store, typed: &str, folded: &str) -> Result<bool, StoreError> {
+fn looks_like_name(store: &mut Store, typed: &str, folded: &str) -> Result<bool, StoreError> {
     if folded.chars().count() < 4 || is_stop_word(folded) || !folded.chars().all(char::is_alphabetic) {
         return Ok(false);
     }
     if typed.chars().next().is_some_and(char::is_uppercase) {
         return Ok(true);
     }
-    let known: Option<i64> =
-        store.connection().query_row("SELECT 1 FROM vocabulary WHERE term = ?1", [folded], |r| r.get(0)).optional()?;
-    Ok(known.is_none())
+    Ok(!store.is_known(folded)?)
 }
 
 /// Other spellings of `folded` in the archive: the same sound and a similar spelling, or a very
 /// similar spelling.
-fn spellings(store: &Store, folded: &str) -> Result<Vec<String>, StoreError> {
+fn spellings(store: &mut Store, folded: &str) -> Result<Vec<String>, StoreError> {
     let key = sound_key(folded);
     let first: String = folded.chars().take(2).collect();
-    let mut upper = first.clone();
-    upper.push(char::MAX);
-    let mut stmt = store.connection().prepare_cached(
-        "SELECT term, sound FROM vocabulary WHERE sound = ?1 UNION SELECT term, sound FROM vocabulary WHERE term >= ?2 AND term < ?3 LIMIT 20000",
-    )?;
-    let mut found: Vec<(f64, String)> = stmt
-        .query_map(params![key, first, upper], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .filter_map(Result::ok)
+    let mut found: Vec<(f64, String)> = store
+        .vocabulary_near(&key, &first, 20_000)?
+        .into_iter()
         .filter(|(t, _)| t != folded)
         .filter_map(|(t, s)| {
             let sim = similarity(folded, &t);
@@ -146,7 +138,7 @@ fn spellings(store: &Store, folded: &str) -> Result<Vec<String>, StoreError> {
 }
 
 /// Adds other spellings of the query's names to their groups.
-fn expand_names(store: &Store, q: &mut Query) -> Result<(), StoreError> {
+fn expand_names(store: &mut Store, q: &mut Query) -> Result<(), StoreError> {
     for g in &mut q.groups {
         for typed in g.words.clone() {
             let t = tokens(&typed);
@@ -164,82 +156,24 @@ fn expand_names(store: &Store, q: &mut Query) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The query as it will be run: parsed, names expanded.
-pub fn prepare(store: &Store, text: &str) -> Result<Query, StoreError> {
+/// The query as it will be run: parsed, names expanded (here, for every backend).
+pub fn prepare(store: &mut Store, text: &str) -> Result<Query, StoreError> {
     let mut q = query::parse(text);
     expand_names(store, &mut q)?;
     Ok(q)
 }
 
-/// A report whose transcript matches, best first.
-struct ReportRow {
-    id: i64,
-    rank: f64,
-    report: String,
-    folder: String,
-    title: Option<String>,
-    date: Option<String>,
-    source: Option<String>,
-    target: Option<String>,
-}
-
-/// A passage of a matching report.
-struct PassageRow {
-    id: i64,
-    start_ms: i64,
-    end_ms: i64,
-    text: String,
-    recognised: Option<String>,
-    paragraph: Option<i64>,
-    kind: Option<String>,
-}
-
-/// Runs `text` against the archive: at most `limit` hits. Reports are ranked by BM25 over their
-/// whole transcript (FTS5, so the cost does not grow with the number of passages that share a
-/// common word); within a report, its matching passages come in speaking order.
-pub fn search(store: &Store, text: &str, filters: &Filters, limit: usize) -> Result<Vec<Hit>, StoreError> {
+/// Runs `text` against the archive: at most `limit` hits. The database chooses and ranks the
+/// reports whose whole transcript has the query's words (SQLite: BM25 in FTS5; PostgreSQL:
+/// `ts_rank_cd` over a GIN-indexed tsvector), so the cost does not grow with the number of
+/// passages that share a common word; within a report, its passages are judged here, for both
+/// backends alike, and come in speaking order.
+pub fn search(store: &mut Store, text: &str, filters: &Filters, limit: usize) -> Result<Vec<Hit>, StoreError> {
     let q = prepare(store, text)?;
-    let Some(expr) = q.positive_fts5() else { return Ok(Vec::new()) };
     let limit = limit.clamp(1, MAX_LIMIT);
-    let conn = store.connection();
-    let mut reports = conn.prepare_cached(
-        "SELECT r.id, bm25(reports_fts) AS rank, r.report, r.folder, r.title, r.date, r.source, coalesce(r.page, r.media)
-         FROM reports_fts JOIN reports r ON r.id = reports_fts.rowid
-         WHERE reports_fts MATCH ?1
-           AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
-           AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
-         ORDER BY rank, r.report",
-    )?;
-    let mut passages = conn.prepare_cached(
-        "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind FROM passages WHERE report_id = ?1 ORDER BY number",
-    )?;
-    let mut rows = reports.query(params![expr, filters.since, filters.until, filters.source, filters.language])?;
     let mut hits = Vec::new();
-    while let Some(r) = rows.next()? {
-        let report = ReportRow {
-            id: r.get(0)?,
-            rank: r.get(1)?,
-            report: r.get(2)?,
-            folder: r.get(3)?,
-            title: r.get(4)?,
-            date: r.get(5)?,
-            source: r.get(6)?,
-            target: r.get(7)?,
-        };
-        let found: Vec<PassageRow> = passages
-            .query_map([report.id], |p| {
-                Ok(PassageRow {
-                    id: p.get(0)?,
-                    start_ms: p.get(1)?,
-                    end_ms: p.get(2)?,
-                    text: p.get(3)?,
-                    recognised: p.get(4)?,
-                    paragraph: p.get(5)?,
-                    kind: p.get(6)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        for p in found {
+    for report in store.matching_reports(&q, filters)? {
+        for p in store.passages(report.id)? {
             let shown = q.matches(&tokens(&p.text));
             let heard = !shown && p.recognised.as_deref().is_some_and(|t| q.matches(&tokens(t)));
             if shown || heard {
@@ -255,12 +189,9 @@ pub fn search(store: &Store, text: &str, filters: &Filters, limit: usize) -> Res
 
 /// Places a passage's match in its words and builds the hit. `shown`: the match is in the text as
 /// shown (with word times); else only in the recognised text (the passage's times).
-fn hit(store: &Store, q: &Query, report: &ReportRow, p: PassageRow, shown: bool) -> Result<Hit, StoreError> {
-    let conn = store.connection();
+fn hit(store: &mut Store, q: &Query, report: &ReportRow, p: PassageRow, shown: bool) -> Result<Hit, StoreError> {
     let words: Vec<(String, i64, i64)> = if shown {
-        conn.prepare_cached("SELECT word, start_ms, end_ms FROM words WHERE passage_id = ?1 ORDER BY position")?
-            .query_map([p.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?
+        store.words(p.id)?
     } else {
         let heard = p.recognised.as_deref().unwrap_or_default();
         heard.split_whitespace().map(|w| (w.to_string(), p.start_ms, p.end_ms)).collect()
@@ -318,11 +249,8 @@ fn hit(store: &Store, q: &Query, report: &ReportRow, p: PassageRow, shown: bool)
     if to < words.len() {
         push(" …", false);
     }
-    let paragraph_text: Option<String> = match p.paragraph {
-        Some(n) => conn
-            .prepare_cached("SELECT text FROM paragraphs WHERE report_id = ?1 AND number = ?2")?
-            .query_row(params![report.id, n], |r| r.get(0))
-            .optional()?,
+    let paragraph_text = match p.paragraph {
+        Some(n) => store.paragraph_text(report.id, n)?,
         None => None,
     };
     Ok(Hit {
@@ -351,20 +279,22 @@ mod tests {
     #[test]
     fn other_spellings_of_names() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), true).unwrap();
+        let mut store = Store::open(dir.path(), true).unwrap();
         for t in ["sahakian", "zohakoian", "gerasimoff", "garrison", "gerasimov"] {
             store
-                .connection()
-                .execute("INSERT INTO vocabulary (term, sound) VALUES (?1, ?2)", params![t, sound_key(t)])
+                .sqlite()
+                .unwrap()
+                .execute("INSERT INTO vocabulary (term, sound) VALUES (?1, ?2)", [t, &sound_key(t)])
                 .unwrap();
         }
-        assert_eq!(spellings(&store, "sahakyan").unwrap(), ["sahakian"]);
-        assert_eq!(spellings(&store, "gerasimov").unwrap(), ["gerasimoff"]);
-        assert_eq!(spellings(&store, "kerasimoff").unwrap(), ["gerasimoff", "gerasimov"]);
-        assert!(looks_like_name(&store, "Gerasimov", "gerasimov").unwrap());
-        assert!(looks_like_name(&store, "pashinyan", "pashinyan").unwrap(), "never heard: may be a name");
-        assert!(!looks_like_name(&store, "garrison", "garrison").unwrap(), "a known lower-case word");
-        assert!(!looks_like_name(&store, "The", "the").unwrap());
+        let store = &mut store;
+        assert_eq!(spellings(store, "sahakyan").unwrap(), ["sahakian"]);
+        assert_eq!(spellings(store, "gerasimov").unwrap(), ["gerasimoff"]);
+        assert_eq!(spellings(store, "kerasimoff").unwrap(), ["gerasimoff", "gerasimov"]);
+        assert!(looks_like_name(store, "Gerasimov", "gerasimov").unwrap());
+        assert!(looks_like_name(store, "pashinyan", "pashinyan").unwrap(), "never heard: may be a name");
+        assert!(!looks_like_name(store, "garrison", "garrison").unwrap(), "a known lower-case word");
+        assert!(!looks_like_name(store, "The", "the").unwrap());
     }
 
     #[test]

@@ -7,10 +7,11 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::search::{self, Filters};
-use super::store::{Store, StoreError};
+use super::store::{Db, Store, StoreError};
 use crate::progress::Cancel;
 
 /// The search page.
@@ -26,24 +27,52 @@ pub enum ServeError {
     Store(#[from] StoreError),
 }
 
+/// Most idle database connections kept for the next requests.
+const MAX_IDLE: usize = 16;
+
+/// Open connections to the archive's database, reused from one request to the next (a
+/// PostgreSQL connection costs a round of authentication to open).
+struct Pool {
+    db: Db,
+    root: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+impl Pool {
+    fn take(&self) -> Result<Store, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(s) => Ok(s),
+            None => Store::connect(&self.db, Some(&self.root), false),
+        }
+    }
+
+    fn put_back(&self, store: Store) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(store);
+        }
+    }
+}
+
 /// A running server.
 pub struct Server {
     http: tiny_http::Server,
-    root: PathBuf,
-    db: PathBuf,
+    pool: Arc<Pool>,
 }
 
 impl Server {
-    /// Opens the archive and listens on `bind:port` (port 0: any free port).
-    pub fn bind(archive: &Path, bind: &str, port: u16) -> Result<Self, ServeError> {
+    /// Opens the archive (its folder, its database, or both) and listens on `bind:port` (port 0:
+    /// any free port).
+    pub fn bind(archive: Option<&Path>, db: &Db, bind: &str, port: u16) -> Result<Self, ServeError> {
         // Checks that it is an archive now, not at the first request.
-        let store = Store::open(archive, false)?;
+        let store = Store::connect(db, archive, false)?;
         let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
-        let db = archive.to_path_buf();
+        let pool = Arc::new(Pool { db: db.clone(), root, idle: Mutex::new(vec![store]) });
         let addr = format!("{bind}:{port}");
         let http = tiny_http::Server::http(&addr)
             .map_err(|e| ServeError::Listen { addr: addr.clone(), message: e.to_string() })?;
-        Ok(Self { http, root, db })
+        Ok(Self { http, pool })
     }
 
     /// The address it listens on (`127.0.0.1:8080`).
@@ -56,8 +85,8 @@ impl Server {
         while !cancel.is_cancelled() {
             match self.http.recv_timeout(Duration::from_millis(200)) {
                 Ok(Some(req)) => {
-                    let (root, db) = (self.root.clone(), self.db.clone());
-                    std::thread::spawn(move || answer(req, &root, &db));
+                    let pool = Arc::clone(&self.pool);
+                    std::thread::spawn(move || answer(req, &pool));
                 }
                 Ok(None) => {}
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
@@ -87,7 +116,7 @@ fn error(status: u16, message: &str) -> Reply {
     reply(status, "application/json", serde_json::json!({ "error": message }).to_string().into_bytes())
 }
 
-fn answer(req: tiny_http::Request, root: &Path, db: &Path) {
+fn answer(req: tiny_http::Request, pool: &Pool) {
     let response = if !matches!(req.method(), tiny_http::Method::Get | tiny_http::Method::Head) {
         error(405, "only GET and HEAD")
     } else {
@@ -96,10 +125,10 @@ fn answer(req: tiny_http::Request, root: &Path, db: &Path) {
         let (path, query) = raw.split_once('?').unwrap_or((&raw, ""));
         match path {
             "/" | "/index.html" => reply(200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
-            "/api/search" => api_search(query, db),
+            "/api/search" => api_search(query, pool),
             // Browsers ask for it on every page; the reports have none.
             "/favicon.ico" => reply(204, "image/x-icon", Vec::new()),
-            _ => file(path, range.as_deref(), root),
+            _ => file(path, range.as_deref(), &pool.root),
         }
     };
     // tiny_http sends no body for HEAD itself, keeping the length.
@@ -107,7 +136,7 @@ fn answer(req: tiny_http::Request, root: &Path, db: &Path) {
 }
 
 /// `/api/search?q=…&since=…&until=…&source=…&language=…&limit=…`.
-fn api_search(query: &str, db: &Path) -> Reply {
+fn api_search(query: &str, pool: &Pool) -> Reply {
     if query.len() > MAX_QUERY_BYTES {
         return error(414, "query too long");
     }
@@ -129,11 +158,16 @@ fn api_search(query: &str, db: &Path) -> Reply {
     let limit = get("limit").and_then(|l| l.parse().ok()).unwrap_or(20usize);
     let filters =
         Filters { since: get("since"), until: get("until"), source: get("source"), language: get("language") };
-    let store = match Store::open(db, false) {
+    let mut store = match pool.take() {
         Ok(s) => s,
         Err(e) => return error(500, &crate::job::one_line(&e)),
     };
-    match search::search(&store, &q, &filters, limit) {
+    let found = search::search(&mut store, &q, &filters, limit);
+    // A connection that failed is not reused.
+    if found.is_ok() {
+        pool.put_back(store);
+    }
+    match found {
         Ok(hits) => {
             let items: Vec<serde_json::Value> =
                 hits.iter().map(|h| h.to_json(h.link().map(|l| format!("/{l}")))).collect();

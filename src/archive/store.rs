@@ -1,4 +1,5 @@
-//! The archive database (`archive.db`, SQLite with FTS5): one row per report, per spoken
+//! The archive database: `archive.db` (SQLite with FTS5) in the archive folder, or a shared
+//! PostgreSQL database ([`super::postgres`], `--db postgres://…`) with the same tables. One row per report, per spoken
 //! passage with its times and link, per word with its times, per article paragraph with the
 //! times it is spoken, and per failed input. Full-text tables sit beside the rows they index
 //! (`passages_fts`, `paragraphs_fts`, declared `content="…"` so Datasette finds them) and are
@@ -7,8 +8,12 @@
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use super::query::Query;
+use super::search::Filters;
 
 use crate::article::BlockKind;
 use crate::article::link::sentence_spans;
@@ -17,7 +22,7 @@ use crate::formats::json::Document;
 /// The database's file name inside an archive folder.
 pub const DB_FILE: &str = "archive.db";
 /// Version of the tables below, kept in `PRAGMA user_version`.
-pub const SCHEMA: i64 = 1;
+pub const SCHEMA: i64 = 2;
 
 const TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS reports (
@@ -85,6 +90,13 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     sound TEXT NOT NULL               -- its sound key, to find other spellings of names
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary(sound);
+-- Reports being made: a batch claims one before making it and renews its lease as it works;
+-- another batch leaves it alone until the lease runs out (schema 2).
+CREATE TABLE IF NOT EXISTS claims (
+    report TEXT PRIMARY KEY,
+    worker TEXT NOT NULL,             -- host:pid:tag of the batch that holds it
+    lease_until INTEGER NOT NULL      -- milliseconds since 1970
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     text, recognised, content="passages", content_rowid="id", tokenize="unicode61 remove_diacritics 2"
 );
@@ -134,6 +146,63 @@ pub enum StoreError {
     Newer { path: PathBuf, found: i64 },
     #[error("archive database")]
     Sql(#[from] rusqlite::Error),
+    #[error("PostgreSQL archive {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: postgres::Error,
+    },
+    #[error("PostgreSQL archive {url} has no reports yet (fill it with batch or index)")]
+    Empty { url: String },
+    #[error("{url} does not say where its reports' folders are: give the archive folder too")]
+    NoFolder { url: String },
+    #[error("PostgreSQL archive")]
+    Postgres(#[from] postgres::Error),
+}
+
+/// Where an archive's database is: `archive.db` in (or named by) a path, or a PostgreSQL server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Db {
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` connection URL.
+    Postgres(String),
+}
+
+impl Db {
+    /// A `--db` argument: a PostgreSQL URL, else an SQLite file (or a folder holding archive.db).
+    pub fn parse(arg: &str) -> Self {
+        if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+            Db::Postgres(arg.to_string())
+        } else {
+            Db::Sqlite(db_path(Path::new(arg)))
+        }
+    }
+
+    /// The database of an archive folder, unless `db` names another.
+    pub fn of(archive: &Path, db: Option<&str>) -> Self {
+        db.map_or_else(|| Db::Sqlite(db_path(archive)), Db::parse)
+    }
+
+    /// The database and folder of `search` and `serve`: ARCHIVE (a folder, its archive.db, or a
+    /// PostgreSQL URL) and `--db` (which makes ARCHIVE the folder of the reports, if given).
+    pub fn locate(archive: Option<&Path>, db: Option<&str>) -> Option<(Self, Option<PathBuf>)> {
+        match (archive, db) {
+            (a, Some(db)) => Some((Db::parse(db), a.map(Path::to_path_buf))),
+            (Some(a), None) => match Db::parse(&a.to_string_lossy()) {
+                Db::Postgres(url) => Some((Db::Postgres(url), None)),
+                sqlite => Some((sqlite, Some(a.to_path_buf()))),
+            },
+            (None, None) => None,
+        }
+    }
+
+    /// For messages: the file, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Db::Sqlite(p) => p.display().to_string(),
+            Db::Postgres(url) => super::postgres::redact(url),
+        }
+    }
 }
 
 /// Where a report lives and what made it, beside its document.
@@ -150,10 +219,52 @@ pub struct Entry {
     pub fingerprint: Option<String>,
 }
 
+/// A report whose transcript matches a query, best first.
+#[derive(Debug, Clone)]
+pub struct ReportRow {
+    pub id: i64,
+    /// Lower is better: SQLite's BM25, or PostgreSQL's cover density negated.
+    pub rank: f64,
+    pub report: String,
+    pub folder: String,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub source: Option<String>,
+    /// The page, else the media.
+    pub target: Option<String>,
+}
+
+/// A passage of a report.
+#[derive(Debug, Clone)]
+pub struct PassageRow {
+    pub id: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+    pub recognised: Option<String>,
+    pub paragraph: Option<i64>,
+    pub kind: Option<String>,
+}
+
+/// Who holds a report being made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    /// This worker has it (new, or taken over from a worker whose lease ran out).
+    Claimed { taken_over: Option<String> },
+    /// Another worker has it, its lease running for `seconds` more.
+    Held { worker: String, seconds: u64 },
+}
+
+enum Backend {
+    Sqlite(Connection),
+    Postgres(Box<postgres::Client>),
+}
+
 /// An open archive database.
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
     root: PathBuf,
+    db: Db,
 }
 
 /// The database file an archive argument names: a folder (its archive.db) or the file itself.
@@ -165,31 +276,70 @@ pub fn db_path(archive: &Path) -> PathBuf {
     }
 }
 
+/// Dumped in a fixed order by [`Store::dump`]: (columns, the rest of the query).
+const DUMP: [(&[&str], &str); 5] = [
+    (
+        &[
+            "report",
+            "folder",
+            "title",
+            "date",
+            "source",
+            "url",
+            "page",
+            "media",
+            "media_path",
+            "article_path",
+            "duration_ms",
+            "language",
+            "model",
+            "model_sha256",
+            "media_sha256",
+            "article_sha256",
+            "fingerprint",
+            "passages",
+            "words",
+        ],
+        "FROM reports ORDER BY report",
+    ),
+    (
+        &["r.report", "p.number", "p.start_ms", "p.end_ms", "p.text", "p.recognised", "p.paragraph", "p.kind"],
+        "FROM passages p JOIN reports r ON r.id = p.report_id ORDER BY r.report, p.number",
+    ),
+    (
+        &["r.report", "p.number", "w.position", "w.word", "w.start_ms", "w.end_ms"],
+        "FROM words w JOIN passages p ON p.id = w.passage_id JOIN reports r ON r.id = p.report_id
+         ORDER BY r.report, p.number, w.position",
+    ),
+    (
+        &["r.report", "g.number", "g.kind", "g.text", "g.first_spoken_ms", "g.spoken"],
+        "FROM paragraphs g JOIN reports r ON r.id = g.report_id ORDER BY r.report, g.number",
+    ),
+    (&["input", "error"], "FROM failures ORDER BY input"),
+];
+
 impl Store {
-    /// Opens (creating if `create`) the archive at `archive` (a folder or its archive.db).
+    /// Opens (creating if `create`) the SQLite archive at `archive` (a folder or its archive.db).
     pub fn open(archive: &Path, create: bool) -> Result<Self, StoreError> {
-        let path = db_path(archive);
-        if !create && !path.is_file() {
-            return Err(StoreError::Missing { path: archive.to_path_buf() });
+        Self::connect(&Db::Sqlite(db_path(archive)), None, create)
+    }
+
+    /// Opens (creating the tables if `create`) the database `db`. `root` is the archive folder
+    /// (the reports' folders are relative to it): for SQLite the database's own folder, for
+    /// PostgreSQL the one given, else the one recorded by the first batch or index.
+    pub fn connect(db: &Db, root: Option<&Path>, create: bool) -> Result<Self, StoreError> {
+        match db {
+            Db::Sqlite(path) => {
+                let conn = open_sqlite(path, create)?;
+                let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+                Ok(Self { backend: Backend::Sqlite(conn), root, db: db.clone() })
+            }
+            Db::Postgres(url) => {
+                let (client, root) = super::postgres::connect(url, root, create)?;
+                Ok(Self { backend: Backend::Postgres(Box::new(client)), root, db: db.clone() })
+            }
         }
-        let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let open_err = |source| StoreError::Open { path: path.clone(), source };
-        if create {
-            std::fs::create_dir_all(&root).map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(e.into())))?;
-        }
-        let conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
-        if version > SCHEMA {
-            return Err(StoreError::Newer { path, found: version });
-        }
-        if create || version < SCHEMA {
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-            conn.execute_batch(TABLES).map_err(open_err)?;
-            conn.pragma_update(None, "user_version", SCHEMA).map_err(open_err)?;
-        }
-        Ok(Self { conn, root })
     }
 
     /// The folder the archive lives in.
@@ -197,185 +347,446 @@ impl Store {
         &self.root
     }
 
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// Where the database is.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The SQLite connection, for an SQLite archive.
+    pub fn sqlite(&self) -> Option<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(c) => Some(c),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// The fingerprint recorded for `report`, if it is in the archive.
-    pub fn fingerprint(&self, report: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT fingerprint FROM reports WHERE report = ?1", [report], |r| r.get::<_, Option<String>>(0))
-            .optional()?
-            .flatten())
+    pub fn fingerprint(&mut self, report: &str) -> Result<Option<String>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .query_row("SELECT fingerprint FROM reports WHERE report = ?1", [report], |r| {
+                    r.get::<_, Option<String>>(0)
+                })
+                .optional()?
+                .flatten()),
+            Backend::Postgres(c) => super::postgres::fingerprint(c, report),
+        }
     }
 
     /// Adds a report or replaces the one of the same key, in one transaction.
     pub fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let old: Option<i64> =
-            tx.query_row("SELECT id FROM reports WHERE report = ?1", [&entry.report], |r| r.get(0)).optional()?;
-        if let Some(id) = old {
-            let mut stmt = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
-            let rows: Vec<(String, Option<String>)> =
-                stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-            drop(stmt);
-            let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
-            tx.execute(
-                "INSERT INTO reports_fts (reports_fts, rowid, text) VALUES ('delete', ?1, ?2)",
-                params![id, whole],
-            )?;
-            tx.execute("DELETE FROM reports WHERE id = ?1", [id])?;
+        match &mut self.backend {
+            Backend::Sqlite(c) => put_sqlite(c, entry, doc),
+            Backend::Postgres(c) => super::postgres::put(c, entry, doc),
         }
-        let passages = passages_of(doc);
-        let word_count: usize = passages.iter().map(|p| p.words.len()).sum();
-        let title =
-            doc.meta.title.clone().or_else(|| doc.article.as_ref().and_then(|a| a.article.title().map(String::from)));
-        tx.execute(
-            "INSERT INTO reports (report, folder, title, date, source, url, page, media, media_path, article_path,
-                duration_ms, language, model, model_sha256, media_sha256, article_sha256, fingerprint, passages, words,
-                indexed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-            params![
-                entry.report,
-                entry.folder,
-                title,
-                doc.meta.date,
-                doc.meta.source,
-                doc.meta.url,
-                entry.page,
-                entry.media,
-                doc.input.path,
-                doc.article.as_ref().map(|a| a.path.clone()),
-                doc.input.audio.duration_ms as i64,
-                doc.transcript.language,
-                doc.model.name,
-                doc.model.sha256,
-                entry.media_sha256,
-                entry.article_sha256,
-                entry.fingerprint,
-                passages.len() as i64,
-                word_count as i64,
-            ],
-        )?;
-        let report_id = tx.last_insert_rowid();
-        {
-            let mut ins_passage = tx.prepare(
-                "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            let mut ins_word = tx.prepare(
-                "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            let mut ins_vocab = tx.prepare("INSERT OR IGNORE INTO vocabulary (term, sound) VALUES (?1, ?2)")?;
-            for (n, p) in passages.iter().enumerate() {
-                ins_passage.execute(params![
-                    report_id,
-                    n as i64 + 1,
-                    p.start_ms as i64,
-                    p.end_ms as i64,
-                    p.text,
-                    p.recognised,
-                    p.paragraph.map(|x| x as i64),
-                    p.kind,
-                ])?;
-                let passage_id = tx.last_insert_rowid();
-                for (i, w) in p.words.iter().enumerate() {
-                    ins_word.execute(params![
-                        passage_id,
-                        i as i64,
-                        w.text,
-                        w.start_ms as i64,
-                        w.end_ms as i64,
-                        w.probability as f64
-                    ])?;
-                }
-                let recognised = p.recognised.as_deref().unwrap_or_default();
-                for t in super::query::tokens(&p.text).into_iter().chain(super::query::tokens(recognised)) {
-                    if t.chars().any(char::is_alphabetic) {
-                        let sound = crate::text::sound_key(&t);
-                        ins_vocab.execute(params![t, sound])?;
-                    }
-                }
-            }
-            let whole = report_text(passages.iter().map(|p| (p.text.as_str(), p.recognised.as_deref())));
-            tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![report_id, whole])?;
-            if let Some(a) = &doc.article {
-                let mut ins_para = tx.prepare(
-                    "INSERT INTO paragraphs (report_id, number, kind, text, first_spoken_ms, spoken) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for b in a.article.body() {
-                    if b.text.trim().is_empty() || b.kind == BlockKind::Boilerplate {
-                        continue;
-                    }
-                    let spoken: Vec<(u64, u64)> = doc
-                        .links
-                        .as_ref()
-                        .and_then(|l| l.paragraphs.iter().find(|p| p.paragraph == b.number))
-                        .map(|p| p.spoken.iter().map(|r| (r.start_ms, r.end_ms)).collect())
-                        .unwrap_or_default();
-                    let kind = serde_json::to_string(&b.kind).unwrap_or_default().trim_matches('"').to_string();
-                    ins_para.execute(params![
-                        report_id,
-                        b.number as i64,
-                        kind,
-                        b.text,
-                        spoken.first().map(|s| s.0 as i64),
-                        serde_json::to_string(&spoken).unwrap_or_default(),
-                    ])?;
-                }
-            }
-        }
-        tx.execute("DELETE FROM failures WHERE input = ?1", [&doc.input.path])?;
-        tx.commit()?;
-        Ok(())
     }
 
     /// Records that `input` failed with `error` (replacing an earlier failure of it).
     pub fn fail(&mut self, input: &str, error: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO failures (input, error, failed_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-             ON CONFLICT(input) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at",
-            params![input, error],
-        )?;
-        Ok(())
+        match &mut self.backend {
+            Backend::Sqlite(c) => {
+                c.execute(
+                    "INSERT INTO failures (input, error, failed_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+                     ON CONFLICT(input) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at",
+                    params![input, error],
+                )?;
+                Ok(())
+            }
+            Backend::Postgres(c) => super::postgres::fail(c, input, error),
+        }
     }
 
-    /// Every row of every table in a fixed order, without row ids or timestamps: two archives
-    /// of the same reports dump the same.
-    pub fn dump(&self) -> Result<String, StoreError> {
-        let mut out = String::new();
-        let queries = [
-            "SELECT report, folder, title, date, source, url, page, media, media_path, article_path, duration_ms,
-                language, model, model_sha256, media_sha256, article_sha256, fingerprint, passages, words
-             FROM reports ORDER BY report",
-            "SELECT r.report, p.number, p.start_ms, p.end_ms, p.text, p.recognised, p.paragraph, p.kind
-             FROM passages p JOIN reports r ON r.id = p.report_id ORDER BY r.report, p.number",
-            "SELECT r.report, p.number, w.position, w.word, w.start_ms, w.end_ms
-             FROM words w JOIN passages p ON p.id = w.passage_id JOIN reports r ON r.id = p.report_id
-             ORDER BY r.report, p.number, w.position",
-            "SELECT r.report, g.number, g.kind, g.text, g.first_spoken_ms, g.spoken
-             FROM paragraphs g JOIN reports r ON r.id = g.report_id ORDER BY r.report, g.number",
-            "SELECT input, error FROM failures ORDER BY input",
-        ];
-        for q in queries {
-            let mut stmt = self.conn.prepare(q)?;
-            let n = stmt.column_count();
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let cells: Vec<String> = (0..n)
-                    .map(|i| match row.get_ref(i) {
-                        Ok(v) => format!("{v:?}"),
-                        Err(e) => e.to_string(),
+    /// Whether `term` (folded) is a word of the archive.
+    pub fn is_known(&mut self, term: &str) -> Result<bool, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .prepare_cached("SELECT 1 FROM vocabulary WHERE term = ?1")?
+                .query_row([term], |r| r.get::<_, i64>(0))
+                .optional()?
+                .is_some()),
+            Backend::Postgres(c) => super::postgres::is_known(c, term),
+        }
+    }
+
+    /// Words of the archive (with their sound keys) that sound like `sound` or begin with
+    /// `prefix`, at most `limit` of the latter.
+    pub fn vocabulary_near(
+        &mut self,
+        sound: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut upper = prefix.to_string();
+        upper.push(char::MAX);
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .prepare_cached(
+                    "SELECT term, sound FROM vocabulary WHERE sound = ?1
+                     UNION SELECT term, sound FROM vocabulary WHERE term >= ?2 AND term < ?3 LIMIT ?4",
+                )?
+                .query_map(params![sound, prefix, upper, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?),
+            Backend::Postgres(c) => super::postgres::vocabulary_near(c, sound, prefix, &upper, limit),
+        }
+    }
+
+    /// The reports whose whole transcript has every group of `q` (exclusions and phrases are
+    /// judged per passage by the caller), best first.
+    pub fn matching_reports(&mut self, q: &Query, filters: &Filters) -> Result<Vec<ReportRow>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => {
+                let Some(expr) = q.positive_fts5() else { return Ok(Vec::new()) };
+                let mut stmt = c.prepare_cached(
+                    "SELECT r.id, bm25(reports_fts) AS rank, r.report, r.folder, r.title, r.date, r.source, coalesce(r.page, r.media)
+                     FROM reports_fts JOIN reports r ON r.id = reports_fts.rowid
+                     WHERE reports_fts MATCH ?1
+                       AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
+                       AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
+                     ORDER BY rank, r.report",
+                )?;
+                let rows = stmt
+                    .query_map(params![expr, filters.since, filters.until, filters.source, filters.language], |r| {
+                        Ok(ReportRow {
+                            id: r.get(0)?,
+                            rank: r.get(1)?,
+                            report: r.get(2)?,
+                            folder: r.get(3)?,
+                            title: r.get(4)?,
+                            date: r.get(5)?,
+                            source: r.get(6)?,
+                            target: r.get(7)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            }
+            Backend::Postgres(c) => super::postgres::matching_reports(c, q, filters),
+        }
+    }
+
+    /// A report's passages in speaking order.
+    pub fn passages(&mut self, report_id: i64) -> Result<Vec<PassageRow>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .prepare_cached(
+                    "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind FROM passages WHERE report_id = ?1 ORDER BY number",
+                )?
+                .query_map([report_id], |p| {
+                    Ok(PassageRow {
+                        id: p.get(0)?,
+                        start_ms: p.get(1)?,
+                        end_ms: p.get(2)?,
+                        text: p.get(3)?,
+                        recognised: p.get(4)?,
+                        paragraph: p.get(5)?,
+                        kind: p.get(6)?,
                     })
-                    .collect();
+                })?
+                .collect::<Result<_, _>>()?),
+            Backend::Postgres(c) => super::postgres::passages(c, report_id),
+        }
+    }
+
+    /// A passage's words with their times, in order.
+    pub fn words(&mut self, passage_id: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .prepare_cached("SELECT word, start_ms, end_ms FROM words WHERE passage_id = ?1 ORDER BY position")?
+                .query_map([passage_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?),
+            Backend::Postgres(c) => super::postgres::words(c, passage_id),
+        }
+    }
+
+    /// The text of a report's article paragraph.
+    pub fn paragraph_text(&mut self, report_id: i64, number: i64) -> Result<Option<String>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .prepare_cached("SELECT text FROM paragraphs WHERE report_id = ?1 AND number = ?2")?
+                .query_row(params![report_id, number], |r| r.get(0))
+                .optional()?),
+            Backend::Postgres(c) => super::postgres::paragraph_text(c, report_id, number),
+        }
+    }
+
+    /// Claims `report` for `worker` for `lease`: free, or held by a worker whose lease ran out,
+    /// it is this worker's; else it says who holds it. PostgreSQL judges the lease by the
+    /// server's clock (machines' clocks may differ), SQLite by this machine's.
+    pub fn claim(&mut self, report: &str, worker: &str, lease: Duration) -> Result<ClaimState, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let now = unix_ms();
+                let held: Option<(String, i64)> = tx
+                    .query_row("SELECT worker, lease_until FROM claims WHERE report = ?1", [report], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                let state = match held {
+                    Some((w, until)) if w != worker && until > now => {
+                        ClaimState::Held { worker: w, seconds: ((until - now) as u64).div_ceil(1000) }
+                    }
+                    other => {
+                        tx.execute(
+                            "INSERT INTO claims (report, worker, lease_until) VALUES (?1, ?2, ?3)
+                             ON CONFLICT(report) DO UPDATE SET worker = excluded.worker, lease_until = excluded.lease_until",
+                            params![report, worker, now + lease.as_millis() as i64],
+                        )?;
+                        ClaimState::Claimed { taken_over: other.map(|(w, _)| w).filter(|w| w != worker) }
+                    }
+                };
+                tx.commit()?;
+                Ok(state)
+            }
+            Backend::Postgres(c) => super::postgres::claim(c, report, worker, lease),
+        }
+    }
+
+    /// Extends `worker`'s claim on `report`; false when it no longer holds it.
+    pub fn renew(&mut self, report: &str, worker: &str, lease: Duration) -> Result<bool, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c.execute(
+                "UPDATE claims SET lease_until = ?3 WHERE report = ?1 AND worker = ?2",
+                params![report, worker, unix_ms() + lease.as_millis() as i64],
+            )? == 1),
+            Backend::Postgres(c) => super::postgres::renew(c, report, worker, lease),
+        }
+    }
+
+    /// Gives up `worker`'s claim on `report` (nothing if it no longer holds it).
+    pub fn release(&mut self, report: &str, worker: &str) -> Result<(), StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => {
+                c.execute("DELETE FROM claims WHERE report = ?1 AND worker = ?2", params![report, worker])?;
+                Ok(())
+            }
+            Backend::Postgres(c) => super::postgres::release(c, report, worker),
+        }
+    }
+
+    /// Every row of every table in a fixed order, without row ids or timestamps, each value as
+    /// text: two archives of the same reports dump the same, whichever their backends.
+    pub fn dump(&mut self) -> Result<String, StoreError> {
+        let mut out = String::new();
+        for (columns, rest) in DUMP {
+            let rows: Vec<Vec<Option<String>>> = match &mut self.backend {
+                Backend::Sqlite(c) => {
+                    let mut stmt = c.prepare(&format!("SELECT {} {rest}", columns.join(", ")))?;
+                    let mut rows = stmt.query([])?;
+                    let mut all = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        let cells = (0..columns.len())
+                            .map(|i| {
+                                row.get_ref(i).map(|v| match v {
+                                    rusqlite::types::ValueRef::Null => None,
+                                    rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
+                                    rusqlite::types::ValueRef::Real(f) => Some(f.to_string()),
+                                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                                        Some(String::from_utf8_lossy(t).into_owned())
+                                    }
+                                })
+                            })
+                            .collect::<Result<_, _>>()?;
+                        all.push(cells);
+                    }
+                    all
+                }
+                Backend::Postgres(c) => super::postgres::dump_rows(c, columns, rest)?,
+            };
+            for cells in rows {
+                let cells: Vec<String> = cells.iter().map(|c| format!("{c:?}")).collect();
                 out.push_str(&cells.join("\t"));
                 out.push('\n');
             }
             out.push_str("--\n");
         }
         Ok(out)
+    }
+}
+
+/// Milliseconds since 1970 on this machine's clock.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    if !create && !path.is_file() {
+        let shown = if path.file_name().is_some_and(|n| n == DB_FILE) { path.parent().unwrap_or(path) } else { path };
+        return Err(StoreError::Missing { path: shown.to_path_buf() });
+    }
+    let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+    if create && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(e.into())))?;
+    }
+    let conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
+    if version > SCHEMA {
+        return Err(StoreError::Newer { path: path.to_path_buf(), found: version });
+    }
+    if create || version < SCHEMA {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.execute_batch(TABLES).map_err(open_err)?;
+        conn.pragma_update(None, "user_version", SCHEMA).map_err(open_err)?;
+    }
+    Ok(conn)
+}
+
+fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let old: Option<i64> =
+        tx.query_row("SELECT id FROM reports WHERE report = ?1", [&entry.report], |r| r.get(0)).optional()?;
+    if let Some(id) = old {
+        let mut stmt = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
+        let rows: Vec<(String, Option<String>)> =
+            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        drop(stmt);
+        let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
+        tx.execute("INSERT INTO reports_fts (reports_fts, rowid, text) VALUES ('delete', ?1, ?2)", params![id, whole])?;
+        tx.execute("DELETE FROM reports WHERE id = ?1", [id])?;
+    }
+    let row = ReportFields::of(doc);
+    let passages = &row.passages;
+    tx.execute(
+        "INSERT INTO reports (report, folder, title, date, source, url, page, media, media_path, article_path,
+            duration_ms, language, model, model_sha256, media_sha256, article_sha256, fingerprint, passages, words,
+            indexed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+        params![
+            entry.report,
+            entry.folder,
+            row.title,
+            doc.meta.date,
+            doc.meta.source,
+            doc.meta.url,
+            entry.page,
+            entry.media,
+            doc.input.path,
+            doc.article.as_ref().map(|a| a.path.clone()),
+            doc.input.audio.duration_ms as i64,
+            doc.transcript.language,
+            doc.model.name,
+            doc.model.sha256,
+            entry.media_sha256,
+            entry.article_sha256,
+            entry.fingerprint,
+            passages.len() as i64,
+            row.word_count as i64,
+        ],
+    )?;
+    let report_id = tx.last_insert_rowid();
+    {
+        let mut ins_passage = tx.prepare(
+            "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut ins_word = tx.prepare(
+            "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (n, p) in passages.iter().enumerate() {
+            ins_passage.execute(params![
+                report_id,
+                n as i64 + 1,
+                p.start_ms as i64,
+                p.end_ms as i64,
+                p.text,
+                p.recognised,
+                p.paragraph.map(|x| x as i64),
+                p.kind,
+            ])?;
+            let passage_id = tx.last_insert_rowid();
+            for (i, w) in p.words.iter().enumerate() {
+                ins_word.execute(params![
+                    passage_id,
+                    i as i64,
+                    w.text,
+                    w.start_ms as i64,
+                    w.end_ms as i64,
+                    w.probability as f64
+                ])?;
+            }
+        }
+        let mut ins_vocab = tx.prepare("INSERT OR IGNORE INTO vocabulary (term, sound) VALUES (?1, ?2)")?;
+        for (t, sound) in &row.vocabulary {
+            ins_vocab.execute(params![t, sound])?;
+        }
+        tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![report_id, row.whole])?;
+        let mut ins_para = tx.prepare(
+            "INSERT INTO paragraphs (report_id, number, kind, text, first_spoken_ms, spoken) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for g in &row.paragraphs {
+            ins_para.execute(params![report_id, g.number, g.kind, g.text, g.first_spoken_ms, g.spoken])?;
+        }
+    }
+    tx.execute("DELETE FROM failures WHERE input = ?1", [&doc.input.path])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// What a report puts in the database besides its entry, worked out once for both backends.
+pub(crate) struct ReportFields<'a> {
+    pub title: Option<String>,
+    pub passages: Vec<StoredPassage<'a>>,
+    pub word_count: usize,
+    /// The whole transcript as the report-level index reads it.
+    pub whole: String,
+    /// New words for the vocabulary (folded, with sound keys), sorted, each once.
+    pub vocabulary: Vec<(String, String)>,
+    pub paragraphs: Vec<StoredParagraph>,
+}
+
+/// An article paragraph as the archive stores it.
+pub(crate) struct StoredParagraph {
+    pub number: i64,
+    pub kind: String,
+    pub text: String,
+    pub first_spoken_ms: Option<i64>,
+    /// JSON list of [start_ms, end_ms].
+    pub spoken: String,
+}
+
+impl<'a> ReportFields<'a> {
+    pub fn of(doc: &'a Document) -> Self {
+        let passages = passages_of(doc);
+        let word_count = passages.iter().map(|p| p.words.len()).sum();
+        let title =
+            doc.meta.title.clone().or_else(|| doc.article.as_ref().and_then(|a| a.article.title().map(String::from)));
+        let whole = report_text(passages.iter().map(|p| (p.text.as_str(), p.recognised.as_deref())));
+        let mut terms: Vec<String> =
+            super::query::tokens(&whole).into_iter().filter(|t| t.chars().any(char::is_alphabetic)).collect();
+        terms.sort();
+        terms.dedup();
+        let vocabulary = terms
+            .into_iter()
+            .map(|t| {
+                let sound = crate::text::sound_key(&t);
+                (t, sound)
+            })
+            .collect();
+        let mut paragraphs = Vec::new();
+        if let Some(a) = &doc.article {
+            for b in a.article.body() {
+                if b.text.trim().is_empty() || b.kind == BlockKind::Boilerplate {
+                    continue;
+                }
+                let spoken: Vec<(u64, u64)> = doc
+                    .links
+                    .as_ref()
+                    .and_then(|l| l.paragraphs.iter().find(|p| p.paragraph == b.number))
+                    .map(|p| p.spoken.iter().map(|r| (r.start_ms, r.end_ms)).collect())
+                    .unwrap_or_default();
+                paragraphs.push(StoredParagraph {
+                    number: b.number as i64,
+                    kind: serde_json::to_string(&b.kind).unwrap_or_default().trim_matches('"').to_string(),
+                    text: b.text.clone(),
+                    first_spoken_ms: spoken.first().map(|s| s.0 as i64),
+                    spoken: serde_json::to_string(&spoken).unwrap_or_default(),
+                });
+            }
+        }
+        Self { title, passages, word_count, whole, vocabulary, paragraphs }
     }
 }
 

@@ -1,0 +1,96 @@
+//! Several batches filling one archive at once (on one machine, or on several sharing a folder
+//! and a PostgreSQL database): a batch claims a report before making it and holds it with a
+//! lease that a thread renews; another batch leaves a held report alone and comes back to it
+//! once the rest is done, and takes it over when its holder stopped renewing (it crashed or
+//! was killed).
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::store::{ClaimState, Db, Store, StoreError};
+
+/// How long a claim lasts without renewal, unless `--lease` says.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// Shortest lease taken.
+pub const MIN_LEASE: Duration = Duration::from_secs(2);
+
+/// This batch, as other batches see it in the claims table.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// `host:pid:tag`, different for every batch ever run.
+    pub id: String,
+    pub lease: Duration,
+    db: Db,
+    root: PathBuf,
+}
+
+impl Worker {
+    pub fn new(db: &Db, root: PathBuf, lease: Duration) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let id = format!("{host}:{}:{nanos:08x}", std::process::id());
+        Self { id, lease: lease.max(MIN_LEASE), db: db.clone(), root }
+    }
+
+    /// Claims `report`: `Ok(Ok(claim))` when this batch may make it, `Ok(Err(state))` when
+    /// another batch holds it.
+    pub fn claim(&self, store: &mut Store, report: &str) -> Result<Result<Claim, ClaimState>, StoreError> {
+        match store.claim(report, &self.id, self.lease)? {
+            ClaimState::Claimed { taken_over } => {
+                // Its own connection: the batch's is busy with the report's work.
+                let mut renewer = Store::connect(&self.db, Some(&self.root), false)?;
+                let (stop, stopped) = mpsc::channel::<()>();
+                let lost = Arc::new(AtomicBool::new(false));
+                let (flag, report_name, id, lease) =
+                    (Arc::clone(&lost), report.to_string(), self.id.clone(), self.lease);
+                let thread = std::thread::spawn(move || {
+                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(lease / 3) {
+                        // A failed renewal is tried again at the next tick; the lease allows two
+                        // misses.
+                        if let Ok(false) = renewer.renew(&report_name, &id, lease) {
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    let _ = renewer.release(&report_name, &id);
+                });
+                Ok(Ok(Claim { report: report.to_string(), taken_over, lost, stop: Some(stop), thread: Some(thread) }))
+            }
+            held => Ok(Err(held)),
+        }
+    }
+}
+
+/// A report this batch holds; dropped, it is released.
+pub struct Claim {
+    pub report: String,
+    /// The worker whose expired claim this one replaced.
+    pub taken_over: Option<String>,
+    lost: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Claim {
+    /// Another batch took the report over (this one failed to renew in time).
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The archive in PostgreSQL (`--db postgres://…`): the tables of the SQLite archive, shared by
+//! a team. Several batches on different machines fill it at once, each claiming a report before
+//! making it (`FOR UPDATE SKIP LOCKED`, with a lease the worker renews).
+//!
+//! Full text: each report's whole transcript, and each passage, is a `tsvector` with a GIN
+//! index. The vectors and queries are built here from the tokens of [`super::query::tokens`],
+//! not by PostgreSQL's parser and dictionaries, so both backends split, fold and match words
+//! exactly alike (whatever the server's locale and text-search configuration) and a query finds
+//! the same passages in either. Reports are ranked by `ts_rank_cd`.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use postgres::Client;
+use postgres::types::ToSql;
+
+use super::query::Query;
+use super::search::Filters;
+use super::store::{ClaimState, Entry, PassageRow, ReportFields, ReportRow, StoreError};
+use crate::formats::json::Document;
+
+/// Version of the tables below, kept in `settings`.
+pub const SCHEMA: i64 = 1;
+/// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Serialises the creation of the tables when several batches start at once.
+const SCHEMA_LOCK: i64 = 0x7669_6473_6372;
+
+const TABLES: &str = r#"
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    id BIGSERIAL PRIMARY KEY,
+    report TEXT COLLATE "C" NOT NULL UNIQUE,
+    folder TEXT NOT NULL,
+    title TEXT,
+    date TEXT,
+    source TEXT,
+    url TEXT,
+    page TEXT,
+    media TEXT,
+    media_path TEXT,
+    article_path TEXT,
+    duration_ms BIGINT,
+    language TEXT,
+    model TEXT,
+    model_sha256 TEXT,
+    media_sha256 TEXT,
+    article_sha256 TEXT,
+    fingerprint TEXT,
+    passages BIGINT,
+    words BIGINT,
+    indexed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    tsv TSVECTOR NOT NULL              -- the whole transcript, as shown and as recognised
+);
+CREATE INDEX IF NOT EXISTS reports_tsv ON reports USING GIN (tsv);
+CREATE TABLE IF NOT EXISTS passages (
+    id BIGSERIAL PRIMARY KEY,
+    report_id BIGINT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    number BIGINT NOT NULL,
+    start_ms BIGINT NOT NULL,
+    end_ms BIGINT NOT NULL,
+    text TEXT NOT NULL,
+    recognised TEXT,
+    paragraph BIGINT,
+    kind TEXT,
+    tsv TSVECTOR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_report ON passages (report_id, number);
+CREATE INDEX IF NOT EXISTS passages_tsv ON passages USING GIN (tsv);
+CREATE TABLE IF NOT EXISTS words (
+    passage_id BIGINT NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    position BIGINT NOT NULL,
+    word TEXT NOT NULL,
+    start_ms BIGINT NOT NULL,
+    end_ms BIGINT NOT NULL,
+    probability REAL,
+    PRIMARY KEY (passage_id, position)
+);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    id BIGSERIAL PRIMARY KEY,
+    report_id BIGINT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    number BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    first_spoken_ms BIGINT,
+    spoken TEXT
+);
+CREATE INDEX IF NOT EXISTS paragraphs_report ON paragraphs (report_id, number);
+CREATE TABLE IF NOT EXISTS failures (
+    id BIGSERIAL PRIMARY KEY,
+    input TEXT COLLATE "C" NOT NULL UNIQUE,
+    error TEXT NOT NULL,
+    failed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS vocabulary (
+    term TEXT COLLATE "C" PRIMARY KEY,
+    sound TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary (sound);
+CREATE TABLE IF NOT EXISTS claims (
+    report TEXT COLLATE "C" PRIMARY KEY,
+    worker TEXT NOT NULL,
+    claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    lease_until TIMESTAMPTZ NOT NULL
+);
+"#;
+
+/// The URL with its password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// Connects (creating the tables if `create`); returns the client and the archive folder.
+pub(crate) fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, PathBuf), StoreError> {
+    let shown = redact(url);
+    let err = |source| StoreError::Connect { url: shown.clone(), source };
+    let mut config: postgres::Config = url.parse().map_err(err)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("vidscribe");
+    }
+    let mut client = config.connect(postgres::NoTls).map_err(err)?;
+    if create {
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+        tx.batch_execute(TABLES)?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+            &[&SCHEMA.to_string()],
+        )?;
+        if let Some(r) = root {
+            let r = std::path::absolute(r).unwrap_or_else(|_| r.to_path_buf());
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('root', $1) ON CONFLICT (key) DO NOTHING",
+                &[&r.to_string_lossy().into_owned()],
+            )?;
+        }
+        tx.commit()?;
+    }
+    let has_tables: Option<String> = client.query_one("SELECT to_regclass('settings')::text", &[])?.get(0);
+    if has_tables.is_none() {
+        return Err(StoreError::Empty { url: shown });
+    }
+    let setting = |c: &mut Client, key: &str| -> Result<Option<String>, StoreError> {
+        Ok(c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key])?.map(|r| r.get(0)))
+    };
+    let found: i64 = setting(&mut client, "schema")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+    if found > SCHEMA {
+        return Err(StoreError::Newer { path: PathBuf::from(shown), found });
+    }
+    let root = match root {
+        Some(r) => r.to_path_buf(),
+        None => setting(&mut client, "root")?.map(PathBuf::from).ok_or(StoreError::NoFolder { url: shown })?,
+    };
+    Ok((client, root))
+}
+
+pub(crate) fn fingerprint(c: &mut Client, report: &str) -> Result<Option<String>, StoreError> {
+    Ok(c.query_opt("SELECT fingerprint FROM reports WHERE report = $1", &[&report])?.and_then(|r| r.get(0)))
+}
+
+/// A tsvector literal of `text`'s tokens with their positions (PostgreSQL keeps positions up to
+/// 16,383 and 256 per word; the report-level vector only chooses reports, passages are judged
+/// by their own tokens, so nothing is missed beyond them).
+fn tsvector(text: &str) -> String {
+    let mut at: std::collections::BTreeMap<String, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, t) in super::query::tokens(text).into_iter().enumerate() {
+        // Tokens are letters and digits only; PostgreSQL refuses a word over 2,047 bytes.
+        if t.len() < 2_000 {
+            let p = at.entry(t).or_default();
+            if p.len() < 256 {
+                p.push((i + 1).min(16_383));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (t, positions) in at {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let mut positions = positions;
+        positions.dedup();
+        out.push_str(&format!("'{t}':{}", positions.iter().map(usize::to_string).collect::<Vec<_>>().join(",")));
+    }
+    out
+}
+
+pub(crate) fn put(c: &mut Client, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
+    let row = ReportFields::of(doc);
+    let mut tx = c.transaction()?;
+    tx.execute("DELETE FROM reports WHERE report = $1", &[&entry.report])?;
+    let article_path = doc.article.as_ref().map(|a| a.path.clone());
+    let duration = doc.input.audio.duration_ms as i64;
+    let (n_passages, n_words) = (row.passages.len() as i64, row.word_count as i64);
+    let tsv = tsvector(&row.whole);
+    let params: [&(dyn ToSql + Sync); 20] = [
+        &entry.report,
+        &entry.folder,
+        &row.title,
+        &doc.meta.date,
+        &doc.meta.source,
+        &doc.meta.url,
+        &entry.page,
+        &entry.media,
+        &doc.input.path,
+        &article_path,
+        &duration,
+        &doc.transcript.language,
+        &doc.model.name,
+        &doc.model.sha256,
+        &entry.media_sha256,
+        &entry.article_sha256,
+        &entry.fingerprint,
+        &n_passages,
+        &n_words,
+        &tsv,
+    ];
+    let report_id: i64 = tx
+        .query_one(
+            "INSERT INTO reports (report, folder, title, date, source, url, page, media, media_path, article_path,
+                duration_ms, language, model, model_sha256, media_sha256, article_sha256, fingerprint, passages,
+                words, tsv)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                $20::text::tsvector)
+             RETURNING id",
+            &params,
+        )?
+        .get(0);
+    let ps = &row.passages;
+    let numbers: Vec<i64> = (1..=ps.len() as i64).collect();
+    let starts: Vec<i64> = ps.iter().map(|p| p.start_ms as i64).collect();
+    let ends: Vec<i64> = ps.iter().map(|p| p.end_ms as i64).collect();
+    let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
+    let heard: Vec<Option<&str>> = ps.iter().map(|p| p.recognised.as_deref()).collect();
+    let paragraphs: Vec<Option<i64>> = ps.iter().map(|p| p.paragraph.map(|n| n as i64)).collect();
+    let kinds: Vec<Option<&str>> = ps.iter().map(|p| p.kind).collect();
+    let vectors: Vec<String> =
+        ps.iter().map(|p| tsvector(&format!("{}\n{}", p.text, p.recognised.as_deref().unwrap_or_default()))).collect();
+    let ids = tx.query(
+        "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv)
+         SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector
+         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+                     $9::text[]) AS u(n, s, e, t, r, p, k, v)
+         RETURNING id, number",
+        &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors],
+    )?;
+    let mut passage_ids = vec![0i64; ps.len()];
+    for r in ids {
+        let number: i64 = r.get(1);
+        passage_ids[(number - 1) as usize] = r.get(0);
+    }
+    let (mut w_passage, mut w_pos, mut w_text, mut w_start, mut w_end, mut w_prob) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (p, id) in ps.iter().zip(&passage_ids) {
+        for (i, w) in p.words.iter().enumerate() {
+            w_passage.push(*id);
+            w_pos.push(i as i64);
+            w_text.push(w.text.as_str());
+            w_start.push(w.start_ms as i64);
+            w_end.push(w.end_ms as i64);
+            w_prob.push(w.probability);
+        }
+    }
+    tx.execute(
+        "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::real[])",
+        &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob],
+    )?;
+    // Sorted: two batches adding the same new words lock them in the same order.
+    let (terms, sounds): (Vec<&str>, Vec<&str>) = row.vocabulary.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
+    tx.execute(
+        "INSERT INTO vocabulary (term, sound) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (term) DO NOTHING",
+        &[&terms, &sounds],
+    )?;
+    let g = &row.paragraphs;
+    let g_number: Vec<i64> = g.iter().map(|p| p.number).collect();
+    let g_kind: Vec<&str> = g.iter().map(|p| p.kind.as_str()).collect();
+    let g_text: Vec<&str> = g.iter().map(|p| p.text.as_str()).collect();
+    let g_first: Vec<Option<i64>> = g.iter().map(|p| p.first_spoken_ms).collect();
+    let g_spoken: Vec<&str> = g.iter().map(|p| p.spoken.as_str()).collect();
+    tx.execute(
+        "INSERT INTO paragraphs (report_id, number, kind, text, first_spoken_ms, spoken)
+         SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u",
+        &[&report_id, &g_number, &g_kind, &g_text, &g_first, &g_spoken],
+    )?;
+    tx.execute("DELETE FROM failures WHERE input = $1", &[&doc.input.path])?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(crate) fn fail(c: &mut Client, input: &str, error: &str) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO failures (input, error) VALUES ($1, $2)
+         ON CONFLICT (input) DO UPDATE SET error = excluded.error, failed_at = now()",
+        &[&input, &error],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn is_known(c: &mut Client, term: &str) -> Result<bool, StoreError> {
+    Ok(c.query_opt("SELECT 1 FROM vocabulary WHERE term = $1", &[&term])?.is_some())
+}
+
+pub(crate) fn vocabulary_near(
+    c: &mut Client,
+    sound: &str,
+    prefix: &str,
+    upper: &str,
+    limit: usize,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let limit = limit as i64;
+    Ok(c.query(
+        "SELECT term, sound FROM vocabulary WHERE sound = $1
+         UNION SELECT term, sound FROM vocabulary WHERE term >= $2 AND term < $3 LIMIT $4",
+        &[&sound, &prefix, &upper, &limit],
+    )?
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect())
+}
+
+pub(crate) fn matching_reports(c: &mut Client, q: &Query, f: &Filters) -> Result<Vec<ReportRow>, StoreError> {
+    let Some(tsquery) = q.positive_tsquery() else { return Ok(Vec::new()) };
+    let rows = c.query(
+        "SELECT r.id, ts_rank_cd(r.tsv, q)::float8 AS rank, r.report, r.folder, r.title, r.date, r.source,
+                coalesce(r.page, r.media)
+         FROM reports r, CAST($1::text AS tsquery) q
+         WHERE r.tsv @@ q
+           AND ($2::text IS NULL OR r.date >= $2) AND ($3::text IS NULL OR r.date <= $3)
+           AND ($4::text IS NULL OR r.source = $4) AND ($5::text IS NULL OR r.language = $5)
+         ORDER BY rank DESC, r.report",
+        &[&tsquery, &f.since, &f.until, &f.source, &f.language],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ReportRow {
+            id: r.get(0),
+            rank: -r.get::<_, f64>(1),
+            report: r.get(2),
+            folder: r.get(3),
+            title: r.get(4),
+            date: r.get(5),
+            source: r.get(6),
+            target: r.get(7),
+        })
+        .collect())
+}
+
+pub(crate) fn passages(c: &mut Client, report_id: i64) -> Result<Vec<PassageRow>, StoreError> {
+    Ok(c.query(
+        "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind FROM passages WHERE report_id = $1 ORDER BY number",
+        &[&report_id],
+    )?
+    .into_iter()
+    .map(|p| PassageRow {
+        id: p.get(0),
+        start_ms: p.get(1),
+        end_ms: p.get(2),
+        text: p.get(3),
+        recognised: p.get(4),
+        paragraph: p.get(5),
+        kind: p.get(6),
+    })
+    .collect())
+}
+
+pub(crate) fn words(c: &mut Client, passage_id: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    Ok(c.query("SELECT word, start_ms, end_ms FROM words WHERE passage_id = $1 ORDER BY position", &[&passage_id])?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+pub(crate) fn paragraph_text(c: &mut Client, report_id: i64, number: i64) -> Result<Option<String>, StoreError> {
+    Ok(c.query_opt("SELECT text FROM paragraphs WHERE report_id = $1 AND number = $2", &[&report_id, &number])?
+        .map(|r| r.get(0)))
+}
+
+pub(crate) fn claim(c: &mut Client, report: &str, worker: &str, lease: Duration) -> Result<ClaimState, StoreError> {
+    let ms = lease.as_millis() as f64;
+    let mut tx = c.transaction()?;
+    let inserted = tx.execute(
+        "INSERT INTO claims (report, worker, lease_until) VALUES ($1, $2, now() + $3::float8 * interval '1 millisecond')
+         ON CONFLICT (report) DO NOTHING",
+        &[&report, &worker, &ms],
+    )?;
+    if inserted == 1 {
+        tx.commit()?;
+        return Ok(ClaimState::Claimed { taken_over: None });
+    }
+    // Held: locked here unless another worker is deciding about it at this very moment.
+    let row = tx.query_opt(
+        "SELECT worker, extract(epoch FROM lease_until - now())::float8 FROM claims WHERE report = $1
+         FOR UPDATE SKIP LOCKED",
+        &[&report],
+    )?;
+    let state = match row.map(|r| (r.get::<_, String>(0), r.get::<_, f64>(1))) {
+        None => ClaimState::Held { worker: "another worker".into(), seconds: lease.as_secs().max(1) },
+        Some((holder, left)) if holder != worker && left > 0.0 => {
+            ClaimState::Held { worker: holder, seconds: left.ceil() as u64 }
+        }
+        Some((holder, _)) => {
+            tx.execute(
+                "UPDATE claims SET worker = $2, claimed_at = now(), lease_until = now() + $3::float8 * interval '1 millisecond'
+                 WHERE report = $1",
+                &[&report, &worker, &ms],
+            )?;
+            ClaimState::Claimed { taken_over: (holder != worker).then_some(holder) }
+        }
+    };
+    tx.commit()?;
+    Ok(state)
+}
+
+pub(crate) fn renew(c: &mut Client, report: &str, worker: &str, lease: Duration) -> Result<bool, StoreError> {
+    let ms = lease.as_millis() as f64;
+    Ok(c.execute(
+        "UPDATE claims SET lease_until = now() + $3::float8 * interval '1 millisecond' WHERE report = $1 AND worker = $2",
+        &[&report, &worker, &ms],
+    )? == 1)
+}
+
+pub(crate) fn release(c: &mut Client, report: &str, worker: &str) -> Result<(), StoreError> {
+    c.execute("DELETE FROM claims WHERE report = $1 AND worker = $2", &[&report, &worker])?;
+    Ok(())
+}
+
+/// Rows of one of the dump's queries, each value as text.
+pub(crate) fn dump_rows(c: &mut Client, columns: &[&str], rest: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+    let cols: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
+    let rows = c.query(&format!("SELECT {} {rest}", cols.join(", ")), &[])?;
+    Ok(rows.into_iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("postgres://u:secret@db:5432/a"), "postgres://u:***@db:5432/a");
+        assert_eq!(redact("postgres://u@db/a"), "postgres://u@db/a");
+        assert_eq!(redact("postgresql://db/a"), "postgresql://db/a");
+    }
+
+    #[test]
+    fn vectors_hold_folded_tokens_with_positions() {
+        assert_eq!(tsvector("Sahakyan's war, the WAR"), "'s':2 'sahakyan':1 'the':4 'war':3,5");
+        assert_eq!(tsvector(""), "");
+    }
+}
