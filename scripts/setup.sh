@@ -8,8 +8,9 @@
 #                             vidscribe finds it: `run URL` needs it for player embeds (YouTube…)
 #   scripts/setup.sh bench    the build, plus sox (makes the long inputs), time(1) and pip/venv
 #                             (faster-whisper, the peer, goes in models/.cache/peer-venv)
-# `test` also installs ffmpeg (the web tests make the containers yt-dlp delivers) and yt-dlp in
-# tests/.venv.
+# `test` also installs ffmpeg (the web tests make the containers yt-dlp delivers), yt-dlp in
+# tests/.venv, and PostgreSQL (Debian's postgresql: the shared-archive tests start their own
+# server with scripts/pg-server.sh; `bench` too, for --serve).
 # Several purposes may be given at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,12 +42,14 @@ for purpose in "$@"; do
       need_cmd npm npm
       need_cmd node nodejs
       need_cmd ffmpeg ffmpeg
+      need_pkg postgresql
       ;;
     web) want_web=true ;;
     bench)
       need_cmd sox sox
       [[ -x /usr/bin/time ]] || missing+=(time)
       need_cmd lscpu util-linux
+      need_pkg postgresql
       ;;
   esac
 done

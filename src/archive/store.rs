@@ -626,9 +626,25 @@ fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
         return Err(StoreError::Newer { path: path.to_path_buf(), found: version });
     }
     if create || version < SCHEMA {
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.execute_batch(TABLES).map_err(open_err)?;
-        conn.pragma_update(None, "user_version", SCHEMA).map_err(open_err)?;
+        // Several batches may create it at once: switching to WAL takes the whole file, and
+        // SQLite does not wait for that by itself.
+        let started = std::time::Instant::now();
+        let setup = || -> rusqlite::Result<()> {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.execute_batch(TABLES)?;
+            conn.pragma_update(None, "user_version", SCHEMA)
+        };
+        loop {
+            match setup() {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                        && started.elapsed() < Duration::from_secs(30) =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => break other.map_err(open_err)?,
+            }
+        }
     }
     Ok(conn)
 }

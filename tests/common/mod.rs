@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,0 +1,341 @@
+//! The archive in a real PostgreSQL server (`--db postgres://…`): the same rows and the same
+//! answers as SQLite, served over HTTP, and filled by several batches at once — each report
+//! made exactly once, a killed batch's report taken over when its lease runs out.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pg::PgServer;
+use common::*;
+use vidscribe::archive::{Db, Store};
+
+/// Synthetic reports (scripts/archive-fixture.py, the bench's generator) and the committed
+/// transcript of the sample report, linked to its article.
+fn fixtures(dir: &Path, reports: usize) -> PathBuf {
+    let f = dir.join("fixture");
+    let out = Command::new("python3")
+        .arg(root().join("scripts/archive-fixture.py"))
+        .arg(reports.to_string())
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let real = f.join("the-sample");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::copy(root().join("tests/golden/report.linked.json"), real.join("report.json")).unwrap();
+    f
+}
+
+fn index(fixture: &Path, folder: &Path, db: Option<&str>) {
+    let mut c = bin();
+    c.arg("index").arg(fixture).arg("-o").arg(folder);
+    if let Some(db) = db {
+        c.args(["--db", db]);
+    }
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "index: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `search --json` hits as (report, start_ms), and the hits themselves.
+fn search(archive: &str, db: Option<&str>, query: &str) -> (BTreeSet<(String, u64)>, Vec<serde_json::Value>) {
+    let mut c = bin();
+    c.arg("search").arg(archive).arg(query).args(["--json", "--limit", "1000"]);
+    if let Some(db) = db {
+        c.args(["--db", db]);
+    }
+    let out = c.output().unwrap();
+    let hits: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let set =
+        hits.iter().map(|h| (h["report"].as_str().unwrap().to_string(), h["start_ms"].as_u64().unwrap())).collect();
+    (set, hits)
+}
+
+/// The bench's queries, and a few more of every kind of the grammar.
+const QUERIES: [&str; 26] = [
+    "prisoners",
+    "return prisoners",
+    "children back",
+    "landmine maps",
+    "negotiation",
+    "\"prisoners of war\"",
+    "\"we need our children back\"",
+    "\"European Court\"",
+    "\"December 9\"",
+    "\"human rights\"",
+    "Gerasimov",
+    "Sahakian",
+    "Poghosyan",
+    "Siranuysh",
+    "Kerasimoff",
+    "negotia*",
+    "captiv*",
+    "Gyumri OR Yerevan",
+    "prisoners -Azerbaijan",
+    "soldiers captivity",
+    "Sahakyan's",
+    "-prisoners war",
+    "war -\"prisoners of war\"",
+    "pash* OR gera*",
+    "Éuropean COURT",
+    "zzzz nothing",
+];
+
+#[test]
+fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
+    let pg = PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixtures(dir.path(), 400);
+    let (lite, shared) = (dir.path().join("lite"), dir.path().join("shared"));
+
+    // An empty server is not an archive yet: one line, exit 1.
+    let out = bin().arg("search").arg(&pg.url).arg("prisoners").output().unwrap();
+    let err = assert_clean_failure(&out, "search before any report");
+    assert!(err.contains("no reports yet"), "{err}");
+
+    index(&fixture, &lite, None);
+    index(&fixture, &shared, Some(&pg.url));
+    // Indexing again replaces, never duplicates.
+    index(&fixture.join("the-sample"), &shared, Some(&pg.url));
+    let dump_lite = Store::open(&lite, false).unwrap().dump().unwrap();
+    let dump_pg = Store::connect(&Db::parse(&pg.url), None, false).unwrap().dump().unwrap();
+    assert!(dump_lite.lines().count() > 10_000, "{} rows", dump_lite.lines().count());
+    assert!(dump_lite == dump_pg, "the same rows in both databases");
+    let mut client = pg.client();
+    let reports: i64 = client.query_one("SELECT count(*) FROM reports", &[]).unwrap().get(0);
+    assert_eq!(reports, 401);
+    let gin: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'reports' AND indexdef LIKE '%USING gin (tsv)%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(gin, 1, "the report-level tsvector has its GIN index");
+
+    let mut found_some = 0;
+    for q in QUERIES {
+        let (a, hits_a) = search(&lite.to_string_lossy(), None, q);
+        let (b, hits_b) = search(&pg.url, None, q);
+        if a.len() < 1000 {
+            assert_eq!(a, b, "{q:?}: the same (report, start_ms) from both backends");
+        } else {
+            // Past the limit, which 1000 come first is the ranking's choice: each backend's
+            // hits must still be real ones of the other's, judged by their text.
+            assert_eq!(b.len(), 1000, "{q:?}");
+        }
+        // The same hit reads the same in both (snippet, paragraph, link).
+        let by_key = |hits: &[serde_json::Value]| -> BTreeMap<(String, u64), serde_json::Value> {
+            hits.iter()
+                .map(|h| {
+                    let mut h = h.clone();
+                    let key = (h["report"].as_str().unwrap().to_string(), h["start_ms"].as_u64().unwrap());
+                    h.as_object_mut().unwrap().remove("rank");
+                    h.as_object_mut().unwrap().remove("url");
+                    (key, h)
+                })
+                .collect()
+        };
+        let (ka, kb) = (by_key(&hits_a), by_key(&hits_b));
+        for (k, h) in &kb {
+            if let Some(other) = ka.get(k) {
+                assert_eq!(h, other, "{q:?} {k:?}");
+            }
+        }
+        found_some += usize::from(!a.is_empty());
+        if q == "zzzz nothing" {
+            assert!(a.is_empty() && b.is_empty());
+        }
+    }
+    assert!(found_some >= QUERIES.len() - 4, "most queries find something: {found_some}");
+    // Filters, and names matched by sound, alike.
+    for extra in [["--source", "CivilNet"], ["--since", "2022-01-01"], ["--until", "2021-06-30"]] {
+        let run = |archive: &str| {
+            let out = bin()
+                .arg("search")
+                .arg(archive)
+                .arg("Gerasimov")
+                .args(extra)
+                .args(["--json", "--limit", "1000"])
+                .output()
+                .unwrap();
+            let mut lines: Vec<String> = String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let h: serde_json::Value = serde_json::from_str(l).unwrap();
+                    format!("{} {}", h["report"], h["start_ms"])
+                })
+                .collect();
+            lines.sort();
+            lines
+        };
+        let a = run(&lite.to_string_lossy());
+        assert!(!a.is_empty() && a.len() < 1000, "{extra:?}: {}", a.len());
+        assert_eq!(a, run(&pg.url), "{extra:?}");
+    }
+
+    // serve --db: the API gives what search gives.
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vidscribe"))
+        .args(["serve", "--db", &pg.url, "--port", "0"])
+        .env("VIDSCRIBE_HOME", root().join("target/test-home"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().trim_start_matches("listening on http://").trim_end_matches('/').to_string();
+    for q in ["Gerasimov", "\"prisoners of war\"", "negotia*"] {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let path = format!("/api/search?q={}&limit=1000", q.replace(' ', "+").replace('"', "%22").replace('*', "%2A"));
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        assert!(all.starts_with(b"HTTP/1.0 200") || all.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&all[..at]));
+        let api: Vec<serde_json::Value> = serde_json::from_slice(&all[at + 4..]).unwrap();
+        let api: BTreeSet<(String, u64)> =
+            api.iter().map(|h| (h["report"].as_str().unwrap().to_string(), h["start_ms"].as_u64().unwrap())).collect();
+        assert!(!api.is_empty(), "{q}");
+        assert_eq!(api, search(&pg.url, None, q).0, "{q}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Five 8-second clips, one with its article.
+fn clips(dir: &Path) -> PathBuf {
+    let c = dir.join("collection");
+    std::fs::create_dir_all(&c).unwrap();
+    for (from, to) in [
+        ("formats/clip.wav", "a.wav"),
+        ("formats/clip.ogg", "b.ogg"),
+        ("formats/clip.mp3", "c.mp3"),
+        ("formats/clip.flac", "d.flac"),
+        ("formats/clip.opus", "e.opus"),
+    ] {
+        std::fs::copy(sample(from), c.join(to)).unwrap();
+    }
+    std::fs::copy(sample("article.txt"), c.join("a.txt")).unwrap();
+    c
+}
+
+fn batch(collection: &Path, archive: &Path, db: &str, lease: &str) -> Command {
+    let mut c = std_bin();
+    c.arg("batch")
+        .arg(collection)
+        .arg("-o")
+        .arg(archive)
+        .args(["--db", db, "--lease", lease, "--threads", "1", "-m"])
+        .arg(model())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// The batch log's lines that say a report was made, by report.
+fn made(archive: &Path) -> BTreeMap<String, usize> {
+    let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
+    let mut n = BTreeMap::new();
+    for l in log.lines() {
+        if let Some(rest) = l.split_once(" done ").map(|(_, r)| r) {
+            *n.entry(rest.split_whitespace().next().unwrap().to_string()).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+fn wait_out(child: Child) -> (bool, String) {
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn two_batches_fill_one_archive_each_report_once() {
+    let pg = PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = clips(dir.path());
+    // Both backends: PostgreSQL for machines sharing a folder, SQLite for one machine.
+    let lite = dir.path().join("lite");
+    for (archive, db) in [
+        (dir.path().join("shared"), pg.url.clone()),
+        (lite.clone(), lite.join("archive.db").to_string_lossy().into_owned()),
+    ] {
+        let first = batch(&c, &archive, &db, "60").spawn().unwrap();
+        let second = batch(&c, &archive, &db, "60").spawn().unwrap();
+        let (ok1, err1) = wait_out(first);
+        let (ok2, err2) = wait_out(second);
+        assert!(ok1 && ok2, "{db}: both batches finish:\n{err1}\n{err2}");
+        let made = made(&archive);
+        assert_eq!(made.len(), 5, "{db}: every report made: {made:?}");
+        assert!(made.values().all(|&n| n == 1), "{db}: each exactly once: {made:?}");
+        let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
+        for err in [&err1, &err2] {
+            assert!(err.contains("failed") && err.contains(" 0 failed"), "{err}");
+        }
+        // Every report is in the database once, with its files, and no claim is left.
+        let mut store = Store::connect(&Db::parse(&db), Some(&archive), false).unwrap();
+        let dump = store.dump().unwrap();
+        let reports = dump.split("--\n").next().unwrap().lines().count();
+        assert_eq!(reports, 5, "{db}\n{log}");
+        for r in made.keys() {
+            assert!(archive.join(r).join("report.html").is_file(), "{r}");
+        }
+        let hits =
+            search(&archive.to_string_lossy(), (db.starts_with("postgres")).then_some(db.as_str()), "Good evening").0;
+        assert!(hits.len() >= 4, "{db}: the clips are searchable: {hits:?}");
+    }
+    let mut client = pg.client();
+    let claims: i64 = client.query_one("SELECT count(*) FROM claims", &[]).unwrap().get(0);
+    assert_eq!(claims, 0, "claims are released");
+}
+
+#[test]
+fn a_killed_batchs_report_is_taken_over_after_its_lease() {
+    let pg = PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("collection");
+    std::fs::create_dir_all(&c).unwrap();
+    // Long enough to be killed in the middle of it, one thread.
+    std::fs::copy(sample("report.webm"), c.join("report.webm")).unwrap();
+    std::fs::copy(sample("formats/clip.wav"), c.join("clip.wav")).unwrap();
+    let archive = dir.path().join("shared");
+    let mut first = batch(&c, &archive, &pg.url, "3").spawn().unwrap();
+    let mut client = pg.client();
+    let started = Instant::now();
+    let holder: String = loop {
+        let row = client.query_opt("SELECT worker FROM claims WHERE report LIKE 'report-%'", &[]).ok().flatten();
+        if let Some(r) = row {
+            break r.get(0);
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the first batch never claimed the report");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    first.kill().unwrap();
+    let _ = first.wait();
+    assert!(made(&archive).is_empty() || !made(&archive).keys().any(|r| r.starts_with("report-")));
+    let left: i64 = client.query_one("SELECT count(*) FROM claims", &[]).unwrap().get(0);
+    assert_eq!(left, 1, "the killed batch's claim is still there");
+
+    let t = Instant::now();
+    let (ok, err) = wait_out(batch(&c, &archive, &pg.url, "3").spawn().unwrap());
+    assert!(ok, "{err}");
+    let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
+    assert!(log.contains("waiting for report-"), "it waited for the held report:\n{log}");
+    assert!(log.contains(&format!("from {holder}, whose lease ran out")), "and took it over:\n{log}");
+    let made = made(&archive);
+    assert_eq!(made.len(), 2, "{log}");
+    assert!(made.values().all(|&n| n == 1));
+    let reports: i64 = client.query_one("SELECT count(*) FROM reports", &[]).unwrap().get(0);
+    assert_eq!(reports, 2);
+    let claims: i64 = client.query_one("SELECT count(*) FROM claims", &[]).unwrap().get(0);
+    assert_eq!(claims, 0);
+    eprintln!("second batch: {:.1} s, including the wait for the lease", t.elapsed().as_secs_f64());
+}
