@@ -14,8 +14,9 @@
 #               copy of the same tool on another file): slowdown against its solo time
 #   --archive   index build, size and search latency over 10,000 synthetic reports; batch
 #               throughput against `run`/`transcribe` file by file
-#   --serve     `vidscribe serve` over those 10,000 reports: search latency over HTTP, then 50
-#               concurrent clients for 30 s (scripts/serve-load.py)
+#   --serve     `vidscribe serve` over those 10,000 reports, from archive.db and from a PostgreSQL
+#               server of its own: search latency over HTTP, then 50 concurrent clients for 30 s
+#               (scripts/serve-load.py)
 #   --quick     --pipeline and the defaults half of --peer (a few minutes)
 # Run it on an idle machine (not while a build runs). Arguments after the sections are passed to
 # vidscribe in --pipeline, e.g. --beam 5 or -m models/ggml-base.bin.
@@ -365,15 +366,30 @@ if wanted archive; then
   archive_bench
 fi
 
-# The archive over HTTP: the same 10,000 synthetic reports behind `vidscribe serve`.
-if wanted serve; then
+# The archive over HTTP: the same 10,000 synthetic reports behind `vidscribe serve`, from
+# archive.db, then from a PostgreSQL server of our own (scripts/pg-server.sh, loopback).
+serve_bench() {
+  local label=$1
+  shift
   echo
-  echo "vidscribe serve over 10,000 synthetic reports (loopback):"
-  [[ -d $out/archive ]] || { python3 scripts/archive-fixture.py 10000 "$out/fixture"; "$bin" index "$out/fixture" -o "$out/archive" -q; }
-  "$bin" serve "$out/archive" --port 0 > "$out/serve.out" &
+  echo "vidscribe serve over 10,000 synthetic reports, $label (loopback):"
+  "$bin" serve "$@" --port 0 > "$out/serve.out" &
   server=$!
   for _ in $(seq 100); do grep -q listening "$out/serve.out" && break; sleep 0.1; done
   base=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' "$out/serve.out")
   python3 scripts/serve-load.py "$base" 50 30
   kill "$server"; wait "$server" 2>/dev/null || true
+}
+if wanted serve; then
+  [[ -d $out/archive ]] || { python3 scripts/archive-fixture.py 10000 "$out/fixture"; "$bin" index "$out/fixture" -o "$out/archive" -q; }
+  serve_bench SQLite "$out/archive"
+  url=$(scripts/pg-server.sh start "$out/pg")
+  trap '[[ -z $loader ]] || kill -- -"$loader" 2>/dev/null; scripts/pg-server.sh stop "$out/pg" 2>/dev/null; rm -rf "$out"' EXIT
+  start=$(date +%s.%N)
+  "$bin" index "$out/fixture" -o "$out/archive" --db "$url" -q
+  end=$(date +%s.%N)
+  printf '\nPostgreSQL %s: index of 10,000 reports %.1f s\n' \
+    "$(runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version 2>/dev/null | awk '{print $3}')" \
+    "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
+  serve_bench PostgreSQL --db "$url" "$out/archive"
 fi

@@ -198,7 +198,11 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
         let mut all = Vec::new();
         s.read_to_end(&mut all).unwrap();
         let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        assert!(all.starts_with(b"HTTP/1.0 200") || all.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&all[..at]));
+        assert!(
+            all.starts_with(b"HTTP/1.0 200") || all.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&all[..at])
+        );
         let api: Vec<serde_json::Value> = serde_json::from_slice(&all[at + 4..]).unwrap();
         let api: BTreeSet<(String, u64)> =
             api.iter().map(|h| (h["report"].as_str().unwrap().to_string(), h["start_ms"].as_u64().unwrap())).collect();

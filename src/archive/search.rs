@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::query::{self, Query, Term, tokens};
-use super::store::{PassageRow, ReportRow, Store, StoreError};
+use super::store::{PassageRow, ReportRow, Store, StoreError, TimedWord};
 use crate::text::{is_stop_word, similarity, sound_key};
 
 /// Most hits returned by one search.
@@ -171,27 +171,59 @@ pub fn prepare(store: &mut Store, text: &str) -> Result<Query, StoreError> {
 pub fn search(store: &mut Store, text: &str, filters: &Filters, limit: usize) -> Result<Vec<Hit>, StoreError> {
     let q = prepare(store, text)?;
     let limit = limit.clamp(1, MAX_LIMIT);
-    let mut hits = Vec::new();
-    for report in store.matching_reports(&q, filters)? {
-        for p in store.passages(report.id)? {
-            let shown = q.matches(&tokens(&p.text));
-            let heard = !shown && p.recognised.as_deref().is_some_and(|t| q.matches(&tokens(t)));
-            if shown || heard {
-                hits.push(hit(store, &q, &report, p, shown)?);
-                if hits.len() >= limit {
-                    return Ok(hits);
+    // Reports a page at a time (most searches need one), their passages in one query, then the
+    // words and paragraphs of the hits in one query each: a few round trips to a database
+    // server, whatever the number of hits.
+    let page = limit.max(20);
+    let mut found: Vec<(ReportRow, PassageRow, bool)> = Vec::new();
+    let mut offset = 0;
+    'pages: loop {
+        let reports = store.matching_reports(&q, filters, offset, page)?;
+        let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
+        let mut passages = store.passages_of(&ids, &q)?;
+        for report in &reports {
+            for p in passages.remove(&report.id).unwrap_or_default() {
+                let shown = q.matches(&tokens(&p.text));
+                let heard = !shown && p.recognised.as_deref().is_some_and(|t| q.matches(&tokens(t)));
+                if shown || heard {
+                    found.push((report.clone(), p, shown));
+                    if found.len() >= limit {
+                        break 'pages;
+                    }
                 }
             }
         }
+        if reports.len() < page {
+            break;
+        }
+        offset += page;
     }
-    Ok(hits)
+    let shown_ids: Vec<i64> = found.iter().filter(|f| f.2).map(|f| f.1.id).collect();
+    let mut words = store.words_of(&shown_ids)?;
+    let wanted: Vec<(i64, i64)> = found.iter().filter_map(|(r, p, _)| p.paragraph.map(|n| (r.id, n))).collect();
+    let paragraphs = store.paragraph_texts(&wanted)?;
+    Ok(found
+        .into_iter()
+        .map(|(report, p, shown)| {
+            let w = if shown { words.remove(&p.id).unwrap_or_default() } else { Vec::new() };
+            let paragraph_text = p.paragraph.and_then(|n| paragraphs.get(&(report.id, n)).cloned());
+            hit(&q, &report, p, shown, w, paragraph_text)
+        })
+        .collect())
 }
 
 /// Places a passage's match in its words and builds the hit. `shown`: the match is in the text as
-/// shown (with word times); else only in the recognised text (the passage's times).
-fn hit(store: &mut Store, q: &Query, report: &ReportRow, p: PassageRow, shown: bool) -> Result<Hit, StoreError> {
-    let words: Vec<(String, i64, i64)> = if shown {
-        store.words(p.id)?
+/// shown (`words`, with their times); else only in the recognised text (the passage's times).
+fn hit(
+    q: &Query,
+    report: &ReportRow,
+    p: PassageRow,
+    shown: bool,
+    words: Vec<TimedWord>,
+    paragraph_text: Option<String>,
+) -> Hit {
+    let words: Vec<TimedWord> = if shown {
+        words
     } else {
         let heard = p.recognised.as_deref().unwrap_or_default();
         heard.split_whitespace().map(|w| (w.to_string(), p.start_ms, p.end_ms)).collect()
@@ -249,11 +281,7 @@ fn hit(store: &mut Store, q: &Query, report: &ReportRow, p: PassageRow, shown: b
     if to < words.len() {
         push(" …", false);
     }
-    let paragraph_text = match p.paragraph {
-        Some(n) => store.paragraph_text(report.id, n)?,
-        None => None,
-    };
-    Ok(Hit {
+    Hit {
         report: report.report.clone(),
         title: report.title.clone(),
         date: report.date.clone(),
@@ -269,7 +297,7 @@ fn hit(store: &mut Store, q: &Query, report: &ReportRow, p: PassageRow, shown: b
         target: report.target.clone(),
         matched,
         rank: report.rank,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! reaches back into recognition.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -246,6 +247,11 @@ pub struct PassageRow {
     pub kind: Option<String>,
 }
 
+/// A word as shown, with its start and end (ms).
+pub type TimedWord = (String, i64, i64);
+/// Passages' words, by passage id.
+pub type WordsByPassage = HashMap<i64, Vec<TimedWord>>;
+
 /// Who holds a report being made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimState {
@@ -431,8 +437,14 @@ impl Store {
     }
 
     /// The reports whose whole transcript has every group of `q` (exclusions and phrases are
-    /// judged per passage by the caller), best first.
-    pub fn matching_reports(&mut self, q: &Query, filters: &Filters) -> Result<Vec<ReportRow>, StoreError> {
+    /// judged per passage by the caller), best first: `count` of them from `offset`.
+    pub fn matching_reports(
+        &mut self,
+        q: &Query,
+        filters: &Filters,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<ReportRow>, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(c) => {
                 let Some(expr) = q.positive_fts5() else { return Ok(Vec::new()) };
@@ -442,70 +454,103 @@ impl Store {
                      WHERE reports_fts MATCH ?1
                        AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
                        AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
-                     ORDER BY rank, r.report",
+                     ORDER BY rank, r.report LIMIT ?6 OFFSET ?7",
                 )?;
                 let rows = stmt
-                    .query_map(params![expr, filters.since, filters.until, filters.source, filters.language], |r| {
-                        Ok(ReportRow {
-                            id: r.get(0)?,
-                            rank: r.get(1)?,
-                            report: r.get(2)?,
-                            folder: r.get(3)?,
-                            title: r.get(4)?,
-                            date: r.get(5)?,
-                            source: r.get(6)?,
-                            target: r.get(7)?,
-                        })
-                    })?
+                    .query_map(
+                        params![
+                            expr,
+                            filters.since,
+                            filters.until,
+                            filters.source,
+                            filters.language,
+                            count as i64,
+                            offset as i64
+                        ],
+                        |r| {
+                            Ok(ReportRow {
+                                id: r.get(0)?,
+                                rank: r.get(1)?,
+                                report: r.get(2)?,
+                                folder: r.get(3)?,
+                                title: r.get(4)?,
+                                date: r.get(5)?,
+                                source: r.get(6)?,
+                                target: r.get(7)?,
+                            })
+                        },
+                    )?
                     .collect::<Result<_, _>>()?;
                 Ok(rows)
             }
-            Backend::Postgres(c) => super::postgres::matching_reports(c, q, filters),
+            Backend::Postgres(c) => super::postgres::matching_reports(c, q, filters, offset, count),
         }
     }
 
-    /// A report's passages in speaking order.
-    pub fn passages(&mut self, report_id: i64) -> Result<Vec<PassageRow>, StoreError> {
+    /// The passages of these reports, by report, in speaking order: all of them, or (where the
+    /// backend can tell cheaply) those that may match `q`.
+    pub fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {
         match &mut self.backend {
-            Backend::Sqlite(c) => Ok(c
-                .prepare_cached(
+            Backend::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(
                     "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind FROM passages WHERE report_id = ?1 ORDER BY number",
-                )?
-                .query_map([report_id], |p| {
-                    Ok(PassageRow {
-                        id: p.get(0)?,
-                        start_ms: p.get(1)?,
-                        end_ms: p.get(2)?,
-                        text: p.get(3)?,
-                        recognised: p.get(4)?,
-                        paragraph: p.get(5)?,
-                        kind: p.get(6)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?),
-            Backend::Postgres(c) => super::postgres::passages(c, report_id),
+                )?;
+                let mut out = HashMap::new();
+                for &id in report_ids {
+                    let rows: Vec<PassageRow> = stmt
+                        .query_map([id], |p| {
+                            Ok(PassageRow {
+                                id: p.get(0)?,
+                                start_ms: p.get(1)?,
+                                end_ms: p.get(2)?,
+                                text: p.get(3)?,
+                                recognised: p.get(4)?,
+                                paragraph: p.get(5)?,
+                                kind: p.get(6)?,
+                            })
+                        })?
+                        .collect::<Result<_, _>>()?;
+                    out.insert(id, rows);
+                }
+                Ok(out)
+            }
+            Backend::Postgres(c) => super::postgres::passages_of(c, report_ids, q),
         }
     }
 
-    /// A passage's words with their times, in order.
-    pub fn words(&mut self, passage_id: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    /// The words of these passages with their times, in order, by passage.
+    pub fn words_of(&mut self, passage_ids: &[i64]) -> Result<WordsByPassage, StoreError> {
         match &mut self.backend {
-            Backend::Sqlite(c) => Ok(c
-                .prepare_cached("SELECT word, start_ms, end_ms FROM words WHERE passage_id = ?1 ORDER BY position")?
-                .query_map([passage_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?),
-            Backend::Postgres(c) => super::postgres::words(c, passage_id),
+            Backend::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(
+                    "SELECT word, start_ms, end_ms FROM words WHERE passage_id = ?1 ORDER BY position",
+                )?;
+                let mut out = HashMap::new();
+                for &id in passage_ids {
+                    let rows: Vec<TimedWord> =
+                        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+                    out.insert(id, rows);
+                }
+                Ok(out)
+            }
+            Backend::Postgres(c) => super::postgres::words_of(c, passage_ids),
         }
     }
 
-    /// The text of a report's article paragraph.
-    pub fn paragraph_text(&mut self, report_id: i64, number: i64) -> Result<Option<String>, StoreError> {
+    /// The texts of these (report id, paragraph number) article paragraphs.
+    pub fn paragraph_texts(&mut self, wanted: &[(i64, i64)]) -> Result<HashMap<(i64, i64), String>, StoreError> {
         match &mut self.backend {
-            Backend::Sqlite(c) => Ok(c
-                .prepare_cached("SELECT text FROM paragraphs WHERE report_id = ?1 AND number = ?2")?
-                .query_row(params![report_id, number], |r| r.get(0))
-                .optional()?),
-            Backend::Postgres(c) => super::postgres::paragraph_text(c, report_id, number),
+            Backend::Sqlite(c) => {
+                let mut stmt = c.prepare_cached("SELECT text FROM paragraphs WHERE report_id = ?1 AND number = ?2")?;
+                let mut out = HashMap::new();
+                for &(r, n) in wanted {
+                    if let Some(t) = stmt.query_row(params![r, n], |row| row.get::<_, String>(0)).optional()? {
+                        out.insert((r, n), t);
+                    }
+                }
+                Ok(out)
+            }
+            Backend::Postgres(c) => super::postgres::paragraph_texts(c, wanted),
         }
     }
 
