@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -181,16 +181,8 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     }
 
     // serve --db: the API gives what search gives.
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vidscribe"))
-        .args(["serve", "--db", &pg.url, "--port", "0"])
-        .env("VIDSCRIBE_HOME", root().join("target/test-home"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().trim_start_matches("listening on http://").trim_end_matches('/').to_string();
+    let server = serve(&["--db".as_ref(), pg.url.as_ref()]);
+    let addr = server.addr.clone();
     for q in ["Gerasimov", "\"prisoners of war\"", "negotia*"] {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         let path = format!("/api/search?q={}&limit=1000", q.replace(' ', "+").replace('"', "%22").replace('*', "%2A"));
@@ -209,8 +201,7 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
         assert!(!api.is_empty(), "{q}");
         assert_eq!(api, search(&pg.url, None, q).0, "{q}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }
 
 /// Five 8-second clips, one with its article.

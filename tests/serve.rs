@@ -4,44 +4,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
-/// The server, stopped when dropped.
-struct Serving {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(archive: &std::path::Path) -> Serving {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vidscribe"))
-        .arg("serve")
-        .arg(archive)
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .and_then(|a| a.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
-    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    Serving { child, addr }
+    let s = common::serve(&[archive.as_os_str()]);
+    assert!(s.addr.starts_with("127.0.0.1:"), "{}", s.addr);
+    s
 }
 
 /// A raw request, the path sent exactly as given (as `curl --path-as-is`): status, headers, body.

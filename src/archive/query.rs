@@ -196,28 +196,25 @@ impl Query {
 
     /// What must be present, as an FTS5 MATCH expression (`None` when nothing is asked for).
     pub fn positive_fts5(&self) -> Option<String> {
-        if self.groups.is_empty() {
-            return None;
-        }
-        let groups: Vec<String> = self
-            .groups
-            .iter()
-            .map(|g| format!("({})", g.terms.iter().map(Term::fts5).collect::<Vec<_>>().join(" OR ")))
-            .collect();
-        Some(groups.join(" AND "))
+        self.positive(Term::fts5, " OR ", " AND ")
     }
 
     /// What must be present, as a PostgreSQL tsquery (`None` when nothing is asked for).
     pub fn positive_tsquery(&self) -> Option<String> {
+        self.positive(Term::tsquery, " | ", " & ")
+    }
+
+    /// The groups, each an `or` of its terms in a backend's syntax, joined by `and`.
+    fn positive(&self, term: fn(&Term) -> String, or: &str, and: &str) -> Option<String> {
         if self.groups.is_empty() {
             return None;
         }
         let groups: Vec<String> = self
             .groups
             .iter()
-            .map(|g| format!("({})", g.terms.iter().map(Term::tsquery).collect::<Vec<_>>().join(" | ")))
+            .map(|g| format!("({})", g.terms.iter().map(term).collect::<Vec<_>>().join(or)))
             .collect();
-        Some(groups.join(" & "))
+        Some(groups.join(and))
     }
 
     /// Whether a passage with these tokens matches: every group has a term in it, and no

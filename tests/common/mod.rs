@@ -119,3 +119,39 @@ pub fn wav_header(channels: u16, rate: u32, data_bytes: u32) -> Vec<u8> {
     v.extend_from_slice(&data_bytes.to_le_bytes());
     v
 }
+
+/// `vidscribe serve ARGS --port 0`, stopped when dropped.
+pub struct Serving {
+    pub child: std::process::Child,
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `vidscribe serve ARGS --port 0` and waits for its `listening on` line.
+pub fn serve(args: &[&std::ffi::OsStr]) -> Serving {
+    use std::io::BufRead;
+    let mut child = std_bin()
+        .arg("serve")
+        .args(args)
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    Serving { child, addr }
+}
