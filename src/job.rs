@@ -317,6 +317,7 @@ pub fn transcribe(
         threads_used: Some(json::ThreadsUsed {
             recognition: [stats.min_threads, stats.max_threads],
             vad: if engine.vad_model.is_some() { VAD_THREADS } else { 0 },
+            lanes: stats.lanes.max(1),
         }),
         transcript,
         speech,

@@ -207,7 +207,7 @@ fn print_stats(report: &job::Report, wall: std::time::Duration) {
     let stats = &report.stats;
     let ms = |d: std::time::Duration| d.as_millis();
     eprintln!(
-        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} threads={}-{} rtf={:.4}",
+        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} threads={}-{} lanes={} rtf={:.4}",
         stats.audio_ms,
         ms(report.load),
         ms(stats.decode),
@@ -219,6 +219,7 @@ fn print_stats(report: &job::Report, wall: std::time::Duration) {
         stats.peak_buffer_samples as f64 / 16_000.0,
         stats.min_threads,
         stats.max_threads,
+        stats.lanes.max(1),
         wall.as_secs_f64() * 1000.0 / stats.audio_ms.max(1) as f64
     );
 }

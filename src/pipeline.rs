@@ -7,6 +7,7 @@
 //! a stretch) is recognised again without the carried context, then in two halves.
 #![forbid(unsafe_code)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::asr::transcribe::Saved;
@@ -20,6 +21,14 @@ use crate::time::{Ms, Span, ms_to_samples, samples_to_ms};
 
 /// Audio read (and run through VAD) at a time.
 const PIECE_SAMPLES: usize = 16_000 * 60;
+/// The same with two lanes: four minutes, so each lane gets about two minutes of windows per
+/// context break (about 15 MB of samples held).
+const LANE_PIECE_SAMPLES: usize = 16_000 * 240;
+/// Inputs up to this long get two lanes. Each lane holds a whisper.cpp state (about 190 MB more
+/// at peak: 296 -> 493 MB on LibriSpeech 279 s), and on long inputs they did not pay (60 min:
+/// 147.2 s with lanes, 143.5 s without; 117 s report: 5.36 s against 6.03 s; AMD EPYC with
+/// AVX-512, 2 cores), so long inputs keep one lane and a flat 300 MB.
+const LANES_UP_TO_MS: Ms = 10 * 60 * 1000;
 
 /// Where the 16 kHz mono PCM comes from.
 pub trait PcmSource {
@@ -93,6 +102,8 @@ pub struct Stats {
     /// processes kept cores busy).
     pub min_threads: usize,
     pub max_threads: usize,
+    /// Recognition lanes that ran side by side at most (1 or 2).
+    pub lanes: usize,
 }
 
 /// What the pipeline found.
@@ -125,8 +136,14 @@ pub fn recognise(
     cancel: &Cancel,
 ) -> Result<Recognised, PipelineError> {
     let mut r = Recognizer::new(model, opts)?;
+    // With two threads or more and an input of known length up to LANES_UP_TO_MS, windows are
+    // recognised in two lanes (see below); audio is then read in longer pieces so that a lane
+    // has several windows to carry its context through.
+    let lanes = opts.threads >= 2 && source.total_ms().is_some_and(|t| t <= LANES_UP_TO_MS);
+    let piece_samples = if lanes { LANE_PIECE_SAMPLES } else { PIECE_SAMPLES };
+    let mut lane_b: Option<Recognizer> = None;
     let mut stats = Stats { min_threads: usize::MAX, ..Stats::default() };
-    let mut buf: Vec<f32> = Vec::with_capacity(PIECE_SAMPLES * 2);
+    let mut buf: Vec<f32> = Vec::with_capacity(piece_samples * 2);
     let mut origin_ms: Ms = 0; // time of buf[0]
     let mut spans: Vec<Span> = Vec::new();
     let mut done_ms: Ms = 0;
@@ -141,7 +158,7 @@ pub fn recognise(
         let t = Instant::now();
         let from = buf.len();
         progress.step("decoding");
-        let more = source.read(&mut buf, PIECE_SAMPLES)?;
+        let more = source.read(&mut buf, piece_samples)?;
         stats.decode += t.elapsed();
         stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
         let piece_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
@@ -172,23 +189,90 @@ pub fn recognise(
             .count();
         let t = Instant::now();
         let expected = expected_windows(stats.windows, &windows, end_ms, total_ms);
-        for w in &windows[..ready] {
-            progress.step(&match expected {
-                Some(n) => format!("window {} of {}", stats.windows + 1, n),
-                None => format!("window {}", stats.windows + 1),
-            });
-            let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
-            let speech_ms = window::speech_ms(w, pending);
-            // Never more busy threads than idle cores (ggml's threads spin at every barrier).
-            let threads = crate::cpu::threads_for_now(opts.threads);
-            r.set_threads(threads);
-            stats.min_threads = stats.min_threads.min(threads);
-            stats.max_threads = stats.max_threads.max(threads);
-            let got = guarded(&mut r, pcm, *w, speech_ms, &mut pace, &mut stats, progress, cancel)?;
-            segments.extend(got);
-            stats.windows += 1;
-            done_ms = w.end_ms;
+        let ready = &windows[..ready];
+        if lanes && ready.len() >= 2 {
+            // Two lanes, each carrying its own context: the first goes on from the text so far,
+            // the second starts its half afresh (with the prompt). The split depends on the audio
+            // alone, never on the load, so the words are the same whether the halves run side by
+            // side (idle cores) or one after the other.
+            let k = balanced_split(ready);
+            let second = match &mut lane_b {
+                Some(b) => b,
+                None => lane_b.insert(Recognizer::new(model, opts)?),
+            };
+            second.restore(Saved::empty());
+            let idle = crate::cpu::threads_for_now(opts.threads);
+            let parallel = idle >= 2;
+            let per_lane = if parallel { idle / 2 } else { idle };
+            r.set_threads(per_lane);
+            second.set_threads(per_lane);
+            let finished = AtomicU64::new(0);
+            let lane = |rec: &mut Recognizer, group: &[Window], first: usize, mut pace: Pace| {
+                let mut st = Stats::default();
+                let mut out = Vec::new();
+                for (j, w) in group.iter().enumerate() {
+                    progress.step(&match expected {
+                        Some(n) => format!("window {} of {}", first + j + 1, n),
+                        None => format!("window {}", first + j + 1),
+                    });
+                    let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
+                    let speech_ms = window::speech_ms(w, pending);
+                    out.extend(guarded(rec, pcm, *w, speech_ms, &mut pace, &mut st, progress, cancel)?);
+                    st.windows += 1;
+                    let d = finished.fetch_add(w.len_ms(), Ordering::Relaxed) + w.len_ms();
+                    progress.at(done_ms + d);
+                }
+                Ok::<_, TranscribeError>((out, st, pace))
+            };
+            let (a, b) = ready.split_at(k);
+            let (pace_a, pace_b) = (std::mem::take(&mut pace), Pace::default());
+            let start_b = stats.windows + a.len();
+            let (got_a, got_b) = if parallel {
+                std::thread::scope(|s| {
+                    let hb = s.spawn(|| lane(second, b, start_b, pace_b));
+                    let ga = lane(&mut r, a, stats.windows, pace_a);
+                    (ga, hb.join().unwrap_or(Err(TranscribeError::Whisper("a recognition lane panicked".into()))))
+                })
+            } else {
+                let ga = lane(&mut r, a, stats.windows, pace_a);
+                (ga, lane(second, b, start_b, pace_b))
+            };
+            let ((seg_a, st_a, pa), (seg_b, st_b, pb)) = (got_a?, got_b?);
+            segments.extend(seg_a);
+            segments.extend(seg_b);
+            // The second lane's pace is what it heard; the first lane's already includes the past.
+            pace = Pace { words: pa.words + pb.words, speech_ms: pa.speech_ms + pb.speech_ms };
+            for st in [st_a, st_b] {
+                stats.windows += st.windows;
+                stats.retried += st.retried;
+                stats.split += st.split;
+            }
+            stats.min_threads = stats.min_threads.min(per_lane);
+            stats.max_threads = stats.max_threads.max(per_lane);
+            stats.lanes = stats.lanes.max(if parallel { 2 } else { 1 });
+            r.restore(second.save());
+            done_ms = ready[ready.len() - 1].end_ms;
             progress.at(done_ms);
+        } else {
+            for w in ready {
+                progress.step(&match expected {
+                    Some(n) => format!("window {} of {}", stats.windows + 1, n),
+                    None => format!("window {}", stats.windows + 1),
+                });
+                let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
+                let speech_ms = window::speech_ms(w, pending);
+                // Never more busy threads than idle cores (ggml's threads spin at every barrier).
+                let threads = crate::cpu::threads_for_now(opts.threads);
+                r.set_threads(threads);
+                stats.min_threads = stats.min_threads.min(threads);
+                stats.max_threads = stats.max_threads.max(threads);
+                stats.lanes = stats.lanes.max(1);
+                let got = guarded(&mut r, pcm, *w, speech_ms, &mut pace, &mut stats, progress, cancel)?;
+                segments.extend(got);
+                stats.windows += 1;
+                done_ms = w.end_ms;
+                progress.at(done_ms);
+            }
         }
         stats.recognise += t.elapsed();
         if !more {
@@ -226,8 +310,24 @@ fn expected_windows(done: usize, planned: &[Window], end_ms: Ms, total_ms: Optio
     Some((known + more).max(done + 1))
 }
 
+/// Where to cut `windows` (two or more) into two runs of about the same length of audio: the
+/// number of windows in the first.
+fn balanced_split(windows: &[Window]) -> usize {
+    let total: Ms = windows.iter().map(|w| w.len_ms()).sum();
+    let mut before: Ms = 0;
+    let mut best = (Ms::MAX, 1);
+    for (k, w) in windows.iter().enumerate().take(windows.len() - 1) {
+        before += w.len_ms();
+        let diff = before.abs_diff(total - before);
+        if diff < best.0 {
+            best = (diff, k + 1);
+        }
+    }
+    best.1
+}
+
 /// Words recognised per second of speech so far.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Pace {
     words: usize,
     speech_ms: Ms,

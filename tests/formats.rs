@@ -138,7 +138,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             beam: 1,
             dtw: true,
         },
-        threads_used: Some(json::ThreadsUsed { recognition: [1, 2], vad: 1 }),
+        threads_used: Some(json::ThreadsUsed { recognition: [1, 2], vad: 1, lanes: 1 }),
         transcript: transcript(),
         speech: None,
         captions: None,

@@ -238,6 +238,13 @@ const MAX_PASSES: usize = 4;
 #[derive(Clone)]
 pub struct Saved(Vec<c_int>);
 
+impl Saved {
+    /// No text recognised yet: the next window hears the prompt only.
+    pub fn empty() -> Self {
+        Saved(Vec::new())
+    }
+}
+
 /// Recognises audio window by window with one whisper.cpp state, carrying the prompt and the
 /// end of the text recognised so far from window to window.
 pub struct Recognizer<'m> {

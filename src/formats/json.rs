@@ -99,9 +99,16 @@ pub struct WebSource {
 /// Threads a run used, per stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadsUsed {
-    /// Fewest and most threads a recognition window ran on.
+    /// Fewest and most threads a recognition window ran on (per lane).
     pub recognition: [usize; 2],
     pub vad: usize,
+    /// Recognition lanes that ran side by side at most (each a whisper.cpp state of its own).
+    #[serde(default = "one")]
+    pub lanes: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The checksums a batch judges a report by: unchanged means it is not made again.
