@@ -57,7 +57,7 @@ fn search(archive: &str, db: Option<&str>, query: &str) -> (BTreeSet<(String, u6
 }
 
 /// The bench's queries, and a few more of every kind of the grammar.
-const QUERIES: [&str; 26] = [
+const QUERIES: [&str; 28] = [
     "prisoners",
     "return prisoners",
     "children back",
@@ -84,6 +84,9 @@ const QUERIES: [&str; 26] = [
     "pash* OR gera*",
     "Éuropean COURT",
     "zzzz nothing",
+    // Hostile text reaches neither database's syntax: it is tokens or nothing.
+    "'); DROP TABLE reports; -- prisoners",
+    "war:* & !Azerbaijan | \\' \"children",
 ];
 
 #[test]
@@ -152,7 +155,7 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
             assert!(a.is_empty() && b.is_empty());
         }
     }
-    assert!(found_some >= QUERIES.len() - 4, "most queries find something: {found_some}");
+    assert!(found_some >= 22, "most queries find something: {found_some} of {}", QUERIES.len());
     // Filters, and names matched by sound, alike.
     for extra in [["--source", "CivilNet"], ["--since", "2022-01-01"], ["--until", "2021-06-30"]] {
         let run = |archive: &str| {
