@@ -36,7 +36,7 @@ wanted() { [[ " ${sections[*]} " == *" $1 "* ]]; }
 scripts/setup.sh bench
 scripts/fetch-model.sh tiny.en >/dev/null
 cargo build --release --quiet
-bin=target/release/vidscribe
+bin=${CARGO_TARGET_DIR:-target}/release/vidscribe
 out=$(mktemp -d)
 loader=""
 trap '[[ -z $loader ]] || kill -- -"$loader" 2>/dev/null; rm -rf "$out"' EXIT

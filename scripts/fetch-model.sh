@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh build
 name=${1:-tiny.en}
 cargo build --release --quiet
-target/release/vidscribe model fetch "$name" --dir models
+"${CARGO_TARGET_DIR:-target}"/release/vidscribe model fetch "$name" --dir models
