@@ -406,3 +406,42 @@ fn manifest_metadata_filters_and_updates_without_recognition() {
     let err = assert_clean_failure(&out, "bad manifest");
     assert!(err.contains("line 2"), "{err}");
 }
+
+/// A batch killed outright (SIGKILL: no chance to release its claim) on this machine: the next
+/// batch on the same archive.db sees that the holder no longer runs and takes its report over
+/// at once, not after the lease.
+#[test]
+fn a_killed_batchs_report_is_taken_over_at_once_on_the_same_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("collection");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::copy(sample("report.webm"), c.join("report.webm")).unwrap();
+    let archive = dir.path().join("archive");
+    let batch = || {
+        let mut cmd = std_bin();
+        cmd.arg("batch").arg(&c).arg("-o").arg(&archive).args(["--lease", "600", "--threads", "1", "-m"]).arg(model());
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd
+    };
+    let mut first = batch().spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        let held = Store::open(&archive, false).ok().and_then(|s| {
+            s.sqlite().unwrap().query_row("SELECT count(*) FROM claims", [], |r| r.get::<_, i64>(0)).ok()
+        });
+        if held == Some(1) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the first batch never claimed its report");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    first.kill().unwrap();
+    let _ = first.wait();
+    let t = Instant::now();
+    let out = batch().output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = std::fs::read_to_string(archive.join("batch.log")).unwrap();
+    assert!(log.contains("took over report-"), "{log}");
+    assert!(t.elapsed() < Duration::from_secs(300), "not after the 600 s lease: {:?}", t.elapsed());
+    assert_eq!(report_dirs(&archive).len(), 1);
+}

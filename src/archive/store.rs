@@ -556,7 +556,8 @@ impl Store {
 
     /// Claims `report` for `worker` for `lease`: free, or held by a worker whose lease ran out,
     /// it is this worker's; else it says who holds it. PostgreSQL judges the lease by the
-    /// server's clock (machines' clocks may differ), SQLite by this machine's.
+    /// server's clock (machines' clocks may differ), SQLite by this machine's — and there a
+    /// holder that is no longer running on this machine has lost it already.
     pub fn claim(&mut self, report: &str, worker: &str, lease: Duration) -> Result<ClaimState, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(c) => {
@@ -568,7 +569,7 @@ impl Store {
                     })
                     .optional()?;
                 let state = match held {
-                    Some((w, until)) if w != worker && until > now => {
+                    Some((w, until)) if w != worker && until > now && !super::claim::is_gone_from_here(&w) => {
                         ClaimState::Held { worker: w, seconds: ((until - now) as u64).div_ceil(1000) }
                     }
                     other => {
