@@ -205,6 +205,18 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
         assert_eq!(api, search(&pg.url, None, q).0, "{q}");
     }
     drop(server);
+
+    // A database written by a newer vidscribe is refused, in one line, and left alone.
+    client.execute("UPDATE settings SET value = '99' WHERE key = 'schema'", &[]).unwrap();
+    let out = bin().arg("search").arg(&pg.url).arg("prisoners").output().unwrap();
+    let err = assert_clean_failure(&out, "a newer schema");
+    assert!(err.contains("schema 99, newer than this vidscribe reads (1)"), "{err}");
+    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&shared).args(["--db", &pg.url]).output().unwrap();
+    assert_clean_failure(&out, "index into a newer schema");
+    // A wrong address: one line, the password not shown.
+    let out = bin().arg("search").arg("postgres://someone:secret@127.0.0.1:1/x").arg("war").output().unwrap();
+    let err = assert_clean_failure(&out, "no server");
+    assert!(err.contains("postgres://someone:***@127.0.0.1:1/x") && !err.contains("secret"), "{err}");
 }
 
 /// Five 8-second clips, one with its article.

@@ -177,7 +177,7 @@ pub(crate) fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(C
     };
     let found: i64 = setting(&mut client, "schema")?.and_then(|s| s.parse().ok()).unwrap_or(0);
     if found > SCHEMA {
-        return Err(StoreError::Newer { path: PathBuf::from(shown), found });
+        return Err(StoreError::Newer { path: PathBuf::from(shown), found, reads: SCHEMA });
     }
     let root = match root {
         Some(r) => r.to_path_buf(),

@@ -143,8 +143,8 @@ pub enum StoreError {
     },
     #[error("{path} is not a vidscribe archive (no archive.db)")]
     Missing { path: PathBuf },
-    #[error("{path} has archive schema {found}, newer than this vidscribe reads ({SCHEMA})")]
-    Newer { path: PathBuf, found: i64 },
+    #[error("{path} has archive schema {found}, newer than this vidscribe reads ({reads})")]
+    Newer { path: PathBuf, found: i64, reads: i64 },
     #[error("archive database")]
     Sql(#[from] rusqlite::Error),
     #[error("PostgreSQL archive {url}")]
@@ -669,7 +669,7 @@ fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
     if version > SCHEMA {
-        return Err(StoreError::Newer { path: path.to_path_buf(), found: version });
+        return Err(StoreError::Newer { path: path.to_path_buf(), found: version, reads: SCHEMA });
     }
     if create || version < SCHEMA {
         // Several batches may create it at once: switching to WAL takes the whole file, and
