@@ -349,3 +349,26 @@ fn a_killed_batchs_report_is_taken_over_after_its_lease() {
     assert_eq!(claims, 0);
     eprintln!("second batch: {:.1} s, including the wait for the lease", t.elapsed().as_secs_f64());
 }
+
+/// A service on the address that accepts the connection and never answers (not PostgreSQL, or a
+/// server that hangs): one line after the connect timeout and a little more, never a hang.
+#[test]
+fn a_server_that_never_answers_is_given_up() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for c in listener.incoming().take(2) {
+            open.push(c.unwrap());
+        }
+        std::thread::sleep(Duration::from_secs(30));
+        drop(open);
+    });
+    let url = format!("postgres://someone@127.0.0.1:{port}/archive?connect_timeout=2");
+    let t = Instant::now();
+    let out = bin().arg("search").arg(&url).arg("war").timeout(Duration::from_secs(25)).output().unwrap();
+    let err = assert_clean_failure(&out, "a silent server");
+    assert!(err.contains("did not answer within 7 s"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    drop(held);
+}

@@ -134,7 +134,23 @@ pub(crate) fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(C
     if config.get_application_name().is_none() {
         config.application_name("vidscribe");
     }
-    let mut client = config.connect(postgres::NoTls).map_err(err)?;
+    // A server that stops answering is noticed: TCP keepalives after 30 s of silence, unsent
+    // data given up after a minute, a statement stopped by the server after five.
+    config.keepalives_idle(Duration::from_secs(30));
+    config.tcp_user_timeout(Duration::from_secs(60));
+    // The driver's connect timeout covers reaching the address, not the server's answer: a
+    // service that accepts and says nothing would hold the connection for ever.
+    let wait = config.get_connect_timeout().copied().unwrap_or(CONNECT_TIMEOUT) + Duration::from_secs(5);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let attempt = config.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(attempt.connect(postgres::NoTls));
+    });
+    let mut client = match rx.recv_timeout(wait) {
+        Ok(r) => r.map_err(err)?,
+        Err(_) => return Err(StoreError::NoAnswer { url: shown, seconds: wait.as_secs() }),
+    };
+    client.batch_execute("SET statement_timeout = '5min'")?;
     if create {
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;

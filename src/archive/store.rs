@@ -153,6 +153,8 @@ pub enum StoreError {
         #[source]
         source: postgres::Error,
     },
+    #[error("{url} did not answer within {seconds} s: is a PostgreSQL server listening there?")]
+    NoAnswer { url: String, seconds: u64 },
     #[error("PostgreSQL archive {url} has no reports yet (fill it with batch or index)")]
     Empty { url: String },
     #[error("{url} does not say where its reports' folders are: give the archive folder too")]
