@@ -190,6 +190,17 @@ pub fn recognise(
         let t = Instant::now();
         let expected = expected_windows(stats.windows, &windows, end_ms, total_ms);
         let ready = &windows[..ready];
+        // One window: its step shown, its audio recognised under the guard.
+        let hear = |rec: &mut Recognizer, w: &Window, number: usize, pace: &mut Pace, st: &mut Stats| {
+            progress.step(&match expected {
+                Some(n) => format!("window {number} of {n}"),
+                None => format!("window {number}"),
+            });
+            let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
+            let got = guarded(rec, pcm, *w, window::speech_ms(w, pending), pace, st, progress, cancel)?;
+            st.windows += 1;
+            Ok::<_, TranscribeError>(got)
+        };
         if lanes && ready.len() >= 2 {
             // Two lanes, each carrying its own context: the first goes on from the text so far,
             // the second starts its half afresh (with the prompt). The split depends on the audio
@@ -211,14 +222,7 @@ pub fn recognise(
                 let mut st = Stats::default();
                 let mut out = Vec::new();
                 for (j, w) in group.iter().enumerate() {
-                    progress.step(&match expected {
-                        Some(n) => format!("window {} of {}", first + j + 1, n),
-                        None => format!("window {}", first + j + 1),
-                    });
-                    let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
-                    let speech_ms = window::speech_ms(w, pending);
-                    out.extend(guarded(rec, pcm, *w, speech_ms, &mut pace, &mut st, progress, cancel)?);
-                    st.windows += 1;
+                    out.extend(hear(rec, w, first + j + 1, &mut pace, &mut st)?);
                     let d = finished.fetch_add(w.len_ms(), Ordering::Relaxed) + w.len_ms();
                     progress.at(done_ms + d);
                 }
@@ -255,21 +259,14 @@ pub fn recognise(
             progress.at(done_ms);
         } else {
             for w in ready {
-                progress.step(&match expected {
-                    Some(n) => format!("window {} of {}", stats.windows + 1, n),
-                    None => format!("window {}", stats.windows + 1),
-                });
-                let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
-                let speech_ms = window::speech_ms(w, pending);
                 // Never more busy threads than idle cores (ggml's threads spin at every barrier).
                 let threads = crate::cpu::threads_for_now(opts.threads);
                 r.set_threads(threads);
                 stats.min_threads = stats.min_threads.min(threads);
                 stats.max_threads = stats.max_threads.max(threads);
                 stats.lanes = stats.lanes.max(1);
-                let got = guarded(&mut r, pcm, *w, speech_ms, &mut pace, &mut stats, progress, cancel)?;
-                segments.extend(got);
-                stats.windows += 1;
+                let number = stats.windows + 1;
+                segments.extend(hear(&mut r, w, number, &mut pace, &mut stats)?);
                 done_ms = w.end_ms;
                 progress.at(done_ms);
             }
