@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::claim::Worker;
-use super::store::{ClaimState, Db, Entry, Store, StoreError};
+use super::store::{Db, Entry, Store, StoreError};
 use crate::formats::Format;
 use crate::formats::json::{ArchiveStamp, Document, Meta};
 use crate::job::{self, ArticleSpec, Engine, JobConfig, JobError, Media, Outputs};
@@ -452,7 +452,8 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
             });
             let outcome = match attempt {
                 Ok((Outcome::Elsewhere { report, worker: by, seconds }, p)) => {
-                    if round == 0 || seconds == 0 {
+                    // Said once; the report is then polled quietly.
+                    if round == 0 {
                         log.line(&format!("waiting for {report} ({media}): {by} is making it (lease {seconds} s)"))?;
                     }
                     waiting.push((index, p));
@@ -650,13 +651,7 @@ fn make(
     let report = report.clone();
     let claim = match worker.claim(store, &report)? {
         Ok(c) => c,
-        Err(state) => {
-            let (by, seconds) = match state {
-                ClaimState::Held { worker, seconds } => (worker, seconds),
-                ClaimState::Claimed { .. } => (String::new(), 0),
-            };
-            return Ok(Outcome::Elsewhere { report, worker: by, seconds });
-        }
+        Err(holder) => return Ok(Outcome::Elsewhere { report, worker: holder.worker, seconds: holder.seconds }),
     };
     if let Some(before) = &claim.taken_over {
         log.line(&format!("took over {report} from {before}, whose lease ran out"))?;

@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::store::{ClaimState, Db, Store, StoreError};
+use super::store::{ClaimState, Db, Holder, Store, StoreError};
 
 /// How long a claim lasts without renewal, unless `--lease` says.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
@@ -37,9 +37,9 @@ impl Worker {
         Self { id, lease: lease.max(MIN_LEASE), db: db.clone(), root }
     }
 
-    /// Claims `report`: `Ok(Ok(claim))` when this batch may make it, `Ok(Err(state))` when
+    /// Claims `report`: `Ok(Ok(claim))` when this batch may make it, `Ok(Err(holder))` when
     /// another batch holds it.
-    pub fn claim(&self, store: &mut Store, report: &str) -> Result<Result<Claim, ClaimState>, StoreError> {
+    pub fn claim(&self, store: &mut Store, report: &str) -> Result<Result<Claim, Holder>, StoreError> {
         match store.claim(report, &self.id, self.lease)? {
             ClaimState::Claimed { taken_over } => {
                 // Its own connection: the batch's is busy with the report's work.
@@ -60,7 +60,7 @@ impl Worker {
                 });
                 Ok(Ok(Claim { report: report.to_string(), taken_over, lost, stop: Some(stop), thread: Some(thread) }))
             }
-            held => Ok(Err(held)),
+            ClaimState::Held(holder) => Ok(Err(holder)),
         }
     }
 }

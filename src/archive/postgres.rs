@@ -18,7 +18,7 @@ use postgres::types::ToSql;
 
 use super::query::Query;
 use super::search::Filters;
-use super::store::{ClaimState, Entry, PassageRow, ReportFields, ReportRow, StoreError, WordsByPassage};
+use super::store::{ClaimState, Entry, Holder, PassageRow, ReportFields, ReportRow, StoreError, WordsByPassage};
 use crate::formats::json::Document;
 
 /// Version of the tables below, kept in `settings`.
@@ -225,8 +225,6 @@ fn tsvector(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        let mut positions = positions;
-        positions.dedup();
         out.push_str(&format!("'{t}':{}", positions.iter().map(usize::to_string).collect::<Vec<_>>().join(",")));
     }
     out
@@ -474,9 +472,9 @@ pub(crate) fn claim(c: &mut Client, report: &str, worker: &str, lease: Duration)
         &[&report],
     )?;
     let state = match row.map(|r| (r.get::<_, String>(0), r.get::<_, f64>(1))) {
-        None => ClaimState::Held { worker: "another worker".into(), seconds: lease.as_secs().max(1) },
+        None => ClaimState::Held(Holder { worker: "another worker".into(), seconds: lease.as_secs().max(1) }),
         Some((holder, left)) if holder != worker && left > 0.0 => {
-            ClaimState::Held { worker: holder, seconds: left.ceil() as u64 }
+            ClaimState::Held(Holder { worker: holder, seconds: left.ceil() as u64 })
         }
         Some((holder, _)) => {
             tx.execute(

@@ -259,8 +259,15 @@ pub type WordsByPassage = HashMap<i64, Vec<TimedWord>>;
 pub enum ClaimState {
     /// This worker has it (new, or taken over from a worker whose lease ran out).
     Claimed { taken_over: Option<String> },
-    /// Another worker has it, its lease running for `seconds` more.
-    Held { worker: String, seconds: u64 },
+    /// Another worker has it.
+    Held(Holder),
+}
+
+/// The worker that holds a report, and how long its lease still runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub worker: String,
+    pub seconds: u64,
 }
 
 enum Backend {
@@ -572,7 +579,7 @@ impl Store {
                     .optional()?;
                 let state = match held {
                     Some((w, until)) if w != worker && until > now && !super::claim::is_gone_from_here(&w) => {
-                        ClaimState::Held { worker: w, seconds: ((until - now) as u64).div_ceil(1000) }
+                        ClaimState::Held(Holder { worker: w, seconds: ((until - now) as u64).div_ceil(1000) })
                     }
                     other => {
                         tx.execute(
