@@ -98,15 +98,9 @@ fn mismatch(a: &[f32], b: &[f32], from_ms: u64, to_ms: u64) -> Option<f64> {
 #[test]
 fn damaged_media_decodes_what_can_be_heard_and_reports_what_was_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new("python3")
-        .arg(root().join("tests/mutants.py"))
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs the corpus generator");
-    assert!(
-        out.status.success(),
-        "tests/mutants.py failed (it needs ffprobe: scripts/setup.sh test installs ffmpeg): {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_tool(
+        std::process::Command::new("python3").arg(root().join("tests/mutants.py")).arg(dir.path()),
+        "tests/mutants.py failed (it needs python3 and ffprobe: scripts/setup.sh test installs ffmpeg)",
     );
     let mutants: Vec<Mutant> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -18,13 +18,10 @@ use vidscribe::archive::{Db, Store};
 /// transcript of the sample report, linked to its article.
 fn fixtures(dir: &Path, reports: usize) -> PathBuf {
     let f = dir.join("fixture");
-    let out = Command::new("python3")
-        .arg(root().join("scripts/archive-fixture.py"))
-        .arg(reports.to_string())
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    run_tool(
+        Command::new("python3").arg(root().join("scripts/archive-fixture.py")).arg(reports.to_string()).arg(&f),
+        "scripts/archive-fixture.py failed",
+    );
     let real = f.join("the-sample");
     std::fs::create_dir_all(&real).unwrap();
     std::fs::copy(root().join("tests/golden/report.linked.json"), real.join("report.json")).unwrap();

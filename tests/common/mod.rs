@@ -84,20 +84,20 @@ pub fn assert_clean_failure(out: &Output, what: &str) -> String {
     err
 }
 
+/// Runs a tool the tests need and returns its output; its failure (or absence) fails the test
+/// with `hint` (what installs it) and the tool's own stderr.
+pub fn run_tool(cmd: &mut std::process::Command, hint: &str) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{hint}: {e}"));
+    assert!(out.status.success(), "{hint}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 /// Runs the browser check; a missing Chromium or playwright-core is a failure, never a skip.
 pub fn browser_check(page: &Path, query: &str, deep_link_seconds: &str) -> serde_json::Value {
     let script = root().join("tests/browser/check-report.mjs");
-    let out = std::process::Command::new("node")
-        .arg(&script)
-        .arg(page)
-        .arg(query)
-        .arg(deep_link_seconds)
-        .output()
-        .expect("node is needed for the browser test: run scripts/test.sh");
-    assert!(
-        out.status.success(),
-        "the browser check failed (scripts/test.sh installs Debian's chromium and playwright-core): {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_tool(
+        std::process::Command::new("node").arg(&script).arg(page).arg(query).arg(deep_link_seconds),
+        "the browser check failed (scripts/test.sh installs node, Debian's chromium and playwright-core)",
     );
     serde_json::from_slice(&out.stdout).expect("browser check prints JSON")
 }

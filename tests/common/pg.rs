@@ -13,15 +13,9 @@ pub struct PgServer {
 impl PgServer {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(super::root().join("scripts/pg-server.sh"))
-            .arg("start")
-            .arg(dir.path().join("pg"))
-            .output()
-            .expect("run scripts/pg-server.sh");
-        assert!(
-            out.status.success(),
-            "PostgreSQL did not start (scripts/setup.sh test installs it): {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = super::run_tool(
+            Command::new(super::root().join("scripts/pg-server.sh")).arg("start").arg(dir.path().join("pg")),
+            "PostgreSQL did not start (scripts/setup.sh test installs it)",
         );
         let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
         assert!(url.starts_with("postgres://vidscribe@127.0.0.1:"), "{url}");
