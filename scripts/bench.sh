@@ -10,8 +10,8 @@
 #               against defaults, then fastest against fastest
 #   --long      the same comparison on a 32.5-minute input, then vidscribe alone on 15, 30 and
 #               60 minutes (time linear in length, memory flat)
-#   --load      each tool on a clip while one other CPU-bound 2-thread process runs (a second
-#               copy of the same tool on another file): slowdown against its solo time
+#   --load      each tool on a clip while one other CPU-bound 2-thread process runs (a copy of
+#               vidscribe, then of faster-whisper, on another file): slowdown against solo time
 #   --archive   index build, size and search latency over 10,000 synthetic reports; batch
 #               throughput against `run`/`transcribe` file by file
 #   --serve     `vidscribe serve` over those 10,000 reports, from archive.db and from a PostgreSQL
@@ -323,9 +323,10 @@ if wanted long; then
   done
 fi
 
-# Under load: each tool at its defaults on a clip, alone and then while a second copy of the
-# same tool (2 threads, on the 32.5-minute input, restarted whenever it ends) keeps the machine
-# busy. The slowdown is loaded/solo wall time; each tool runs three times and the median counts.
+# Under load: each tool at its defaults on a clip, alone and then while another CPU-bound 2-thread
+# process keeps the machine busy: a copy of vidscribe, then a copy of faster-whisper (each on the
+# 32.5-minute input, restarted whenever it ends). Both tools meet both loads, so each slowdown
+# (loaded/solo wall time) can be compared under the same load. Three runs each, the median counts.
 with_loader() { # command... (runs in its own process group, over and over, until stop_loader)
   setsid bash -c 'while :; do "$@"; done' loader "$@" >/dev/null 2>&1 &
   loader=$!
@@ -335,25 +336,33 @@ stop_loader() {
   kill -- -"$loader" 2>/dev/null || true
   wait "$loader" 2>/dev/null || true
 }
+vs_loader() { with_loader "$bin" transcribe "$long" -o "$out/loader" -f txt -q -t "$threads"; }
+fw_loader() {
+  with_loader "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$long" --beam 5 --threads "$threads" --compute-type int8
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
 load_table() {
   echo
-  echo "Under load (one other CPU-bound $threads-thread process: the same tool on another file), defaults:"
-  printf '%-55s %7s | %8s %8s %8s %7s | %8s %8s %8s %7s\n' input audio_s vs_solo vs_load vs_slow vs_WER fw_solo fw_load fw_slow fw_WER
-  local pair input ref audio_s vs vl ve fs fl fe x
+  echo "Under load (one other CPU-bound $threads-thread process on another file: vidscribe (vs-load) or faster-whisper (fw-load)), defaults:"
+  printf '%-55s %7s | %7s %8s %8s %7s | %7s %8s %8s %7s | %s\n' input audio_s vs_solo 'vs-load' 'fw-load' vs_WER fw_solo 'fw-load' 'vs-load' fw_WER \
+    'slowdown vidscribe/fw under vs-load, under fw-load'
+  local pair input ref audio_s vs vv vf ve fs ff fv fe x
   for pair in "$@"; do
     IFS='|' read -r input ref <<<"$pair"
     audio_s=$(audio_seconds "$input")
     read -r vs x ve <<<"$(run_vs "$input" "$ref" 3)"
     read -r fs x fe <<<"$(run_fw "$input" "$ref" 3 5)"
-    with_loader "$bin" transcribe "$long" -o "$out/loader" -f txt -q -t "$threads"
-    read -r vl x ve <<<"$(run_vs "$input" "$ref" 3)"
+    vs_loader
+    read -r vv x x <<<"$(run_vs "$input" "$ref" 3)"
+    read -r fv x x <<<"$(run_fw "$input" "$ref" 3 5)"
     stop_loader
-    with_loader "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$long" --beam 5 --threads "$threads" --compute-type int8
-    read -r fl x fe <<<"$(run_fw "$input" "$ref" 3 5)"
+    fw_loader
+    read -r vf x x <<<"$(run_vs "$input" "$ref" 3)"
+    read -r ff x x <<<"$(run_fw "$input" "$ref" 3 5)"
     stop_loader
-    printf '%-55s %7s | %8s %8s %7.2fx %7s | %8s %8s %7.2fx %7s\n' "$input" "$audio_s" \
-      "$vs" "$vl" "$(awk -v a="$vl" -v b="$vs" 'BEGIN{print a/b}')" "$ve" \
-      "$fs" "$fl" "$(awk -v a="$fl" -v b="$fs" 'BEGIN{print a/b}')" "$fe"
+    printf '%-55s %7s | %7s %8s %8s %7s | %7s %8s %8s %7s | %s %s / %s %s\n' "$input" "$audio_s" \
+      "$vs" "$vv" "$vf" "$ve" "$fs" "$ff" "$fv" "$fe" \
+      "$(ratio "$vv" "$vs")" "$(ratio "$fv" "$fs")" "$(ratio "$vf" "$vs")" "$(ratio "$ff" "$fs")"
   done
 }
 if wanted load; then
