@@ -2,10 +2,13 @@
 //! barrier, so one more thread than there are free cores makes whisper.cpp many times slower
 //! (a 26 s clip on 2 threads beside another 2-thread process: 74 s; on 1 thread: 2.2 s; AMD
 //! EPYC Zen 4, 2 cores). Before each window the recogniser looks at what the rest of the
-//! machine is doing and uses no more threads than there are idle cores.
+//! machine has been doing and uses no more threads than there are idle cores. It looks back over
+//! the time since it last looked (the window just recognised), taking its own CPU time out of
+//! the machine's, so the look costs nothing; only where too little time has passed does it watch
+//! for a moment in which it computes nothing.
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the machine is watched before a window.
 const SAMPLE: Duration = Duration::from_millis(40);
@@ -24,6 +27,16 @@ fn cpu_times() -> Option<(u64, u64)> {
     Some((total - idle, total))
 }
 
+/// CPU time of this process (all its threads), in the same clock ticks as /proc/stat.
+fn own_times() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3,
+    // utime and stime fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
 /// Cores the rest of the machine keeps busy, watched over a short moment in which this process
 /// computes nothing; `None` where the system does not tell (then nothing is assumed busy).
 pub fn busy_elsewhere(cores: usize) -> Option<f64> {
@@ -34,13 +47,46 @@ pub fn busy_elsewhere(cores: usize) -> Option<f64> {
     Some((b1.saturating_sub(b0)) as f64 / total as f64 * cores as f64)
 }
 
-/// Threads to use now: at most `wanted`, at least one, and no more than the idle cores.
-pub fn threads_for_now(wanted: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if wanted <= 1 || cores <= 1 {
-        return 1; // nothing to decide: no need to watch the machine
+/// Shortest look back worth trusting: /proc/stat counts in ticks of 10 ms per core.
+const LOOK_BACK: Duration = Duration::from_millis(300);
+
+/// The machine as last seen: its busy and total ticks and this process's own, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    seen: Option<(u64, u64, u64)>,
+    at: Instant,
+}
+
+impl Watch {
+    pub fn start() -> Watch {
+        Watch { seen: cpu_times().zip(own_times()).map(|((b, t), o)| (b, t, o)), at: Instant::now() }
     }
-    fit(wanted, cores, busy_elsewhere(cores))
+
+    /// Threads to use now: at most `wanted`, at least one, and no more than the cores the rest
+    /// of the machine left idle since the last look (or, if that was too recent, in a moment's
+    /// watch). Starts the next look back.
+    pub fn threads(&mut self, wanted: usize) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if wanted <= 1 || cores <= 1 {
+            return 1; // nothing to decide: no need to watch the machine
+        }
+        let now = Watch::start();
+        let busy = match (self.seen, now.seen) {
+            (Some((b0, t0, o0)), Some((b1, t1, o1))) if now.at - self.at >= LOOK_BACK && t1 > t0 => {
+                let others = b1.saturating_sub(b0).saturating_sub(o1.saturating_sub(o0));
+                Some(others as f64 / (t1 - t0) as f64 * cores as f64)
+            }
+            _ => busy_elsewhere(cores),
+        };
+        *self = Watch::start();
+        fit(wanted, cores, busy)
+    }
+}
+
+/// Threads to use now, from a moment's watch: at most `wanted`, at least one, and no more than
+/// the idle cores.
+pub fn threads_for_now(wanted: usize) -> usize {
+    Watch { seen: None, at: Instant::now() }.threads(wanted)
 }
 
 /// The rule: `wanted` capped by the cores left idle by `busy` (rounded: a core more than half
@@ -64,5 +110,39 @@ mod tests {
         assert_eq!(fit(1, 16, Some(3.0)), 1);
         assert_eq!(fit(16, 16, Some(3.4)), 13);
         assert!(cpu_times().is_some(), "/proc/stat is readable here");
+        assert!(own_times().is_some(), "/proc/self/stat is readable here");
+    }
+
+    /// Looking back, this process's own work is not load; another process's is.
+    #[test]
+    fn the_look_back_tells_own_work_from_others() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 {
+            return; // one core: nothing to decide
+        }
+        let spin = |d: Duration| {
+            let end = Instant::now() + d;
+            let mut x = 0u64;
+            while Instant::now() < end {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        };
+        let mut watch = Watch::start();
+        std::thread::scope(|s| {
+            for _ in 0..cores {
+                s.spawn(|| spin(Duration::from_millis(600)));
+            }
+        });
+        assert_eq!(watch.threads(cores), cores, "this process's own threads kept the cores busy");
+        let mut hogs: Vec<std::process::Child> = (0..cores)
+            .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(600));
+        let busy = watch.threads(cores);
+        for h in &mut hogs {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+        assert_eq!(busy, 1, "other processes kept every core busy");
     }
 }

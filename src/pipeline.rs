@@ -7,7 +7,7 @@
 //! a stretch) is recognised again without the carried context, then in two halves.
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::asr::transcribe::Saved;
@@ -149,6 +149,7 @@ pub fn recognise(
     let mut done_ms: Ms = 0;
     let mut segments: Vec<Segment> = Vec::new();
     let mut pace = Pace::default();
+    let mut watch = crate::cpu::Watch::start();
     let total_ms = source.total_ms();
     progress.begin("transcribing", total_ms);
     loop {
@@ -205,42 +206,53 @@ pub fn recognise(
             // Two lanes, each carrying its own context: the first goes on from the text so far,
             // the second starts its half afresh (with the prompt). The split depends on the audio
             // alone, never on the load, so the words are the same whether the halves run side by
-            // side (idle cores) or one after the other.
+            // side or one after the other (`--threads 1`). The lanes always run side by side:
+            // on one thread each they never reach a ggml barrier, so a busy machine only
+            // time-slices them, and they get two of its runnable threads rather than one
+            // (report.webm beside another transcription: 8.31 s one after the other, see README).
+            // More threads per lane only where more cores are idle, and a lane that outlives
+            // the other takes the core that one leaves (report.mp4: five windows cannot be cut
+            // evenly; the lane with three ran 1.8 s alone).
             let k = balanced_split(ready);
             let second = match &mut lane_b {
                 Some(b) => b,
                 None => lane_b.insert(Recognizer::new(model, opts)?),
             };
             second.restore(Saved::empty());
-            let idle = crate::cpu::threads_for_now(opts.threads);
-            let parallel = idle >= 2;
-            let per_lane = if parallel { idle / 2 } else { idle };
+            let per_lane = (watch.threads(opts.threads) / 2).max(1);
+            let began = watch;
+            let running = AtomicUsize::new(2);
             r.set_threads(per_lane);
             second.set_threads(per_lane);
             let finished = AtomicU64::new(0);
             let lane = |rec: &mut Recognizer, group: &[Window], first: usize, mut pace: Pace| {
-                let mut st = Stats::default();
+                let mut st = Stats { min_threads: per_lane, max_threads: per_lane, ..Stats::default() };
                 let mut out = Vec::new();
+                let mut alone = false;
                 for (j, w) in group.iter().enumerate() {
+                    if !alone && running.load(Ordering::Acquire) == 1 {
+                        alone = true;
+                        let mut since_began = began;
+                        let threads = since_began.threads(opts.threads);
+                        rec.set_threads(threads);
+                        st.max_threads = st.max_threads.max(threads);
+                        st.min_threads = st.min_threads.min(threads);
+                    }
                     out.extend(hear(rec, w, first + j + 1, &mut pace, &mut st)?);
                     let d = finished.fetch_add(w.len_ms(), Ordering::Relaxed) + w.len_ms();
                     progress.at(done_ms + d);
                 }
+                running.fetch_sub(1, Ordering::AcqRel);
                 Ok::<_, TranscribeError>((out, st, pace))
             };
             let (a, b) = ready.split_at(k);
             let (pace_a, pace_b) = (std::mem::take(&mut pace), Pace::default());
             let start_b = stats.windows + a.len();
-            let (got_a, got_b) = if parallel {
-                std::thread::scope(|s| {
-                    let hb = s.spawn(|| lane(second, b, start_b, pace_b));
-                    let ga = lane(&mut r, a, stats.windows, pace_a);
-                    (ga, hb.join().unwrap_or(Err(TranscribeError::Whisper("a recognition lane panicked".into()))))
-                })
-            } else {
+            let (got_a, got_b) = std::thread::scope(|s| {
+                let hb = s.spawn(|| lane(second, b, start_b, pace_b));
                 let ga = lane(&mut r, a, stats.windows, pace_a);
-                (ga, lane(second, b, start_b, pace_b))
-            };
+                (ga, hb.join().unwrap_or(Err(TranscribeError::Whisper("a recognition lane panicked".into()))))
+            });
             let ((seg_a, st_a, pa), (seg_b, st_b, pb)) = (got_a?, got_b?);
             segments.extend(seg_a);
             segments.extend(seg_b);
@@ -250,17 +262,17 @@ pub fn recognise(
                 stats.windows += st.windows;
                 stats.retried += st.retried;
                 stats.split += st.split;
+                stats.min_threads = stats.min_threads.min(st.min_threads);
+                stats.max_threads = stats.max_threads.max(st.max_threads);
             }
-            stats.min_threads = stats.min_threads.min(per_lane);
-            stats.max_threads = stats.max_threads.max(per_lane);
-            stats.lanes = stats.lanes.max(if parallel { 2 } else { 1 });
+            stats.lanes = 2;
             r.restore(second.save());
             done_ms = ready[ready.len() - 1].end_ms;
             progress.at(done_ms);
         } else {
             for w in ready {
                 // Never more busy threads than idle cores (ggml's threads spin at every barrier).
-                let threads = crate::cpu::threads_for_now(opts.threads);
+                let threads = watch.threads(opts.threads);
                 r.set_threads(threads);
                 stats.min_threads = stats.min_threads.min(threads);
                 stats.max_threads = stats.max_threads.max(threads);
