@@ -6,6 +6,8 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::article::{self, Article, ArticleError, link, wording};
@@ -193,26 +195,68 @@ pub struct Report {
 /// one thread, 912 ms on two) and, beside any other busy process, turns seconds into minutes.
 pub const VAD_THREADS: usize = 1;
 
-/// The loaded recogniser, kept across the reports of a batch.
+/// A model loading in its own thread: the model and how long it took.
+type Loading = JoinHandle<Result<(Model, Duration), TranscribeError>>;
+
+/// The recogniser, kept across the reports of a batch. Its model may still be loading in a
+/// thread of its own ([`Engine::start`]) while the first audio is decoded and searched for
+/// speech; it is waited for when the first window is ready.
 pub struct Engine {
-    model: Model,
+    model: OnceLock<(Model, Duration)>,
+    loading: Mutex<Option<Loading>>,
     vad_model: Option<PathBuf>,
-    pub load: Duration,
 }
 
 impl Engine {
     /// Checks and loads the model (with DTW word timing if asked and known for it) and finds the
     /// VAD model when `vad` is on.
     pub fn load(model: Option<&Path>, dtw: bool, vad: bool) -> Result<Self, JobError> {
-        let started = Instant::now();
-        let path = model::resolve(model)?;
-        let vad_model = if vad { Some(vad::find_model().map_err(JobError::VadModel)?) } else { None };
-        let model = Model::load_with(&path, dtw)?;
-        Ok(Self { model, vad_model, load: started.elapsed() })
+        let engine = Self::start(model, dtw, vad)?;
+        engine.loaded()?;
+        Ok(engine)
     }
 
-    pub fn model(&self) -> &Model {
-        &self.model
+    /// As [`load`](Self::load), but the model is read and checked in a thread of its own (about
+    /// 140 ms for tiny.en, a fifth of it the checksum), overlapping the decoding of the first
+    /// audio. Where the model or the VAD model are is found at once, so a missing one is still
+    /// the first error.
+    pub fn start(model: Option<&Path>, dtw: bool, vad: bool) -> Result<Self, JobError> {
+        let path = model::resolve(model)?;
+        let vad_model = if vad { Some(vad::find_model().map_err(JobError::VadModel)?) } else { None };
+        let loading = std::thread::Builder::new()
+            .name("model".into())
+            .spawn(move || {
+                let started = Instant::now();
+                Model::load_with(&path, dtw).map(|m| (m, started.elapsed()))
+            })
+            .map_err(|e| TranscribeError::Whisper(format!("cannot start a thread to load the model: {e}")))?;
+        Ok(Self { model: OnceLock::new(), loading: Mutex::new(Some(loading)), vad_model })
+    }
+
+    /// The model and how long it took to load, waited for if it is still loading.
+    fn loaded(&self) -> Result<&(Model, Duration), TranscribeError> {
+        let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = loading.take() {
+            let got = handle.join().map_err(|_| TranscribeError::Whisper("loading the model failed".into()))??;
+            let _ = self.model.set(got);
+        }
+        // Only empty after a failure that was already returned to the first caller.
+        self.model.get().ok_or_else(|| TranscribeError::Whisper("the model could not be loaded".into()))
+    }
+
+    pub fn model(&self) -> Result<&Model, JobError> {
+        Ok(&self.loaded()?.0)
+    }
+
+    /// Time the model took to load (much of it hidden behind decoding when started early).
+    pub fn load_time(&self) -> Duration {
+        self.model.get().map_or(Duration::ZERO, |m| m.1)
+    }
+}
+
+impl pipeline::ModelSource for Engine {
+    fn model(&self) -> Result<&Model, TranscribeError> {
+        Ok(&self.loaded()?.0)
     }
 }
 
@@ -287,13 +331,18 @@ pub fn transcribe(
         Some(m) => Some(vad::Detector::new(m, VAD_THREADS).map_err(JobError::Vad)?),
         None => None,
     };
-    let options = TranscribeOptions { dtw: engine.model.uses_dtw(), ..prepared.options };
+    let mut options = prepared.options;
     let recognised = if cfg.strict {
-        pipeline::recognise(&mut Strict(&mut stream), &engine.model, detector.as_mut(), &options, progress, cancel)
+        pipeline::recognise(&mut Strict(&mut stream), engine, detector.as_mut(), &options, progress, cancel)
     } else {
-        pipeline::recognise(&mut stream, &engine.model, detector.as_mut(), &options, progress, cancel)
+        pipeline::recognise(&mut stream, engine, detector.as_mut(), &options, progress, cancel)
     }
-    .map_err(|source| JobError::Recognition { what: what.clone(), source })?;
+    .map_err(|source| match source {
+        pipeline::PipelineError::Model(e) => JobError::Load(e),
+        source => JobError::Recognition { what: what.clone(), source },
+    })?;
+    let model = engine.model()?;
+    options.dtw = model.uses_dtw();
     if cancel.is_cancelled() {
         return Err(JobError::Cancelled);
     }
@@ -312,7 +361,7 @@ pub fn transcribe(
             web: cfg.web.media.clone(),
             audio,
         },
-        model: engine.model.info.clone(),
+        model: model.info.clone(),
         options,
         threads_used: Some(json::ThreadsUsed {
             recognition: [stats.min_threads, stats.max_threads],
@@ -337,7 +386,7 @@ pub fn transcribe(
         }
     }
     let notes = build_captions(&mut doc, &cfg.profile);
-    Ok(Report { doc, notes, stats, load: engine.load })
+    Ok(Report { doc, notes, stats, load: engine.load_time() })
 }
 
 /// A stream that stops at the first damage it reports (`--strict`): nothing after it is
@@ -512,10 +561,11 @@ pub fn run(
     Ok((report, written))
 }
 
-/// One input from start to report: the article read and the model loaded first (so that their
-/// errors come before any decoding), then [`transcribe`].
+/// One input from start to report: the article read and the model found first (so that their
+/// errors come before any decoding), the model loading while [`transcribe`] decodes the first
+/// audio.
 pub fn recognise(cfg: &JobConfig, progress: &dyn Progress, cancel: &Cancel) -> Result<Report, JobError> {
     let prepared = prepare(cfg)?;
-    let engine = Engine::load(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
+    let engine = Engine::start(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
     transcribe(cfg, prepared, &engine, progress, cancel)
 }

@@ -80,8 +80,23 @@ pub enum PipelineError {
     Vad(#[from] VadError),
     #[error(transparent)]
     Transcribe(#[from] TranscribeError),
+    /// The model could not be loaded (see [`ModelSource`]).
+    #[error(transparent)]
+    Model(TranscribeError),
     #[error("cancelled")]
     Cancelled,
+}
+
+/// Where recognition gets its model: at hand, or still loading in another thread while the
+/// first audio is decoded and searched for speech (asked for when the first window is ready).
+pub trait ModelSource: Sync {
+    fn model(&self) -> Result<&Model, TranscribeError>;
+}
+
+impl ModelSource for Model {
+    fn model(&self) -> Result<&Model, TranscribeError> {
+        Ok(self)
+    }
 }
 
 /// Where the time went and what the accuracy guard did.
@@ -129,13 +144,14 @@ const JUDGED_SPEECH_MS: Ms = 2_500;
 /// speech they belong to.
 pub fn recognise(
     source: &mut dyn PcmSource,
-    model: &Model,
+    model: &dyn ModelSource,
     mut detector: Option<&mut Detector>,
     opts: &TranscribeOptions,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Recognised, PipelineError> {
-    let mut r = Recognizer::new(model, opts)?;
+    // Made when the first window is ready: the model may still be loading until then.
+    let mut first_lane: Option<Recognizer> = None;
     // With two threads or more and an input of known length up to LANES_UP_TO_MS, windows are
     // recognised in two lanes (see below); audio is then read in longer pieces so that a lane
     // has several windows to carry its context through.
@@ -214,9 +230,10 @@ pub fn recognise(
             // the other takes the core that one leaves (report.mp4: five windows cannot be cut
             // evenly; the lane with three ran 1.8 s alone).
             let k = balanced_split(ready);
+            let r = recogniser(&mut first_lane, model, opts)?;
             let second = match &mut lane_b {
                 Some(b) => b,
-                None => lane_b.insert(Recognizer::new(model, opts)?),
+                None => lane_b.insert(Recognizer::new(r.model(), opts)?),
             };
             second.restore(Saved::empty());
             let per_lane = (watch.threads(opts.threads) / 2).max(1);
@@ -250,7 +267,7 @@ pub fn recognise(
             let start_b = stats.windows + a.len();
             let (got_a, got_b) = std::thread::scope(|s| {
                 let hb = s.spawn(|| lane(second, b, start_b, pace_b));
-                let ga = lane(&mut r, a, stats.windows, pace_a);
+                let ga = lane(r, a, stats.windows, pace_a);
                 (ga, hb.join().unwrap_or(Err(TranscribeError::Whisper("a recognition lane panicked".into()))))
             });
             let ((seg_a, st_a, pa), (seg_b, st_b, pb)) = (got_a?, got_b?);
@@ -271,6 +288,7 @@ pub fn recognise(
             progress.at(done_ms);
         } else {
             for w in ready {
+                let r = recogniser(&mut first_lane, model, opts)?;
                 // Never more busy threads than idle cores (ggml's threads spin at every barrier).
                 let threads = watch.threads(opts.threads);
                 r.set_threads(threads);
@@ -278,7 +296,7 @@ pub fn recognise(
                 stats.max_threads = stats.max_threads.max(threads);
                 stats.lanes = stats.lanes.max(1);
                 let number = stats.windows + 1;
-                segments.extend(hear(&mut r, w, number, &mut pace, &mut stats)?);
+                segments.extend(hear(r, w, number, &mut pace, &mut stats)?);
                 done_ms = w.end_ms;
                 progress.at(done_ms);
             }
@@ -297,13 +315,26 @@ pub fn recognise(
     }
     progress.end();
     stats.audio_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
-    let mut transcript = Transcript { language: r.language(), segments };
+    let language = recogniser(&mut first_lane, model, opts)?.language();
+    let mut transcript = Transcript { language, segments };
     let speech = detector.is_some().then(|| {
         transcript.end_words_with_speech(&spans);
         spans
     });
     stats.min_threads = stats.min_threads.min(stats.max_threads);
     Ok(Recognised { transcript, speech, stats })
+}
+
+/// The first lane's recogniser, made on first use (when the model is first needed).
+fn recogniser<'a, 'm>(
+    slot: &'a mut Option<Recognizer<'m>>,
+    model: &'m dyn ModelSource,
+    opts: &TranscribeOptions,
+) -> Result<&'a mut Recognizer<'m>, PipelineError> {
+    Ok(match slot {
+        Some(r) => r,
+        None => slot.insert(Recognizer::new(model.model().map_err(PipelineError::Model)?, opts)?),
+    })
 }
 
 /// How many windows the whole input will make, estimated from those made so far (`done`),

@@ -593,7 +593,7 @@ fn plan(
             schema: crate::formats::json::SCHEMA,
             media_sha256: &media_sha256,
             article_sha256: article_sha256.as_deref(),
-            model_sha256: &engine.model().info.sha256,
+            model_sha256: &engine.model()?.info.sha256,
             language: &cfg.job.options.language,
             translate: cfg.job.options.translate,
             prompt: &cfg.job.options.prompt,

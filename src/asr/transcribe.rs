@@ -289,6 +289,11 @@ impl<'m> Recognizer<'m> {
         Ok(Self { model, state, language, opts: opts.clone(), prompt, history: Vec::new(), threads: opts.threads })
     }
 
+    /// The model it recognises with.
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+
     /// The language recognised in (or given for) the audio so far.
     pub fn language(&self) -> String {
         if self.language == "auto" {
