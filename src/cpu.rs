@@ -39,7 +39,7 @@ fn own_times() -> Option<u64> {
 
 /// Cores the rest of the machine keeps busy, watched over a short moment in which this process
 /// computes nothing; `None` where the system does not tell (then nothing is assumed busy).
-pub fn busy_elsewhere(cores: usize) -> Option<f64> {
+fn busy_elsewhere(cores: usize) -> Option<f64> {
     let (b0, t0) = cpu_times()?;
     std::thread::sleep(SAMPLE);
     let (b1, t1) = cpu_times()?;
@@ -81,12 +81,6 @@ impl Watch {
         *self = Watch::start();
         fit(wanted, cores, busy)
     }
-}
-
-/// Threads to use now, from a moment's watch: at most `wanted`, at least one, and no more than
-/// the idle cores.
-pub fn threads_for_now(wanted: usize) -> usize {
-    Watch { seen: None, at: Instant::now() }.threads(wanted)
 }
 
 /// The rule: `wanted` capped by the cores left idle by `busy` (rounded: a core more than half
