@@ -326,7 +326,10 @@ fi
 # Under load: each tool at its defaults on a clip, alone and then while another CPU-bound 2-thread
 # process keeps the machine busy: a copy of vidscribe, then a copy of faster-whisper (each on the
 # 32.5-minute input, restarted whenever it ends). Both tools meet both loads, so each slowdown
-# (loaded/solo wall time) can be compared under the same load. Three runs each, the median counts.
+# (loaded/solo wall time) can be compared under the same load. Each tool also runs alone on one
+# thread: Linux gives each session an equal share of the CPU (autogroup), so a loaded tool has
+# about one core, and its slowdown follows what its second core gains it alone. Three runs each,
+# the median counts.
 with_loader() { # command... (runs in its own process group, over and over, until stop_loader)
   setsid bash -c 'while :; do "$@"; done' loader "$@" >/dev/null 2>&1 &
   loader=$!
@@ -344,14 +347,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
 load_table() {
   echo
   echo "Under load (one other CPU-bound $threads-thread process on another file: vidscribe (vs-load) or faster-whisper (fw-load)), defaults:"
-  printf '%-55s %7s | %7s %8s %8s %7s | %7s %8s %8s %7s | %s\n' input audio_s vs_solo 'vs-load' 'fw-load' vs_WER fw_solo 'fw-load' 'vs-load' fw_WER \
-    'slowdown vidscribe/fw under vs-load, under fw-load'
-  local pair input ref audio_s vs vv vf ve fs ff fv fe x
+  printf '%-55s %7s | %7s %6s %8s %8s %7s | %7s %6s %8s %8s %7s | %s\n' input audio_s vs_solo vs_1t 'vs-load' 'fw-load' vs_WER \
+    fw_solo fw_1t 'fw-load' 'vs-load' fw_WER 'slowdown vidscribe/fw under vs-load, under fw-load; gain of the 2nd core'
+  local pair input ref audio_s vs v1 vv vf ve fs f1 ff fv fe x
   for pair in "$@"; do
     IFS='|' read -r input ref <<<"$pair"
     audio_s=$(audio_seconds "$input")
     read -r vs x ve <<<"$(run_vs "$input" "$ref" 3)"
     read -r fs x fe <<<"$(run_fw "$input" "$ref" 3 5)"
+    # Alone on one thread: what a tool does with about one core, as under an equal-share load.
+    read -r v1 x x <<<"$(threads=1 run_vs "$input" "$ref" 3)"
+    read -r f1 x x <<<"$(threads=1 run_fw "$input" "$ref" 3 5)"
     vs_loader
     read -r vv x x <<<"$(run_vs "$input" "$ref" 3)"
     read -r fv x x <<<"$(run_fw "$input" "$ref" 3 5)"
@@ -360,9 +366,10 @@ load_table() {
     read -r vf x x <<<"$(run_vs "$input" "$ref" 3)"
     read -r ff x x <<<"$(run_fw "$input" "$ref" 3 5)"
     stop_loader
-    printf '%-55s %7s | %7s %8s %8s %7s | %7s %8s %8s %7s | %s %s / %s %s\n' "$input" "$audio_s" \
-      "$vs" "$vv" "$vf" "$ve" "$fs" "$ff" "$fv" "$fe" \
-      "$(ratio "$vv" "$vs")" "$(ratio "$fv" "$fs")" "$(ratio "$vf" "$vs")" "$(ratio "$ff" "$fs")"
+    printf '%-55s %7s | %7s %6s %8s %8s %7s | %7s %6s %8s %8s %7s | %s %s / %s %s; %s %s\n' "$input" "$audio_s" \
+      "$vs" "$v1" "$vv" "$vf" "$ve" "$fs" "$f1" "$ff" "$fv" "$fe" \
+      "$(ratio "$vv" "$vs")" "$(ratio "$fv" "$fs")" "$(ratio "$vf" "$vs")" "$(ratio "$ff" "$fs")" \
+      "$(ratio "$v1" "$vs")" "$(ratio "$f1" "$fs")"
   done
 }
 if wanted load; then
