@@ -170,7 +170,8 @@ pub struct RecognitionArgs {
     pub translate: bool,
     /// Busy threads at most, all stages and lanes together; fewer while other processes keep
     /// cores busy. With 2 or more, inputs up to 10 minutes are recognised in two lanes of one
-    /// thread [default: number of cores]
+    /// thread, side by side even on a busy machine (one-thread lanes never busy-wait)
+    /// [default: number of cores]
     #[arg(short, long)]
     pub threads: Option<usize>,
     /// Text that primes recognition: names, spellings, style.
