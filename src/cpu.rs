@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-/// How long the machine is watched before a window.
+/// How long the machine is watched when the last look was too recent to look back from.
 const SAMPLE: Duration = Duration::from_millis(40);
 
 /// Busy and total jiffies of all CPUs together, from /proc/stat (Linux).
@@ -66,7 +66,7 @@ impl Watch {
     /// of the machine left idle since the last look (or, if that was too recent, in a moment's
     /// watch). Starts the next look back.
     pub fn threads(&mut self, wanted: usize) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         if wanted <= 1 || cores <= 1 {
             return 1; // nothing to decide: no need to watch the machine
         }
@@ -78,9 +78,15 @@ impl Watch {
             }
             _ => busy_elsewhere(cores),
         };
-        *self = Watch::start();
+        *self = now;
         fit(wanted, cores, busy)
     }
+}
+
+/// Cores this process may run on, asked once (the standard library reads cgroup files for it).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The rule: `wanted` capped by the cores left idle by `busy` (rounded: a core more than half
