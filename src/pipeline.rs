@@ -121,6 +121,28 @@ pub struct Stats {
     pub lanes: usize,
 }
 
+impl Stats {
+    /// Nothing counted yet.
+    fn start() -> Self {
+        Stats { min_threads: usize::MAX, ..Stats::default() }
+    }
+
+    /// Windows from now on run on `threads` threads.
+    fn ran_on(&mut self, threads: usize) {
+        self.min_threads = self.min_threads.min(threads);
+        self.max_threads = self.max_threads.max(threads);
+    }
+
+    /// Adds what a lane counted.
+    fn add_lane(&mut self, lane: &Stats) {
+        self.windows += lane.windows;
+        self.retried += lane.retried;
+        self.split += lane.split;
+        self.ran_on(lane.min_threads);
+        self.ran_on(lane.max_threads);
+    }
+}
+
 /// What the pipeline found.
 #[derive(Debug, Clone)]
 pub struct Recognised {
@@ -158,7 +180,7 @@ pub fn recognise(
     let lanes = opts.threads >= 2 && source.total_ms().is_some_and(|t| t <= LANES_UP_TO_MS);
     let piece_samples = if lanes { LANE_PIECE_SAMPLES } else { PIECE_SAMPLES };
     let mut lane_b: Option<Recognizer> = None;
-    let mut stats = Stats { min_threads: usize::MAX, ..Stats::default() };
+    let mut stats = Stats::start();
     let mut buf: Vec<f32> = Vec::with_capacity(piece_samples * 2);
     let mut origin_ms: Ms = 0; // time of buf[0]
     let mut spans: Vec<Span> = Vec::new();
@@ -243,7 +265,8 @@ pub fn recognise(
             second.set_threads(per_lane);
             let finished = AtomicU64::new(0);
             let lane = |rec: &mut Recognizer, group: &[Window], first: usize, mut pace: Pace| {
-                let mut st = Stats { min_threads: per_lane, max_threads: per_lane, ..Stats::default() };
+                let mut st = Stats::start();
+                st.ran_on(per_lane);
                 let mut out = Vec::new();
                 let mut alone = false;
                 for (j, w) in group.iter().enumerate() {
@@ -252,8 +275,7 @@ pub fn recognise(
                         let mut since_began = began;
                         let threads = since_began.threads(opts.threads);
                         rec.set_threads(threads);
-                        st.max_threads = st.max_threads.max(threads);
-                        st.min_threads = st.min_threads.min(threads);
+                        st.ran_on(threads);
                     }
                     out.extend(hear(rec, w, first + j + 1, &mut pace, &mut st)?);
                     let d = finished.fetch_add(w.len_ms(), Ordering::Relaxed) + w.len_ms();
@@ -275,13 +297,8 @@ pub fn recognise(
             segments.extend(seg_b);
             // The second lane's pace is what it heard; the first lane's already includes the past.
             pace = Pace { words: pa.words + pb.words, speech_ms: pa.speech_ms + pb.speech_ms };
-            for st in [st_a, st_b] {
-                stats.windows += st.windows;
-                stats.retried += st.retried;
-                stats.split += st.split;
-                stats.min_threads = stats.min_threads.min(st.min_threads);
-                stats.max_threads = stats.max_threads.max(st.max_threads);
-            }
+            stats.add_lane(&st_a);
+            stats.add_lane(&st_b);
             stats.lanes = 2;
             r.restore(second.save());
             done_ms = ready[ready.len() - 1].end_ms;
@@ -292,8 +309,7 @@ pub fn recognise(
                 // Never more busy threads than idle cores (ggml's threads spin at every barrier).
                 let threads = watch.threads(opts.threads);
                 r.set_threads(threads);
-                stats.min_threads = stats.min_threads.min(threads);
-                stats.max_threads = stats.max_threads.max(threads);
+                stats.ran_on(threads);
                 stats.lanes = stats.lanes.max(1);
                 let number = stats.windows + 1;
                 segments.extend(hear(r, w, number, &mut pace, &mut stats)?);
@@ -367,7 +383,7 @@ fn balanced_split(windows: &[Window]) -> usize {
 }
 
 /// Words recognised per second of speech so far.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct Pace {
     words: usize,
     speech_ms: Ms,
