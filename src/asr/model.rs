@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ggml::{self, GgmlError, Layout};
 
-/// The file the tools use when no model is named.
-pub const DEFAULT_MODEL_FILE: &str = "ggml-tiny.en.bin";
+/// The files the tools use when no model is named, in order of preference: tiny.en quantised to
+/// q8_0 (what `model fetch tiny.en` makes last), else its f16 source.
+pub const DEFAULT_MODEL_FILES: [&str; 2] = ["ggml-tiny.en-q8_0.bin", "ggml-tiny.en.bin"];
 /// Environment variable naming the model to use by default.
 pub const MODEL_ENV: &str = "VIDSCRIBE_MODEL";
 
@@ -49,14 +50,17 @@ pub fn model_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// The model to use: the one given, else `$VIDSCRIBE_MODEL`, else the default file in
-/// [`model_dirs`]. Only says where it is; [`inspect`] checks it.
+/// The model to use: the one given, else `$VIDSCRIBE_MODEL`, else the first of the default files
+/// found in [`model_dirs`] (q8_0 in any of them before f16). Only says where it is; [`inspect`]
+/// checks it.
 pub fn resolve(given: Option<&Path>) -> Result<PathBuf, ModelError> {
     let chosen = given.map(Path::to_path_buf).or_else(|| std::env::var_os(MODEL_ENV).map(PathBuf::from));
     if let Some(p) = chosen {
         return if p.is_file() { Ok(p) } else { Err(ModelError::NotFound { path: p }) };
     }
-    let candidates: Vec<PathBuf> = model_dirs().into_iter().map(|d| d.join(DEFAULT_MODEL_FILE)).collect();
+    let dirs = model_dirs();
+    let candidates: Vec<PathBuf> =
+        DEFAULT_MODEL_FILES.iter().flat_map(|f| dirs.iter().map(move |d| d.join(f))).collect();
     candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| ModelError::NoDefault {
         tried: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
     })

@@ -23,6 +23,16 @@ pub enum Quant {
 }
 
 impl Quant {
+    /// As in file names and `model list`: q8_0, q5_1, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Quant::Q8_0 => "q8_0",
+            Quant::Q5_1 => "q5_1",
+            Quant::Q5_0 => "q5_0",
+            Quant::Q4_0 => "q4_0",
+        }
+    }
+
     /// (ggml tensor type, ggml file type)
     fn codes(self) -> (u32, i32) {
         match self {
@@ -37,13 +47,11 @@ impl Quant {
 impl FromStr for Quant {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "q8_0" => Ok(Quant::Q8_0),
-            "q5_1" => Ok(Quant::Q5_1),
-            "q5_0" => Ok(Quant::Q5_0),
-            "q4_0" => Ok(Quant::Q4_0),
-            _ => Err(format!("unknown quantisation {s:?} (choose q8_0, q5_1, q5_0 or q4_0)")),
-        }
+        let all = [Quant::Q8_0, Quant::Q5_1, Quant::Q5_0, Quant::Q4_0];
+        let lower = s.to_ascii_lowercase();
+        all.into_iter()
+            .find(|q| q.name() == lower)
+            .ok_or_else(|| format!("unknown quantisation {s:?} (choose q8_0, q5_1, q5_0 or q4_0)"))
     }
 }
 

@@ -19,9 +19,18 @@ pub fn speech(name: &str) -> PathBuf {
     root().join("tests/data/speech").join(name)
 }
 
-/// The real tiny.en model. Its absence is a test failure, never a skip.
+/// The real tiny.en model vidscribe uses by default (q8_0). Its absence is a test failure,
+/// never a skip.
 pub fn model() -> PathBuf {
-    let p = root().join("models/ggml-tiny.en.bin");
+    present(root().join("models/ggml-tiny.en-q8_0.bin"))
+}
+
+/// tiny.en's f16 weights, which `model fetch` quantises into [`model`].
+pub fn f16_model() -> PathBuf {
+    present(root().join("models/ggml-tiny.en.bin"))
+}
+
+fn present(p: PathBuf) -> PathBuf {
     assert!(
         p.is_file(),
         "the tiny.en model is missing at {}: run scripts/fetch-model.sh (scripts/test.sh does)",
