@@ -159,7 +159,8 @@ pub struct TranscribeArgs {
 /// How speech is recognised (shared by transcribe, run and batch).
 #[derive(Debug, Args, Clone)]
 pub struct RecognitionArgs {
-    /// ggml model file [default: $VIDSCRIBE_MODEL, else ggml-tiny.en-q8_0.bin, else ggml-tiny.en.bin, in ./models or the data folder]
+    /// ggml model file [default: $VIDSCRIBE_MODEL, else ggml-tiny.en-q8_0.bin, else
+    /// ggml-tiny.en.bin, in ./models or the data folder]
     #[arg(short, long)]
     pub model: Option<PathBuf>,
     /// Spoken language code (en, fr, hy…), or auto to detect it (multilingual models).

@@ -32,6 +32,14 @@ struct Source {
     quantised: Option<Quant>,
 }
 
+impl Source {
+    /// The files made: `ggml-NAME.bin`, and `ggml-NAME-q8_0.bin` where a quantised copy is made.
+    fn files(&self) -> (String, Option<(Quant, String)>) {
+        let f16 = format!("ggml-{}.bin", self.name);
+        (f16, self.quantised.map(|q| (q, format!("ggml-{}-{}.bin", self.name, q.name()))))
+    }
+}
+
 /// The models `model fetch` knows. tiny.en is also quantised to q8_0, the default weights: as
 /// accurate as f16 on every clip measured and 9–14 % faster on one thread (README, issue 11).
 const MODELS: &[Source] = &[
@@ -112,23 +120,23 @@ pub fn fetch(name: &str, dir: Option<&Path>, progress: &dyn Progress, cancel: &C
         }
         None => home::models_dir()?,
     };
-    let f16 = dir.join(format!("ggml-{name}.bin"));
+    let (f16_file, quantised_file) = source.files();
+    let f16 = dir.join(f16_file);
     let (mut made, mut downloaded) = (false, 0);
     if !pinned_copy(&f16)? {
-        downloaded = download_wheels(source, progress, cancel).and_then(|(paths, n)| {
-            progress.begin("converting", None);
-            let imported = super::import::import(&paths, &f16);
-            progress.end();
-            imported?;
-            Ok(n)
-        })?;
+        let (paths, n) = download_wheels(source, progress, cancel)?;
+        downloaded = n;
+        progress.begin("converting", None);
+        let imported = super::import::import(&paths, &f16);
+        progress.end();
+        imported?;
         check_made(&f16)?;
         made = true;
     }
-    let Some(q) = source.quantised else {
+    let Some((q, file)) = quantised_file else {
         return Ok(Fetched { path: f16, made, downloaded });
     };
-    let out = dir.join(format!("ggml-{name}-{}.bin", q.name()));
+    let out = dir.join(file);
     if !pinned_copy(&out)? {
         progress.begin("quantising", None);
         let quantised = super::quantize::quantize(&f16, &out, q);
@@ -212,4 +220,26 @@ fn wheel_url(client: &net::Client, w: &Wheel, cancel: &Cancel) -> Result<String,
         .and_then(|f| f["url"].as_str())
         .map(str::to_string)
         .ok_or_else(not_listed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_model_files_are_what_fetch_makes_and_every_file_made_is_pinned() {
+        let tiny = MODELS.iter().find(|m| m.name == "tiny.en").unwrap();
+        let (f16, quantised) = tiny.files();
+        let quantised = quantised.map(|(_, f)| f);
+        assert_eq!(model::DEFAULT_MODEL_FILES, [quantised.as_deref().unwrap(), f16.as_str()]);
+        for m in MODELS {
+            let (f16, quantised) = m.files();
+            for file in std::iter::once(f16).chain(quantised.map(|(_, f)| f)) {
+                assert!(model::known_sha256(&file).is_some(), "{file} is not in models/SHA256SUMS");
+            }
+            for w in m.wheels {
+                assert!(model::known_sha256(w.file).is_some(), "{} is not in models/SHA256SUMS", w.file);
+            }
+        }
+    }
 }
