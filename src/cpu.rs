@@ -116,7 +116,7 @@ mod tests {
     /// Looking back, this process's own work is not load; another process's is.
     #[test]
     fn the_look_back_tells_own_work_from_others() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         if cores < 2 {
             return; // one core: nothing to decide
         }
