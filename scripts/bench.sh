@@ -16,7 +16,8 @@
 #               throughput against `run`/`transcribe` file by file
 #   --serve     `vidscribe serve` over those 10,000 reports, from archive.db and from a PostgreSQL
 #               server of its own: search latency over HTTP, then 50 concurrent clients for 30 s
-#               (scripts/serve-load.py)
+#               (scripts/serve-load.py), then 500 idle and half-open connections held while one
+#               client searches (latency beside them, server memory, alive afterwards)
 #   --quick     --pipeline and the defaults half of --peer (a few minutes)
 # Run it on an idle machine (not while a build runs). Arguments after the sections are passed to
 # vidscribe in --pipeline, e.g. --beam 5 or -m models/ggml-base.bin.
@@ -395,7 +396,7 @@ serve_bench() {
   server=$!
   for _ in $(seq 100); do grep -q listening "$out/serve.out" && break; sleep 0.1; done
   base=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' "$out/serve.out")
-  python3 scripts/serve-load.py "$base" 50 30
+  python3 scripts/serve-load.py "$base" 50 30 500 "$server"
   kill "$server"; wait "$server" 2>/dev/null || true
 }
 if wanted serve; then

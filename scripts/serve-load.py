@@ -2,9 +2,14 @@
 """Load for `vidscribe serve` (scripts/bench.sh --serve): latency of /api/search, one query at a
 time, then N concurrent clients for S seconds.
 
-    scripts/serve-load.py http://127.0.0.1:PORT [clients] [seconds]
+    scripts/serve-load.py http://127.0.0.1:PORT [clients] [seconds] [idle] [server-pid]
+
+With `idle` (and the server's pid), then holds that many idle and half-open connections while
+one client searches: its latency beside them against alone, the server's memory, and that it
+still answers once they are gone.
 """
 import json
+import socket
 import statistics
 import sys
 import threading
@@ -66,6 +71,47 @@ def main():
         t.join()
     wall = time.perf_counter() - start
     print(f"{clients} concurrent clients for {wall:.0f} s: {done[0] / wall:.1f} requests/s, {errors[0]} errors")
+
+    if len(sys.argv) > 5:
+        slow_clients(base, int(sys.argv[4]), int(sys.argv[5]))
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
+def latencies(base, rounds=3):
+    lat = []
+    for q in QUERIES:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            get(base, q)
+            lat.append((time.perf_counter() - t) * 1000)
+    lat.sort()
+    return statistics.median(lat), lat[int(len(lat) * 0.95) - 1]
+
+
+def slow_clients(base, n, pid):
+    host, port = urllib.parse.urlsplit(base).netloc.rsplit(":", 1)
+    alone = latencies(base)
+    before = rss_kb(pid)
+    held = []
+    for i in range(n):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        if i % 2:
+            s.sendall(b"GET /api/search?q=")  # half a request line, never finished
+        held.append(s)
+    beside = latencies(base)
+    during = rss_kb(pid)
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    after = latencies(base, 1)
+    print(f"slow clients: {n} idle and half-open connections held; search median / p95 "
+          f"{alone[0]:.1f} / {alone[1]:.1f} ms alone, {beside[0]:.1f} / {beside[1]:.1f} ms beside them; "
+          f"server memory {before / 1024:.0f} -> {during / 1024:.0f} MB; answering after: "
+          f"{after[0]:.1f} ms median")
 
 
 if __name__ == "__main__":

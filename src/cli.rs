@@ -81,6 +81,16 @@ pub enum Command {
         /// Address to listen on (loopback by default; 0.0.0.0 shares it on the network).
         #[arg(long, default_value = "127.0.0.1")]
         bind: String,
+        /// A name the server is reached by (archive.newsroom.example), besides its address:
+        /// requests naming any other host are refused (DNS rebinding). Repeatable.
+        #[arg(long = "host", value_name = "NAME")]
+        hosts: Vec<String>,
+        /// Connections served at once (more are answered 503); lowered to fit the open-file limit.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_connections: u32,
+        /// Seconds a connection may stay silent (no request, nothing read or sent) before it is closed.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+        idle_timeout: u32,
     },
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
@@ -215,6 +225,10 @@ pub struct BatchArgs {
     /// The archive folder (created if missing): one folder per report, archive.db, batch.log.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Let a manifest name files outside its own folder (`../x.txt`, `/srv/…`); without it,
+    /// such a row is refused, so a manifest cannot put any file it likes into the archive.
+    #[arg(long)]
+    pub allow_outside: bool,
     /// Take nothing from the articles but the links (no prompt, wording or name corrections).
     #[arg(long)]
     pub literal: bool,
@@ -240,14 +254,15 @@ pub struct BatchArgs {
 pub struct SearchArgs {
     /// The archive folder, its archive.db, or a postgres:// URL.
     pub archive: PathBuf,
-    /// Words (all must match), "quoted phrases", prefix*, a OR b, -excluded. Names are also
-    /// matched by sound and spelling.
+    /// Words (all must match), "quoted phrases", prefix*, a OR b, -excluded (a query may begin
+    /// with one). Names are also matched by sound and spelling.
+    #[arg(allow_hyphen_values = true)]
     pub query: String,
     /// Only reports dated on or after this day (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = date)]
     pub since: Option<String>,
     /// Only reports dated on or before this day (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = date)]
     pub until: Option<String>,
     /// Only reports from this source.
     #[arg(long)]
@@ -264,6 +279,15 @@ pub struct SearchArgs {
     /// A PostgreSQL archive (postgres://user@host/db); ARCHIVE is then the folder of its reports.
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+}
+
+/// A day of the calendar as YYYY-MM-DD (a usage error otherwise).
+fn date(s: &str) -> Result<String, String> {
+    if vidscribe::archive::batch::valid_date(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a day of the calendar as YYYY-MM-DD".into())
+    }
 }
 
 /// The written article and what to take from it.

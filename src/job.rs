@@ -270,7 +270,10 @@ pub fn read_article(path: &Path) -> Result<Article, JobError> {
     if path == Path::new("-") {
         std::io::stdin().take(limit).read_to_end(&mut bytes).map_err(read_err)?;
     } else {
-        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes)).map_err(read_err)?;
+        crate::hash::regular(path)
+            .and_then(|()| std::fs::File::open(path))
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .map_err(read_err)?;
     }
     article::parse_any(&bytes).map_err(|source| JobError::Article { path: name, source })
 }
@@ -354,7 +357,7 @@ pub fn transcribe(
         tool: json::Tool::current(),
         input: json::Input {
             path: match (&cfg.web.media, &cfg.media) {
-                (Some(w), _) => w.url.clone(),
+                (Some(w), _) => crate::secret::address(&w.url),
                 (None, Media::File(p)) => p.display().to_string(),
                 (None, Media::Stdin) => "-".into(),
             },
@@ -419,7 +422,7 @@ pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &Articl
     } else {
         doc.links = Some(links);
     }
-    doc.article = Some(json::ArticleSource { path, web: None, article: a });
+    doc.article = Some(json::ArticleSource { path: crate::secret::address(&path), web: None, article: a });
 }
 
 /// Guards the transcript, builds cues under `profile` and records both in the document; returns

@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod remote;
 pub mod report;
+pub mod secret;
 pub mod text;
 pub mod time;
 pub mod ytdlp;

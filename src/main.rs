@@ -141,7 +141,7 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
+            let msg = vidscribe::secret::in_text(&format!("{e:#}").replace('\n', " "));
             eprintln!("vidscribe: error: {msg}");
             ExitCode::FAILURE
         }
@@ -158,13 +158,22 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Batch(args) => batch(args, show, !cli.quiet),
         Command::Index { dirs, output, db } => index(dirs, output, db.as_deref(), !cli.quiet),
         Command::Search(args) => search(args),
-        Command::Serve { archive, db, port, bind } => {
+        Command::Serve { archive, db, port, bind, hosts, max_connections, idle_timeout } => {
             let (db, folder) = Db::locate(archive.as_deref(), db.as_deref()).context("give the archive")?;
-            let server = vidscribe::archive::serve::Server::bind(folder.as_deref(), &db, bind, *port)?;
+            let idle = std::time::Duration::from_secs(u64::from(*idle_timeout));
+            let options = vidscribe::archive::serve::Options {
+                bind: bind.clone(),
+                port: *port,
+                hosts: hosts.clone(),
+                max_connections: *max_connections as usize,
+                header_timeout: idle.min(std::time::Duration::from_secs(10)),
+                idle_timeout: idle,
+            };
+            let server = vidscribe::archive::serve::Server::bind(folder.as_deref(), &db, options)?;
             // The address first, on stdout, so scripts and tests can wait for it.
             outln!("listening on http://{}/", server.addr());
             std::io::stdout().flush().context("writing to stdout")?;
-            server.run(&CANCEL);
+            server.run(&CANCEL)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Subtitle { transcript, output, format, article, profile } => {
@@ -347,9 +356,15 @@ fn run_job(args: &RunArgs, show: bool, tell: bool) -> Result<ExitCode> {
         let got = remote::gather(&w, net::Limits::with_timeout(args.timeout), &Bar::new(show), &CANCEL)?;
         if let Some(used) = got.used.filter(|_| tell && got.embeds.len() > 1) {
             eprintln!("vidscribe: the page embeds {} videos (--embed N for another):", got.embeds.len());
-            for (i, e) in got.embeds.iter().enumerate() {
+            // The first twenty (and the one used), each address cut short: a page may list
+            // thousands, or carry whole files in data: URLs.
+            for (i, e) in got.embeds.iter().enumerate().filter(|(i, _)| *i < 20 || *i == used) {
                 let mark = if i == used { " (used)" } else { "" };
-                eprintln!("  {}. {} {}{mark}", i + 1, e.provider, vidscribe::text::safe_line(&e.url));
+                let url = vidscribe::text::visible(&shorten(&vidscribe::text::safe_line(&e.url), 200));
+                eprintln!("  {}. {} {url}{mark}", i + 1, e.provider);
+            }
+            if got.embeds.len() > 20 {
+                eprintln!("  … {} more", got.embeds.len() - 20);
             }
         }
         if let Some((path, source)) = got.article {
@@ -507,7 +522,7 @@ impl vidscribe::archive::Observer for BatchBars {
         }
     }
     fn started(&self, _index: usize, media: &Path, _audio_ms: Option<u64>) {
-        self.file.set_message(media.display().to_string());
+        self.file.set_message(vidscribe::secret::address(&media.display().to_string()));
         self.file.set_position(0);
     }
     fn finished(&self, index: usize, media: &Path, outcome: &vidscribe::archive::Outcome) {
@@ -533,7 +548,9 @@ impl vidscribe::archive::Observer for BatchBars {
             Outcome::Skipped { report } => format!("unchanged {report}, skipped"),
             Outcome::Updated { report } => format!("updated {report} (metadata), not recognised again"),
             Outcome::Elsewhere { report, .. } => format!("{report} made by another batch"),
-            Outcome::Failed { error } => format!("FAILED {}: {error}", media.display()),
+            Outcome::Failed { error } => {
+                format!("FAILED {}: {error}", vidscribe::secret::address(&media.display().to_string()))
+            }
         };
         if self.lines {
             eprintln!("vidscribe: [{}/{total}] {what}", index + 1);
@@ -547,7 +564,7 @@ impl vidscribe::archive::Observer for BatchBars {
 }
 
 fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
-    let items = vidscribe::archive::batch::collect(&args.inputs, Some(&args.output))?;
+    let items = vidscribe::archive::batch::collect(&args.inputs, Some(&args.output), args.allow_outside)?;
     let cfg = vidscribe::archive::BatchConfig {
         archive: args.output.clone(),
         job: job_config(Media::Stdin, &args.recognition, &args.profile, None)?,
@@ -565,7 +582,12 @@ fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
         let failed = if summary.failed.is_empty() {
             String::new()
         } else {
-            format!(": {}", summary.failed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", "))
+            // The first ten by name; the rest are in batch.log (a summary stays one short line).
+            let named: Vec<String> =
+                summary.failed.iter().take(10).map(|(m, _)| vidscribe::text::visible(&shorten(m, 200))).collect();
+            let more = summary.failed.len().saturating_sub(named.len());
+            let more = if more > 0 { format!(" and {more} more (see batch.log)") } else { String::new() };
+            format!(": {}{more}", named.join(", "))
         };
         eprintln!(
             "vidscribe: batch into {}: {} made ({} of audio), {} updated, {} unchanged, {}{} failed{failed}",
@@ -599,13 +621,9 @@ fn index(dirs: &[PathBuf], output: &Path, db: Option<&str>, lines: bool) -> Resu
 
 fn search(args: &SearchArgs) -> Result<ExitCode> {
     use std::io::Write as _;
+    use vidscribe::text::visible;
     let (db, folder) = Db::locate(Some(&args.archive), args.db.as_deref()).context("give the archive")?;
-    let mut store = vidscribe::archive::Store::connect(&db, folder.as_deref(), false)?;
-    for d in [&args.since, &args.until].into_iter().flatten() {
-        if !vidscribe::archive::batch::valid_date(d) {
-            bail!("--since and --until take a date as YYYY-MM-DD, not {d:?}");
-        }
-    }
+    let mut store = vidscribe::archive::Store::open_read(&db, folder.as_deref())?;
     let filters = vidscribe::archive::Filters {
         since: args.since.clone(),
         until: args.until.clone(),
@@ -635,13 +653,16 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
             .snippet
             .iter()
             .map(|p| match (p.mark, color) {
-                (true, true) => format!("\x1b[1;33m{}\x1b[0m", p.text),
-                (true, false) => format!("[{}]", p.text),
-                (false, _) => p.text.clone(),
+                (true, true) => format!("\x1b[1;33m{}\x1b[0m", visible(&p.text)),
+                (true, false) => format!("[{}]", visible(&p.text)),
+                (false, _) => visible(&p.text),
             })
             .collect();
-        let title = h.title.as_deref().unwrap_or(&h.report);
-        let when = [h.date.as_deref(), h.source.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
+        // Everything from the archive is shown with its control characters made visible: a
+        // title or a transcript can hold terminal escapes.
+        let title = visible(h.title.as_deref().unwrap_or(&h.report));
+        let when =
+            visible(&[h.date.as_deref(), h.source.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", "));
         writeln!(
             out,
             "{}. {title}{}  at {}",
@@ -651,15 +672,15 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
         )?;
         writeln!(out, "   {snippet}")?;
         if let (Some(p), Some(t)) = (h.paragraph, &h.paragraph_text) {
-            let short: String = t.chars().take(160).collect();
+            let short: String = visible(&t.chars().take(160).collect::<String>());
             let more = if t.chars().count() > 160 { "…" } else { "" };
             writeln!(out, "   ¶{p} ({}): {short}{more}", h.kind.as_deref().unwrap_or("linked"))?;
         }
         if h.matched.iter().any(|m| !vidscribe::archive::query::tokens(&args.query).contains(m)) {
-            writeln!(out, "   matched: {}", h.matched.join(", "))?;
+            writeln!(out, "   matched: {}", visible(&h.matched.join(", ")))?;
         }
         if let Some(u) = url(h) {
-            writeln!(out, "   {u}")?;
+            writeln!(out, "   {}", visible(&u))?;
         }
     }
     if hits.is_empty() && !args.json {
@@ -886,4 +907,13 @@ fn model_command(cmd: &ModelCommand, show: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` cut to at most `max` characters, with an ellipsis saying so.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}…")
 }

@@ -92,12 +92,26 @@ pub struct OutputSet {
     inputs: Vec<PathBuf>,
     staged: Vec<(NamedTempFile, PathBuf)>,
     _lock: File,
+    /// The set made its folder, and leaves none behind, empty, when it is not committed.
+    created: bool,
+    committed: bool,
+}
+
+impl Drop for OutputSet {
+    fn drop(&mut self) {
+        if self.created && !self.committed {
+            // Only an empty folder is removed (remove_dir refuses any other).
+            self.staged.clear();
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
 }
 
 impl OutputSet {
     /// Creates `dir` if needed, waits for the lock of any other writer into it, and removes
     /// temporary files left there by killed runs. `inputs` are never overwritten.
     pub fn begin(dir: &Path, inputs: &[PathBuf]) -> Result<Self, OutputError> {
+        let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|source| OutputError::CreateDir { path: dir.to_path_buf(), source })?;
         let lock_err = |source| OutputError::Lock { path: dir.to_path_buf(), source };
         let lock = File::open(dir).map_err(lock_err)?;
@@ -111,7 +125,14 @@ impl OutputSet {
                 }
             }
         }
-        Ok(Self { dir: dir.to_path_buf(), inputs: inputs.to_vec(), staged: Vec::new(), _lock: lock })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            inputs: inputs.to_vec(),
+            staged: Vec::new(),
+            _lock: lock,
+            created,
+            committed: false,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -153,37 +174,33 @@ impl OutputSet {
         Ok(target)
     }
 
-    /// Puts a copy of `source` into the set as `name`: a hard link where the file system allows
-    /// it, else a byte copy.
+    /// Puts a copy of `source` into the set as `name`. Always a copy of the bytes (the kernel
+    /// shares extents where the file system can, as a reflink), never a hard link: a link
+    /// would follow the source when it is rewritten in place, and the archived copy would no
+    /// longer be the media its transcript was made from.
     pub fn add_copy(&mut self, name: &str, source: &Path) -> Result<PathBuf, OutputError> {
         let target = self.dir.join(name);
-        if identity(&target).is_some() && identity(&target) == identity(source) {
-            return Ok(target); // already there (a resumed batch)
-        }
         let tmp = self.temp(&target)?;
         let io = |e| OutputError::Io { path: target.clone(), source: e };
-        // Replace the empty temporary file by a link to the source; copy where links fail
-        // (another file system, or one without hard links).
-        let path = tmp.path().to_path_buf();
-        std::fs::remove_file(&path).map_err(io)?;
-        if std::fs::hard_link(source, &path).is_err() {
-            std::fs::copy(source, &path).map_err(io)?;
-        }
+        std::fs::copy(source, tmp.path()).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
         self.staged.push((tmp, target.clone()));
         Ok(target)
     }
 
     /// Renames every file into place, unless `cancel` was set before the first rename (then
     /// nothing is written). Once renaming has begun it runs to the end.
-    pub fn commit(self, cancel: &Cancel) -> Result<Vec<PathBuf>, OutputError> {
+    pub fn commit(mut self, cancel: &Cancel) -> Result<Vec<PathBuf>, OutputError> {
         if cancel.is_cancelled() {
             return Err(OutputError::Cancelled);
         }
         let targets: Vec<PathBuf> = self.staged.iter().map(|(_, t)| t.clone()).collect();
         refuse_inputs(&targets, &self.inputs)?;
+        self.committed = true;
+        let staged = std::mem::take(&mut self.staged);
         COMMITTING.fetch_add(1, Ordering::SeqCst);
         let result = (|| {
-            for (tmp, target) in self.staged {
+            for (tmp, target) in staged {
                 tmp.persist(&target).map_err(|e| OutputError::Io { path: target.clone(), source: e.error })?;
             }
             if let Ok(d) = File::open(&self.dir) {
@@ -304,7 +321,8 @@ mod tests {
     }
 
     #[test]
-    fn copies_link_or_copy() {
+    fn copies_are_copies_not_links() {
+        use std::io::{Seek, Write as _};
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src.bin");
         std::fs::write(&src, b"media").unwrap();
@@ -313,5 +331,26 @@ mod tests {
         set.add_copy("media.bin", &src).unwrap();
         set.commit(&Cancel::new()).unwrap();
         assert_eq!(std::fs::read(out.join("media.bin")).unwrap(), b"media");
+        assert_ne!(identity(&src), identity(&out.join("media.bin")));
+        // Rewritten in place (as `ffmpeg -y` does): the archived copy stays what it was.
+        let mut f = std::fs::OpenOptions::new().write(true).open(&src).unwrap();
+        f.rewind().unwrap();
+        f.write_all(b"MEDIA").unwrap();
+        drop(f);
+        assert_eq!(std::fs::read(out.join("media.bin")).unwrap(), b"media");
+    }
+
+    #[test]
+    fn a_set_that_fails_leaves_no_empty_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("new");
+        let mut set = OutputSet::begin(&out, &[]).unwrap();
+        set.add("a.txt", |w| w.write_all(b"a")).unwrap();
+        drop(set);
+        assert!(!out.exists());
+        // A folder that was there before stays.
+        std::fs::create_dir(&out).unwrap();
+        drop(OutputSet::begin(&out, &[]).unwrap());
+        assert!(out.is_dir());
     }
 }

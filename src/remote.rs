@@ -127,7 +127,13 @@ impl Remote {
         let fetched = fill(&body)?;
         // Readable like any downloaded file (its copy beside report.html may be served).
         set_readable(&body).map_err(err)?;
-        let meta = serde_json::to_vec_pretty(&fetched).map_err(|e| err(e.into()))?;
+        // The record keeps no credentials (the cache is keyed by the whole address's hash).
+        let record = Fetched {
+            url: crate::secret::address(&fetched.url),
+            final_url: crate::secret::address(&fetched.final_url),
+            ..fetched.clone()
+        };
+        let meta = serde_json::to_vec_pretty(&record).map_err(|e| err(e.into()))?;
         std::fs::write(tmp.path().join("meta.json"), meta).map_err(err)?;
         let _ = std::fs::remove_dir_all(&entry);
         std::fs::rename(tmp.keep(), &entry).map_err(err)?;
@@ -248,8 +254,8 @@ impl Fetched {
 
     fn source(&self) -> WebSource {
         WebSource {
-            url: self.url.clone(),
-            final_url: self.final_url.clone(),
+            url: crate::secret::address(&self.url),
+            final_url: crate::secret::address(&self.final_url),
             fetched_at: self.fetched_at.clone(),
             via: self.via.clone(),
         }

@@ -235,6 +235,19 @@ pub fn ends_sentence(word: &str) -> bool {
     !abbreviation
 }
 
+/// `text` for a terminal: control characters (escape sequences, C1 controls, bidirectional
+/// overrides, line breaks) shown as visible escapes (`\u{1b}`), so nothing an archive holds can
+/// move the cursor, recolour or rewrite the screen of whoever searches it.
+pub fn visible(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return text.to_string();
+    }
+    text.chars().map(|c| if hidden(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 /// The one rule that makes text safe for every writer (SRT, WebVTT cues and NOTEs, TXT, JSON,
 /// HTML): one line — every run of whitespace and control characters (line and paragraph
 /// separators, NUL, tabs, byte-order marks) becomes one space, ends trimmed — and no cue timing
@@ -458,6 +471,13 @@ mod tests {
         for w in ["Mr.", "Dr.", "J.", "Gen.", "“Mr.", "war,", "war", "U.S", "etc"] {
             assert!(!ends_sentence(w), "{w}");
         }
+    }
+
+    #[test]
+    fn controls_are_made_visible() {
+        assert_eq!(visible("plain — text"), "plain — text");
+        assert_eq!(visible("\u{1b}[31mred\u{1b}[0m"), "\\u{1b}[31mred\\u{1b}[0m");
+        assert_eq!(visible("a\u{9b}2Jb\nc\u{202e}d"), "a\\u{9b}2Jb\\u{a}c\\u{202e}d");
     }
 
     #[test]

@@ -72,14 +72,17 @@ fn batch_records_failures_skips_finished_reports_and_searches() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains("3 made") && err.contains("1 failed") && err.contains("broken.flac"), "{err}");
 
-    // One folder per report, with the files of `run` and the media itself.
+    // One folder per report, with the files of `run` and a copy of the media itself, named
+    // after its container (never after the input).
     let dirs = report_dirs(&archive);
     assert_eq!(dirs.len(), 3, "{dirs:?}");
-    for (d, media) in dirs.iter().zip(["a.wav", "b.ogg", "c.mp3"]) {
+    for (d, (media, stored)) in
+        dirs.iter().zip([("a.wav", "media.wav"), ("b.ogg", "media.ogg"), ("c.mp3", "media.mp3")])
+    {
         let stem = &media[..1];
         assert!(d.starts_with(&format!("{stem}-")), "{d}");
         for f in [
-            media.to_string(),
+            stored.to_string(),
             format!("{stem}.srt"),
             format!("{stem}.vtt"),
             format!("{stem}.json"),
@@ -88,10 +91,10 @@ fn batch_records_failures_skips_finished_reports_and_searches() {
         ] {
             assert!(archive.join(d).join(&f).is_file(), "{d}/{f} missing");
         }
-        assert_eq!(std::fs::read(archive.join(d).join(media)).unwrap(), std::fs::read(c.join(media)).unwrap());
+        assert_eq!(std::fs::read(archive.join(d).join(stored)).unwrap(), std::fs::read(c.join(media)).unwrap());
     }
     let page = std::fs::read_to_string(archive.join(&dirs[0]).join("report.html")).unwrap();
-    assert!(page.contains(r#"src="a.wav""#), "the page plays the archived media");
+    assert!(page.contains(r#"src="media.wav""#), "the page plays the archived media");
 
     // The database: reports, passages with words, paragraphs of a's article, the failure.
     let store = Store::open(&archive, false).unwrap();
@@ -262,8 +265,14 @@ fn search_finds_quotes_at_their_true_time_and_names_by_sound() {
     // Filters: the fixture has no date, so a date range excludes it.
     assert!(search_json(&archive, "prisoners", &["--since", "2020-01-01"]).is_empty());
     assert!(!search_json(&archive, "prisoners", &["--language", "en"]).is_empty());
-    let out = bin().arg("search").arg(&archive).args(["prisoners", "--since", "last week"]).output().unwrap();
-    assert_clean_failure(&out, "a bad date");
+    // A bad date is a usage error (exit 2), as clap reports it.
+    for bad in ["last week", "2020-02-30"] {
+        let out = bin().arg("search").arg(&archive).args(["prisoners", "--since", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // A query may begin with an exclusion, without `--`.
+    let out = bin().arg("search").arg(&archive).args(["-Baku prisoners", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = bin().args(["search", "/nonexistent/archive", "x"]).output().unwrap();
     assert_clean_failure(&out, "no archive");
 

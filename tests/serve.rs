@@ -57,22 +57,22 @@ fn the_archive_in_a_browser() {
     for (a, c) in api.iter().zip(&cli) {
         assert_eq!((&a["report"], &a["start_ms"], &a["snippet"]), (&c["report"], &c["start_ms"], &c["snippet"]));
         let url = a["url"].as_str().unwrap();
-        assert!(url.starts_with('/') && url.contains("/report.html#t="), "{url}");
+        assert!(url.starts_with("/r/") && url.contains("/report.html#t="), "{url}");
     }
     let (status, _, _) = raw(&server.addr, "GET", "/api/search?q=x&since=yesterday", "");
     assert_eq!(status, 400);
 
     // Media with range requests; HEAD; an unsatisfiable range.
     let folder = api[0]["report"].as_str().unwrap();
-    let media = format!("/{folder}/report.webm");
-    let size = std::fs::metadata(archive.join(folder).join("report.webm")).unwrap().len();
+    let media = format!("/r/{folder}/media.webm");
+    let size = std::fs::metadata(archive.join(folder).join("media.webm")).unwrap().len();
     let (status, head, body) = raw(&server.addr, "GET", &media, "Range: bytes=100-199\r\n");
     assert_eq!(status, 206, "{head}");
-    assert!(head.contains(&format!("Content-Range: bytes 100-199/{size}")), "{head}");
+    assert!(head.to_ascii_lowercase().contains(&format!("content-range: bytes 100-199/{size}")), "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: video/webm"), "{head}");
-    assert_eq!(body, std::fs::read(archive.join(folder).join("report.webm")).unwrap()[100..200]);
+    assert_eq!(body, std::fs::read(archive.join(folder).join("media.webm")).unwrap()[100..200]);
     let (status, head, body) = raw(&server.addr, "HEAD", &media, "");
-    assert!(status == 200 && body.is_empty() && head.contains("Accept-Ranges: bytes"), "{head}");
+    assert!(status == 200 && body.is_empty() && head.to_ascii_lowercase().contains("accept-ranges: bytes"), "{head}");
     let (status, _, _) = raw(&server.addr, "GET", &media, &format!("Range: bytes={size}-\r\n"));
     assert_eq!(status, 416);
 
@@ -92,6 +92,9 @@ fn the_archive_in_a_browser() {
         "/etc/passwd",
         "/%2fetc%2fpasswd",
         &format!("/{folder}/passwd.txt"),
+        &format!("/r/{folder}/passwd.txt"),
+        &format!("/r/{folder}/../../secret.txt"),
+        &format!("/r/{folder}/%2e%2e/%2e%2e/secret.txt"),
         "/.vidscribe-x",
         "/archive.db%00.html",
         "http://example.org/etc/passwd",

@@ -334,7 +334,7 @@ fn batch_manifests_take_web_addresses() {
             .arg(&archive)
             .args(["-m"])
             .arg(model())
-            .args(["--threads", "2", "--timeout", "5"])
+            .args(["--threads", "2", "--timeout", "5", "--allow-outside"])
             .output()
             .unwrap()
     };
@@ -351,7 +351,10 @@ fn batch_manifests_take_web_addresses() {
     folders.sort();
     assert_eq!(folders.len(), 2, "{folders:?}");
     assert!(folders.iter().any(|f| f.starts_with("clip-")), "{folders:?}");
-    let web = folders.iter().find(|f| archive.join(f).join("clip.wav").is_file()).expect("the fetched clip's report");
+    let web = folders
+        .iter()
+        .find(|f| archive.join(f).join("clip.json").is_file() && archive.join(f).join("media.wav").is_file())
+        .expect("the fetched clip's report");
     let doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(archive.join(web).join("clip.json")).unwrap()).unwrap();
     assert_eq!(doc["input"]["path"], server.url("/media/clip.wav"));

@@ -4,14 +4,14 @@
 //! input is recorded and the batch goes on; the database is updated as each report finishes.
 #![forbid(unsafe_code)]
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::claim::Worker;
-use super::store::{Db, Entry, Store, StoreError};
+use super::store::{Db, Entry, RowStamp, Store, StoreError};
 use crate::formats::Format;
 use crate::formats::json::{ArchiveStamp, Document, Meta};
 use crate::job::{self, ArticleSpec, Engine, JobConfig, JobError, Media, Outputs};
@@ -124,15 +124,71 @@ pub fn valid_date(d: &str) -> bool {
         && b[4] == b'-'
         && b[7] == b'-'
         && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && (1..=12).contains(&d[5..7].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&d[8..10].parse::<u32>().unwrap_or(0))
+        && {
+            // A day of the calendar: 2020-02-30 is not one.
+            let (y, m, day) =
+                (d[..4].parse::<u32>().unwrap_or(0), d[5..7].parse().unwrap_or(0), d[8..10].parse().unwrap_or(0));
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let days = match m {
+                1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                4 | 6 | 9 | 11 => 30,
+                2 if leap => 29,
+                2 => 28,
+                _ => 0,
+            };
+            (1..=days).contains(&day)
+        }
 }
 
 fn blank(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-fn read_manifest(path: &Path) -> Result<Vec<Item>, BatchError> {
+/// Where the line holding an unterminated quote of a CSV text begins (1-based), if one is left
+/// open at the end: the csv reader would take every following row into that field.
+fn open_quote(text: &str) -> Option<usize> {
+    let (mut line, mut inside, mut opened) = (1, false, 0);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if inside && chars.peek() == Some(&'"') => {
+                chars.next();
+            }
+            '"' => {
+                inside = !inside;
+                if inside {
+                    opened = line;
+                }
+            }
+            '\n' => line += 1,
+            _ => {}
+        }
+    }
+    inside.then_some(opened)
+}
+
+/// `path` (relative to `base`, or absolute) without `..` that leaves it, symbolic links
+/// resolved where the file exists: whether it lies inside `base`.
+fn inside(base: &Path, path: &Path) -> bool {
+    let Ok(base) = base.canonicalize() else { return false };
+    let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    let resolved = full.canonicalize().unwrap_or_else(|_| {
+        let mut out = PathBuf::new();
+        for c in full.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    });
+    resolved.starts_with(&base)
+}
+
+fn read_manifest(path: &Path, allow_outside: bool) -> Result<Vec<Item>, BatchError> {
     let read_err = |source| BatchError::Read { path: path.to_path_buf(), source };
     let len = std::fs::metadata(path).map_err(read_err)?.len();
     if len > MAX_MANIFEST_BYTES {
@@ -146,6 +202,9 @@ fn read_manifest(path: &Path) -> Result<Vec<Item>, BatchError> {
     };
     let mut rows: Vec<(usize, Row)> = Vec::new();
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+        if let Some(line) = open_quote(&text) {
+            return Err(bad(line, "a quote that is never closed (it would swallow every row after it)".into()));
+        }
         let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
         for (i, row) in r.deserialize::<Row>().enumerate() {
             rows.push((i + 2, row.map_err(|e| bad(i + 2, e.to_string()))?));
@@ -164,9 +223,13 @@ fn read_manifest(path: &Path) -> Result<Vec<Item>, BatchError> {
             }
         }
     }
-    let base = path.parent().unwrap_or(Path::new("."));
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut videos: HashMap<String, usize> = HashMap::new();
     rows.into_iter()
         .map(|(line, r)| {
+            if let Some(first) = videos.insert(r.video.trim().to_string(), line) {
+                return Err(bad(line, format!("video {:?} is listed again (first on line {first})", r.video.trim())));
+            }
             let date = blank(r.date);
             if let Some(d) = &date
                 && !valid_date(d)
@@ -176,12 +239,29 @@ fn read_manifest(path: &Path) -> Result<Vec<Item>, BatchError> {
             if r.video.trim().is_empty() {
                 return Err(bad(line, "no video".into()));
             }
-            // Paths are relative to the manifest; web addresses are kept as they are.
-            let place = |v: &str| if crate::net::is_url(v) { PathBuf::from(v) } else { base.join(v) };
+            // Paths are relative to the manifest and stay in its folder; web addresses are kept
+            // as they are.
+            let place = |v: &str| -> Result<PathBuf, BatchError> {
+                if crate::net::is_url(v) {
+                    return Ok(PathBuf::from(v));
+                }
+                if !allow_outside && !inside(base, Path::new(v)) {
+                    return Err(bad(
+                        line,
+                        format!("{v:?} is outside the manifest's folder (--allow-outside allows it)"),
+                    ));
+                }
+                Ok(base.join(v))
+            };
             Ok(Item {
-                media: place(r.video.trim()),
-                article: blank(r.article).map(|a| place(a.trim())),
-                meta: Meta { title: blank(r.title), date, source: blank(r.source), url: blank(r.url) },
+                media: place(r.video.trim())?,
+                article: blank(r.article).map(|a| place(a.trim())).transpose()?,
+                meta: Meta {
+                    title: blank(r.title),
+                    date,
+                    source: blank(r.source),
+                    url: blank(r.url).map(|u| crate::secret::address(&u)),
+                },
             })
         })
         .collect()
@@ -243,7 +323,7 @@ fn expand(input: &Path) -> Result<Vec<PathBuf>, BatchError> {
 
 /// Turns folders, media files, glob patterns and manifests into the reports to make, in a stable order, each
 /// media file once. `skip` (the archive itself) is never searched.
-pub fn collect(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Item>, BatchError> {
+pub fn collect(inputs: &[PathBuf], skip: Option<&Path>, allow_outside: bool) -> Result<Vec<Item>, BatchError> {
     let skip = skip.and_then(|s| s.canonicalize().ok());
     let mut items = Vec::new();
     let mut expanded = Vec::new();
@@ -265,7 +345,7 @@ pub fn collect(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Item>, Bat
                 meta: Meta::default(),
             }));
         } else if input.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("jsonl")) {
-            items.extend(read_manifest(input)?);
+            items.extend(read_manifest(input, allow_outside)?);
         } else if meta.is_file() {
             // A file named on the command line is taken as media whatever its ending.
             let article = sibling_article(input).filter(|a| a != input);
@@ -277,9 +357,27 @@ pub fn collect(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Item>, Bat
             return Err(BatchError::TooMany);
         }
     }
-    let mut seen = HashSet::new();
-    items.retain(|i| seen.insert(i.media.canonicalize().unwrap_or_else(|_| i.media.clone())));
-    Ok(items)
+    // A media file named twice (a folder and a manifest) is one report, with whatever metadata
+    // and article either gave (the first where both did).
+    let mut at: HashMap<PathBuf, usize> = HashMap::new();
+    let mut once: Vec<Item> = Vec::with_capacity(items.len());
+    for item in items {
+        let key = item.media.canonicalize().unwrap_or_else(|_| item.media.clone());
+        match at.get(&key) {
+            Some(&k) => {
+                let first = &mut once[k];
+                first.meta = std::mem::take(&mut first.meta).or(item.meta);
+                if first.article.is_none() {
+                    first.article = item.article;
+                }
+            }
+            None => {
+                at.insert(key, once.len());
+                once.push(item);
+            }
+        }
+    }
+    Ok(once)
 }
 
 /// The report's folder name: the media's stem made safe, and a short checksum of its content
@@ -400,7 +498,7 @@ impl Log {
     }
 
     fn line(&mut self, text: &str) -> Result<(), BatchError> {
-        let one_line = text.replace(['\n', '\r'], " ");
+        let one_line = crate::secret::in_text(&text.replace(['\n', '\r'], " "));
         writeln!(self.file, "{} {one_line}", crate::time::utc_now())
             .map_err(|source| BatchError::Log { path: self.path.clone(), source })
     }
@@ -417,7 +515,11 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
     let engine = Engine::load(cfg.job.model.as_deref(), cfg.job.options.dtw, cfg.job.vad)?;
     let lengths: Vec<Option<Ms>> = items
         .iter()
-        .map(|i| crate::media::Stream::open_path(&i.media, &cfg.job.decode).ok().and_then(|s| s.declared_ms()))
+        // Regular files only: opening a FIFO or a device here would wait on it, or eat its data.
+        .map(|i| {
+            crate::hash::regular(&i.media).ok()?;
+            crate::media::Stream::open_path(&i.media, &cfg.job.decode).ok().and_then(|s| s.declared_ms())
+        })
         .collect();
     observer.planned(items.len(), lengths.iter().flatten().sum());
     log.line(&format!(
@@ -438,7 +540,7 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
                 break;
             }
             let item = &items[index];
-            let media = item.media.display().to_string();
+            let media = crate::secret::address(&item.media.display().to_string());
             if planned.is_none() {
                 observer.started(index, &item.media, lengths[index]);
             }
@@ -466,7 +568,7 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
                 Ok((o, _)) => o,
                 Err(e) if e.is_cancelled() || cancel.is_cancelled() => break,
                 Err(e) => {
-                    let error = job::one_line(&e);
+                    let error = crate::secret::in_text(&job::one_line(&e));
                     // The log line names the input; its errors begin with it too.
                     let error = error.strip_prefix(&format!("{media}: ")).map_or(error.clone(), String::from);
                     if !matches!(e, BatchError::ClaimLost { .. }) {
@@ -609,9 +711,7 @@ fn plan(
     let dir = cfg.archive.join(&report);
     let stem = Media::File(named_path.clone().unwrap_or_else(|| item.media.clone())).stem();
     let json_path = dir.join(format!("{stem}.json"));
-    let media_name = named
-        .clone()
-        .unwrap_or_else(|| item.media.file_name().map_or_else(|| "media".into(), |n| n.to_string_lossy().into_owned()));
+    let media_name = stored_media_name(&item.media);
     let entry = Entry {
         report: report.clone(),
         folder: report.clone(),
@@ -632,6 +732,17 @@ fn plan(
         inputs: std::iter::once(item.media.clone()).chain(item.article.clone()).collect(),
     };
     Ok(Plan { item, web, report, fingerprint, media_sha256, article_sha256, entry, outputs, json_path })
+}
+
+/// The name the media is archived under: `media.` and the extension of the container its bytes
+/// show, never a name from the input (a WAV named `x.html` must not become a page of the
+/// archive, nor collide with the report's own files).
+fn stored_media_name(media: &Path) -> String {
+    let mut head = Vec::with_capacity(crate::media::SNIFF_BYTES);
+    if let Ok(f) = std::fs::File::open(media) {
+        let _ = f.take(crate::media::SNIFF_BYTES as u64).read_to_end(&mut head);
+    }
+    format!("media.{}", crate::media::sniff(&head).unwrap_or("bin"))
 }
 
 /// Claims a planned report and makes it (or skips it); [`Outcome::Elsewhere`] when another
@@ -657,17 +768,25 @@ fn make(
         log.line(&format!("took over {report} from {before}, whose lease ran out"))?;
     }
     let still_ours = || if claim.is_lost() { Err(BatchError::ClaimLost { report: report.clone() }) } else { Ok(()) };
-    // Made before from the same inputs: skipped, or only its metadata brought up to date (and
-    // put back in the database if a crash came between the files and the database).
-    if let Ok(mut doc) = job::read_document(json_path)
+    // Metadata once given is kept by a run that gives none (a folder after its manifest).
+    let before = job::read_document(json_path).ok();
+    let meta = item.meta.clone().or(before.as_ref().map(|d| d.meta.clone()).unwrap_or_default());
+    // Made before from the same inputs: skipped, or only its metadata, its archived media or
+    // its database row brought up to date — without recognising it again.
+    if let Some(mut doc) = before
         && doc.archive.as_ref().is_some_and(|s| &s.fingerprint == fingerprint)
     {
-        let in_db = store.fingerprint(&report)?.as_deref() == Some(fingerprint.as_str());
-        if doc.meta == item.meta && in_db {
+        let media_intact = entry
+            .media
+            .as_ref()
+            .is_none_or(|m| crate::hash::sha256_file(&outputs.dir.join(m)).is_ok_and(|h| h == plan.media_sha256));
+        let meta_same = doc.meta == meta;
+        doc.meta = meta;
+        let row_same = store.stamp(&report)?.as_ref() == Some(&RowStamp::of(entry, &doc));
+        if meta_same && media_intact && row_same {
             return Ok(Outcome::Skipped { report });
         }
-        if doc.meta != item.meta {
-            doc.meta = item.meta.clone();
+        if !meta_same || !media_intact {
             let notes = job::build_captions(&mut doc, &cfg.job.profile);
             still_ours()?;
             job::write_outputs(&doc, &notes, outputs, cancel)?;
@@ -679,7 +798,7 @@ fn make(
     let job_cfg = JobConfig {
         media: Media::File(item.media.clone()),
         article: item.article.clone().map(|a| ArticleSpec::full(a, cfg.literal)),
-        meta: item.meta.clone(),
+        meta,
         web: plan.web.clone(),
         ..cfg.job.clone()
     };
@@ -784,6 +903,8 @@ mod tests {
     fn dates_and_timestamps() {
         assert!(valid_date("2026-11-28"));
         assert!(!valid_date("2026-13-01") && !valid_date("28/11/2026") && !valid_date("2026-1-1"));
+        assert!(!valid_date("2020-02-30") && !valid_date("2021-02-29") && !valid_date("2026-04-31"));
+        assert!(valid_date("2020-02-29") && valid_date("2000-02-29") && !valid_date("1900-02-29"));
         let t = crate::time::utc_now();
         assert_eq!(t.len(), 20, "{t}");
         assert!(t.starts_with("20"), "{t}");
@@ -798,15 +919,42 @@ mod tests {
             "video,article,title,date,source\nv/a.mp4,a.txt,\"A, title\",2026-01-02,CivilNet\nb.webm,,,,\n",
         )
         .unwrap();
-        let items = read_manifest(&csv).unwrap();
+        let items = read_manifest(&csv, false).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].media, dir.path().join("v/a.mp4"));
         assert_eq!(items[0].meta.title.as_deref(), Some("A, title"));
         assert_eq!(items[1].article, None);
         let jsonl = dir.path().join("m.jsonl");
         std::fs::write(&jsonl, "{\"video\": \"a.mp4\", \"date\": \"yesterday\"}\n").unwrap();
-        let err = read_manifest(&jsonl).unwrap_err().to_string();
+        let err = read_manifest(&jsonl, false).unwrap_err().to_string();
         assert!(err.contains("line 1") && err.contains("YYYY-MM-DD"), "{err}");
+    }
+
+    #[test]
+    fn manifests_stay_in_their_folder_and_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("m");
+        std::fs::create_dir_all(sub.join("v")).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc", sub.join("etc")).unwrap();
+        let csv = sub.join("m.csv");
+        let read = |body: &str, allow: bool| {
+            std::fs::write(&csv, format!("video,article\n{body}")).unwrap();
+            read_manifest(&csv, allow)
+        };
+        for outside in
+            ["a.mp4,../secret.txt", "/etc/hostname,", "a.mp4,/etc/hostname", "v/../../x.mp4,", "etc/hostname,"]
+        {
+            let err = read(&format!("{outside}\n"), false).unwrap_err().to_string();
+            assert!(err.contains("line 2") && err.contains("outside the manifest's folder"), "{outside}: {err}");
+        }
+        assert!(read("a.mp4,../secret.txt\n", true).is_ok());
+        assert!(read("v/../a.mp4,v/a.txt\n", false).is_ok());
+        let err = read("a.mp4,\nb.mp4,\na.mp4,x.txt\n", false).unwrap_err().to_string();
+        assert!(err.contains("line 4") && err.contains("line 2"), "{err}");
+        let err = read("a.mp4,\"oops\nb.mp4,\nc.mp4,\n", false).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("quote"), "{err}");
+        assert!(read("a.mp4,\"x \"\"y\"\" z\"\nb.mp4,\n", false).is_ok());
     }
 
     #[test]
@@ -815,12 +963,12 @@ mod tests {
         for n in ["a.wav", "b.wav", "c.txt"] {
             std::fs::write(dir.path().join(n), b"x").unwrap();
         }
-        let items = collect(&[dir.path().join("*.wav")], None).unwrap();
+        let items = collect(&[dir.path().join("*.wav")], None, false).unwrap();
         assert_eq!(
             items.iter().map(|i| i.media.file_name().unwrap().to_str().unwrap()).collect::<Vec<_>>(),
             ["a.wav", "b.wav"]
         );
-        assert!(matches!(collect(&[dir.path().join("*.mp4")], None), Err(BatchError::Nothing(_))));
+        assert!(matches!(collect(&[dir.path().join("*.mp4")], None, false), Err(BatchError::Nothing(_))));
     }
 
     #[test]
@@ -833,7 +981,7 @@ mod tests {
             std::fs::write(deep.join("clip.wav"), b"x").unwrap();
         }
         std::fs::write(dir.path().join("d0/clip.txt"), b"article").unwrap();
-        let items = collect(&[dir.path().to_path_buf()], None).unwrap();
+        let items = collect(&[dir.path().to_path_buf()], None, false).unwrap();
         assert_eq!(items.len(), MAX_DEPTH, "one per level down to the limit");
         assert_eq!(items[0].article.as_deref(), Some(dir.path().join("d0/clip.txt").as_path()));
     }

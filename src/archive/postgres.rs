@@ -110,22 +110,9 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 "#;
 
-/// The URL with its password hidden, for messages.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let (auth, host) = match rest.rsplit_once('@') {
-        Some((a, h)) => (a, h),
-        None => return url.to_string(),
-    };
-    match auth.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
-}
-
 /// Connects (creating the tables if `create`); returns the client and the archive folder.
 pub(crate) fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, PathBuf), StoreError> {
-    let shown = redact(url);
+    let shown = crate::secret::address(url);
     let err = |source| StoreError::Connect { url: shown.clone(), source };
     let mut config: postgres::Config = url.parse().map_err(err)?;
     if config.get_connect_timeout().is_none() {
@@ -206,6 +193,11 @@ pub(crate) fn fingerprint(c: &mut Client, report: &str) -> Result<Option<String>
     Ok(c.query_opt("SELECT fingerprint FROM reports WHERE report = $1", &[&report])?.and_then(|r| r.get(0)))
 }
 
+pub(crate) fn report_files(c: &mut Client, report: &str) -> Result<Option<super::store::ReportFiles>, StoreError> {
+    Ok(c.query_opt("SELECT folder, page, media FROM reports WHERE report = $1", &[&report])?
+        .map(|r| super::store::ReportFiles { folder: r.get(0), page: r.get(1), media: r.get(2) }))
+}
+
 /// A tsvector literal of `text`'s tokens with their positions (PostgreSQL keeps positions up to
 /// 16,383 and 256 per word; the report-level vector only chooses reports, passages are judged
 /// by their own tokens, so nothing is missed beyond them).
@@ -234,7 +226,8 @@ pub(crate) fn put(c: &mut Client, entry: &Entry, doc: &Document) -> Result<(), S
     let row = ReportFields::of(doc);
     let mut tx = c.transaction()?;
     tx.execute("DELETE FROM reports WHERE report = $1", &[&entry.report])?;
-    let article_path = doc.article.as_ref().map(|a| a.path.clone());
+    let article_path = doc.article.as_ref().map(|a| crate::secret::address(&a.path));
+    let media_path = crate::secret::address(&doc.input.path);
     let duration = doc.input.audio.duration_ms as i64;
     let (n_passages, n_words) = (row.passages.len() as i64, row.word_count as i64);
     let tsv = tsvector(&row.whole);
@@ -247,7 +240,7 @@ pub(crate) fn put(c: &mut Client, entry: &Entry, doc: &Document) -> Result<(), S
         &doc.meta.url,
         &entry.page,
         &entry.media,
-        &doc.input.path,
+        &media_path,
         &article_path,
         &duration,
         &doc.transcript.language,
@@ -512,13 +505,6 @@ pub(crate) fn dump_rows(c: &mut Client, columns: &[&str], rest: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(redact("postgres://u:secret@db:5432/a"), "postgres://u:***@db:5432/a");
-        assert_eq!(redact("postgres://u@db/a"), "postgres://u@db/a");
-        assert_eq!(redact("postgresql://db/a"), "postgresql://db/a");
-    }
 
     #[test]
     fn vectors_hold_folded_tokens_with_positions() {

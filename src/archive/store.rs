@@ -143,6 +143,8 @@ pub enum StoreError {
     },
     #[error("{path} is not a vidscribe archive (no archive.db)")]
     Missing { path: PathBuf },
+    #[error("{path} is an SQLite database but not a vidscribe archive: refused, left untouched")]
+    Foreign { path: PathBuf },
     #[error("{path} has archive schema {found}, newer than this vidscribe reads ({reads})")]
     Newer { path: PathBuf, found: i64, reads: i64 },
     #[error("archive database")]
@@ -203,7 +205,7 @@ impl Db {
     pub fn describe(&self) -> String {
         match self {
             Db::Sqlite(p) => p.display().to_string(),
-            Db::Postgres(url) => super::postgres::redact(url),
+            Db::Postgres(url) => crate::secret::address(url),
         }
     }
 }
@@ -235,6 +237,45 @@ pub struct ReportRow {
     pub source: Option<String>,
     /// The page, else the media.
     pub target: Option<String>,
+}
+
+/// The fields of a report's row that a batch compares before it skips the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowStamp {
+    pub fingerprint: Option<String>,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub source: Option<String>,
+    pub url: Option<String>,
+    pub media: Option<String>,
+}
+
+impl RowStamp {
+    /// The row that `put(entry, doc)` writes.
+    pub fn of(entry: &Entry, doc: &Document) -> Self {
+        Self {
+            fingerprint: entry.fingerprint.clone(),
+            title: row_title(doc),
+            date: doc.meta.date.clone(),
+            source: doc.meta.source.clone(),
+            url: doc.meta.url.clone(),
+            media: entry.media.clone(),
+        }
+    }
+}
+
+/// A report's title: the manifest's, else the article's.
+fn row_title(doc: &Document) -> Option<String> {
+    doc.meta.title.clone().or_else(|| doc.article.as_ref().and_then(|a| a.article.title().map(String::from)))
+}
+
+/// Where a report's files are: what `serve` may hand out of its folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFiles {
+    /// The folder, relative to the archive when inside it.
+    pub folder: String,
+    pub page: Option<String>,
+    pub media: Option<String>,
 }
 
 /// A passage of a report.
@@ -375,6 +416,59 @@ impl Store {
         }
     }
 
+    /// Opens an archive to read it only (search, serve): SQLite read-only, so an archive that
+    /// another user owns, or on a read-only disk, can be searched; nothing is created or changed.
+    pub fn open_read(db: &Db, root: Option<&Path>) -> Result<Self, StoreError> {
+        match db {
+            Db::Sqlite(path) => {
+                let conn = open_sqlite_read(path)?;
+                let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+                Ok(Self { backend: Backend::Sqlite(conn), root, db: db.clone() })
+            }
+            Db::Postgres(_) => Self::connect(db, root, false),
+        }
+    }
+
+    /// The folder, page and media of `report`, if it is in the archive.
+    pub fn report_files(&mut self, report: &str) -> Result<Option<ReportFiles>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .prepare_cached("SELECT folder, page, media FROM reports WHERE report = ?1")?
+                .query_row([report], |r| Ok(ReportFiles { folder: r.get(0)?, page: r.get(1)?, media: r.get(2)? }))
+                .optional()?),
+            Backend::Postgres(c) => super::postgres::report_files(c, report),
+        }
+    }
+
+    /// What the database row of `report` says of it, to compare with [`RowStamp::of`] the
+    /// document: a report whose row disagrees with its files is not "unchanged".
+    pub fn stamp(&mut self, report: &str) -> Result<Option<RowStamp>, StoreError> {
+        const Q: &str = "SELECT fingerprint, title, date, source, url, media FROM reports WHERE report = ";
+        match &mut self.backend {
+            Backend::Sqlite(c) => Ok(c
+                .query_row(&format!("{Q}?1"), [report], |r| {
+                    Ok(RowStamp {
+                        fingerprint: r.get(0)?,
+                        title: r.get(1)?,
+                        date: r.get(2)?,
+                        source: r.get(3)?,
+                        url: r.get(4)?,
+                        media: r.get(5)?,
+                    })
+                })
+                .optional()?),
+            Backend::Postgres(c) => Ok(c.query_opt(&format!("{Q}$1"), &[&report])?.map(|r| RowStamp {
+                fingerprint: r.get(0),
+                title: r.get(1),
+                date: r.get(2),
+                source: r.get(3),
+                url: r.get(4),
+                media: r.get(5),
+            })),
+        }
+    }
+
     /// The fingerprint recorded for `report`, if it is in the archive.
     pub fn fingerprint(&mut self, report: &str) -> Result<Option<String>, StoreError> {
         match &mut self.backend {
@@ -398,6 +492,7 @@ impl Store {
 
     /// Records that `input` failed with `error` (replacing an earlier failure of it).
     pub fn fail(&mut self, input: &str, error: &str) -> Result<(), StoreError> {
+        let (input, error) = (&crate::secret::in_text(input), &crate::secret::in_text(error));
         match &mut self.backend {
             Backend::Sqlite(c) => {
                 c.execute(
@@ -666,34 +761,41 @@ fn unix_ms() -> i64 {
 
 fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
     if !create && !path.is_file() {
-        let shown = if path.file_name().is_some_and(|n| n == DB_FILE) { path.parent().unwrap_or(path) } else { path };
-        return Err(StoreError::Missing { path: shown.to_path_buf() });
+        return Err(missing(path));
     }
     let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
     if create && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(e.into())))?;
     }
     let conn = Connection::open(path).map_err(open_err)?;
-    conn.busy_timeout(Duration::from_secs(30)).map_err(open_err)?;
-    conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
+    conn.busy_timeout(BUSY_WAIT).map_err(open_err)?;
+    // Nothing is written to a database that is not an archive, not even a pragma.
+    let version = match kind_of(&conn).map_err(open_err)? {
+        Kind::Archive(v) => v,
+        Kind::Empty if create => 0,
+        Kind::Empty => return Err(missing(path)),
+        Kind::Foreign => return Err(StoreError::Foreign { path: path.to_path_buf() }),
+    };
     if version > SCHEMA {
         return Err(StoreError::Newer { path: path.to_path_buf(), found: version, reads: SCHEMA });
     }
-    if create || version < SCHEMA {
+    conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
+    let stamped: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(open_err)?;
+    if create || version < SCHEMA || stamped != APPLICATION_ID {
         // Several batches may create it at once: switching to WAL takes the whole file, and
         // SQLite does not wait for that by itself.
         let started = std::time::Instant::now();
         let setup = || -> rusqlite::Result<()> {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.execute_batch(TABLES)?;
+            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
             conn.pragma_update(None, "user_version", SCHEMA)
         };
         loop {
             match setup() {
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-                        && started.elapsed() < Duration::from_secs(30) =>
+                        && started.elapsed() < BUSY_WAIT =>
                 {
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -704,8 +806,114 @@ fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// How long a statement waits for another process's write lock before giving up.
+const BUSY_WAIT: Duration = Duration::from_secs(60);
+
+/// Marks a database as a vidscribe archive in its header ("VIDS"); archives made before it was
+/// set are known by their tables and get it the next time they are written.
+pub const APPLICATION_ID: i64 = 0x5649_4453;
+
+/// What an SQLite file holds.
+enum Kind {
+    /// A vidscribe archive of this schema version.
+    Archive(i64),
+    /// No tables at all (a new or zero-length file).
+    Empty,
+    /// Anything else: refused, untouched.
+    Foreign,
+}
+
+fn kind_of(conn: &Connection) -> rusqlite::Result<Kind> {
+    let app: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if app == APPLICATION_ID {
+        return Ok(Kind::Archive(version));
+    }
+    if app != 0 {
+        return Ok(Kind::Foreign);
+    }
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables == 0 && version == 0 {
+        return Ok(Kind::Empty);
+    }
+    // An archive from before the application id: its own tables and columns.
+    let ours: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('reports') WHERE name IN ('report', 'folder', 'fingerprint', 'media_sha256')",
+        [],
+        |r| r.get(0),
+    )?;
+    let passages: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('passages', 'words', 'paragraphs')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(if version >= 1 && ours == 4 && passages == 3 { Kind::Archive(version) } else { Kind::Foreign })
+}
+
+fn missing(path: &Path) -> StoreError {
+    let shown = if path.file_name().is_some_and(|n| n == DB_FILE) { path.parent().unwrap_or(path) } else { path };
+    StoreError::Missing { path: shown.to_path_buf() }
+}
+
+/// Opens an archive read-only. Where SQLite cannot keep its shared-memory file beside the
+/// database (another user's folder, a read-only disk) and no writer has left a journal, the
+/// file is opened as immutable: nobody can be changing it.
+fn open_sqlite_read(path: &Path) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    if !path.is_file() {
+        return Err(missing(path));
+    }
+    let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let check = |conn: Connection| -> rusqlite::Result<Result<Connection, StoreError>> {
+        conn.busy_timeout(BUSY_WAIT)?;
+        Ok(match kind_of(&conn)? {
+            Kind::Archive(v) if v > SCHEMA => {
+                Err(StoreError::Newer { path: path.to_path_buf(), found: v, reads: SCHEMA })
+            }
+            Kind::Archive(_) => Ok(conn),
+            Kind::Empty => Err(missing(path)),
+            Kind::Foreign => Err(StoreError::Foreign { path: path.to_path_buf() }),
+        })
+    };
+    let first = Connection::open_with_flags(path, flags).and_then(check);
+    match first {
+        Ok(result) => result,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                && !has_journal(path) =>
+        {
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            Connection::open_with_flags(uri, flags).and_then(check).map_err(open_err)?
+        }
+        Err(e) => Err(open_err(e)),
+    }
+}
+
+/// Whether a writer left a write-ahead log with content beside the database.
+fn has_journal(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// A path for an SQLite `file:` URI: the characters a URI gives meaning to escaped.
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for c in abs.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
+    // Immediate: the write lock is taken (or waited for) first; a deferred transaction that reads
+    // and then writes fails at once with "database is locked" when another batch wrote meanwhile.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let old: Option<i64> =
         tx.query_row("SELECT id FROM reports WHERE report = ?1", [&entry.report], |r| r.get(0)).optional()?;
     if let Some(id) = old {
@@ -734,8 +942,8 @@ fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<()
             doc.meta.url,
             entry.page,
             entry.media,
-            doc.input.path,
-            doc.article.as_ref().map(|a| a.path.clone()),
+            crate::secret::address(&doc.input.path),
+            doc.article.as_ref().map(|a| crate::secret::address(&a.path)),
             doc.input.audio.duration_ms as i64,
             doc.transcript.language,
             doc.model.name,
@@ -822,8 +1030,7 @@ impl<'a> ReportFields<'a> {
     pub fn of(doc: &'a Document) -> Self {
         let passages = passages_of(doc);
         let word_count = passages.iter().map(|p| p.words.len()).sum();
-        let title =
-            doc.meta.title.clone().or_else(|| doc.article.as_ref().and_then(|a| a.article.title().map(String::from)));
+        let title = row_title(doc);
         let whole = report_text(passages.iter().map(|p| (p.text.as_str(), p.recognised.as_deref())));
         let mut terms: Vec<String> =
             super::query::tokens(&whole).into_iter().filter(|t| t.chars().any(char::is_alphabetic)).collect();

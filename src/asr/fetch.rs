@@ -213,19 +213,37 @@ fn wheel_url(client: &net::Client, w: &Wheel, cancel: &Cancel) -> Result<String,
     let not_listed =
         || FetchError::NotListed { project: w.project.into(), version: w.version.into(), file: w.file.into() };
     let v: serde_json::Value = serde_json::from_slice(&page.bytes).map_err(|_| not_listed())?;
-    v["releases"][w.version]
+    let listed = v["releases"][w.version]
         .as_array()
         .into_iter()
         .flatten()
         .find(|f| f["filename"] == w.file)
         .and_then(|f| f["url"].as_str())
-        .map(str::to_string)
-        .ok_or_else(not_listed)
+        .ok_or_else(not_listed)?;
+    // An index may give the address relative to the page (`../../packages/…`): resolved
+    // against the page's own address after redirects, as pip does.
+    resolve(&page.url, listed).ok_or_else(not_listed)
+}
+
+/// `href` made absolute against `base`.
+fn resolve(base: &str, href: &str) -> Option<String> {
+    url::Url::parse(base).ok()?.join(href).ok().map(String::from)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_wheel_addresses_resolve_against_the_page() {
+        let page = "http://127.0.0.1:8000/pypi/openai-whisper/json";
+        assert_eq!(
+            resolve(page, "../../packages/ab/cd/w.whl").as_deref(),
+            Some("http://127.0.0.1:8000/packages/ab/cd/w.whl")
+        );
+        assert_eq!(resolve(page, "/p/w.whl").as_deref(), Some("http://127.0.0.1:8000/p/w.whl"));
+        assert_eq!(resolve(page, "https://files.example/w.whl").as_deref(), Some("https://files.example/w.whl"));
+    }
 
     #[test]
     fn the_default_model_files_are_what_fetch_makes_and_every_file_made_is_pinned() {

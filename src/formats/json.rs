@@ -139,6 +139,17 @@ impl Meta {
     pub fn is_empty(&self) -> bool {
         self.title.is_none() && self.date.is_none() && self.source.is_none() && self.url.is_none()
     }
+
+    /// These fields, and `other`'s where these have none: metadata once given is never erased
+    /// by a run that gives none.
+    pub fn or(self, other: Meta) -> Meta {
+        Meta {
+            title: self.title.or(other.title),
+            date: self.date.or(other.date),
+            source: self.source.or(other.source),
+            url: self.url.or(other.url),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

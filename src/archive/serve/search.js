@@ -1,41 +1,4 @@
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>vidscribe archive</title>
-<link rel="icon" href="data:,">
-<style>
-  body { font: 16px/1.45 system-ui, sans-serif; max-width: 54rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }
-  form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: 1rem; }
-  label { display: flex; flex-direction: column; font-size: .8rem; color: #555; }
-  input { font: inherit; padding: .35rem .5rem; }
-  #q { flex: 1 1 20rem; }
-  #status { color: #555; margin: .5rem 0 1rem; }
-  ol { list-style: none; padding: 0; }
-  li { border-top: 1px solid #ddd; padding: .8rem 0; }
-  .meta { font-size: .85rem; color: #555; }
-  .time { font-variant-numeric: tabular-nums; font-weight: 600; margin-right: .5rem; }
-  mark { background: #ffe58a; }
-  .paragraph { font-size: .9rem; color: #444; border-left: 3px solid #ccc; padding-left: .6rem; margin-top: .3rem; }
-  a.hit { color: inherit; text-decoration: none; display: block; }
-  a.hit:hover .title, a.hit:focus .title { text-decoration: underline; }
-  .title { font-weight: 600; color: #0645ad; }
-</style>
-</head>
-<body>
-<h1>Search the archive</h1>
-<form id="form">
-  <input id="q" name="q" type="search" placeholder='words, "a phrase", prefix*, a OR b, -excluded' autofocus aria-label="Search">
-  <label>from <input id="since" name="since" type="date"></label>
-  <label>to <input id="until" name="until" type="date"></label>
-  <label>source <input id="source" name="source" size="10"></label>
-  <label>language <input id="language" name="language" size="4"></label>
-  <button type="submit">Search</button>
-</form>
-<div id="status" role="status"></div>
-<ol id="hits"></ol>
-<script>
+// The search page's script (served as /search.js: the page's policy runs no inline script).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const clock = (ms) => {
@@ -90,6 +53,3 @@ $("form").addEventListener("submit", (e) => { e.preventDefault(); search(true); 
 const start = new URLSearchParams(location.search);
 for (const k of ["q", "since", "until", "source", "language"]) if (start.get(k)) $(k).value = start.get(k);
 if (start.get("q")) search(false);
-</script>
-</body>
-</html>
