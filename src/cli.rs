@@ -180,11 +180,14 @@ pub struct RecognitionArgs {
     #[arg(long)]
     pub translate: bool,
     /// Busy threads at most, all stages and lanes together; fewer while other processes keep
-    /// cores busy. With 2 or more, inputs up to 10 minutes are recognised in two lanes of one
-    /// thread, side by side even on a busy machine (one-thread lanes never busy-wait)
-    /// [default: number of cores]
+    /// cores busy [default: number of cores]
     #[arg(short, long)]
     pub threads: Option<usize>,
+    /// Recognition lanes: 2 cuts an input of up to 10 minutes in two halves recognised side by
+    /// side on one thread each (with --threads 2 or more), the second half without the first's
+    /// text: faster, but fewer right words on some inputs (see README)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub lanes: u8,
     /// Text that primes recognition: names, spellings, style.
     #[arg(long)]
     pub prompt: Option<String>,
@@ -417,6 +420,7 @@ impl RecognitionArgs {
             prompt: self.prompt.clone().filter(|p| !p.trim().is_empty()),
             beam: self.beam as usize,
             dtw: !self.no_dtw,
+            lanes: self.lanes as usize,
         }
     }
 }

@@ -174,10 +174,10 @@ pub fn recognise(
 ) -> Result<Recognised, PipelineError> {
     // Made when the first window is ready: the model may still be loading until then.
     let mut first_lane: Option<Recognizer> = None;
-    // With two threads or more and an input of known length up to LANES_UP_TO_MS, windows are
-    // recognised in two lanes (see below); audio is then read in longer pieces so that a lane
-    // has several windows to carry its context through.
-    let lanes = opts.threads >= 2 && source.total_ms().is_some_and(|t| t <= LANES_UP_TO_MS);
+    // Asked for two lanes, with two threads or more and an input of known length up to
+    // LANES_UP_TO_MS, windows are recognised in two lanes (see below); audio is then read in
+    // longer pieces so that a lane has several windows to carry its context through.
+    let lanes = opts.lanes >= 2 && opts.threads >= 2 && source.total_ms().is_some_and(|t| t <= LANES_UP_TO_MS);
     let piece_samples = if lanes { LANE_PIECE_SAMPLES } else { PIECE_SAMPLES };
     let mut lane_b: Option<Recognizer> = None;
     let mut stats = Stats::start();
@@ -194,27 +194,37 @@ pub fn recognise(
         if cancel.is_cancelled() {
             return Err(PipelineError::Cancelled);
         }
-        let t = Instant::now();
-        let from = buf.len();
-        progress.step("decoding");
-        let more = source.read(&mut buf, piece_samples)?;
-        stats.decode += t.elapsed();
-        stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
-        let piece_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
+        // A piece is read and run through VAD a minute at a time (two lanes gather four), so
+        // that an interruption is seen within one such step.
+        let piece_start = buf.len();
+        let mut more = true;
+        while more && buf.len() - piece_start < piece_samples {
+            if cancel.is_cancelled() {
+                return Err(PipelineError::Cancelled);
+            }
+            let t = Instant::now();
+            let from = buf.len();
+            progress.step("decoding");
+            more = source.read(&mut buf, PIECE_SAMPLES)?;
+            stats.decode += t.elapsed();
+            stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
+            let step_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
+            let step_end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
+            let t = Instant::now();
+            if detector.is_some() {
+                progress.step("finding speech");
+            }
+            match detector.as_deref_mut() {
+                Some(d) => d.push(&buf[from..], step_ms, &mut spans)?,
+                None => match spans.last_mut() {
+                    Some(last) => last.end_ms = step_end_ms,
+                    None if step_end_ms > 0 => spans.push(Span { start_ms: 0, end_ms: step_end_ms }),
+                    None => {}
+                },
+            }
+            stats.vad += t.elapsed();
+        }
         let end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
-        let t = Instant::now();
-        if detector.is_some() {
-            progress.step("finding speech");
-        }
-        match detector.as_deref_mut() {
-            Some(d) => d.push(&buf[from..], piece_ms, &mut spans)?,
-            None => match spans.last_mut() {
-                Some(last) => last.end_ms = end_ms,
-                None if end_ms > 0 => spans.push(Span { start_ms: 0, end_ms }),
-                None => {}
-            },
-        }
-        stats.vad += t.elapsed();
 
         let at = |ms: Ms, origin: Ms| ms_to_samples(ms - origin, TARGET_RATE).min(buf.len());
         // Spans already recognised are not looked at again.

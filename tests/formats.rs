@@ -137,6 +137,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             prompt: Some("Yerevan".into()),
             beam: 1,
             dtw: true,
+            lanes: 1,
         },
         threads_used: Some(json::ThreadsUsed { recognition: [1, 2], vad: 1, lanes: 1 }),
         transcript: transcript(),

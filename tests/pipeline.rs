@@ -72,52 +72,60 @@ fn librispeech_reading_loses_nothing_in_bounded_memory() {
     }
 }
 
-/// With every core kept busy by other processes, recognition uses one thread per lane (ggml's
-/// threads spin at barriers: two on a busy machine took 74 s for a 26 s clip, one 2.2 s) and
-/// gives the same words as on an idle machine.
+/// With every core kept busy by other processes, recognition uses one thread (ggml's threads
+/// spin at barriers: two on a busy machine took 74 s for a 26 s clip, one 2.2 s) and gives the
+/// same words as with the threads an idle machine gives; two lanes (`--lanes 2`) run side by
+/// side on one thread each, busy or not, and may not cost more than a point and a half of WER.
 #[test]
 fn busy_cores_mean_fewer_threads_and_the_same_words() {
-    // The sample report: several windows, so it is recognised in two lanes side by side, of one
-    // thread each — the same words whether the machine is idle or busy.
     let dir = tempfile::tempdir().unwrap();
-    let run = |out: &str, threads: &str| {
+    let run = |out: &str, extra: &[&str]| {
+        let threads = if extra.contains(&"-t") { &[][..] } else { &["-t", "2"][..] };
         let o = bin()
             .arg("transcribe")
             .arg(sample("report.webm"))
             .arg("-o")
             .arg(dir.path().join(out))
-            .args(["-f", "txt", "-q", "--stats", "-t", threads, "-m"])
+            .args(["-f", "txt", "-q", "--stats", "-m"])
             .arg(model())
+            .args(threads)
+            .args(extra)
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let stats = String::from_utf8_lossy(&o.stderr).into_owned();
         (std::fs::read_to_string(dir.path().join(out).join("report.txt")).unwrap(), stats)
     };
-    let (idle_words, idle_stats) = run("idle", "2");
-    assert!(idle_stats.contains("lanes=2"), "an idle machine runs two lanes: {idle_stats}");
-    let (one_lane, one_stats) = run("one", "1");
-    assert!(one_stats.contains("lanes=1"), "{one_stats}");
-    // Two lanes start the second half afresh, so a few words may differ from one lane's; the
-    // accuracy against the exact script may not move by more than a point and a half, and no
-    // word may be lost or repeated where the work is split.
-    let reference = std::fs::read_to_string(sample("report.txt")).unwrap();
-    let (two, one) = (word_errors(&reference, &idle_words), word_errors(&reference, &one_lane));
-    assert!(two.rate() <= one.rate() + 0.015, "two lanes {two:?} against one {one:?}");
-    let count = |t: &str| t.split_whitespace().count();
-    assert!(count(&idle_words).abs_diff(count(&one_lane)) <= 3, "{idle_words}\n{one_lane}");
+    // Whatever threads this machine gives (1 or 2, as busy as it is), one lane.
+    let (words, stats) = run("default", &[]);
+    assert!(stats.contains("lanes=1"), "one lane by default: {stats}");
+    let (one_thread, stats) = run("one", &["-t", "1"]);
+    assert!(stats.contains("threads=1-1") && stats.contains("lanes=1"), "{stats}");
+    assert_eq!(one_thread, words, "the thread count does not change the words");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut hogs: Vec<std::process::Child> = (0..cores)
         .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap())
         .collect();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let (busy_words, stats) = run("busy", "2");
+    let busy = run("busy", &[]);
+    let busy_lanes = run("busy-lanes", &["--lanes", "2"]);
     for h in &mut hogs {
         let _ = h.kill();
         let _ = h.wait();
     }
-    assert!(stats.contains("threads=1-1") && stats.contains("lanes=2"), "{stats}");
-    assert_eq!(busy_words, idle_words);
+    let (busy_words, stats) = busy;
+    assert!(stats.contains("threads=1-1") && stats.contains("lanes=1"), "{stats}");
+    assert_eq!(busy_words, words);
+    let (two_lanes, stats) = busy_lanes;
+    assert!(stats.contains("threads=1-1") && stats.contains("lanes=2"), "two lanes even when busy: {stats}");
+    // Two lanes start the second half afresh, so some words may differ from one lane's; the
+    // accuracy against the exact script may not move by more than a point and a half, and the
+    // word count by more than 2 % (nothing lost or repeated where the work is split).
+    let reference = std::fs::read_to_string(sample("report.txt")).unwrap();
+    let (two, one) = (word_errors(&reference, &two_lanes), word_errors(&reference, &words));
+    assert!(two.rate() <= one.rate() + 0.015, "two lanes {two:?} against one {one:?}");
+    let count = |t: &str| t.split_whitespace().count();
+    assert!(count(&two_lanes).abs_diff(count(&words)) * 50 <= count(&words), "{two_lanes}\n{words}");
 }
 
 /// The same input, model and options give the same files, byte for byte, run after run

@@ -55,11 +55,28 @@ pub struct TranscribeOptions {
     /// tokens (needs a model with known alignment heads).
     #[serde(default)]
     pub dtw: bool,
+    /// Recognition lanes (1 or 2): with 2, an input up to ten minutes is cut in two halves
+    /// recognised side by side, the second without the first's text (faster, fewer right words
+    /// on some inputs: see README). Documents written before lanes were an option ran two.
+    #[serde(default = "two_lanes")]
+    pub lanes: usize,
+}
+
+fn two_lanes() -> usize {
+    2
 }
 
 impl Default for TranscribeOptions {
     fn default() -> Self {
-        Self { language: None, translate: false, threads: default_threads(), prompt: None, beam: 1, dtw: true }
+        Self {
+            language: None,
+            translate: false,
+            threads: default_threads(),
+            prompt: None,
+            beam: 1,
+            dtw: true,
+            lanes: 1,
+        }
     }
 }
 
