@@ -33,6 +33,8 @@ pub enum NetError {
     TooLarge { url: String, limit: u64 },
     #[error("{url}: {message}")]
     Failed { url: String, message: String },
+    #[error("{url}: the server sent the file encoded ({encoding}) although it was asked for it as it is")]
+    Encoded { url: String, encoding: String },
     #[error(transparent)]
     Store(#[from] crate::output::OutputError),
     #[error("cancelled")]
@@ -96,25 +98,40 @@ impl Client {
 
     /// Sends the request; a success status and a declared length within `limit`, or an error.
     /// Returns the response with the address after redirects and its content type.
-    fn call(
-        &self,
-        url: &str,
-        limit: u64,
-    ) -> Result<(ureq::http::Response<ureq::Body>, String, Option<String>), NetError> {
+    /// A page may come gzip-compressed (its decoded bytes count against the limit as they come);
+    /// a file (`as_is`) is asked for as it is, and refused if the server encodes it anyway, so
+    /// that a few megabytes of gzip cannot unfold into gigabytes before the limit is reached.
+    /// Returns the response, the address after redirects, its content type and whether its
+    /// body is gzip.
+    fn call(&self, url: &str, limit: u64, as_is: bool) -> Result<Answer, NetError> {
         if !is_url(url) {
             return Err(NetError::Scheme { url: url.into() });
         }
-        let resp = self.agent.get(url).call().map_err(|e| self.error(url, e))?;
+        let request = self.agent.get(url).header("Accept-Encoding", if as_is { "identity" } else { "gzip" });
+        let resp = request.call().map_err(|e| self.error(url, e))?;
         let status = resp.status().as_u16();
         let final_url = resp.get_uri().to_string();
         if !(200..300).contains(&status) {
             return Err(NetError::Status { url: final_url, status });
         }
-        if declared_len(&resp).is_some_and(|n| n > limit) {
+        let encoding = resp
+            .headers()
+            .get("content-encoding")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
+        let gzip = match encoding.as_deref() {
+            None | Some("" | "identity") => false,
+            Some("gzip" | "x-gzip") if !as_is => true,
+            Some(other) => {
+                let encoding = crate::text::visible(&other.chars().take(40).collect::<String>());
+                return Err(NetError::Encoded { url: final_url, encoding });
+            }
+        };
+        // A compressed body's declared length is of the compressed bytes.
+        if !gzip && declared_len(&resp).is_some_and(|n| n > limit) {
             return Err(NetError::TooLarge { url: final_url, limit });
         }
         let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
-        Ok((resp, final_url, content_type))
+        Ok(Answer { resp, url: final_url, content_type, gzip })
     }
 
     fn error(&self, url: &str, e: ureq::Error) -> NetError {
@@ -132,9 +149,10 @@ impl Client {
 
     /// Fetches a page (or any small document) into memory.
     pub fn get(&self, url: &str, cancel: &Cancel) -> Result<Fetched, NetError> {
-        let (resp, final_url, content_type) = self.call(url, self.limits.page_bytes)?;
+        let answer = self.call(url, self.limits.page_bytes, false)?;
+        let (final_url, content_type) = (answer.url.clone(), answer.content_type.clone());
         let mut bytes = Vec::new();
-        self.stream(resp, &final_url, self.limits.page_bytes, &mut bytes, &crate::progress::Silent, cancel)?;
+        self.stream(answer, self.limits.page_bytes, &mut bytes, &crate::progress::Silent, cancel)?;
         Ok(Fetched { url: final_url, content_type, bytes })
     }
 
@@ -147,13 +165,13 @@ impl Client {
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<(String, Option<String>), NetError> {
-        let (resp, final_url, content_type) = self.call(url, self.limits.file_bytes)?;
-        let total = declared_len(&resp);
+        let answer = self.call(url, self.limits.file_bytes, true)?;
+        let (final_url, content_type) = (answer.url.clone(), answer.content_type.clone());
+        let total = declared_len(&answer.resp);
         progress.begin_bytes("downloading", total);
         // Written whole or not at all, as every output is.
-        let written = crate::output::write_atomically(dest, |w| {
-            self.stream(resp, &final_url, self.limits.file_bytes, w, progress, cancel)
-        });
+        let written =
+            crate::output::write_atomically(dest, |w| self.stream(answer, self.limits.file_bytes, w, progress, cancel));
         progress.end();
         written.map_err(|e| match e {
             crate::output::FileError::Inner(e) => e,
@@ -167,16 +185,19 @@ impl Client {
     /// within a fraction of a second; a stalled reader is left to end with the process.
     fn stream(
         &self,
-        resp: ureq::http::Response<ureq::Body>,
-        url: &str,
+        answer: Answer,
         limit: u64,
         out: &mut dyn Write,
         progress: &dyn Progress,
         cancel: &Cancel,
     ) -> Result<(), NetError> {
+        let url = answer.url.as_str();
         let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>, std::io::Error>>(4);
-        // ureq's own limit is one byte beyond ours, so that the count below is what reports it.
-        let mut reader = resp.into_body().into_with_config().limit(limit.saturating_add(1)).reader();
+        // ureq's own limit is one byte beyond ours, so that the count below is what reports it;
+        // a gzip body is decoded here and its decoded bytes are what is counted.
+        let raw = answer.resp.into_body().into_with_config().limit(limit.saturating_add(1)).reader();
+        let mut reader: Box<dyn Read + Send> =
+            if answer.gzip { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
         std::thread::spawn(move || {
             loop {
                 let mut chunk = vec![0u8; 64 * 1024];
@@ -233,6 +254,16 @@ impl Client {
             }
         }
     }
+}
+
+/// A successful answer whose body is still to be read.
+struct Answer {
+    resp: ureq::http::Response<ureq::Body>,
+    /// The address after redirects.
+    url: String,
+    content_type: Option<String>,
+    /// The body is gzip, decoded as it is read.
+    gzip: bool,
 }
 
 fn declared_len(resp: &ureq::http::Response<ureq::Body>) -> Option<u64> {

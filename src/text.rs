@@ -235,6 +235,19 @@ pub fn ends_sentence(word: &str) -> bool {
     !abbreviation
 }
 
+/// Unicode's default-ignorable code points (DerivedCoreProperties.txt): invisible characters —
+/// zero-width spaces and joiners, soft hyphens, word joiners, bidirectional marks, variation
+/// selectors, tags — that split or disguise a word without showing. Search drops them from
+/// queries and indexed text alike.
+pub fn ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}'
+        | '\u{fff0}'..='\u{fff8}' | '\u{1bca0}'..='\u{1bca3}' | '\u{1d173}'..='\u{1d17a}'
+        | '\u{e0000}'..='\u{e0fff}')
+}
+
 /// `text` for a terminal: control characters (escape sequences, C1 controls, bidirectional
 /// overrides, line breaks) shown as visible escapes (`\u{1b}`), so nothing an archive holds can
 /// move the cursor, recolour or rewrite the screen of whoever searches it.

@@ -43,10 +43,11 @@ fn ogg(source: &str) -> bool {
     source.ends_with(".ogg") || source.ends_with(".opus")
 }
 
-/// Matroska: symphonia's reader cannot find the next Cluster after unreadable data (a scanner
-/// for it is a follow-up), so damage to the structure loses the rest — reported as such.
+/// Matroska: after data its reader cannot parse, vidscribe gives it the file again from the next
+/// intact Cluster (each begins with its time code), so damage in the middle loses only its own
+/// stretch; a duplicated stretch may be heard twice (Matroska's timestamps are not protected).
 fn matroska(source: &str) -> bool {
-    source.ends_with(".mkv") || source.ends_with(".webm")
+    source.ends_with(".mkv") || source.ends_with(".webm") || source.ends_with("-webm-named.mp3")
 }
 
 /// Formats whose timestamps a checksum protects: a repeated stretch is recognised and dropped.
@@ -165,10 +166,17 @@ fn damaged_media_decodes_what_can_be_heard_and_reports_what_was_lost() {
                 d.cause == DamageCause::Unreadable && d.start_ms <= from + 100 && d.end_ms + 100 >= m.length_ms
             })
         };
+        if matroska(&m.source) && m.kind.ends_with("-middle") {
+            // Matroska re-synchronises at the next intact Cluster: the rest is heard, at its time.
+            if rest_lost(to) || lost.iter().any(|d| d.start_ms <= to + 6000 && d.end_ms + 200 >= m.length_ms) {
+                problems.push(format!("{}: the rest after {to} ms was lost: {lost:?}", m.file));
+            }
+            if (a.duration_ms() as i64 - original.duration_ms() as i64).abs() > 200 {
+                problems.push(format!("{}: {} ms, want {}", m.file, a.duration_ms(), original.duration_ms()));
+            }
+        }
         if m.kind == "duplicate-middle" {
-            if matroska(&m.source) && rest_lost(to) {
-                // The follow-up: the rest of a Matroska file after broken structure.
-            } else if timestamped(&m.source) && (a.duration_ms() as i64 - original.duration_ms() as i64).abs() > 100 {
+            if timestamped(&m.source) && (a.duration_ms() as i64 - original.duration_ms() as i64).abs() > 100 {
                 problems.push(format!(
                     "{}: {} ms, want {} (the repeat dropped)",
                     m.file,
@@ -181,8 +189,15 @@ fn damaged_media_decodes_what_can_be_heard_and_reports_what_was_lost() {
         }
         // After the damage, the audio is where it was (unless the rest was reported lost).
         let resumed = lost.iter().all(|d| d.end_ms < m.length_ms.saturating_sub(200));
+        // Matroska resumes at the next Cluster: what it lost runs to there.
+        let to = if matroska(&m.source) {
+            lost.iter().filter(|d| d.start_ms <= to + 100).map(|d| d.end_ms).max().unwrap_or(to).max(to)
+        } else {
+            to
+        };
         let tail_ok = !timestamped(&m.source) && m.kind == "duplicate-middle"
             || !resumed
+            || matroska(&m.source) && to + 1400 > m.length_ms
             || match mismatch(&original.samples, &a.samples, to + 400, (to + 1400).min(m.length_ms)) {
                 Some(r) => r < 0.5,
                 None => true,

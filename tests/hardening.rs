@@ -637,3 +637,58 @@ fn another_user_can_search_and_serve_an_archive_they_cannot_write() {
         std::fs::read_dir(&archive).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(before, after, "nothing created in the archive folder");
 }
+
+/// Search compares words as they show: a full-width query finds the plain word, and a word that
+/// an invisible character splits (zero-width space, soft hyphen) is found whole, by a query
+/// typed either way. An archive whose report index was built before that (schema 2) is rebuilt
+/// the next time it is written.
+#[test]
+fn full_width_and_invisible_characters_match_the_words_they_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = std::fs::read_to_string(root().join("tests/golden/report.linked.json")).unwrap();
+    assert!(golden.contains("negotiation") && golden.contains("prisoners"));
+    // Two words of the transcript disguised: one split by a zero-width space, one by a soft hyphen.
+    let disguised = golden.replace("negotiation", "nego\\u200btiation").replace("prisoners", "pris\\u00adoners");
+    let fixture = dir.path().join("fixture");
+    std::fs::create_dir_all(&fixture).unwrap();
+    std::fs::write(fixture.join("report.json"), disguised).unwrap();
+    let archive = dir.path().join("archive");
+    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
+    ok(&out);
+    let search = |q: &str| -> Vec<serde_json::Value> {
+        let out = bin().arg("search").arg(&archive).arg(q).arg("--json").output().unwrap();
+        ok(&out);
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let plain = search("negotiation");
+    assert!(!plain.is_empty(), "a zero-width space inside a word does not split it");
+    let start = |hits: &[serde_json::Value]| hits.iter().map(|h| h["start_ms"].as_u64().unwrap()).collect::<Vec<_>>();
+    for q in ["ｎｅｇｏｔｉａｔｉｏｎ", "nego\u{200b}tiation", "NEGO\u{2060}TIATION"] {
+        assert_eq!(start(&search(q)), start(&plain), "{q:?}");
+    }
+    let phrase = search("\"matter for negotiation\"");
+    assert!(!phrase.is_empty());
+    assert_eq!(start(&search("\"ｍａｔｔｅｒ for nego\u{200b}tiation\"")), start(&phrase));
+    assert!(!search("prisoners").is_empty(), "a soft hyphen inside a word does not split it");
+    assert!(search("nego").is_empty() && search("tiation").is_empty(), "no half-words in the index");
+
+    // The report index as schema 2 built it (text as written), then a write: rebuilt, folded.
+    let db = archive.join("archive.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute("INSERT INTO reports_fts (reports_fts) VALUES ('delete-all')", []).unwrap();
+        conn.execute(
+            "INSERT INTO reports_fts (rowid, text) SELECT report_id, group_concat(text, char(10)) FROM passages GROUP BY report_id",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+    }
+    assert!(search("negotiation").is_empty(), "the schema 2 index split the word");
+    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
+    ok(&out);
+    let version: i64 =
+        rusqlite::Connection::open(&db).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, vidscribe::archive::store::SCHEMA);
+    assert_eq!(start(&search("ｎｅｇｏｔｉａｔｉｏｎ")), start(&plain));
+}

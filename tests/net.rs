@@ -43,6 +43,28 @@ fn pages_redirects_and_failures() {
     assert_eq!(e.to_string().lines().count(), 1);
 }
 
+/// A page may come gzip-compressed: decoded, its decoded bytes against the limit. A file is asked
+/// for as it is, and refused when it comes encoded anyway, leaving nothing behind.
+#[test]
+fn encodings_are_decoded_for_pages_and_refused_for_files() {
+    let s = Server::start();
+    s.route("/page", Route::Encoded("text/html", "gzip", common::http::gzip(b"<p>hello</p>")));
+    s.route("/bomb", Route::Encoded("text/html", "gzip", common::http::gzip(&[b' '; 1_000_000])));
+    s.route("/brotli", Route::Encoded("text/html", "br", b"not really brotli".to_vec()));
+    s.route("/clip.wav", Route::Encoded("audio/wav", "gzip", common::http::gzip(&[7u8; 5000])));
+    let c = client(5);
+    let cancel = Cancel::new();
+    assert_eq!(c.get(&s.url("/page"), &cancel).unwrap().bytes, b"<p>hello</p>");
+    // 1 MB of page in 1 kB of gzip: stopped at the 1000-byte limit.
+    assert!(matches!(c.get(&s.url("/bomb"), &cancel), Err(NetError::TooLarge { limit: 1000, .. })));
+    let e = c.get(&s.url("/brotli"), &cancel).unwrap_err();
+    assert!(matches!(&e, NetError::Encoded { encoding, .. } if encoding == "br"), "{e:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let e = c.download(&s.url("/clip.wav"), &dir.path().join("clip.wav"), &Silent, &cancel).unwrap_err();
+    assert!(matches!(&e, NetError::Encoded { encoding, .. } if encoding == "gzip"), "{e:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
+}
+
 #[test]
 fn downloads_are_whole_or_absent() {
     let s = Server::start();

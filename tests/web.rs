@@ -29,6 +29,15 @@ fn page(videos: &[&str]) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Every file under `dir` (none if it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
+        .collect()
+}
+
 fn run(home: &std::path::Path, out: &std::path::Path, args: &[&str]) -> std::process::Output {
     bin()
         .env("VIDSCRIBE_HOME", home)
@@ -214,9 +223,15 @@ fn failures_are_one_line_within_the_time_limit() {
     server.route("/notmedia.html", Route::Body("text/html", page(&["<video src=\"/page.mp4\"></video>"])));
     server.route("/page.mp4", Route::Body("video/mp4", b"<html>not a video</html>".to_vec()));
     server.route("/huge.html", Route::Body("text/html", vec![b' '; 20_000_001]));
+    // 25 MB of page in 25 kB of gzip: the decoded bytes count against the 20 MB limit.
+    server.route("/bomb.html", Route::Encoded("text/html", "gzip", common::http::gzip(&vec![b' '; 25_000_000])));
+    // A video sent gzip-encoded although it was asked for as it is: refused before any is kept.
+    server.route("/encoded.html", Route::Body("text/html", page(&["<video src=\"/encoded.wav\"></video>"])));
+    let wav = std::fs::read(sample("formats/clip.wav")).unwrap();
+    server.route("/encoded.wav", Route::Encoded("audio/wav", "gzip", common::http::gzip(&wav)));
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str); 7] = [
+    let cases: [(&str, &str); 9] = [
         ("/nothing.html", "404"),
         ("/huge.html", "larger than the limit of 20000000 bytes"),
         ("/loop", "redirects"),
@@ -224,6 +239,8 @@ fn failures_are_one_line_within_the_time_limit() {
         ("/plain.html", "no embedded video"),
         ("/gone.html", "404"),
         ("/notmedia.html", "not a recognised"),
+        ("/bomb.html", "larger than the limit of 20000000 bytes"),
+        ("/encoded.html", "the server sent the file encoded (gzip)"),
     ];
     for (path, says) in cases {
         let started = std::time::Instant::now();
@@ -234,6 +251,9 @@ fn failures_are_one_line_within_the_time_limit() {
         assert!(started.elapsed() < Duration::from_secs(10), "{path}: {:?}", started.elapsed());
         assert!(!out.exists(), "{path}: output written");
     }
+    // Nothing of what failed was kept in the web cache (pages that came whole may be).
+    let kept: u64 = walk(&home.path().join("cache")).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+    assert!(kept < 5_000_000, "{kept} bytes kept in the cache");
     // Not http(s).
     let o = bin().args(["run", "ftp://example.org/story.html", "-o"]).arg(dir.path().join("ftp")).output().unwrap();
     assert!(!o.status.success());

@@ -6,7 +6,8 @@
 //! - `a OR b` — either (upper-case `OR` between two terms; `or` is an ordinary word);
 //! - `-word`, `-"a phrase"` — passages containing it are left out.
 //!
-//! Words are compared as the index stores them: lower case, accents removed, split at anything
+//! Words are compared as the index stores them: lower case, accents removed, compatibility
+//! forms unified (full-width letters), invisible characters dropped, split at anything
 //! that is not a letter or a digit (so `Sahakyan's` is the phrase `sahakyan s`). Nothing a user
 //! types is an error: an unbalanced quote or a stray operator is taken literally.
 #![forbid(unsafe_code)]
@@ -49,9 +50,14 @@ pub fn tokens(text: &str) -> Vec<String> {
     fold(text).split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(String::from).collect()
 }
 
-/// Lower case without accents.
+/// Lower case without accents, in compatibility form (full-width `ｗａｒ` is `war`, the
+/// ligature `ﬁ` is `fi`) and without invisible characters (a zero-width space inside a word
+/// does not split it): what the index stores and what a query is compared as.
 pub fn fold(text: &str) -> String {
-    text.nfd().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).flat_map(char::to_lowercase).collect()
+    text.nfkd()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c) && !crate::text::ignorable(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// A raw piece of the query before it is turned into terms.
@@ -241,6 +247,17 @@ mod tests {
 
     fn w(s: &str) -> Term {
         Term::Word(s.into())
+    }
+
+    #[test]
+    fn folding_unifies_what_looks_the_same() {
+        assert_eq!(fold("Ｗａｒ"), "war");
+        assert_eq!(fold("Sahakyan\u{2019}s"), "sahakyan\u{2019}s");
+        assert_eq!(tokens("pri\u{200b}soners of\u{00ad}fice \u{fb01}ne Éçà"), ["prisoners", "office", "fine", "eca"]);
+        assert_eq!(tokens("war\u{feff}\u{2060}time"), ["wartime"]);
+        // Visible separators still separate.
+        assert_eq!(tokens("war\u{3000}time"), ["war", "time"]);
+        assert_eq!(parse("ｐｒｉｓｏｎｅｒｓ").groups[0].terms, [w("prisoners")]);
     }
 
     #[test]

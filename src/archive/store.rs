@@ -22,8 +22,10 @@ use crate::formats::json::Document;
 
 /// The database's file name inside an archive folder.
 pub const DB_FILE: &str = "archive.db";
-/// Version of the tables below, kept in `PRAGMA user_version`.
-pub const SCHEMA: i64 = 2;
+/// Version of the tables below, kept in `PRAGMA user_version`. 3: `reports_fts` holds folded
+/// text (compatibility forms, no invisible characters), rebuilt when a version 2 archive is
+/// opened for writing.
+pub const SCHEMA: i64 = 3;
 
 const TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS reports (
@@ -788,6 +790,9 @@ fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
         let setup = || -> rusqlite::Result<()> {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.execute_batch(TABLES)?;
+            if (1..3).contains(&version) {
+                refold_reports_index(&conn)?;
+            }
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
             conn.pragma_update(None, "user_version", SCHEMA)
         };
@@ -1068,18 +1073,37 @@ impl<'a> ReportFields<'a> {
     }
 }
 
-/// A report's whole transcript as `reports_fts` indexes it (built the same way to remove it).
+/// A report's whole transcript as `reports_fts` indexes it (built the same way to remove it):
+/// folded as queries are ([`super::query::fold`]), since FTS5's tokenizer neither unifies
+/// full-width letters nor ignores zero-width characters.
 fn report_text<'a>(passages: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
     let mut whole = String::new();
     for (text, recognised) in passages {
-        whole.push_str(text);
+        whole.push_str(&super::query::fold(text));
         whole.push('\n');
         if let Some(r) = recognised {
-            whole.push_str(r);
+            whole.push_str(&super::query::fold(r));
             whole.push('\n');
         }
     }
     whole
+}
+
+/// Rebuilds `reports_fts` from the passages, folded (an archive of schema 2 indexed them as
+/// written), in one transaction.
+fn refold_reports_index(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute("INSERT INTO reports_fts (reports_fts) VALUES ('delete-all')", [])?;
+    let ids: Vec<i64> = tx.prepare("SELECT id FROM reports")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut passages = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
+    for id in ids {
+        let rows: Vec<(String, Option<String>)> =
+            passages.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
+        tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![id, whole])?;
+    }
+    drop(passages);
+    tx.commit()
 }
 
 /// A passage as the archive stores it.

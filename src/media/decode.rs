@@ -173,21 +173,21 @@ pub fn decode_bytes(
 }
 
 /// A source read only front to back (no length, no seeking).
-struct Sequential(Box<dyn MediaSource>);
+struct SeekLess<R>(R);
 
-impl std::io::Read for Sequential {
+impl<R: std::io::Read> std::io::Read for SeekLess<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.0.read(buf)
     }
 }
 
-impl std::io::Seek for Sequential {
+impl<R: std::io::Seek> std::io::Seek for SeekLess<R> {
     fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
         self.0.seek(pos)
     }
 }
 
-impl MediaSource for Sequential {
+impl<R: std::io::Read + std::io::Seek + Send + Sync> MediaSource for SeekLess<R> {
     fn is_seekable(&self) -> bool {
         false
     }
@@ -196,8 +196,26 @@ impl MediaSource for Sequential {
     }
 }
 
-trait ReadSeek: std::io::Read + std::io::Seek {}
-impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
+trait ReadSeek: std::io::Read + std::io::Seek + Send + Sync {}
+impl<T: std::io::Read + std::io::Seek + Send + Sync> ReadSeek for T {}
+
+/// Opens the input again from its start (to read an index, or to re-synchronise after damage).
+type Reopen = Arc<dyn Fn() -> Option<Box<dyn ReadSeek>> + Send + Sync>;
+
+/// Where a damaged Matroska file is read again from (see [`super::matroska`]).
+struct Resync {
+    reopen: Reopen,
+    /// Bytes before the first Cluster.
+    header_len: u64,
+    /// The next Cluster is looked for from here (past every Cluster resumed at before).
+    from: u64,
+    /// The packet after a re-synchronisation may jump any distance: the gap is the damage.
+    jumped: bool,
+    /// Packets after a re-synchronisation that only prime the decoder: the first one's output
+    /// overlaps with audio from before the damage, and the second's length depends on the
+    /// first's block (Vorbis); the gap then covers both.
+    priming: u8,
+}
 
 fn is_audio(t: &Track) -> Option<&AudioCodecParameters> {
     match t.codec_params.as_ref()? {
@@ -324,6 +342,8 @@ pub struct Stream {
     damaged: Vec<Damage>,
     /// For a streamed input with a timeout: set when it sent nothing in time.
     timed_out: Option<(Arc<std::sync::atomic::AtomicBool>, u64)>,
+    /// A Matroska file's way back in after damage.
+    resync: Option<Resync>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,8 +369,12 @@ impl Stream {
         if len == 0 {
             return Err(DecodeError::Empty);
         }
-        let reopen = || File::open(path).ok();
-        Self::open(Box::new(file), &mut || reopen().map(|f| Box::new(f) as Box<dyn ReadSeek>), opts)
+        let path = path.to_path_buf();
+        Self::open(
+            Box::new(file),
+            Arc::new(move || File::open(&path).ok().map(|f| Box::new(f) as Box<dyn ReadSeek>)),
+            opts,
+        )
     }
 
     /// Opens media that arrives as a stream (stdin, a FIFO): spooled to a temporary file as it
@@ -372,15 +396,10 @@ impl Stream {
         }
         spool.seek(std::io::SeekFrom::Start(0)).map_err(DecodeError::Open)?;
         let path = spool.path().to_path_buf();
-        let mut stream =
-            Self::open(Box::new(spool), &mut || File::open(&path).ok().map(|f| Box::new(f) as Box<dyn ReadSeek>), opts)
-                .map_err(|e| {
-                    if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
-                        DecodeError::InputTimeout(secs)
-                    } else {
-                        e
-                    }
-                })?;
+        let reopen: Reopen = Arc::new(move || File::open(&path).ok().map(|f| Box::new(f) as Box<dyn ReadSeek>));
+        let mut stream = Self::open(Box::new(spool), reopen, opts).map_err(|e| {
+            if timed_out.load(std::sync::atomic::Ordering::SeqCst) { DecodeError::InputTimeout(secs) } else { e }
+        })?;
         stream.timed_out = Some((timed_out, secs));
         Ok(stream)
     }
@@ -393,16 +412,12 @@ impl Stream {
         let again = bytes.clone();
         Self::open(
             Box::new(Cursor::new(bytes)),
-            &mut || Some(Box::new(Cursor::new(again.clone())) as Box<dyn ReadSeek>),
+            Arc::new(move || Some(Box::new(Cursor::new(again.clone())) as Box<dyn ReadSeek>)),
             opts,
         )
     }
 
-    fn open(
-        source: Box<dyn MediaSource>,
-        reopen: &mut dyn FnMut() -> Option<Box<dyn ReadSeek>>,
-        opts: &DecodeOptions,
-    ) -> Result<Self, DecodeError> {
+    fn open(source: Box<dyn MediaSource>, reopen: Reopen, opts: &DecodeOptions) -> Result<Self, DecodeError> {
         let mut source = source;
         let mut magic = [0u8; 8];
         let mut n = 0;
@@ -422,7 +437,7 @@ impl Stream {
         let ebml = n >= 4 && magic[..4] == [0x1A, 0x45, 0xDF, 0xA3];
         let mp4 = n == 8 && &magic[4..8] == b"ftyp";
         let front_to_back = ebml || mp4 && reopen().is_some_and(|mut r| mp4::moov_first(&mut r));
-        let source: Box<dyn MediaSource> = if front_to_back { Box::new(Sequential(source)) } else { source };
+        let source: Box<dyn MediaSource> = if front_to_back { Box::new(SeekLess(source)) } else { source };
         let mss = MediaSourceStream::new(source, Default::default());
         let format = symphonia::default::get_probe()
             .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
@@ -462,6 +477,12 @@ impl Stream {
                 streaming_wav_header(&head[..n])
             });
         let time_base = track.time_base;
+        let resync = (container == "matroska")
+            .then(|| {
+                let header_len = super::matroska::first_cluster(&mut reopen()?)?;
+                Some(Resync { reopen: reopen.clone(), header_len, from: header_len, jumped: false, priming: 0 })
+            })
+            .flatten();
         let declared = if streamed_wav {
             None
         } else {
@@ -503,7 +524,43 @@ impl Stream {
             first_error: None,
             damaged: Vec::new(),
             timed_out: None,
+            resync,
         })
+    }
+
+    /// Whether the reader stopped before the length the container declares (or one is unknown).
+    fn early_end(&self) -> bool {
+        self.declared.is_none_or(|d| self.decoded_frames + self.rate.max(1) as u64 / 10 < d)
+    }
+
+    /// Gives the Matroska reader the file again from the next intact Cluster after what it has
+    /// read (see [`super::matroska`]); false when there is none.
+    fn resynchronise(&mut self) -> bool {
+        let Some(r) = self.resync.as_mut() else { return false };
+        let after = if self.first_pts.is_some() { self.last_pts } else { -1 };
+        let Some(mut file) = (r.reopen)() else { return false };
+        let Some((at, _)) = super::matroska::next_cluster(&mut file, r.from, after) else { return false };
+        r.from = at + 1;
+        let Ok(spliced) = super::matroska::Spliced::new(file, r.header_len, at) else { return false };
+        let mss = MediaSourceStream::new(Box::new(SeekLess(spliced)), Default::default());
+        let Ok(format) = symphonia::default::get_probe().probe(
+            &Hint::new(),
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        ) else {
+            return false;
+        };
+        if !format.tracks().iter().any(|t| t.id == self.track.id) {
+            return false;
+        }
+        // The decoder goes on as it is; its first packet from here only primes it (see
+        // `Resync::priming`).
+        self.format = format;
+        r.jumped = true;
+        r.priming = 2;
+        self.errors_in_row = 0;
+        true
     }
 
     /// Frames at the source rate in `ticks` of the track's time base.
@@ -570,10 +627,24 @@ impl Stream {
                 self.errors_in_row = 0;
                 p
             }
-            Ok(None) | Err(SymError::ResetRequired) => return self.end(out),
-            Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => return self.end(out),
             Err(_) if self.timed_out.as_ref().is_some_and(|(f, _)| f.load(std::sync::atomic::Ordering::SeqCst)) => {
                 return Err(DecodeError::InputTimeout(self.timed_out.as_ref().map_or(0, |(_, s)| *s)));
+            }
+            Ok(None) | Err(SymError::IoError(_))
+                if self.resync.is_some() && self.early_end() && self.resynchronise() =>
+            {
+                return Ok(());
+            }
+            Ok(None) | Err(SymError::ResetRequired) => return self.end(out),
+            Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => return self.end(out),
+            Err(e) if self.resync.is_some() => {
+                // Matroska's reader does not find its feet by itself: it is given the file again
+                // from the next intact Cluster, or the rest counts as lost.
+                self.first_error.get_or_insert_with(|| e.to_string());
+                if !self.resynchronise() {
+                    return self.end(out);
+                }
+                return Ok(());
             }
             Err(e) => {
                 // The reader may find its feet again further on (Ogg pages, MP3 and FLAC frames).
@@ -586,6 +657,11 @@ impl Stream {
             }
         };
         if packet.track_id != self.track.id {
+            return Ok(());
+        }
+        if let Some(r) = self.resync.as_mut().filter(|r| r.priming > 0) {
+            r.priming -= 1;
+            let _ = self.decoder.decode(&packet);
             return Ok(());
         }
         self.mono.clear();
@@ -614,12 +690,15 @@ impl Stream {
                     None if self.good_packets >= 2 => self.offset = Some(offset),
                     Some(base) => {
                         let slack = (self.rate.max(1) as i64 / 200).max(self.last_frames as i64 / 2);
+                        let jumped = self.resync.as_mut().is_some_and(|r| std::mem::take(&mut r.jumped));
                         let most = match self.timestamps {
+                            _ if jumped => i64::MAX,
                             Timestamps::Checksummed => i64::MAX,
                             _ => self.rate.max(1) as i64 / 10,
                         };
+                        let cause = if jumped { DamageCause::Unreadable } else { DamageCause::Missing };
                         if offset - base > slack && offset - base <= most {
-                            self.insert_silence((offset - base) as u64, DamageCause::Missing, out)?;
+                            self.insert_silence((offset - base) as u64, cause, out)?;
                         }
                     }
                     None => {}

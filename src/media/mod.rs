@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+mod matroska;
 mod mp4;
 pub mod resample;
 pub mod spool;

@@ -17,6 +17,9 @@ pub enum Route {
     Status(u16),
     /// 302 to this location.
     Redirect(String),
+    /// 200 with this content type, this Content-Encoding, and the body as given (already encoded),
+    /// whatever encodings the request accepted.
+    Encoded(&'static str, &'static str, Vec<u8>),
     /// Sends the headers and part of the body, then nothing for this long.
     Stall(Vec<u8>, Duration),
 }
@@ -93,6 +96,13 @@ fn serve(conn: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &Mutex<H
                 let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n", body.len());
                 w.write_all(head.as_bytes()).and_then(|_| w.write_all(&body))
             }
+            Some(Route::Encoded(ct, encoding, body)) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Encoding: {encoding}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                w.write_all(head.as_bytes()).and_then(|_| w.write_all(&body))
+            }
             Some(Route::Redirect(to)) => {
                 w.write_all(format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n").as_bytes())
             }
@@ -111,4 +121,21 @@ fn serve(conn: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &Mutex<H
             return;
         }
     }
+}
+
+/// `data` gzip-compressed (by the system's gzip).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut child = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = data.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &data));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    out.stdout
 }
