@@ -787,14 +787,27 @@ fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
         // Several batches may create it at once: switching to WAL takes the whole file, and
         // SQLite does not wait for that by itself.
         let started = std::time::Instant::now();
+        // Tables, index rebuild and stamps in one transaction: another batch opening the file
+        // meanwhile sees an empty file or a whole archive, never tables without the stamp
+        // (which it would refuse as foreign).
         let setup = || -> rusqlite::Result<()> {
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.execute_batch(TABLES)?;
-            if (1..3).contains(&version) {
-                refold_reports_index(&conn)?;
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let work = || -> rusqlite::Result<()> {
+                conn.execute_batch(TABLES)?;
+                if (1..3).contains(&version) {
+                    refold_reports_index(&conn)?;
+                }
+                conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+                conn.pragma_update(None, "user_version", SCHEMA)
+            };
+            match work() {
+                Ok(()) => conn.execute_batch("COMMIT"),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e)
+                }
             }
-            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
-            conn.pragma_update(None, "user_version", SCHEMA)
         };
         loop {
             match setup() {
@@ -829,6 +842,14 @@ enum Kind {
 }
 
 fn kind_of(conn: &Connection) -> rusqlite::Result<Kind> {
+    // One snapshot: a batch creating the archive meanwhile is seen before or after, never half.
+    conn.execute_batch("BEGIN")?;
+    let kind = kind_in_snapshot(conn);
+    let _ = conn.execute_batch("COMMIT");
+    kind
+}
+
+fn kind_in_snapshot(conn: &Connection) -> rusqlite::Result<Kind> {
     let app: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if app == APPLICATION_ID {
@@ -1090,9 +1111,8 @@ fn report_text<'a>(passages: impl Iterator<Item = (&'a str, Option<&'a str>)>) -
 }
 
 /// Rebuilds `reports_fts` from the passages, folded (an archive of schema 2 indexed them as
-/// written), in one transaction.
-fn refold_reports_index(conn: &Connection) -> rusqlite::Result<()> {
-    let tx = conn.unchecked_transaction()?;
+/// written); inside the caller's transaction.
+fn refold_reports_index(tx: &Connection) -> rusqlite::Result<()> {
     tx.execute("INSERT INTO reports_fts (reports_fts) VALUES ('delete-all')", [])?;
     let ids: Vec<i64> = tx.prepare("SELECT id FROM reports")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let mut passages = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
@@ -1102,8 +1122,7 @@ fn refold_reports_index(conn: &Connection) -> rusqlite::Result<()> {
         let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
         tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![id, whole])?;
     }
-    drop(passages);
-    tx.commit()
+    Ok(())
 }
 
 /// A passage as the archive stores it.
