@@ -28,16 +28,7 @@ fn collection(dir: &Path, broken: bool) -> PathBuf {
 }
 
 fn batch(inputs: &[&Path], archive: &Path) -> Output {
-    bin()
-        .arg("batch")
-        .args(inputs)
-        .arg("-o")
-        .arg(archive)
-        .arg("-m")
-        .arg(model())
-        .args(["--threads", "2"])
-        .output()
-        .unwrap()
+    batch_into(inputs, archive, &[])
 }
 
 fn search_json(archive: &Path, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {

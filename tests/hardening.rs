@@ -15,17 +15,19 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn batch(inputs: &[&Path], archive: &Path, extra: &[&str]) -> Output {
-    bin()
-        .arg("batch")
-        .args(inputs)
-        .arg("-o")
-        .arg(archive)
-        .arg("-m")
-        .arg(model())
-        .args(["--threads", "2"])
-        .args(extra)
-        .output()
-        .unwrap()
+    batch_into(inputs, archive, extra)
+}
+
+/// An archive of one sample clip, batched from a folder of its own; its report folder.
+fn archive_of(dir: &Path, clip: &str) -> (PathBuf, PathBuf) {
+    let inputs = dir.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let name = Path::new(clip).file_name().unwrap();
+    std::fs::copy(sample(clip), inputs.join(name)).unwrap();
+    let archive = dir.join("archive");
+    ok(&batch(&[&inputs], &archive, &[]));
+    let folder = report_dirs(&archive)[0].clone();
+    (archive, folder)
 }
 
 fn ok(out: &Output) -> String {
@@ -161,12 +163,8 @@ fn media_are_stored_under_safe_names_and_served_as_what_they_are() {
 #[test]
 fn serve_answers_only_what_is_the_archives_to_show() {
     let dir = tempfile::tempdir().unwrap();
-    let inputs = dir.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::copy(sample("formats/clip.ogg"), inputs.join("clip.ogg")).unwrap();
-    let archive = dir.path().join("archive");
-    ok(&batch(&[&inputs], &archive, &[]));
-    let folder = report_dirs(&archive)[0].file_name().unwrap().to_string_lossy().into_owned();
+    let (archive, folder) = archive_of(dir.path(), "formats/clip.ogg");
+    let folder = folder.file_name().unwrap().to_string_lossy().into_owned();
     std::os::unix::fs::symlink("/etc/passwd", archive.join(&folder).join("passwd.txt")).unwrap();
     std::fs::write(archive.join(&folder).join("notes.md"), "private").unwrap();
     let server = serve(&[archive.as_os_str()]);
@@ -260,12 +258,7 @@ fn serve_answers_only_what_is_the_archives_to_show() {
 #[test]
 fn ranges_lengths_and_validators() {
     let dir = tempfile::tempdir().unwrap();
-    let inputs = dir.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::copy(sample("formats/clip.flac"), inputs.join("clip.flac")).unwrap();
-    let archive = dir.path().join("archive");
-    ok(&batch(&[&inputs], &archive, &[]));
-    let folder = report_dirs(&archive)[0].clone();
+    let (archive, folder) = archive_of(dir.path(), "formats/clip.flac");
     let id = folder.file_name().unwrap().to_string_lossy().into_owned();
     let bytes = std::fs::read(folder.join("media.flac")).unwrap();
     let len = bytes.len();
@@ -322,11 +315,7 @@ fn ranges_lengths_and_validators() {
 #[test]
 fn idle_and_slow_clients_do_not_take_the_server_down() {
     let dir = tempfile::tempdir().unwrap();
-    let inputs = dir.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::copy(sample("formats/clip.ogg"), inputs.join("clip.ogg")).unwrap();
-    let archive = dir.path().join("archive");
-    ok(&batch(&[&inputs], &archive, &[]));
+    let (archive, _) = archive_of(dir.path(), "formats/clip.ogg");
 
     // 128 open files: fewer than the connections below.
     let mut child = std::process::Command::new("sh")

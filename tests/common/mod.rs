@@ -47,6 +47,21 @@ pub fn bin() -> assert_cmd::Command {
     c
 }
 
+/// `vidscribe batch INPUTS -o ARCHIVE` with the test model on two threads, and `extra`.
+pub fn batch_into(inputs: &[&Path], archive: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .arg("batch")
+        .args(inputs)
+        .arg("-o")
+        .arg(archive)
+        .arg("-m")
+        .arg(model())
+        .args(["--threads", "2"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 /// The same, as a std Command (for tests that pipe its stdin or watch it run).
 pub fn std_bin() -> std::process::Command {
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("vidscribe"));
