@@ -909,7 +909,9 @@ fn open_sqlite_read(path: &Path) -> Result<Connection, StoreError> {
             if matches!(e.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
                 && !has_journal(path) =>
         {
-            let uri = format!("file:{}?immutable=1", uri_path(path));
+            let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let uri = url::Url::from_file_path(&abs).map_or_else(|_| format!("file:{}", abs.display()), String::from);
+            let uri = format!("{uri}?immutable=1");
             Connection::open_with_flags(uri, flags).and_then(check).map_err(open_err)?
         }
         Err(e) => Err(open_err(e)),
@@ -921,19 +923,6 @@ fn has_journal(path: &Path) -> bool {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
-}
-
-/// A path for an SQLite `file:` URI: the characters a URI gives meaning to escaped.
-fn uri_path(path: &Path) -> String {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut out = String::new();
-    for c in abs.to_string_lossy().chars() {
-        match c {
-            '%' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<(), StoreError> {

@@ -188,63 +188,31 @@ pub fn ranged(range: Option<&str>, if_range: Option<&str>, len: u64, v: &Validat
     }
 }
 
-/// A path segment made safe to put in a URL: every byte but the unreserved ones escaped, so a
-/// report's id can hold a slash, a backslash, `#`, `?` or `%` and still be one segment of this
-/// site (a browser never reads `\evil.example` in it as another host).
+/// Every byte but the unreserved ones (RFC 3986) is escaped in a segment.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~').remove(b'.');
+
+/// A path segment made safe to put in a URL: every byte but the unreserved ones escaped (and
+/// the dots of `.` or `..`), so a report's id can hold a slash, a backslash, `#`, `?` or `%`
+/// and still be one segment of this site (a browser never reads `\evil.example` in it as
+/// another host).
 pub fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') || (b == b'.' && !s.bytes().all(|c| c == b'.'))
-        {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+    if !s.is_empty() && s.bytes().all(|c| c == b'.') {
+        return s.replace('.', "%2E");
     }
-    out
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// Percent-decoding of one path segment: `None` for a bad escape, invalid UTF-8, or a NUL.
 pub fn unsegment(s: &str) -> Option<String> {
+    // percent_encoding keeps a bad escape as typed; here it is refused.
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    let s = String::from_utf8(out).ok()?;
-    (!s.contains('\0')).then_some(s)
-}
-
-/// Percent-decoding of a query string's value (`+` is a space); bad escapes are kept as typed.
-pub fn decode_query(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let bad = b
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'%' && !b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+    let s = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
+    (!bad && !s.contains('\0')).then(|| s.into_owned())
 }
 
 #[cfg(test)]
@@ -346,8 +314,10 @@ mod tests {
         assert_eq!(unsegment("%zz"), None);
         assert_eq!(unsegment("%4"), None);
         assert_eq!(unsegment("a%00"), None);
-        assert_eq!(decode_query("a%20b+c"), "a b c");
-        assert_eq!(decode_query("%zz%4"), "%zz%4");
-        assert_eq!(decode_query("%E2%80%9Cq%E2%80%9D"), "\u{201c}q\u{201d}");
+        // Query values, as the site reads them (url's form decoding).
+        let value = |q: &str| url::form_urlencoded::parse(format!("q={q}").as_bytes()).next().unwrap().1.into_owned();
+        assert_eq!(value("a%20b+c"), "a b c");
+        assert_eq!(value("%zz%4"), "%zz%4");
+        assert_eq!(value("%E2%80%9Cq%E2%80%9D"), "\u{201c}q\u{201d}");
     }
 }

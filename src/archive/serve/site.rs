@@ -137,14 +137,8 @@ impl Site {
         if query.len() > MAX_QUERY_BYTES {
             return error(StatusCode::URI_TOO_LONG, "query too long");
         }
-        let params: Vec<(String, String)> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (http::decode_query(k), http::decode_query(v))
-            })
-            .collect();
+        let params: Vec<(String, String)> =
+            url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
         let Some(q) = get("q") else { return error(StatusCode::BAD_REQUEST, "give a query: ?q=words") };
         for d in [get("since"), get("until")].into_iter().flatten() {
