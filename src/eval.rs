@@ -249,3 +249,185 @@ mod tests {
         assert_eq!((percentile(&[1, 2, 3, 4], 0.5), percentile(&[1, 2, 3, 4], 0.95)), (2, 4));
     }
 }
+
+/// Diarization error, as NIST's md-eval counts it on 10 ms frames: missed speech, false alarm
+/// and speaker confusion over the reference's speech, under the best one-to-one mapping of
+/// hypothesis speakers to reference speakers. Frames within `collar_ms` of a reference turn's
+/// start or end are not scored.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpeakerErrors {
+    /// Scored reference speech, in frames (one per speaker speaking).
+    pub speech: u64,
+    pub missed: u64,
+    pub false_alarm: u64,
+    pub confusion: u64,
+}
+
+impl SpeakerErrors {
+    pub fn rate(&self) -> f64 {
+        if self.speech == 0 {
+            0.0
+        } else {
+            (self.missed + self.false_alarm + self.confusion) as f64 / self.speech as f64
+        }
+    }
+}
+
+/// A turn for scoring: start, end (ms) and a speaker label.
+pub type LabelledTurn = (u64, u64, String);
+
+/// Speakers present in each 10 ms frame up to `frames`.
+fn frame_speakers(turns: &[LabelledTurn], names: &[String], frames: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); frames];
+    for (s, e, who) in turns {
+        let k = names.iter().position(|n| n == who).unwrap_or(0);
+        for f in out.iter_mut().take(((*e / 10) as usize).min(frames)).skip((*s / 10) as usize) {
+            if !f.contains(&k) {
+                f.push(k);
+            }
+        }
+    }
+    out
+}
+
+/// Turns from NIST RTTM text (`SPEAKER file 1 START DURATION <NA> <NA> NAME <NA> <NA>`, seconds);
+/// `None` if a SPEAKER line cannot be read.
+pub fn read_rttm(text: &str) -> Option<Vec<LabelledTurn>> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("SPEAKER")) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (start, dur): (f64, f64) = (f.get(3)?.parse().ok()?, f.get(4)?.parse().ok()?);
+        if !(start >= 0.0 && dur >= 0.0 && start.is_finite() && dur.is_finite()) {
+            return None;
+        }
+        let s = (start * 1000.0).round() as u64;
+        out.push((s, s + (dur * 1000.0).round() as u64, f.get(7)?.to_string()));
+    }
+    Some(out)
+}
+
+/// [`SpeakerErrors`] of `hyp` against `reference`.
+pub fn speaker_errors(reference: &[LabelledTurn], hyp: &[LabelledTurn], collar_ms: u64) -> SpeakerErrors {
+    let uniq = |t: &[LabelledTurn]| {
+        let mut v: Vec<String> = Vec::new();
+        for (_, _, n) in t {
+            if !v.contains(n) {
+                v.push(n.clone());
+            }
+        }
+        v
+    };
+    let (rn, hn) = (uniq(reference), uniq(hyp));
+    let end = reference.iter().chain(hyp).map(|t| t.1).max().unwrap_or(0);
+    let frames = (end / 10 + 1) as usize;
+    let (rf, hf) = (frame_speakers(reference, &rn, frames), frame_speakers(hyp, &hn, frames));
+    let mut scored = vec![true; frames];
+    for (s, e, _) in reference {
+        for edge in [*s, *e] {
+            let (a, b) = (edge.saturating_sub(collar_ms) / 10, (edge + collar_ms) / 10);
+            for f in scored.iter_mut().take((b as usize).min(frames)).skip(a as usize) {
+                *f = false;
+            }
+        }
+    }
+    if collar_ms == 0 {
+        scored.iter_mut().for_each(|f| *f = true);
+    }
+    // Co-occurrence of reference and hypothesis speakers over scored frames.
+    let mut co = vec![vec![0u64; hn.len()]; rn.len()];
+    let mut e = SpeakerErrors::default();
+    for f in (0..frames).filter(|&f| scored[f]) {
+        let (r, h) = (&rf[f], &hf[f]);
+        e.speech += r.len() as u64;
+        e.missed += r.len().saturating_sub(h.len()) as u64;
+        e.false_alarm += h.len().saturating_sub(r.len()) as u64;
+        for &a in r {
+            for &b in h {
+                co[a][b] += 1;
+            }
+        }
+    }
+    // Best one-to-one mapping (exhaustive up to 8 speakers a side, else greedy).
+    let matched = best_matching(&co);
+    let mut correct = 0u64;
+    for f in (0..frames).filter(|&f| scored[f]) {
+        let (r, h) = (&rf[f], &hf[f]);
+        correct += r.iter().filter(|&&a| matched[a].is_some_and(|b| h.contains(&b))).count() as u64;
+        e.confusion += r.len().min(h.len()) as u64;
+    }
+    e.confusion = e.confusion.saturating_sub(correct);
+    e
+}
+
+/// For each row, the column it is paired with, maximising the total of `m` over pairs.
+fn best_matching(m: &[Vec<u64>]) -> Vec<Option<usize>> {
+    let (rows, cols) = (m.len(), m.first().map_or(0, Vec::len));
+    let mut best = (0u64, vec![None; rows]);
+    if rows <= 8 && cols <= 8 {
+        fn go(
+            m: &[Vec<u64>],
+            r: usize,
+            used: &mut Vec<bool>,
+            cur: &mut Vec<Option<usize>>,
+            score: u64,
+            best: &mut (u64, Vec<Option<usize>>),
+        ) {
+            if r == m.len() {
+                if score >= best.0 {
+                    *best = (score, cur.clone());
+                }
+                return;
+            }
+            go(m, r + 1, used, cur, score, best);
+            for c in 0..used.len() {
+                if !used[c] {
+                    used[c] = true;
+                    cur[r] = Some(c);
+                    go(m, r + 1, used, cur, score + m[r][c], best);
+                    cur[r] = None;
+                    used[c] = false;
+                }
+            }
+        }
+        go(m, 0, &mut vec![false; cols], &mut vec![None; rows], 0, &mut best);
+        return best.1;
+    }
+    let mut pairs: Vec<(u64, usize, usize)> = (0..rows).flat_map(|r| (0..cols).map(move |c| (m[r][c], r, c))).collect();
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.0));
+    let (mut used_r, mut used_c) = (vec![false; rows], vec![false; cols]);
+    for (_, r, c) in pairs {
+        if !used_r[r] && !used_c[c] {
+            used_r[r] = true;
+            used_c[c] = true;
+            best.1[r] = Some(c);
+        }
+    }
+    best.1
+}
+
+#[cfg(test)]
+mod speaker_tests {
+    use super::*;
+
+    fn t(s: u64, e: u64, w: &str) -> LabelledTurn {
+        (s, e, w.to_string())
+    }
+
+    #[test]
+    fn perfect_relabelled_hypothesis_scores_zero_and_errors_add_up() {
+        let r = vec![t(0, 5000, "A"), t(5000, 10000, "B")];
+        let h = vec![t(0, 5000, "2"), t(5000, 10000, "1")];
+        assert_eq!(speaker_errors(&r, &h, 0).rate(), 0.0);
+        // One second given to the wrong speaker, one second missed, one second extra.
+        let h = vec![t(0, 4000, "2"), t(4000, 5000, "1"), t(5000, 9000, "1"), t(10000, 11000, "1")];
+        let e = speaker_errors(&r, &h, 0);
+        assert_eq!((e.speech, e.confusion, e.missed, e.false_alarm), (1000, 100, 100, 100));
+        // The collar hides errors near reference boundaries.
+        let h = vec![t(0, 5200, "x"), t(5200, 10000, "y")];
+        assert!(speaker_errors(&r, &h, 0).rate() > 0.0);
+        assert_eq!(speaker_errors(&r, &h, 250).rate(), 0.0);
+        // Everything to one speaker: half confused.
+        let h = vec![t(0, 10000, "x")];
+        assert!((speaker_errors(&r, &h, 0).rate() - 0.5).abs() < 1e-9);
+    }
+}

@@ -103,6 +103,8 @@ pub struct JobConfig {
     pub web: WebSources,
     /// Damaged media is an error rather than a warning.
     pub strict: bool,
+    /// The speaker model for `--speakers`; `None` finds the default one.
+    pub speaker_model: Option<PathBuf>,
 }
 
 /// The web addresses inputs came from, recorded in the document.
@@ -131,6 +133,8 @@ pub enum JobError {
     },
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    SpeakerModel(#[from] crate::speakers::model::SpeakerModelError),
     #[error("use --no-vad to go without")]
     VadModel(#[source] VadError),
     #[error(transparent)]
@@ -205,6 +209,8 @@ pub struct Engine {
     model: OnceLock<(Model, Duration)>,
     loading: Mutex<Option<Loading>>,
     vad_model: Option<PathBuf>,
+    /// The speaker-embedding network, when speaker turns are asked for.
+    speaker_net: Option<crate::speakers::campplus::CamPlus>,
 }
 
 impl Engine {
@@ -230,7 +236,17 @@ impl Engine {
                 Model::load_with(&path, dtw).map(|m| (m, started.elapsed()))
             })
             .map_err(|e| TranscribeError::Whisper(format!("cannot start a thread to load the model: {e}")))?;
-        Ok(Self { model: OnceLock::new(), loading: Mutex::new(Some(loading)), vad_model })
+        Ok(Self { model: OnceLock::new(), loading: Mutex::new(Some(loading)), vad_model, speaker_net: None })
+    }
+
+    /// Loads and checks the speaker model (`given`, else the default one) when `wanted`; a
+    /// missing or damaged one is an error before anything is decoded or written.
+    pub fn with_speakers(mut self, wanted: bool, given: Option<&Path>) -> Result<Self, JobError> {
+        if wanted {
+            let path = crate::speakers::model::resolve(given)?;
+            self.speaker_net = Some(crate::speakers::model::load(&path)?);
+        }
+        Ok(self)
     }
 
     /// The model and how long it took to load, waited for if it is still loading.
@@ -335,10 +351,23 @@ pub fn transcribe(
         None => None,
     };
     let mut options = prepared.options;
+    let mut embedder = match (&options.speakers, &engine.speaker_net) {
+        (Some(_), Some(net)) => Some(crate::speakers::Embedder::new(net, stream.declared_ms())),
+        (Some(_), None) => return Err(JobError::Usage("speaker turns were asked for without a speaker model".into())),
+        _ => None,
+    };
     let recognised = if cfg.strict {
-        pipeline::recognise(&mut Strict(&mut stream), engine, detector.as_mut(), &options, progress, cancel)
+        pipeline::recognise(
+            &mut Strict(&mut stream),
+            engine,
+            detector.as_mut(),
+            embedder.as_mut(),
+            &options,
+            progress,
+            cancel,
+        )
     } else {
-        pipeline::recognise(&mut stream, engine, detector.as_mut(), &options, progress, cancel)
+        pipeline::recognise(&mut stream, engine, detector.as_mut(), embedder.as_mut(), &options, progress, cancel)
     }
     .map_err(|source| match source {
         pipeline::PipelineError::Model(e) => JobError::Load(e),
@@ -349,9 +378,17 @@ pub fn transcribe(
     if cancel.is_cancelled() {
         return Err(JobError::Cancelled);
     }
-    let pipeline::Recognised { mut transcript, speech, stats } = recognised;
+    let pipeline::Recognised { mut transcript, speech, mut stats } = recognised;
     let audio = stream.info();
     transcript.make_safe();
+    let diarization = match (&options.speakers, embedder) {
+        (Some(o), Some(e)) => crate::speakers::assign(e.items(), &mut transcript, o),
+        _ => None,
+    };
+    if let Some(d) = &diarization {
+        stats.speakers += d.time;
+    }
+    let (speakers, speaker_turns) = diarization.map(|d| (d.speakers, d.turns)).unwrap_or_default();
     let mut doc = Document {
         schema: json::SCHEMA,
         tool: json::Tool::current(),
@@ -379,6 +416,8 @@ pub fn transcribe(
         corrections: Vec::new(),
         meta: cfg.meta.clone(),
         archive: None,
+        speakers,
+        speaker_turns,
     };
     if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
         // A fetched page is known by its address, not by its place in the cache.
@@ -569,6 +608,7 @@ pub fn run(
 /// audio.
 pub fn recognise(cfg: &JobConfig, progress: &dyn Progress, cancel: &Cancel) -> Result<Report, JobError> {
     let prepared = prepare(cfg)?;
-    let engine = Engine::start(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?;
+    let engine = Engine::start(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?
+        .with_speakers(cfg.options.speakers.is_some(), cfg.speaker_model.as_deref())?;
     transcribe(cfg, prepared, &engine, progress, cancel)
 }

@@ -5,7 +5,8 @@
 //! Only the binary knows about terminals, progress bars and exit codes.
 //!
 //! Unsafe code is denied crate-wide and forbidden in every module but the two that call
-//! whisper.cpp and ggml directly: `asr::transcribe` and `asr::quantize`.
+//! whisper.cpp and ggml directly, `asr::transcribe` and `asr::quantize`, and the bounds-checked
+//! wrapper of the speaker model's matrix product, `speakers::gemm`.
 #![deny(unsafe_code)]
 
 pub mod archive;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod remote;
 pub mod report;
 pub mod secret;
+pub mod speakers;
 pub mod text;
 pub mod time;
 pub mod ytdlp;

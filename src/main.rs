@@ -209,6 +209,7 @@ fn job_config(media: Media, r: &RecognitionArgs, p: &ProfileArgs, article: Optio
         meta: Meta::default(),
         web: Default::default(),
         strict: r.strict,
+        speaker_model: r.speaker_model.clone(),
     })
 }
 
@@ -216,12 +217,13 @@ fn print_stats(report: &job::Report, wall: std::time::Duration) {
     let stats = &report.stats;
     let ms = |d: std::time::Duration| d.as_millis();
     eprintln!(
-        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} windows={} retried={} split={} peak_buffer_s={:.1} threads={}-{} lanes={} rtf={:.4}",
+        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} speakers_ms={} windows={} retried={} split={} peak_buffer_s={:.1} threads={}-{} lanes={} rtf={:.4}",
         stats.audio_ms,
         ms(report.load),
         ms(stats.decode),
         ms(stats.vad),
         ms(stats.recognise),
+        ms(stats.speakers),
         stats.windows,
         stats.retried,
         stats.split,
@@ -760,8 +762,35 @@ fn transcript_text(path: &Path) -> Result<String> {
     })
 }
 
+/// `score REF.rttm doc.json`: diarization error of the document's speaker turns.
+fn score_speakers(reference: &Path, rttm: &str, hypothesis: &Path) -> Result<ExitCode> {
+    use vidscribe::eval::{LabelledTurn, read_rttm, speaker_errors};
+    let truth = read_rttm(rttm).with_context(|| format!("{}: not RTTM", reference.display()))?;
+    let raw = std::fs::read(hypothesis).with_context(|| format!("cannot read {}", hypothesis.display()))?;
+    let doc =
+        json::read(&raw[..]).with_context(|| format!("{} is not a vidscribe JSON transcript", hypothesis.display()))?;
+    let hyp: Vec<LabelledTurn> =
+        doc.speaker_turns.iter().map(|t| (t.start_ms, t.end_ms, t.speaker.to_string())).collect();
+    let count = |t: &[LabelledTurn]| t.iter().map(|x| &x.2).collect::<std::collections::BTreeSet<_>>().len();
+    let (collar, none) = (speaker_errors(&truth, &hyp, 250), speaker_errors(&truth, &hyp, 0));
+    outln!(
+        "DER {:.2}% with a 0.25 s collar ({:.2}% missed, {:.2}% false alarm, {:.2}% confusion), {:.2}% without; {} speakers found, {} in the reference",
+        collar.rate() * 100.0,
+        collar.missed as f64 * 100.0 / collar.speech.max(1) as f64,
+        collar.false_alarm as f64 * 100.0 / collar.speech.max(1) as f64,
+        collar.confusion as f64 * 100.0 / collar.speech.max(1) as f64,
+        none.rate() * 100.0,
+        count(&hyp),
+        count(&truth)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn score(reference: &Path, hypothesis: &Path, times: Option<&Path>, article_path: Option<&Path>) -> Result<ExitCode> {
     let r = std::fs::read_to_string(reference).with_context(|| format!("cannot read {}", reference.display()))?;
+    if reference.extension().is_some_and(|e| e.eq_ignore_ascii_case("rttm")) {
+        return score_speakers(reference, &r, hypothesis);
+    }
     let e = vidscribe::eval::word_errors(&r, &transcript_text(hypothesis)?);
     outln!(
         "WER {:.2}% ({} substitutions, {} deletions, {} insertions, {} reference words)",
@@ -830,8 +859,18 @@ fn model_command(cmd: &ModelCommand, show: bool) -> Result<ExitCode> {
         ModelCommand::Fetch { name, dir } => {
             let bar = Bar::new(show);
             let got = asr::fetch::fetch(name, dir.as_deref(), &bar, &CANCEL)?;
-            let (info, _) = model::inspect(&got.path)?;
             let how = if got.made { "ready" } else { "already present and verified" };
+            if name == "campplus" {
+                vidscribe::speakers::model::load(&got.path)?;
+                let size = std::fs::metadata(&got.path).map_or(0, |m| m.len());
+                outln!(
+                    "{}: CAM++ speaker model (192-dim embeddings, {size} bytes, sha256 {}) {how}",
+                    got.path.display(),
+                    model::sha256_file(&got.path)?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (info, _) = model::inspect(&got.path)?;
             outln!(
                 "{}: {} ({}, {} bytes, sha256 {}) {how}",
                 got.path.display(),

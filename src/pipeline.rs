@@ -106,6 +106,8 @@ pub struct Stats {
     pub decode: Duration,
     pub vad: Duration,
     pub recognise: Duration,
+    /// Time spent embedding voices (`--speakers`).
+    pub speakers: Duration,
     pub windows: usize,
     /// Windows recognised again because their text was too short for their speech.
     pub retried: usize,
@@ -168,6 +170,7 @@ pub fn recognise(
     source: &mut dyn PcmSource,
     model: &dyn ModelSource,
     mut detector: Option<&mut Detector>,
+    mut embedder: Option<&mut crate::speakers::Embedder<'_>>,
     opts: &TranscribeOptions,
     progress: &dyn Progress,
     cancel: &Cancel,
@@ -328,6 +331,23 @@ pub fn recognise(
             }
         }
         stats.recognise += t.elapsed();
+        // Voices of the speech just recognised, while its audio is at hand: on the cores that
+        // are idle now, after recognition has let go of them.
+        if let Some(e) = embedder.as_deref_mut()
+            && !ready.is_empty()
+        {
+            progress.step("telling voices apart");
+            let threads = watch.threads(opts.threads);
+            for w in ready {
+                if cancel.is_cancelled() {
+                    return Err(PipelineError::Cancelled);
+                }
+                let (a, b) = (at(w.start_ms, origin_ms), at(w.end_ms, origin_ms));
+                let start = origin_ms + samples_to_ms(a as u64, TARGET_RATE);
+                e.hear(&buf[a..b], start, pending, threads);
+            }
+            stats.speakers = e.time;
+        }
         if !more {
             break;
         }

@@ -54,7 +54,13 @@ fn stream() -> impl Strategy<Value = Vec<Word>> {
                 // that goes backwards as Whisper's occasionally do.
                 let gap = if gap > 2000 { gap * 2 } else { gap / 8 };
                 let start = if glitch { t.saturating_sub(300) } else { t + gap };
-                let w = Word { text: POOL[i].into(), start_ms: start, end_ms: start + dur, probability: 0.9 };
+                let w = Word {
+                    text: POOL[i].into(),
+                    start_ms: start,
+                    end_ms: start + dur,
+                    probability: 0.9,
+                    speaker: None,
+                };
                 t = t.max(start + dur);
                 w
             })
@@ -114,7 +120,7 @@ fn read_aloud(text: &str, start_ms: u64, pause_ms: u64) -> Vec<Word> {
     text.split_whitespace()
         .map(|w| {
             let dur = w.len() as u64 * 70;
-            let word = Word { text: w.into(), start_ms: t, end_ms: t + dur, probability: 1.0 };
+            let word = Word { text: w.into(), start_ms: t, end_ms: t + dur, probability: 1.0, speaker: None };
             t += dur + if w.ends_with('.') { pause_ms } else { 60 };
             word
         })
@@ -281,6 +287,7 @@ fn abbreviations_do_not_end_sentences() {
             text: text.into(),
             no_speech_probability: 0.0,
             words,
+            speaker: None,
         }],
     };
     assert_eq!(vidscribe::article::link::sentence_spans(&transcript).len(), 2);

@@ -22,7 +22,7 @@ fn check(name: &str, got: &[u8]) {
 }
 
 fn word(text: &str, start_ms: u64, end_ms: u64) -> Word {
-    Word { text: text.into(), start_ms, end_ms, probability: 0.9 }
+    Word { text: text.into(), start_ms, end_ms, probability: 0.9, speaker: None }
 }
 
 fn transcript() -> Transcript {
@@ -32,6 +32,7 @@ fn transcript() -> Transcript {
         text: words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
         no_speech_probability: 0.01,
         words,
+        speaker: None,
     };
     Transcript {
         language: "en".into(),
@@ -138,6 +139,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             beam: 1,
             dtw: true,
             lanes: 1,
+            speakers: None,
         },
         threads_used: Some(json::ThreadsUsed { recognition: [1, 2], vad: 1, lanes: 1 }),
         transcript: transcript(),
@@ -153,6 +155,8 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             url: None,
         },
         archive: None,
+        speakers: Vec::new(),
+        speaker_turns: Vec::new(),
     };
     let mut out = Vec::new();
     json::write(&mut out, &doc).unwrap();

@@ -23,7 +23,7 @@ fn detector() -> vad::Detector {
 fn windowed(model: &asr::Model, pcm: &[f32]) -> pipeline::Recognised {
     let mut d = detector();
     let opts = asr::TranscribeOptions { dtw: model.uses_dtw(), ..Default::default() };
-    pipeline::recognise(&mut Slice::new(pcm), model, Some(&mut d), &opts, &Silent, &Cancel::new()).unwrap()
+    pipeline::recognise(&mut Slice::new(pcm), model, Some(&mut d), None, &opts, &Silent, &Cancel::new()).unwrap()
 }
 
 #[test]

@@ -512,7 +512,8 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
     let mut store = Store::connect(&cfg.db, Some(&cfg.archive), true)?;
     let worker = Worker::new(&cfg.db, cfg.archive.clone(), cfg.lease);
     let mut log = Log::open(&cfg.archive)?;
-    let engine = Engine::load(cfg.job.model.as_deref(), cfg.job.options.dtw, cfg.job.vad)?;
+    let engine = Engine::load(cfg.job.model.as_deref(), cfg.job.options.dtw, cfg.job.vad)?
+        .with_speakers(cfg.job.options.speakers.is_some(), cfg.job.speaker_model.as_deref())?;
     let lengths: Vec<Option<Ms>> = items
         .iter()
         // Regular files only: opening a FIFO or a device here would wait on it, or eat its data.

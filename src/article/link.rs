@@ -550,7 +550,7 @@ mod tests {
                     .split_whitespace()
                     .map(|w| {
                         t += 400;
-                        Word { text: w.into(), start_ms: t - 400, end_ms: t - 50, probability: 0.9 }
+                        Word { text: w.into(), start_ms: t - 400, end_ms: t - 50, probability: 0.9, speaker: None }
                     })
                     .collect();
                 t += 1000;
@@ -560,6 +560,7 @@ mod tests {
                     text: line.to_string(),
                     no_speech_probability: 0.0,
                     words,
+                    speaker: None,
                 }
             })
             .collect();

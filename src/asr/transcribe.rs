@@ -60,6 +60,9 @@ pub struct TranscribeOptions {
     /// on some inputs: see README). Documents written before lanes were an option ran two.
     #[serde(default = "two_lanes")]
     pub lanes: usize,
+    /// Speaker turns asked for (`--speakers`), and how their number is decided; since schema 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speakers: Option<crate::speakers::SpeakerOptions>,
 }
 
 fn two_lanes() -> usize {
@@ -76,6 +79,7 @@ impl Default for TranscribeOptions {
             beam: 1,
             dtw: true,
             lanes: 1,
+            speakers: None,
         }
     }
 }
@@ -477,6 +481,7 @@ impl<'m> Recognizer<'m> {
                 text,
                 no_speech_probability: no_speech,
                 words,
+                speaker: None,
             });
         };
         for seg in self.state.as_iter() {

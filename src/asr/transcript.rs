@@ -14,6 +14,9 @@ pub struct Word {
     pub end_ms: Ms,
     /// Mean probability of the word's tokens (0–1).
     pub probability: f32,
+    /// Who says it (a speaker id of the document's `speakers`), when speakers were found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +27,9 @@ pub struct Segment {
     /// Whisper's probability that the window held no speech.
     pub no_speech_probability: f32,
     pub words: Vec<Word>,
+    /// Who says most of it, when speakers were found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +113,7 @@ pub fn words_from_tokens(tokens: &[Token]) -> Vec<Word> {
                 start_ms: acc.start,
                 end_ms: acc.end.max(acc.start),
                 probability: acc.psum / acc.n as f32,
+                speaker: None,
             });
         }
     };
@@ -146,7 +153,7 @@ mod tests {
 
     #[test]
     fn word_ends_stop_with_the_speech() {
-        let w = |t: &str, a, b| Word { text: t.into(), start_ms: a, end_ms: b, probability: 0.9 };
+        let w = |t: &str, a, b| Word { text: t.into(), start_ms: a, end_ms: b, probability: 0.9, speaker: None };
         let mut t = Transcript {
             language: "en".into(),
             segments: vec![Segment {
@@ -155,6 +162,7 @@ mod tests {
                 text: "a b c".into(),
                 no_speech_probability: 0.0,
                 words: vec![w("a", 100, 600), w("understanding.", 700, 4000), w("Next", 4000, 4500)],
+                speaker: None,
             }],
         };
         let speech =

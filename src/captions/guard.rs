@@ -213,6 +213,7 @@ mod tests {
                 start_ms: start + i as Ms * 300,
                 end_ms: start + i as Ms * 300 + 250,
                 probability: 0.5,
+                speaker: None,
             })
             .collect();
         Segment {
@@ -221,6 +222,7 @@ mod tests {
             text: text.into(),
             no_speech_probability: nsp,
             words,
+            speaker: None,
         }
     }
 

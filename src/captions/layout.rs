@@ -357,6 +357,7 @@ mod tests {
                     start_ms: a.parse().unwrap(),
                     end_ms: b.parse().unwrap(),
                     probability: 1.0,
+                    speaker: None,
                 }
             })
             .collect()

@@ -15,8 +15,9 @@ use crate::media::SourceInfo;
 use crate::time::Span;
 
 /// Schema version of [`Document`]; bumped when fields change. Older documents are read as they
-/// are: version 1 has no `meta`, version 2 no `web` sources nor embed addresses.
-pub const SCHEMA: u32 = 3;
+/// are: version 1 has no `meta`, version 2 no `web` sources nor embed addresses, version 3 no
+/// speakers.
+pub const SCHEMA: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
@@ -80,6 +81,13 @@ pub struct Document {
     /// What an archive batch made the report from (absent outside a batch); since schema 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveStamp>,
+    /// The speakers heard (with `--speakers`); words and segments name them by id. Since
+    /// schema 4.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<crate::speakers::Speaker>,
+    /// Who speaks when: each turn runs from its first word's start to its last word's end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speaker_turns: Vec<crate::speakers::Turn>,
 }
 
 /// An input fetched from the web.

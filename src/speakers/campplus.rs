@@ -1,0 +1,487 @@
+//! CAM++ (Wang et al., Interspeech 2023; 3D-Speaker's `campplus`), the speaker-embedding
+//! network, evaluated by hand: a 2-D convolutional front end over the fbank "image", a strided
+//! TDNN, three densely connected TDNN blocks with context-aware masking, statistics pooling and a
+//! 192-wide embedding. Every convolution is an im2col and one matrix product; batch norms that
+//! follow a convolution are folded into it when the weights are loaded, so evaluation is
+//! products, additions and ReLUs. The reference outputs in `tests/data/speakers/` come from
+//! PyTorch running 3D-Speaker's own module on the same weights.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+
+use super::checkpoint::Tensor;
+use super::fbank::BINS;
+use super::gemm::{matmul, matmul_into};
+
+/// Width of an embedding.
+pub const DIM: usize = 192;
+const BN_EPS: f32 = 1e-5;
+/// Frames over which the masking context is averaged (3D-Speaker's `seg_len`).
+const SEG: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("the speaker model lacks {0}")]
+    Missing(String),
+    #[error("the speaker model's {name} has shape {got:?}, expected {want:?}")]
+    Shape { name: String, got: Vec<usize>, want: Vec<usize> },
+    #[error("the speaker model's {0} holds a value that is not finite")]
+    NotFinite(String),
+}
+
+/// A convolution (1-D or 2-D; 1×1 ones too) with a bias, batch norm folded in where one follows.
+struct Conv {
+    /// `cout × (cin·kh·kw)`, row-major.
+    w: Vec<f32>,
+    b: Vec<f32>,
+    cout: usize,
+    cin: usize,
+    kh: usize,
+    kw: usize,
+}
+
+/// A batch norm standing alone (before a ReLU and a convolution): `x·scale + shift` per channel.
+struct Affine {
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+}
+
+struct ResBlock {
+    conv1: Conv,
+    conv2: Conv,
+    shortcut: Option<Conv>,
+    stride: usize,
+}
+
+struct DenseLayer {
+    bn1: Affine,
+    /// 1×1, with the second batch norm folded in (ReLU after).
+    linear1: Conv,
+    local: Conv,
+    dilation: usize,
+    cam1: Conv,
+    cam2: Conv,
+}
+
+struct Block {
+    layers: Vec<DenseLayer>,
+    transit_bn: Affine,
+    transit: Conv,
+}
+
+/// The network with its weights, ready to embed.
+pub struct CamPlus {
+    stem: Conv,
+    res: Vec<ResBlock>,
+    stem2: Conv,
+    tdnn: Conv,
+    blocks: Vec<Block>,
+    out_bn: Affine,
+    dense: Conv,
+}
+
+/// Takes named tensors out of the state dict, checking shapes.
+struct Weights<'a>(&'a HashMap<String, Tensor>);
+
+impl Weights<'_> {
+    fn get(&self, name: &str, want: &[usize]) -> Result<Vec<f32>, NetError> {
+        let t = self.0.get(name).ok_or_else(|| NetError::Missing(name.into()))?;
+        if t.shape != want {
+            return Err(NetError::Shape { name: name.into(), got: t.shape.clone(), want: want.to_vec() });
+        }
+        if t.data.iter().any(|x| !x.is_finite()) {
+            return Err(NetError::NotFinite(name.into()));
+        }
+        Ok(t.data.clone())
+    }
+
+    /// A batch norm as an affine map; `affine: false` norms have no weight or bias.
+    fn bn(&self, prefix: &str, c: usize, affine: bool) -> Result<Affine, NetError> {
+        let mean = self.get(&format!("{prefix}.running_mean"), &[c])?;
+        let var = self.get(&format!("{prefix}.running_var"), &[c])?;
+        let (w, b) = if affine {
+            (self.get(&format!("{prefix}.weight"), &[c])?, self.get(&format!("{prefix}.bias"), &[c])?)
+        } else {
+            (vec![1.0; c], vec![0.0; c])
+        };
+        let scale: Vec<f32> = w.iter().zip(&var).map(|(w, v)| w / (v + BN_EPS).sqrt()).collect();
+        let shift = b.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+        Ok(Affine { scale, shift })
+    }
+
+    fn conv(&self, name: &str, shape: &[usize], bias: bool) -> Result<Conv, NetError> {
+        let w = self.get(&format!("{name}.weight"), shape)?;
+        let cout = shape[0];
+        let b = if bias { self.get(&format!("{name}.bias"), &[cout])? } else { vec![0.0; cout] };
+        let (kh, kw) = match shape.len() {
+            4 => (shape[2], shape[3]),
+            _ => (1, shape[2]),
+        };
+        Ok(Conv { w, b, cout, cin: shape[1], kh, kw })
+    }
+}
+
+impl Conv {
+    /// Folds the batch norm that follows this convolution into it.
+    fn fold(mut self, bn: Affine) -> Conv {
+        let k = self.w.len() / self.cout;
+        for o in 0..self.cout {
+            for x in &mut self.w[o * k..(o + 1) * k] {
+                *x *= bn.scale[o];
+            }
+            self.b[o] = self.b[o] * bn.scale[o] + bn.shift[o];
+        }
+        self
+    }
+}
+
+fn relu(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// `out[o, :] = bias[o]` then `+= w · col` (col: `k × n`).
+fn product(conv: &Conv, col: &[f32], n: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(conv.cout * n);
+    for b in &conv.b {
+        out.extend(std::iter::repeat_n(*b, n));
+    }
+    let biased = conv.b.iter().any(|b| *b != 0.0);
+    matmul(conv.cout, conv.w.len() / conv.cout, n, &conv.w, col, &mut out, biased);
+    out
+}
+
+/// A 2-D convolution over `x` (`cin × h × w`), padding `kh/2` and `kw/2`, stride `(stride, 1)`:
+/// `(cout × ho × w, ho)`.
+fn conv2d(conv: &Conv, x: &[f32], h: usize, w: usize, stride: usize) -> (Vec<f32>, usize) {
+    let (ph, pw) = (conv.kh / 2, conv.kw / 2);
+    let ho = (h + 2 * ph - conv.kh) / stride + 1;
+    let n = ho * w;
+    let k = conv.cin * conv.kh * conv.kw;
+    let mut out = Vec::with_capacity(conv.cout * n);
+    for b in &conv.b {
+        out.extend(std::iter::repeat_n(*b, n));
+    }
+    // A band of output rows at a time, so that its im2col (~256 kB) stays in cache for the
+    // product instead of going out to memory and back; each element written once, in order.
+    let band = (65_536 / (k * w).max(1)).clamp(1, ho);
+    let mut col = Vec::with_capacity(k * band * w);
+    for r0 in (0..ho).step_by(band) {
+        let r1 = (r0 + band).min(ho);
+        col.clear();
+        for c in 0..conv.cin {
+            for i in 0..conv.kh {
+                for j in 0..conv.kw {
+                    // Output column t reads input column t + j - pw.
+                    let lo = pw.saturating_sub(j).min(w);
+                    let hi = (w + pw).saturating_sub(j).min(w).max(lo);
+                    for oh in r0..r1 {
+                        let ih = (oh * stride + i).wrapping_sub(ph);
+                        if ih >= h {
+                            col.extend(std::iter::repeat_n(0.0, w));
+                            continue;
+                        }
+                        let src = &x[(c * h + ih) * w..][..w];
+                        col.extend(std::iter::repeat_n(0.0, lo));
+                        col.extend_from_slice(&src[lo + j - pw..hi + j - pw]);
+                        col.extend(std::iter::repeat_n(0.0, w - hi));
+                    }
+                }
+            }
+        }
+        matmul_into(conv.cout, k, (r1 - r0) * w, &conv.w, &col, &mut out[r0 * w..], n, true);
+    }
+    (out, ho)
+}
+
+/// A 1-D convolution, stride 1, padding `(kw-1)/2·dilation` at the edges of each stretch, over
+/// `x` (`cin × n`: stretches of `lens` frames side by side): `cout × n`.
+fn conv1d(conv: &Conv, x: &[f32], lens: &[usize], dilation: usize) -> Vec<f32> {
+    let n: usize = lens.iter().sum();
+    if conv.kw == 1 {
+        return product(conv, x, n);
+    }
+    let pad = (conv.kw - 1) / 2 * dilation;
+    let mut col = vec![0.0; conv.cin * conv.kw * n];
+    for c in 0..conv.cin {
+        let src = &x[c * n..][..n];
+        for j in 0..conv.kw {
+            let row = &mut col[(c * conv.kw + j) * n..][..n];
+            let mut off = 0;
+            for &t in lens {
+                // Output frame o of this stretch reads its frame o + j·dilation − pad.
+                let shift = j * dilation;
+                let lo = pad.saturating_sub(shift).min(t);
+                let hi = (t + pad).saturating_sub(shift).min(t);
+                if lo < hi {
+                    row[off + lo..off + hi].copy_from_slice(&src[off + lo + shift - pad..off + hi + shift - pad]);
+                }
+                off += t;
+            }
+        }
+    }
+    product(conv, &col, n)
+}
+
+/// The TDNN's convolution of one stretch (`cin × t`): kernel 5, stride 2, padding 2:
+/// `(cout × to, to)`.
+fn strided_tdnn(conv: &Conv, x: &[f32], t: usize) -> (Vec<f32>, usize) {
+    let pad = (conv.kw - 1) / 2;
+    let to = (t + 2 * pad - conv.kw) / 2 + 1;
+    let mut col = vec![0.0; conv.cin * conv.kw * to];
+    for c in 0..conv.cin {
+        let src = &x[c * t..][..t];
+        for j in 0..conv.kw {
+            let row = &mut col[(c * conv.kw + j) * to..][..to];
+            for (o, v) in row.iter_mut().enumerate() {
+                let i = (o * 2 + j).wrapping_sub(pad);
+                if i < t {
+                    *v = src[i];
+                }
+            }
+        }
+    }
+    (product(conv, &col, to), to)
+}
+
+/// `relu(x·scale + shift)` per channel of `x` (`c × t`).
+fn bn_relu(bn: &Affine, x: &[f32], t: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    for ((row, s), b) in x.chunks_exact(t).zip(&bn.scale).zip(&bn.shift) {
+        out.extend(row.iter().map(|v| (v * s + b).max(0.0)));
+    }
+    out
+}
+
+impl CamPlus {
+    /// The network from a state dict of 3D-Speaker's CAM++ (80 mel bins in, 192 out).
+    pub fn from_state_dict(sd: &HashMap<String, Tensor>) -> Result<Self, NetError> {
+        let w = Weights(sd);
+        let stem = w.conv("head.conv1", &[32, 1, 3, 3], false)?.fold(w.bn("head.bn1", 32, true)?);
+        let mut res = Vec::new();
+        for layer in 1..=2 {
+            for i in 0..2 {
+                let p = format!("head.layer{layer}.{i}");
+                let stride = if i == 0 { 2 } else { 1 };
+                res.push(ResBlock {
+                    conv1: w.conv(&format!("{p}.conv1"), &[32, 32, 3, 3], false)?.fold(w.bn(
+                        &format!("{p}.bn1"),
+                        32,
+                        true,
+                    )?),
+                    conv2: w.conv(&format!("{p}.conv2"), &[32, 32, 3, 3], false)?.fold(w.bn(
+                        &format!("{p}.bn2"),
+                        32,
+                        true,
+                    )?),
+                    shortcut: if stride == 1 {
+                        None
+                    } else {
+                        Some(w.conv(&format!("{p}.shortcut.0"), &[32, 32, 1, 1], false)?.fold(w.bn(
+                            &format!("{p}.shortcut.1"),
+                            32,
+                            true,
+                        )?))
+                    },
+                    stride,
+                });
+            }
+        }
+        let stem2 = w.conv("head.conv2", &[32, 32, 3, 3], false)?.fold(w.bn("head.bn2", 32, true)?);
+        let fcm_out = 32 * (BINS / 8);
+        let tdnn = w.conv("xvector.tdnn.linear", &[128, fcm_out, 5], false)?.fold(w.bn(
+            "xvector.tdnn.nonlinear.batchnorm",
+            128,
+            true,
+        )?);
+        let mut channels = 128;
+        let mut blocks = Vec::new();
+        for (b, (layers, dilation)) in [(12, 1), (24, 2), (16, 2)].into_iter().enumerate() {
+            let mut dense = Vec::new();
+            for l in 0..layers {
+                let p = format!("xvector.block{}.tdnnd{}", b + 1, l + 1);
+                let cin = channels + l * 32;
+                dense.push(DenseLayer {
+                    bn1: w.bn(&format!("{p}.nonlinear1.batchnorm"), cin, true)?,
+                    linear1: w.conv(&format!("{p}.linear1"), &[128, cin, 1], false)?.fold(w.bn(
+                        &format!("{p}.nonlinear2.batchnorm"),
+                        128,
+                        true,
+                    )?),
+                    local: w.conv(&format!("{p}.cam_layer.linear_local"), &[32, 128, 3], false)?,
+                    dilation,
+                    cam1: w.conv(&format!("{p}.cam_layer.linear1"), &[64, 128, 1], true)?,
+                    cam2: w.conv(&format!("{p}.cam_layer.linear2"), &[32, 64, 1], true)?,
+                });
+            }
+            channels += layers * 32;
+            let p = format!("xvector.transit{}", b + 1);
+            blocks.push(Block {
+                layers: dense,
+                transit_bn: w.bn(&format!("{p}.nonlinear.batchnorm"), channels, true)?,
+                transit: w.conv(&format!("{p}.linear"), &[channels / 2, channels, 1], false)?,
+            });
+            channels /= 2;
+        }
+        let out_bn = w.bn("xvector.out_nonlinear.batchnorm", channels, true)?;
+        let dense = w.conv("xvector.dense.linear", &[DIM, channels * 2, 1], false)?.fold(w.bn(
+            "xvector.dense.nonlinear.batchnorm",
+            DIM,
+            false,
+        )?);
+        Ok(CamPlus { stem, res, stem2, tdnn, blocks, out_bn, dense })
+    }
+
+    /// The embedding of one stretch of speech, from its features (`frames × 80`, as
+    /// [`super::fbank::Fbank::compute`] gives them). `None` for fewer than 2 frames.
+    pub fn embed(&self, feats: &[f32]) -> Option<[f32; DIM]> {
+        self.embed_batch(&[feats]).pop().flatten()
+    }
+
+    /// Embeddings of several stretches at once: the front end runs on each, the densely
+    /// connected blocks on all of them side by side, so that each weight matrix is packed once
+    /// per batch rather than once per stretch (the blocks' products are narrow: 75 frames for
+    /// 1.5 s). The same numbers as one at a time.
+    pub fn embed_batch(&self, feats: &[&[f32]]) -> Vec<Option<[f32; DIM]>> {
+        let fronts: Vec<Option<(Vec<f32>, usize)>> = feats.iter().map(|f| self.front(f)).collect();
+        let lens: Vec<usize> = fronts.iter().flatten().map(|(_, t)| *t).collect();
+        if lens.is_empty() {
+            return vec![None; feats.len()];
+        }
+        let n: usize = lens.iter().sum();
+        // Side by side: channel rows of n frames, window after window.
+        let mut x = vec![0.0; 128 * n];
+        let mut off = 0;
+        for (f, t) in fronts.iter().flatten() {
+            for c in 0..128 {
+                x[c * n + off..c * n + off + t].copy_from_slice(&f[c * t..(c + 1) * t]);
+            }
+            off += t;
+        }
+        for block in &self.blocks {
+            // Room for every channel the block adds, so that appending never moves the rest.
+            let grown = x.len() / n + block.layers.len() * 32;
+            x.reserve_exact(grown * n - x.len());
+            for layer in &block.layers {
+                let y = layer.forward(&x, &lens);
+                x.extend_from_slice(&y);
+            }
+            let y = bn_relu(&block.transit_bn, &x, n);
+            x = conv1d(&block.transit, &y, &lens, 1);
+        }
+        let x = bn_relu(&self.out_bn, &x, n);
+        // Statistics pooling per stretch: means, then unbiased standard deviations; one column
+        // per stretch.
+        let c = x.len() / n;
+        let b = lens.len();
+        let mut stats = vec![0.0f32; 2 * c * b];
+        for (i, row) in x.chunks_exact(n).enumerate() {
+            let mut off = 0;
+            for (j, &t) in lens.iter().enumerate() {
+                let r = &row[off..off + t];
+                let mean = r.iter().map(|&v| v as f64).sum::<f64>() / t as f64;
+                let var = r.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (t - 1) as f64;
+                stats[i * b + j] = mean as f32;
+                stats[(c + i) * b + j] = var.sqrt() as f32;
+                off += t;
+            }
+        }
+        let e = product(&self.dense, &stats, b);
+        let mut out = Vec::with_capacity(feats.len());
+        let mut j = 0;
+        for f in &fronts {
+            out.push(f.as_ref().map(|_| {
+                let mut v = [0.0; DIM];
+                for (d, x) in v.iter_mut().enumerate() {
+                    *x = e[d * b + j];
+                }
+                j += 1;
+                v
+            }));
+        }
+        out
+    }
+
+    /// The 2-D front end and the strided TDNN of one stretch: `(128 × t, t)`.
+    fn front(&self, feats: &[f32]) -> Option<(Vec<f32>, usize)> {
+        let t = feats.len() / BINS;
+        if t < 2 {
+            return None;
+        }
+        // The fbank "image": 1 channel, 80 bins high, t frames wide.
+        let mut x = vec![0.0; BINS * t];
+        for (f, row) in feats.chunks_exact(BINS).enumerate() {
+            for (b, v) in row.iter().enumerate() {
+                x[b * t + f] = *v;
+            }
+        }
+        let (mut x, mut h) = conv2d(&self.stem, &x, BINS, t, 1);
+        relu(&mut x);
+        for r in &self.res {
+            let (mut y, ho) = conv2d(&r.conv1, &x, h, t, r.stride);
+            relu(&mut y);
+            let (mut y, _) = conv2d(&r.conv2, &y, ho, t, 1);
+            match &r.shortcut {
+                Some(s) => {
+                    let (sc, _) = conv2d(s, &x, h, t, r.stride);
+                    y.iter_mut().zip(&sc).for_each(|(a, b)| *a += b);
+                }
+                None => y.iter_mut().zip(&x).for_each(|(a, b)| *a += b),
+            }
+            relu(&mut y);
+            (x, h) = (y, ho);
+        }
+        let (mut x, _) = conv2d(&self.stem2, &x, h, t, 2);
+        relu(&mut x);
+        // 32 channels × 10 bins → 320 rows of t frames: already that layout.
+        let (mut x, t) = strided_tdnn(&self.tdnn, &x, t);
+        relu(&mut x);
+        Some((x, t))
+    }
+}
+
+impl DenseLayer {
+    /// The 32 channels this layer adds, from the block's channels so far (`cin × n`, the
+    /// stretches of `lens` frames side by side).
+    fn forward(&self, x: &[f32], lens: &[usize]) -> Vec<f32> {
+        let n: usize = lens.iter().sum();
+        let h = bn_relu(&self.bn1, x, n);
+        let mut h = conv1d(&self.linear1, &h, lens, 1);
+        relu(&mut h);
+        let mut y = conv1d(&self.local, &h, lens, self.dilation);
+        // Context, per stretch: its mean plus the mean of each of its 100-frame segments; the
+        // masks of all segments of all stretches computed in one product.
+        let c = h.len() / n;
+        let mut spans = Vec::new();
+        let mut off = 0;
+        for &t in lens {
+            for s in (0..t).step_by(SEG) {
+                spans.push((off, off + t, off + s, off + (s + SEG).min(t)));
+            }
+            off += t;
+        }
+        let k = spans.len();
+        let mut ctx = vec![0.0f32; c * k];
+        for (ch, row) in h.chunks_exact(n).enumerate() {
+            for (j, &(a, b, s, e)) in spans.iter().enumerate() {
+                let mean = row[a..b].iter().sum::<f32>() / (b - a) as f32;
+                ctx[ch * k + j] = mean + row[s..e].iter().sum::<f32>() / (e - s) as f32;
+            }
+        }
+        let mut hidden = product(&self.cam1, &ctx, k);
+        relu(&mut hidden);
+        let mask = product(&self.cam2, &hidden, k);
+        for (row, m) in y.chunks_exact_mut(n).zip(mask.chunks_exact(k)) {
+            for (&(_, _, s, e), g) in spans.iter().zip(m) {
+                let g = sigmoid(*g);
+                row[s..e].iter_mut().for_each(|v| *v *= g);
+            }
+        }
+        y
+    }
+}

