@@ -244,7 +244,8 @@ mod tests {
         let rows = read_script("segment\tstart_ms\tend_ms\n1\t100\t900\n2\t1500\t2000\n").unwrap();
         let t: Vec<(u64, u64)> = rows.iter().map(|r| (r.start_ms, r.end_ms)).collect();
         assert_eq!(t, vec![(100, 900), (1500, 2000)]);
-        let cue = |s| crate::captions::Cue { start_ms: s, end_ms: s + 500, lines: vec!["x".into()] };
+        let cue =
+            |s| crate::captions::Cue { start_ms: s, end_ms: s + 500, lines: vec!["x".into()], speakers: Vec::new() };
         assert_eq!(cue_start_errors(&[cue(120), cue(1400)], &t), vec![20, 100]);
         assert_eq!((percentile(&[1, 2, 3, 4], 0.5), percentile(&[1, 2, 3, 4], 0.95)), (2, 4));
     }

@@ -492,14 +492,15 @@ pub fn build_captions(doc: &mut Document, profile: &Profile) -> Vec<vtt::Note> {
 /// Renders one format of a document. `video` is the media's address relative to the page.
 pub fn render(f: Format, w: &mut dyn Write, doc: &Document, notes: &[vtt::Note], video: &str) -> std::io::Result<()> {
     let cues: &[crate::captions::Cue] = doc.captions.as_ref().map_or(&[], |c| &c.cues);
+    let voices: Vec<(u32, String)> = doc.speakers.iter().map(|s| (s.id, s.label())).collect();
     match f {
         Format::Srt => formats::srt::write(w, cues),
-        Format::Vtt => vtt::write_with_notes(w, cues, notes),
+        Format::Vtt => vtt::write_voiced(w, cues, notes, &voices),
         Format::Json => json::write(w, doc),
         Format::Txt => formats::txt::write(w, &doc.transcript),
         Format::Html => {
             let mut track = Vec::new();
-            vtt::write_with_notes(&mut track, cues, notes)?;
+            vtt::write_voiced(&mut track, cues, notes, &voices)?;
             crate::report::html::write(w, doc, video, &String::from_utf8_lossy(&track))
         }
     }

@@ -244,3 +244,47 @@ fn webvtt_reads_the_cues_a_player_shows() {
     let vt = formats::vtt::read(&std::fs::read(dir.join("whitespace-chars.vtt")).unwrap());
     assert!(vt.problems.iter().any(|p| p.detail.contains("line 9")), "the vertical-tab timing: {:?}", vt.problems);
 }
+
+/// Two speakers: a cue per speaker where timing allows, Netflix's dashes where a turn is too
+/// short for a cue of its own, a voice span per line in WebVTT (a hostile name escaped), and no
+/// rule broken.
+#[test]
+fn speakers_make_voice_spans_and_dashed_cues() {
+    let spoken =
+        |text: &str, start_ms, end_ms, speaker| Word { speaker: Some(speaker), ..word(text, start_ms, end_ms) };
+    let words = vec![
+        spoken("Estimates", 1000, 1500, 1),
+        spoken("range", 1500, 1800, 1),
+        spoken("from", 1800, 2000, 1),
+        spoken("around", 2000, 2300, 1),
+        spoken("forty.", 2300, 2800, 1),
+        spoken("Are", 3000, 3200, 2),
+        spoken("they", 3200, 3400, 2),
+        spoken("alive?", 3400, 3900, 2),
+        spoken("Yes.", 3950, 4300, 1),
+        spoken("We", 4450, 4650, 2),
+        spoken("asked", 4650, 5000, 2),
+        spoken("again", 5000, 5300, 2),
+        spoken("and", 5300, 5400, 2),
+        spoken("again.", 5400, 5900, 2),
+    ];
+    let profile = Profile::netflix();
+    let layout = build_cues(&words, "en", &profile, None);
+    assert!(layout.violations.is_empty(), "{:?}", layout.violations);
+    assert!(layout.cues.iter().all(|c| c.speakers.len() == c.lines.len()));
+    assert!(
+        layout.cues.iter().any(|c| c.lines.len() == 2 && c.lines.iter().all(|l| l.starts_with('-'))),
+        "a dashed cue"
+    );
+    let voices = vec![(1, "Rustam <Muradov>".to_string()), (2, "Speaker 2".to_string())];
+    let mut out = Vec::new();
+    formats::vtt::write_voiced(&mut out, &layout.cues, &[], &voices).unwrap();
+    check("speakers.vtt", &out);
+    assert!(String::from_utf8_lossy(&out).contains("<v Rustam &lt;Muradov&gt;>"));
+    let mut out = Vec::new();
+    formats::srt::write(&mut out, &layout.cues).unwrap();
+    check("speakers.srt", &out);
+    // What `check` reads back breaks no rule either, dashes included.
+    let parsed = formats::srt::read(&out);
+    assert!(vidscribe::captions::rules::evaluate(&parsed.cues, &profile).is_empty());
+}

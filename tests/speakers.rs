@@ -119,6 +119,9 @@ fn speaker_turns(media: &Path, dir: &Path, extra: &[&str]) -> (Vec<LabelledTurn>
     args.extend_from_slice(if extra.is_empty() { &["--speakers"] } else { extra });
     let doc = transcribe_json(media, dir, &args);
     let turns = doc.speaker_turns.iter().map(|t| (t.start_ms, t.end_ms, t.speaker.to_string())).collect();
+    // Captions with speakers still meet every rule of their profile, dashes included.
+    let captions = doc.captions.as_ref().expect("cues");
+    assert!(captions.violations.is_empty(), "{}: {:?}", media.display(), captions.violations);
     // Every word is someone's, and every speaker listed speaks.
     assert!(doc.transcript.words().all(|w| w.speaker.is_some()), "a word without a speaker");
     for s in &doc.speakers {

@@ -11,6 +11,10 @@ pub struct Cue {
     pub end_ms: Ms,
     /// One to a few lines of text, none empty.
     pub lines: Vec<String>,
+    /// Who speaks each line (speaker ids of the document), when speakers were told apart;
+    /// empty otherwise. Two speakers in one cue have a line each, each opened by a dash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<u32>,
 }
 
 impl Cue {

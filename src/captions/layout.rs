@@ -24,6 +24,9 @@ pub struct Layout {
 }
 
 const NEVER: f64 = 1000.0;
+/// A cue holding two speakers (a dashed line each): allowed, but a cue per speaker is better
+/// wherever timing allows.
+const TWO_SPEAKERS: f64 = 80.0;
 /// Silence no cue may span.
 const LONG_SILENCE_MS: Ms = 1500;
 
@@ -212,6 +215,23 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
     let n = words.len();
     let capacity = profile.max_chars_per_line * profile.max_lines;
     let pause = pauses(&words, speech);
+    // Where the speaker changes: before word k, when both words' speakers are known.
+    let changes_at = |k: usize| matches!((words[k - 1].speaker, words[k].speaker), (Some(a), Some(b)) if a != b);
+    let dash_width = profile.max_chars_per_line.saturating_sub(profile.speaker_dash.chars().count());
+    // The one speaker change inside words[i..j] that a two-speaker cue could hold: `Err` for
+    // more than one.
+    let change_in = |i: usize, j: usize| -> Result<Option<usize>, ()> {
+        let mut found = None;
+        for k in i + 1..j {
+            if changes_at(k) {
+                if found.is_some() {
+                    return Err(());
+                }
+                found = Some(k);
+            }
+        }
+        Ok(found)
+    };
     // Where a cue would start if it began at word i.
     let starts: Vec<Ms> = (0..n)
         .map(|i| {
@@ -237,16 +257,33 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
             if best[i].0.is_infinite() {
                 continue;
             }
-            let layout_cost = match lines(g, run, profile.max_chars_per_line, profile.max_lines) {
-                Some((c, _)) => c,
-                None if single => NEVER,
-                None => continue,
+            let layout_cost = match change_in(i, j) {
+                // Three or more speakers: never in one cue (and no longer run has fewer).
+                Err(()) => break,
+                // Two speakers: a dashed line each, each on one line.
+                Ok(Some(k)) => {
+                    if profile.max_lines < 2
+                        || text_len(&words[i..k]) > dash_width
+                        || text_len(&words[k..j]) > dash_width
+                    {
+                        continue;
+                    }
+                    TWO_SPEAKERS
+                }
+                Ok(None) => match lines(g, run, profile.max_chars_per_line, profile.max_lines) {
+                    Some((c, _)) => c,
+                    None if single => NEVER,
+                    None => continue,
+                },
             };
             let mut cost = best[i].0 + layout_cost + 30.0;
             if j < n {
                 let prev = (j >= 2).then(|| words[j - 2].text.as_str());
                 cost += break_cost(g, prev, &words[j - 1].text, &words[j].text);
-                // A pause is a natural boundary.
+                // A new speaker is a natural boundary, as is a pause.
+                if changes_at(j) {
+                    cost -= 40.0;
+                }
                 if pause[j] >= profile.pause_ms / 2 {
                     cost -= 20.0 + (pause[j].min(2000) as f64) / 20.0;
                 }
@@ -294,11 +331,22 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
         .iter()
         .map(|&(i, j)| {
             let run = &words[i..j];
-            let ls = lines(g, run, profile.max_chars_per_line, profile.max_lines)
-                .map(|(_, l)| l)
-                .unwrap_or_else(|| vec![join(run)]);
+            let (ls, speakers) = match change_in(i, j) {
+                Ok(Some(k)) => {
+                    let dash = &profile.speaker_dash;
+                    let spoken = [words[i].speaker, words[k].speaker].into_iter().flatten().collect();
+                    (vec![format!("{dash}{}", join(&words[i..k])), format!("{dash}{}", join(&words[k..j]))], spoken)
+                }
+                _ => {
+                    let ls = lines(g, run, profile.max_chars_per_line, profile.max_lines)
+                        .map(|(_, l)| l)
+                        .unwrap_or_else(|| vec![join(run)]);
+                    let speakers = run[0].speaker.map(|s| vec![s; ls.len()]).unwrap_or_default();
+                    (ls, speakers)
+                }
+            };
             let start = starts[i];
-            Cue { start_ms: start, end_ms: run[run.len() - 1].end_ms.max(start), lines: ls }
+            Cue { start_ms: start, end_ms: run[run.len() - 1].end_ms.max(start), lines: ls, speakers }
         })
         .collect();
     // Onsets may only move a start later than the previous cue's, never earlier.

@@ -33,6 +33,9 @@ pub struct Profile {
     pub max_linger_ms: Ms,
     /// A pause at least this long between words is a natural place to end a cue.
     pub pause_ms: Ms,
+    /// What opens each line of a cue that holds two speakers (Netflix: a hyphen without a
+    /// space); `check` flags other forms.
+    pub speaker_dash: String,
 }
 
 impl Default for Profile {
@@ -57,6 +60,7 @@ impl Profile {
             chain_gap_frames: 12,
             max_linger_ms: 500,
             pause_ms: 700,
+            speaker_dash: "-".into(),
         }
     }
 
@@ -75,6 +79,8 @@ impl Profile {
             chain_gap_frames: 12,
             max_linger_ms: 500,
             pause_ms: 700,
+            // The BBC marks speakers by colour where it can; in plain text, a dash as Netflix.
+            speaker_dash: "-".into(),
         }
     }
 

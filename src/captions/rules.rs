@@ -22,6 +22,9 @@ pub enum Rule {
     Overlap,
     Order,
     Empty,
+    /// Two speakers in one cue not written as the profile's dash style: a line each, each
+    /// opened by the dash (Netflix: a hyphen without a space).
+    SpeakerDash,
     // Problems of the file rather than of timing or layout, found by the subtitle readers.
     Numbering,
     Timestamp,
@@ -42,6 +45,7 @@ impl Rule {
             Rule::Overlap => "overlap",
             Rule::Order => "order",
             Rule::Empty => "empty",
+            Rule::SpeakerDash => "speaker-dash",
             Rule::Numbering => "numbering",
             Rule::Timestamp => "timestamp",
             Rule::Syntax => "syntax",
@@ -63,6 +67,28 @@ impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "cue {} at {}: {}: {}", self.cue, clock(self.start_ms, '.'), self.rule.name(), self.detail)
     }
+}
+
+/// How a cue's speaker dashes differ from the profile's `dash` style, if they do. A line opened
+/// by a hyphen, en or em dash and then a letter or an opening quote marks a speaker (a
+/// number, `-30`, does not); one such line asks for every line to be one, each a speaker.
+fn dash_problem(c: &Cue, dash: &str) -> Option<String> {
+    let marks = |l: &str| {
+        let l = l.trim_start();
+        let rest = l.strip_prefix(['-', '–', '—'])?;
+        let after = rest.trim_start();
+        let speaker = after.chars().next().is_some_and(|ch| ch.is_alphabetic() || "\"'“‘(¿¡".contains(ch));
+        speaker.then(|| l[..l.len() - after.len()].to_string())
+    };
+    let found: Vec<Option<String>> = c.lines.iter().map(|l| marks(l)).collect();
+    if found.iter().all(Option::is_none) {
+        return None;
+    }
+    if let Some(k) = found.iter().position(Option::is_none) {
+        return Some(format!("line {} has no dash while another line opens with one: one speaker per line", k + 1));
+    }
+    let wrong = found.iter().flatten().find(|d| d.as_str() != dash)?;
+    Some(format!("speaker dash \"{wrong}\" (the profile's is \"{dash}\")"))
 }
 
 /// Visible characters of a line: markup tags (`<i>`, `</b>`, `<c.yellow>`, `{\an8}`) do not
@@ -137,6 +163,9 @@ pub fn evaluate(cues: &[Cue], profile: &Profile) -> Vec<Violation> {
         if c.lines.len() > profile.max_lines {
             push(i, c, Rule::LineCount, format!("{} lines (max {})", c.lines.len(), profile.max_lines));
         }
+        if let Some(detail) = dash_problem(c, &profile.speaker_dash) {
+            push(i, c, Rule::SpeakerDash, detail);
+        }
         if c.end_ms <= c.start_ms {
             push(i, c, Rule::Timestamp, format!("ends at {} before it starts", clock(c.end_ms, '.')));
             continue;
@@ -203,5 +232,26 @@ mod visible_tests {
         assert_eq!(visible_len("<b"), 2);
         assert_eq!(visible_len("{no tag}"), 8);
         assert_eq!(visible_len(&"<".repeat(1_000_000)), 1_000_000);
+    }
+}
+
+#[cfg(test)]
+mod dash_tests {
+    use super::*;
+
+    #[test]
+    fn speaker_dashes_follow_the_profile() {
+        let cue = |lines: &[&str]| Cue {
+            start_ms: 0,
+            end_ms: 3000,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            speakers: vec![],
+        };
+        let p = Profile::netflix();
+        let rules = |c: Cue| evaluate(&[c], &p).into_iter().map(|v| v.rule).collect::<Vec<_>>();
+        assert!(rules(cue(&["-Are they alive?", "-Yes."])).is_empty());
+        assert!(rules(cue(&["-30 degrees at night,", "and colder."])).is_empty(), "a number is not a speaker");
+        assert_eq!(rules(cue(&["- Are they alive?", "- Yes."])), vec![Rule::SpeakerDash]);
+        assert_eq!(rules(cue(&["-Are they", "alive?"])), vec![Rule::SpeakerDash]);
     }
 }

@@ -57,7 +57,7 @@ pub fn read(bytes: &[u8]) -> super::read::Parsed {
         }
         expected = number.unwrap_or(expected).saturating_add(1);
         let text_lines: Vec<String> = block[timing_at + 1..].iter().map(|l| l.trim_end().to_string()).collect();
-        p.cues.push(Cue { start_ms: start, end_ms: end, lines: text_lines });
+        p.cues.push(Cue { start_ms: start, end_ms: end, lines: text_lines, speakers: Vec::new() });
     }
     p
 }

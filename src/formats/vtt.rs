@@ -25,6 +25,17 @@ pub struct Note {
 
 /// WebVTT with `NOTE` blocks (e.g. text the hallucination guard removed).
 pub fn write_with_notes<W: Write + ?Sized>(w: &mut W, cues: &[Cue], notes: &[Note]) -> io::Result<()> {
+    write_voiced(w, cues, notes, &[])
+}
+
+/// As [`write_with_notes`], each line of a cue whose speaker is known in `voices` (id, name)
+/// in a voice span, `<v Name>line</v>`, which players show and scripts read as the speaker.
+pub fn write_voiced<W: Write + ?Sized>(
+    w: &mut W,
+    cues: &[Cue],
+    notes: &[Note],
+    voices: &[(u32, String)],
+) -> io::Result<()> {
     writeln!(w, "WEBVTT\n")?;
     let mut pending = notes.iter().peekable();
     let note = |w: &mut W, n: &Note| -> io::Result<()> {
@@ -36,8 +47,12 @@ pub fn write_with_notes<W: Write + ?Sized>(w: &mut W, cues: &[Cue], notes: &[Not
             note(w, n)?;
         }
         writeln!(w, "{} --> {}", clock(c.start_ms, '.'), clock(c.end_ms, '.'))?;
-        for line in &c.lines {
-            writeln!(w, "{}", escape(&safe_line(line)))?;
+        for (k, line) in c.lines.iter().enumerate() {
+            let text = escape(&safe_line(line));
+            match c.speakers.get(k).and_then(|s| voices.iter().find(|v| v.0 == *s)) {
+                Some((_, name)) => writeln!(w, "<v {}>{text}</v>", escape(&safe_line(name)))?,
+                None => writeln!(w, "{text}")?,
+            }
         }
         writeln!(w)?;
     }
@@ -144,7 +159,7 @@ fn block(lines: &[&str], start: usize, seen_cue: &mut bool, cut: bool, p: &mut s
     match cue {
         Some((start_ms, end_ms)) => {
             let lines = buffer.iter().map(|l| unescape(l.trim_end())).collect();
-            p.cues.push(Cue { start_ms, end_ms, lines });
+            p.cues.push(Cue { start_ms, end_ms, lines, speakers: Vec::new() });
         }
         None if !seen_arrow => {
             let head = buffer.first().copied().unwrap_or("");

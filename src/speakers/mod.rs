@@ -41,6 +41,8 @@ pub const THRESHOLD: f32 = 0.6;
 /// its own: its stretches go to the most similar speaker.
 pub const MIN_SPEAKER_MS: Ms = 3_000;
 pub const MIN_SHARE: f32 = 0.08;
+/// How far into a word its speaker is asked for.
+const VOTE_MS: Ms = 150;
 /// A run of words shorter than this between two turns of one speaker joins them.
 pub const MIN_TURN_MS: Ms = 1_000;
 
@@ -311,9 +313,12 @@ pub fn assign(items: &[Embedded], transcript: &mut Transcript, opts: &SpeakerOpt
     let labels = cluster::cluster(&vectors, &weights, count, MIN_SPEAKER_MS as f32 / 1000.0, MIN_SHARE);
     let k = labels.iter().max().map_or(1, |m| m + 1);
     let mut votes = vec![0.0f32; k];
-    // Each word: the vote at its middle.
-    let mut word_labels: Vec<Option<usize>> =
-        transcript.words().map(|w| vote(&items, &labels, (w.start_ms + w.end_ms) / 2, k, &mut votes)).collect();
+    // Each word: the vote near its start. Word starts are where recognition is surest (DTW
+    // stretches a word's end into a following pause, where the next voice may be heard).
+    let mut word_labels: Vec<Option<usize>> = transcript
+        .words()
+        .map(|w| vote(&items, &labels, w.start_ms + ((w.end_ms - w.start_ms) / 2).min(VOTE_MS), k, &mut votes))
+        .collect();
     // Words no stretch reaches take their neighbour's speaker.
     for i in 1..word_labels.len() {
         if word_labels[i].is_none() {
@@ -328,6 +333,8 @@ pub fn assign(items: &[Embedded], transcript: &mut Transcript, opts: &SpeakerOpt
     let times: Vec<(Ms, Ms)> = transcript.words().map(|w| (w.start_ms, w.end_ms)).collect();
     let mut labels_w: Vec<usize> = word_labels.iter().map(|l| l.unwrap_or(0)).collect();
     smooth(&mut labels_w, &times);
+    let texts: Vec<&str> = transcript.words().map(|w| w.text.as_str()).collect();
+    snap_to_sentences(&mut labels_w, &texts, &times);
     // Ids in order of first speech.
     let mut order: Vec<usize> = Vec::new();
     for l in &labels_w {
@@ -367,6 +374,36 @@ pub fn assign(items: &[Embedded], transcript: &mut Transcript, opts: &SpeakerOpt
         })
         .collect();
     Some(Diarization { speakers, turns, embedded: items.len(), time: t0.elapsed() })
+}
+
+/// How far (words, and time) a change of speaker may move to reach a sentence end.
+const SNAP_WORDS: usize = 3;
+const SNAP_MS: Ms = 1_500;
+
+/// Moves each change of speaker that falls inside a sentence to the nearest sentence end within
+/// [`SNAP_WORDS`] words: a voice changes between sentences far more often than inside one, and
+/// stretches that straddle a change blur where exactly it falls (a word or two either way).
+fn snap_to_sentences(labels: &mut [usize], texts: &[&str], times: &[(Ms, Ms)]) {
+    let n = labels.len();
+    for k in 1..n {
+        if labels[k] == labels[k - 1] || crate::text::ends_sentence(texts[k - 1]) {
+            continue;
+        }
+        let near = (k.saturating_sub(SNAP_WORDS).max(1)..=(k + SNAP_WORDS).min(n - 1))
+            .filter(|&m| crate::text::ends_sentence(texts[m - 1]) && times[m].0.abs_diff(times[k].0) <= SNAP_MS)
+            .min_by_key(|&m| m.abs_diff(k));
+        match near {
+            Some(m) if m > k => {
+                let before = labels[k - 1];
+                labels[k..m].iter_mut().for_each(|l| *l = before);
+            }
+            Some(m) => {
+                let after = labels[k];
+                labels[m..k].iter_mut().for_each(|l| *l = after);
+            }
+            None => {}
+        }
+    }
 }
 
 /// Joins runs of words shorter than [`MIN_TURN_MS`] to their surroundings: a short run between
@@ -420,6 +457,23 @@ mod tests {
             w,
             vec![span(1000, 2000), span(3750, 5250), span(7000, 8500), span(9750, 11250), span(12500, 14000)]
         );
+    }
+
+    #[test]
+    fn changes_inside_a_sentence_move_to_its_end() {
+        let texts = ["This", "is", "Diane", "in", "New", "Jersey.", "And", "I'm", "Sheila."];
+        let times: Vec<(Ms, Ms)> = (0..9).map(|i| (i * 300, i * 300 + 250)).collect();
+        let mut l = vec![0, 0, 0, 1, 1, 0, 1, 1, 1];
+        snap_to_sentences(&mut l, &texts, &times);
+        assert_eq!(l, vec![0, 0, 0, 0, 0, 0, 1, 1, 1]);
+        // A change already at a sentence end stays; one with no sentence end near stays too.
+        let mut l = vec![0, 0, 0, 0, 0, 0, 1, 1, 1];
+        snap_to_sentences(&mut l, &texts, &times);
+        assert_eq!(l, vec![0, 0, 0, 0, 0, 0, 1, 1, 1]);
+        let texts = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        let mut l = vec![0, 0, 0, 0, 1, 1, 1, 1, 1];
+        snap_to_sentences(&mut l, &texts, &times);
+        assert_eq!(l, vec![0, 0, 0, 0, 1, 1, 1, 1, 1]);
     }
 
     #[test]
