@@ -213,6 +213,49 @@ fn one_speaker_is_never_split_and_a_known_count_is_kept() {
     assert!(speaker_errors(&truth, &hyp, 250).rate() <= 0.10, "{hyp:?}");
 }
 
+/// The report page in Debian's Chromium: every cue's lines carry their speaker as a WebVTT voice,
+/// which the browser renders (a span titled with the name) beside the same text as the JSON.
+#[test]
+fn chromium_reads_the_speakers_of_the_cues() {
+    let dir = tempfile::tempdir().unwrap();
+    let (media, _) = clip(
+        dir.path(),
+        "jfk-ls",
+        &[(JFK, 0, 5_600), (LS, 40_000, 52_000), (JFK, 5_600, 99_000), (LS, 52_000, 60_000)],
+    );
+    let out = dir.path().join("out");
+    let model = speaker_model();
+    let run = bin()
+        .arg("transcribe")
+        .arg(&media)
+        .arg("-o")
+        .arg(&out)
+        .args(["-q", "-f", "json,html", "-t", "2", "--speakers", "-m"])
+        .arg(common::model())
+        .arg("--speaker-model")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let doc = vidscribe::formats::json::read(std::fs::File::open(out.join("jfk-ls.json")).unwrap()).unwrap();
+    let cues = &doc.captions.as_ref().unwrap().cues;
+    let page = browser_check(&out.join("jfk-ls.html"), "", "1");
+    assert_eq!(page["page_errors"], serde_json::json!([]), "{page:#}");
+    let rendered = page["track"]["rendered"].as_array().unwrap();
+    assert_eq!(rendered.len(), cues.len(), "{page:#}");
+    let name = |id: u32| doc.speakers.iter().find(|s| s.id == id).unwrap().label();
+    for (r, c) in rendered.iter().zip(cues) {
+        let voices: Vec<String> =
+            r["voices"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let want: Vec<String> = c.speakers.iter().map(|&s| name(s)).collect();
+        assert_eq!(voices, want, "cue at {} ms", c.start_ms);
+        assert_eq!(r["text"].as_str().unwrap().replace('\n', ""), c.lines.concat(), "cue at {} ms", c.start_ms);
+    }
+    let spoken: std::collections::BTreeSet<&str> =
+        rendered.iter().flat_map(|r| r["voices"].as_array().unwrap().iter().map(|v| v.as_str().unwrap())).collect();
+    assert_eq!(spoken.len(), 2, "both voices shown: {spoken:?}");
+}
+
 /// Silence and music: no speakers and no error; a missing or damaged model: one line, exit 1,
 /// nothing written.
 #[test]

@@ -98,7 +98,7 @@ fn an_article_address_gives_the_whole_report_with_its_video_beside_it() {
     assert_eq!(names, ["report.html", "report.json", "report.mp4", "report.srt", "report.txt", "report.vtt"]);
     assert_eq!(std::fs::read(out.join("report.mp4")).unwrap(), mp4);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(doc["schema"], 3);
+    assert_eq!(doc["schema"], vidscribe::formats::json::SCHEMA);
     assert_eq!(doc["input"]["path"], server.url("/media/report.mp4"));
     assert_eq!(doc["input"]["web"]["url"], server.url("/media/report.mp4"));
     assert_eq!(doc["article"]["path"], server.url("/news/story.html"));

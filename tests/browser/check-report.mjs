@@ -49,6 +49,12 @@ try {
       cues: t.cues ? t.cues.length : 0,
       first: t.cues && t.cues.length ? { start: t.cues[0].startTime, end: t.cues[0].endTime, text: t.cues[0].text } : null,
       last: t.cues && t.cues.length ? { start: t.cues[t.cues.length - 1].startTime, end: t.cues[t.cues.length - 1].endTime } : null,
+      // Each cue as the browser renders it: its text, and the voices (WebVTT <v> spans become
+      // spans titled with the speaker).
+      rendered: t.cues ? Array.from(t.cues).map((c) => {
+        const f = c.getCueAsHTML();
+        return { start: c.startTime, text: f.textContent, voices: Array.from(f.querySelectorAll('span[title]')).map((s) => s.title) };
+      }) : [],
     });
     if (el.readyState === 2) report();
     else { el.addEventListener('load', report, { once: true }); el.addEventListener('error', report, { once: true }); setTimeout(report, 10000); }
