@@ -225,6 +225,10 @@ pub struct RecognitionArgs {
     #[arg(long, value_name = "D", default_value_t = vidscribe::speakers::THRESHOLD,
           value_parser = speaker_threshold)]
     pub speaker_threshold: f32,
+    /// Names for speakers, by id: "1=Rustam Muradov,2=Anna Hakobyan" (ids as the JSON numbers
+    /// them; a name is used wherever that speaker is shown, and marked as the editor's).
+    #[arg(long, value_name = "ID=NAME,…", requires = "speakers", value_parser = speaker_names)]
+    pub speaker_names: Option<Names>,
     /// Speaker model [default: $VIDSCRIBE_SPEAKER_MODEL, else speaker-campplus-cn-en.safetensors
     /// in ./models or the data folder]
     #[arg(long, value_name = "FILE")]
@@ -439,6 +443,7 @@ impl RecognitionArgs {
             speakers: self.speakers.map(|n| vidscribe::speakers::SpeakerOptions {
                 count: (n > 0).then_some(n as usize),
                 threshold: self.speaker_threshold,
+                names: self.speaker_names.clone().map(|n| n.0).unwrap_or_default(),
             }),
         }
     }
@@ -476,6 +481,14 @@ pub enum ModelCommand {
     List { dirs: Vec<PathBuf> },
     /// Check a model file completely and describe it.
     Check { file: PathBuf },
+}
+
+/// `--speaker-names`, read.
+#[derive(Debug, Clone)]
+pub struct Names(pub Vec<(u32, String)>);
+
+fn speaker_names(s: &str) -> Result<Names, String> {
+    vidscribe::speakers::parse_names(s).map(Names)
 }
 
 /// `--speaker-threshold`: a cosine distance, 0 to 2.

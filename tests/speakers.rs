@@ -214,7 +214,8 @@ fn one_speaker_is_never_split_and_a_known_count_is_kept() {
 }
 
 /// The report page in Debian's Chromium: every cue's lines carry their speaker as a WebVTT voice,
-/// which the browser renders (a span titled with the name) beside the same text as the JSON.
+/// which the browser renders (a span titled with the name) beside the same text as the JSON; a
+/// name given with `--speaker-names` is the one shown.
 #[test]
 fn chromium_reads_the_speakers_of_the_cues() {
     let dir = tempfile::tempdir().unwrap();
@@ -230,7 +231,7 @@ fn chromium_reads_the_speakers_of_the_cues() {
         .arg(&media)
         .arg("-o")
         .arg(&out)
-        .args(["-q", "-f", "json,html", "-t", "2", "--speakers", "-m"])
+        .args(["-q", "-f", "json,html", "-t", "2", "--speakers", "--speaker-names", "1=John F. Kennedy", "-m"])
         .arg(common::model())
         .arg("--speaker-model")
         .arg(&model)
@@ -239,6 +240,10 @@ fn chromium_reads_the_speakers_of_the_cues() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let doc = vidscribe::formats::json::read(std::fs::File::open(out.join("jfk-ls.json")).unwrap()).unwrap();
     let cues = &doc.captions.as_ref().unwrap().cues;
+    // The editor's name for the first voice, marked as theirs; the other stays numbered.
+    assert_eq!(doc.speakers[0].name.as_deref(), Some("John F. Kennedy"));
+    assert_eq!(doc.speakers[0].name_source.as_ref().map(|s| s.kind.as_str()), Some("editor"));
+    assert_eq!(doc.speakers[1].label(), "Speaker 2");
     let page = browser_check(&out.join("jfk-ls.html"), "", "1");
     assert_eq!(page["page_errors"], serde_json::json!([]), "{page:#}");
     let rendered = page["track"]["rendered"].as_array().unwrap();
@@ -253,7 +258,7 @@ fn chromium_reads_the_speakers_of_the_cues() {
     }
     let spoken: std::collections::BTreeSet<&str> =
         rendered.iter().flat_map(|r| r["voices"].as_array().unwrap().iter().map(|v| v.as_str().unwrap())).collect();
-    assert_eq!(spoken.len(), 2, "both voices shown: {spoken:?}");
+    assert_eq!(spoken, ["John F. Kennedy", "Speaker 2"].into_iter().collect(), "both voices shown");
 }
 
 /// Silence and music: no speakers and no error; a missing or damaged model: one line, exit 1,

@@ -47,18 +47,55 @@ const VOTE_MS: Ms = 150;
 pub const MIN_TURN_MS: Ms = 1_000;
 
 /// What `--speakers` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpeakerOptions {
     /// The number of speakers, when known (`--speakers N`); else found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
     /// The clustering threshold used when the count is found.
     pub threshold: f32,
+    /// Names an editor gave (`--speaker-names "1=Rustam Muradov,2=…"`), by speaker id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<(u32, String)>,
+}
+
+/// Most names `--speaker-names` takes, and the longest name.
+pub const MAX_NAMES: usize = 32;
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Reads `--speaker-names`: `ID=Name` pairs separated by commas, ids from 1, each once; names
+/// made one safe line, none empty or over [`MAX_NAME_CHARS`] characters.
+pub fn parse_names(text: &str) -> Result<Vec<(u32, String)>, String> {
+    let mut out: Vec<(u32, String)> = Vec::new();
+    for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+        let (id, name) = part.split_once('=').ok_or_else(|| format!("\"{}\" is not ID=Name", part.trim()))?;
+        let id: u32 = id
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&i| i >= 1)
+            .ok_or_else(|| format!("\"{}\" is not a speaker id (1, 2, …)", id.trim()))?;
+        let name = crate::text::safe_line(name.trim());
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(format!("speaker {id}: a name of 1 to {MAX_NAME_CHARS} characters"));
+        }
+        if out.iter().any(|(i, _)| *i == id) {
+            return Err(format!("speaker {id} is named twice"));
+        }
+        out.push((id, name));
+        if out.len() > MAX_NAMES {
+            return Err(format!("more than {MAX_NAMES} names"));
+        }
+    }
+    if out.is_empty() {
+        return Err("no ID=Name pairs".into());
+    }
+    Ok(out)
 }
 
 impl Default for SpeakerOptions {
     fn default() -> Self {
-        SpeakerOptions { count: None, threshold: THRESHOLD }
+        SpeakerOptions { count: None, threshold: THRESHOLD, names: Vec::new() }
     }
 }
 
@@ -365,11 +402,13 @@ pub fn assign(items: &[Embedded], transcript: &mut Transcript, opts: &SpeakerOpt
             _ => turns.push(Turn { start_ms: *s, end_ms: *e, speaker }),
         }
     }
+    // An editor's names (`--speaker-names`); ids no one answers to are left out.
+    let given = |id: u32| opts.names.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone());
     let speakers = (1..=order.len() as u32)
         .map(|id| Speaker {
             id,
-            name: None,
-            name_source: None,
+            name: given(id),
+            name_source: given(id).map(|_| NameSource { kind: "editor".into(), paragraph: None, pattern: None }),
             speech_ms: turns.iter().filter(|t| t.speaker == id).map(|t| t.end_ms - t.start_ms).sum(),
         })
         .collect();
@@ -474,6 +513,18 @@ mod tests {
         let mut l = vec![0, 0, 0, 0, 1, 1, 1, 1, 1];
         snap_to_sentences(&mut l, &texts, &times);
         assert_eq!(l, vec![0, 0, 0, 0, 1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn editor_names_are_read_strictly() {
+        assert_eq!(
+            parse_names("1=Rustam Muradov, 2=Speaker of the House").unwrap(),
+            vec![(1, "Rustam Muradov".to_string()), (2, "Speaker of the House".to_string())]
+        );
+        for bad in ["", "1", "0=A", "x=A", "1=", "1=A,1=B", &format!("1={}", "a".repeat(101))] {
+            assert!(parse_names(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_names("1=Line\nbreak").unwrap()[0].1.lines().count(), 1);
     }
 
     #[test]
