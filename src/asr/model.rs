@@ -54,15 +54,32 @@ pub fn model_dirs() -> Vec<PathBuf> {
 /// found in [`model_dirs`] (q8_0 in any of them before f16). Only says where it is; [`inspect`]
 /// checks it.
 pub fn resolve(given: Option<&Path>) -> Result<PathBuf, ModelError> {
-    let chosen = given.map(Path::to_path_buf).or_else(|| std::env::var_os(MODEL_ENV).map(PathBuf::from));
+    locate(given, MODEL_ENV, &DEFAULT_MODEL_FILES).map_err(|e| match e {
+        Lookup::Missing(path) => ModelError::NotFound { path },
+        Lookup::NoneOf(tried) => ModelError::NoDefault { tried },
+    })
+}
+
+/// Why [`locate`] found no file.
+pub enum Lookup {
+    /// The file named (by argument or environment) is not there.
+    Missing(PathBuf),
+    /// None of the default files is in any model folder; the paths tried, comma-separated.
+    NoneOf(String),
+}
+
+/// Where a model file is: `given`, else the file `$env` names, else the first of `files` found
+/// in [`model_dirs`] (each file in every folder before the next file). Used for every kind of
+/// model (Whisper, speaker).
+pub fn locate(given: Option<&Path>, env: &str, files: &[&str]) -> Result<PathBuf, Lookup> {
+    let chosen = given.map(Path::to_path_buf).or_else(|| std::env::var_os(env).map(PathBuf::from));
     if let Some(p) = chosen {
-        return if p.is_file() { Ok(p) } else { Err(ModelError::NotFound { path: p }) };
+        return if p.is_file() { Ok(p) } else { Err(Lookup::Missing(p)) };
     }
     let dirs = model_dirs();
-    let candidates: Vec<PathBuf> =
-        DEFAULT_MODEL_FILES.iter().flat_map(|f| dirs.iter().map(move |d| d.join(f))).collect();
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| ModelError::NoDefault {
-        tried: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+    let candidates: Vec<PathBuf> = files.iter().flat_map(|f| dirs.iter().map(move |d| d.join(f))).collect();
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        Lookup::NoneOf(candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))
     })
 }
 

@@ -41,12 +41,12 @@ impl Tri {
 
 /// The merges of average-linkage clustering, `(a, b, distance)` with a and b indices of the
 /// items' clusters at the time (each merge keeps the smaller index), sorted by distance.
-fn dendrogram(vectors: &[Vec<f32>]) -> Vec<(usize, usize, f32)> {
+fn dendrogram<V: AsRef<[f32]>>(vectors: &[V]) -> Vec<(usize, usize, f32)> {
     let n = vectors.len();
     let mut tri = Tri { d: vec![0.0; n * n.saturating_sub(1) / 2] };
     for i in 1..n {
         for j in 0..i {
-            tri.set(i, j, 1.0 - dot(&vectors[i], &vectors[j]));
+            tri.set(i, j, 1.0 - dot(vectors[i].as_ref(), vectors[j].as_ref()));
         }
     }
     let mut size = vec![1usize; n];
@@ -103,7 +103,13 @@ pub enum Count {
 /// A speaker label (0-based, in order of first appearance) for each vector. `weights` (speech
 /// per item) decide which clusters are too small: under `min_share` of all speech and under
 /// `min_weight`, a cluster is merged into the most similar remaining one.
-pub fn cluster(vectors: &[Vec<f32>], weights: &[f32], count: Count, min_weight: f32, min_share: f32) -> Vec<usize> {
+pub fn cluster<V: AsRef<[f32]>>(
+    vectors: &[V],
+    weights: &[f32],
+    count: Count,
+    min_weight: f32,
+    min_share: f32,
+) -> Vec<usize> {
     let n = vectors.len();
     if n == 0 {
         return Vec::new();
@@ -135,9 +141,10 @@ pub fn cluster(vectors: &[Vec<f32>], weights: &[f32], count: Count, min_weight: 
     loop {
         let mut groups: std::collections::BTreeMap<usize, (f32, Vec<f32>)> = Default::default();
         for i in 0..n {
-            let g = groups.entry(label[i]).or_insert_with(|| (0.0, vec![0.0; vectors[i].len()]));
+            let v = vectors[i].as_ref();
+            let g = groups.entry(label[i]).or_insert_with(|| (0.0, vec![0.0; v.len()]));
             g.0 += weights[i];
-            g.1.iter_mut().zip(&vectors[i]).for_each(|(c, v)| *c += v);
+            g.1.iter_mut().zip(v).for_each(|(c, x)| *c += x);
         }
         if groups.len() <= 1 {
             break;

@@ -241,6 +241,7 @@ impl<'m> Embedder<'m> {
         &self.items
     }
 
+    /// What was embedded, for [`assign`].
     pub fn into_items(self) -> Vec<Embedded> {
         self.items
     }
@@ -324,14 +325,13 @@ fn vote(items: &[Embedded], labels: &[usize], t: Ms, k: usize, votes: &mut [f32]
 /// `transcript` with its speaker; turns follow word boundaries, and runs of words shorter than
 /// [`MIN_TURN_MS`] between two turns of one speaker join them. `None` when there is nothing to
 /// label (no speech embedded, or no words): no speakers, not an error.
-pub fn assign(items: &[Embedded], transcript: &mut Transcript, opts: &SpeakerOptions) -> Option<Diarization> {
+pub fn assign(mut items: Vec<Embedded>, transcript: &mut Transcript, opts: &SpeakerOptions) -> Option<Diarization> {
     let t0 = Instant::now();
-    let mut items: Vec<Embedded> = items.to_vec();
     items.sort_by_key(|e| (e.span.start_ms, e.span.end_ms));
     if items.is_empty() || transcript.words().next().is_none() {
         return None;
     }
-    let vectors: Vec<Vec<f32>> = items.iter().map(|e| e.vector.clone()).collect();
+    let vectors: Vec<&[f32]> = items.iter().map(|e| e.vector.as_slice()).collect();
     // A stretch's weight: the speech it adds to those before it, in seconds (so that a
     // cluster's weight is its speech, however much the stretches overlap).
     let mut covered: Ms = 0;

@@ -191,13 +191,10 @@ pub fn load(path: &Path) -> Result<CamPlus, SpeakerModelError> {
 /// The speaker model to use: the one given, else `$VIDSCRIBE_SPEAKER_MODEL`, else
 /// [`MODEL_FILE`] in the model folders (`./models`, then the data folder's).
 pub fn resolve(given: Option<&Path>) -> Result<PathBuf, SpeakerModelError> {
-    let chosen = given.map(Path::to_path_buf).or_else(|| std::env::var_os(MODEL_ENV).map(PathBuf::from));
-    if let Some(p) = chosen {
-        return if p.is_file() { Ok(p) } else { Err(SpeakerModelError::NotFound { path: p }) };
-    }
-    let candidates: Vec<PathBuf> = crate::asr::model::model_dirs().into_iter().map(|d| d.join(MODEL_FILE)).collect();
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| SpeakerModelError::NoDefault {
-        tried: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+    use crate::asr::model::{Lookup, locate};
+    locate(given, MODEL_ENV, &[MODEL_FILE]).map_err(|e| match e {
+        Lookup::Missing(path) => SpeakerModelError::NotFound { path },
+        Lookup::NoneOf(tried) => SpeakerModelError::NoDefault { tried },
     })
 }
 
