@@ -120,12 +120,29 @@ fn writes_every_format_and_stdin_to_stdout() {
     assert!(vtt.to_lowercase().contains("evening"), "{vtt}");
 }
 
-/// Sends SIGINT to a `transcribe` of `input` after `after_ms` and returns how long it took to
-/// stop; it must exit 130 having written nothing.
-fn interrupt(input: &std::path::Path, after_ms: u64, extra: &[&str]) -> Duration {
+/// The CPU time a process has used so far, all its threads together, and whether it has ended
+/// (a zombie not yet reaped), from `/proc/PID/stat` (in the kernel's 100 Hz ticks).
+fn cpu_time(pid: u32) -> (Duration, bool) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    (Duration::from_millis(ticks * 10), fields[0] == "Z")
+}
+
+/// How a run stopped after SIGINT: the wall time it took, and the work it did meanwhile (CPU
+/// time, all threads). The work is what vidscribe controls; the wall time also depends on how
+/// busy the machine is (other tests run beside this one), so only a hang is judged on it.
+struct Stopped {
+    wall: Duration,
+    work: Duration,
+}
+
+/// Sends SIGINT to a `transcribe` of `input` after `after_ms` and measures how it stopped; it
+/// must exit 130 having written nothing.
+fn interrupt(input: &std::path::Path, after_ms: u64, extra: &[&str]) -> Stopped {
     let dir = tempfile::tempdir().unwrap();
     let exe = assert_cmd::cargo::cargo_bin("vidscribe");
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .arg("transcribe")
         .arg(input)
         .arg("-o")
@@ -136,26 +153,48 @@ fn interrupt(input: &std::path::Path, after_ms: u64, extra: &[&str]) -> Duration
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
     std::thread::sleep(Duration::from_millis(after_ms));
+    let (before, _) = cpu_time(child.id());
     let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(ok.success());
     let asked = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let took = asked.elapsed();
-    eprintln!("{}: SIGINT after {after_ms} ms, stopped in {took:?}", input.display());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "after {after_ms} ms: {err}");
+    // Read the process's CPU time once it has ended but before it is reaped.
+    let after = loop {
+        let (used, ended) = cpu_time(child.id());
+        if ended {
+            break used;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(30), "no exit 30 s after SIGINT");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let wall = asked.elapsed();
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    let work = after.saturating_sub(before);
+    eprintln!("{}: SIGINT after {after_ms} ms, stopped in {wall:?} having worked {work:?}", input.display());
+    assert_eq!(status.code(), Some(130), "after {after_ms} ms: {err}");
     assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
     assert!(!err.contains("panicked"), "{err}");
-    took
+    Stopped { wall, work }
+}
+
+/// Stopping takes under a second of work (on an idle machine 30–300 ms of wall time; whisper.cpp's
+/// encoder, which took over a second on two cores, stops between graph nodes) and never hangs
+/// however busy the machine is.
+fn assert_prompt(stopped: &Stopped, after_ms: u64) {
+    let Stopped { wall, work } = stopped;
+    assert!(*work < Duration::from_secs(1), "after {after_ms} ms: stopping took {work:?} of CPU");
+    assert!(*wall < Duration::from_secs(15), "after {after_ms} ms: stopping took {wall:?}");
 }
 
 #[test]
 fn ctrl_c_stops_cleanly_with_130_and_no_output() {
-    // At 1 s the LibriSpeech reading is in its first windows, at 5 s further on.
-    for after_ms in [1000, 5000] {
-        let took = interrupt(&speech("en_ls_32-21631.flac"), after_ms, &[]);
-        assert!(took < Duration::from_secs(1), "after {after_ms} ms: stopping took {took:?}");
+    // At 1 s the LibriSpeech reading is in its first windows, later in the encoder or decoder of
+    // later ones (at 5 s, before the encoder could be stopped, stopping took 1.1–1.3 s).
+    for after_ms in [1000, 3000, 5000, 7000] {
+        assert_prompt(&interrupt(&speech("en_ls_32-21631.flac"), after_ms, &[]), after_ms);
     }
 }
 
@@ -175,8 +214,7 @@ fn ctrl_c_during_voice_activity_detection_stops_within_a_second() {
     }
     std::fs::write(&noise, wav).unwrap();
     for after_ms in [1500, 3000] {
-        let took = interrupt(&noise, after_ms, &[]);
-        assert!(took < Duration::from_secs(1), "after {after_ms} ms: stopping took {took:?}");
+        assert_prompt(&interrupt(&noise, after_ms, &[]), after_ms);
     }
 }
 

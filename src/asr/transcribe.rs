@@ -230,6 +230,60 @@ unsafe extern "C" fn on_abort(user: *mut c_void) -> bool {
     data.cancel.is_cancelled()
 }
 
+thread_local! {
+    /// The abort data of the whisper_full call running on this thread, for ggml's graphs.
+    static GRAPH_ABORT: std::cell::Cell<*mut c_void> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// whisper.cpp passes its abort callback to ggml only for the graphs it computes without a
+/// scheduler, not for the encoder's or decoder's (whisper.cpp issue 3718): the encoder of one
+/// window (a second or more of work on two cores) could not be stopped. The link step
+/// (`--wrap=ggml_graph_compute`, in src/build.rs) routes every graph through here, which gives a
+/// graph computed on a thread inside [`Transcriber`]'s whisper_full call that call's abort
+/// callback; ggml checks it between nodes.
+///
+/// # Safety
+/// Called by ggml only, with the graph and plan it was about to compute.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __wrap_ggml_graph_compute(
+    graph: *mut whisper_rs_sys::ggml_cgraph,
+    plan: *mut whisper_rs_sys::ggml_cplan,
+) -> whisper_rs_sys::ggml_status {
+    unsafe extern "C" {
+        fn __real_ggml_graph_compute(
+            graph: *mut whisper_rs_sys::ggml_cgraph,
+            plan: *mut whisper_rs_sys::ggml_cplan,
+        ) -> whisper_rs_sys::ggml_status;
+    }
+    let user = GRAPH_ABORT.with(|cell| cell.get());
+    // SAFETY: `plan` is ggml's own plan for this call; `user` is set only while the
+    // CallbackData it points at is alive (see AbortScope).
+    unsafe {
+        if !plan.is_null() && !user.is_null() && (*plan).abort_callback.is_none() {
+            (*plan).abort_callback = Some(on_abort);
+            (*plan).abort_callback_data = user;
+        }
+        __real_ggml_graph_compute(graph, plan)
+    }
+}
+
+/// Gives ggml's graphs on this thread the abort data of one whisper_full call, until dropped.
+struct AbortScope;
+
+impl AbortScope {
+    fn new(user: *mut c_void) -> Self {
+        GRAPH_ABORT.with(|cell| cell.set(user));
+        AbortScope
+    }
+}
+
+impl Drop for AbortScope {
+    fn drop(&mut self) {
+        GRAPH_ABORT.with(|cell| cell.set(std::ptr::null_mut()));
+    }
+}
+
 /// What a window is conditioned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
@@ -442,7 +496,9 @@ impl<'m> Recognizer<'m> {
             params.set_abort_callback(Some(on_abort));
             params.set_abort_callback_user_data(user);
         }
+        let scope = AbortScope::new(user);
         let result = self.state.full(params, pcm);
+        drop(scope);
         if cancel.is_cancelled() {
             return Err(TranscribeError::Cancelled);
         }
