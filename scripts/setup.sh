@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a purpose needs on a Debian machine, only what is missing; idempotent.
-#   scripts/setup.sh build    the build: a C/C++ compiler, cmake and libclang (whisper.cpp, bindgen)
+#   scripts/setup.sh build    the build: a C/C++ compiler and cmake (whisper.cpp, libopus)
 #   scripts/setup.sh test     the build, plus what the tests drive: Debian's chromium, Node.js with
 #                             playwright-core (tests/browser; it never downloads a browser), pip and
 #                             venv, Datasette (pinned, from PyPI, in tests/.venv)
@@ -31,7 +31,6 @@ for purpose in "$@"; do
   need_cmd c++ g++
   need_cmd make make
   need_cmd cmake cmake
-  need_pkg libclang-dev
   need_cmd python3 python3
   command -v pip >/dev/null || command -v pip3 >/dev/null || missing+=(python3-pip)
   python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
