@@ -405,11 +405,18 @@ pub fn assign(mut items: Vec<Embedded>, transcript: &mut Transcript, opts: &Spea
     // An editor's names (`--speaker-names`); ids no one answers to are left out.
     let given = |id: u32| opts.names.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone());
     let speakers = (1..=order.len() as u32)
-        .map(|id| Speaker {
-            id,
-            name: given(id),
-            name_source: given(id).map(|_| NameSource { kind: "editor".into(), paragraph: None, pattern: None }),
-            speech_ms: turns.iter().filter(|t| t.speaker == id).map(|t| t.end_ms - t.start_ms).sum(),
+        .map(|id| {
+            let name = given(id);
+            Speaker {
+                id,
+                name_source: name.as_ref().map(|_| NameSource {
+                    kind: "editor".into(),
+                    paragraph: None,
+                    pattern: None,
+                }),
+                name,
+                speech_ms: turns.iter().filter(|t| t.speaker == id).map(|t| t.end_ms - t.start_ms).sum(),
+            }
         })
         .collect();
     Some(Diarization { speakers, turns, embedded: items.len(), time: t0.elapsed() })
