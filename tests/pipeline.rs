@@ -172,3 +172,40 @@ fn repeated_runs_give_identical_output() {
         assert!(a == b, "{name} differs between two runs");
     }
 }
+
+/// Stopping recognition at any moment ends it with `Cancelled`, never a crash. Only the
+/// encoder's graphs may be stopped in the middle: whisper.cpp aborts the process when the decoder
+/// pass of its DTW word timing fails (and that pass runs at the very end of a window), so a stop
+/// there must wait for it. Stops are swept over the last third of a one-window pass, where the
+/// alignment runs; an abort here ends the whole test binary with SIGABRT.
+#[test]
+fn a_stop_at_any_moment_is_cancelled_never_a_crash() {
+    use std::time::Instant;
+    let audio: Vec<f32> = pcm("en_jfk.flac")[..16_000 * 4].to_vec();
+    let model = asr::Model::load_with(&model(), true).unwrap();
+    let opts = asr::TranscribeOptions { dtw: true, ..Default::default() };
+    let whole = {
+        let t = Instant::now();
+        let got = asr::transcribe(&model, &audio, &opts, &Silent, &Cancel::new()).unwrap();
+        assert!(!got.text().trim().is_empty());
+        t.elapsed()
+    };
+    let (mut stopped, mut finished) = (0, 0);
+    for k in 0..40u32 {
+        let at = whole * 2 / 3 + whole * k / 100;
+        let cancel = Cancel::new();
+        let result = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(at);
+                cancel.cancel();
+            });
+            asr::transcribe(&model, &audio, &opts, &Silent, &cancel)
+        });
+        match result {
+            Ok(_) => finished += 1,
+            Err(asr::TranscribeError::Cancelled) => stopped += 1,
+            Err(e) => panic!("stopped at {at:?} of {whole:?}: {e}"),
+        }
+    }
+    eprintln!("a pass takes {whole:?}; of 40 stops late in it, {stopped} cancelled it, {finished} came after its end");
+}

@@ -5,6 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
+use vidscribe::captions::rules::{Rule, reading_chars, word_count};
 use vidscribe::eval::{LabelledTurn, read_rttm, speaker_errors};
 use vidscribe::media::decode::{DecodeOptions, decode_path};
 use vidscribe::progress::{Cancel, Silent};
@@ -119,9 +120,25 @@ fn speaker_turns(media: &Path, dir: &Path, extra: &[&str]) -> (Vec<LabelledTurn>
     args.extend_from_slice(if extra.is_empty() { &["--speakers"] } else { extra });
     let doc = transcribe_json(media, dir, &args);
     let turns = doc.speaker_turns.iter().map(|t| (t.start_ms, t.end_ms, t.speaker.to_string())).collect();
-    // Captions with speakers still meet every rule of their profile, dashes included.
+    // Captions with speakers still meet every rule of their profile, dashes included — all but
+    // reading speed where the words themselves come faster than it allows (a real meeting's
+    // quick exchanges): there the cue has no more time than from its speech to the next cue's,
+    // and no choice of cue boundaries could give it more without showing words after they
+    // were said.
     let captions = doc.captions.as_ref().expect("cues");
-    assert!(captions.violations.is_empty(), "{}: {:?}", media.display(), captions.violations);
+    let profile = &captions.profile;
+    for v in &captions.violations {
+        assert_eq!(v.rule, Rule::ReadingSpeed, "{}: {v}", media.display());
+        let (k, cue) = (v.cue - 1, &captions.cues[v.cue - 1]);
+        let until = captions.cues.get(k + 1).map_or(cue.end_ms + profile.max_linger_ms, |n| n.start_ms);
+        let need = profile.needed_duration_ms(reading_chars(cue), word_count(cue));
+        assert!(
+            need > until - cue.start_ms,
+            "{}: {v}, yet its speech left {} ms for the {need} ms it needs",
+            media.display(),
+            until - cue.start_ms
+        );
+    }
     // Every word is someone's, and every speaker listed speaks.
     assert!(doc.transcript.words().all(|w| w.speaker.is_some()), "a word without a speaker");
     for s in &doc.speakers {

@@ -180,6 +180,10 @@ struct CallbackData<'a> {
     beg: c_int,
     /// Length of the logits array whisper.cpp passes.
     n_vocab: c_int,
+    /// Whether the encoder is running: from whisper.cpp's encoder-begin callback until the
+    /// first logits of that window. Only then may a graph be stopped in the middle (see
+    /// [`__wrap_ggml_graph_compute`]).
+    encoding: std::cell::Cell<bool>,
 }
 
 unsafe extern "C" fn on_progress(
@@ -208,6 +212,8 @@ unsafe extern "C" fn on_logits(
     // SAFETY: as above; whisper.cpp passes the decoder's tokens so far and its logits (n_vocab,
     // which is past every timestamp token).
     let data = unsafe { &*(user as *const CallbackData) };
+    // The encoder of this window is done once its decoder gives logits.
+    data.encoding.set(false);
     let tokens = if tokens.is_null() || n_tokens <= 0 {
         &[][..]
     } else {
@@ -228,6 +234,27 @@ unsafe extern "C" fn on_abort(user: *mut c_void) -> bool {
     // SAFETY: as above.
     let data = unsafe { &*(user as *const CallbackData) };
     data.cancel.is_cancelled()
+}
+
+unsafe extern "C" fn on_encoder_begin(
+    _: *mut whisper_rs_sys::whisper_context,
+    _: *mut whisper_rs_sys::whisper_state,
+    user: *mut c_void,
+) -> bool {
+    // SAFETY: as above.
+    let data = unsafe { &*(user as *const CallbackData) };
+    data.encoding.set(true);
+    // A stop asked for between windows ends the call before the next encoder starts.
+    !data.cancel.is_cancelled()
+}
+
+/// The abort check given to graphs whisper.cpp computes without one: true only while the
+/// encoder runs. The decoder's graphs are short (one token), and the decoder pass of DTW word
+/// timing must never fail: whisper.cpp aborts the process when it does.
+unsafe extern "C" fn on_graph_abort(user: *mut c_void) -> bool {
+    // SAFETY: as above.
+    let data = unsafe { &*(user as *const CallbackData) };
+    data.encoding.get() && data.cancel.is_cancelled()
 }
 
 thread_local! {
@@ -261,7 +288,7 @@ pub unsafe extern "C" fn __wrap_ggml_graph_compute(
     // CallbackData it points at is alive (see AbortScope).
     unsafe {
         if !plan.is_null() && !user.is_null() && (*plan).abort_callback.is_none() {
-            (*plan).abort_callback = Some(on_abort);
+            (*plan).abort_callback = Some(on_graph_abort);
             (*plan).abort_callback_data = user;
         }
         __real_ggml_graph_compute(graph, plan)
@@ -484,6 +511,7 @@ impl<'m> Recognizer<'m> {
             eot: self.model.ctx.token_eot(),
             beg: self.model.ctx.token_beg(),
             n_vocab: self.model.ctx.n_vocab(),
+            encoding: std::cell::Cell::new(false),
         };
         let user = &data as *const CallbackData as *mut c_void;
         // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
@@ -495,6 +523,8 @@ impl<'m> Recognizer<'m> {
             params.set_progress_callback_user_data(user);
             params.set_abort_callback(Some(on_abort));
             params.set_abort_callback_user_data(user);
+            params.set_start_encoder_callback(Some(on_encoder_begin));
+            params.set_start_encoder_callback_user_data(user);
         }
         let scope = AbortScope::new(user);
         let result = self.state.full(params, pcm);
