@@ -227,7 +227,7 @@ pub struct RecognitionArgs {
     pub speaker_threshold: f32,
     /// Names for speakers, by id: "1=Rustam Muradov,2=Anna Hakobyan" (ids as the JSON numbers
     /// them; a name is used wherever that speaker is shown, and marked as the editor's).
-    #[arg(long, value_name = "ID=NAME,…", requires = "speakers", value_parser = speaker_names)]
+    #[arg(long, value_name = "ID=NAME,…", value_parser = speaker_names)]
     pub speaker_names: Option<Names>,
     /// Speaker model [default: $VIDSCRIBE_SPEAKER_MODEL, else speaker-campplus-cn-en.safetensors
     /// in ./models or the data folder]
@@ -292,6 +292,10 @@ pub struct SearchArgs {
     /// Only reports in this language (en, fr…).
     #[arg(long)]
     pub language: Option<String>,
+    /// Only passages this speaker speaks: a name the report gives them, or any whole words of
+    /// it ("Muradov"), or "Speaker 2" (reports made with --speakers).
+    #[arg(long, value_name = "NAME", value_parser = speaker_filter)]
+    pub speaker: Option<String>,
     /// Most hits shown.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub limit: u16,
@@ -301,6 +305,14 @@ pub struct SearchArgs {
     /// A PostgreSQL archive (postgres://user@host/db); ARCHIVE is then the folder of its reports.
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+}
+
+/// A speaker to filter by: some letters or digits, at most 200 characters.
+fn speaker_filter(s: &str) -> Result<String, String> {
+    if s.chars().count() > 200 || !s.chars().any(char::is_alphanumeric) {
+        return Err("a name of 1 to 200 characters".into());
+    }
+    Ok(s.to_string())
 }
 
 /// A day of the calendar as YYYY-MM-DD (a usage error otherwise).
@@ -354,7 +366,7 @@ pub struct RunArgs {
 /// Caption rules: a built-in profile or a TOML file, with any value overridden.
 #[derive(Debug, Args, Clone)]
 pub struct ProfileArgs {
-    /// netflix, bbc, or a TOML file of values (keys as `vidscribe profile` prints them).
+    /// netflix, bbc, dcmp, or a TOML file of values (keys as `vidscribe profile` prints them).
     #[arg(long, default_value = "netflix")]
     pub profile: String,
     /// Frame rate for the frame-based rules (gaps, chaining).
@@ -387,7 +399,7 @@ impl ProfileArgs {
             Some(p) => p,
             None => {
                 let text = std::fs::read_to_string(&self.profile).map_err(|e| {
-                    format!("profile {:?} is neither netflix, bbc nor a readable TOML file ({e})", self.profile)
+                    format!("profile {:?} is neither netflix, bbc, dcmp nor a readable TOML file ({e})", self.profile)
                 })?;
                 Profile::from_toml(&text).map_err(|e| format!("profile {}: {e}", self.profile))?
             }

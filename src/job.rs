@@ -15,7 +15,7 @@ use crate::asr::model::{self, ModelError};
 use crate::asr::vad::{self, VadError};
 use crate::asr::{Model, TranscribeError, TranscribeOptions};
 use crate::captions::guard::guard;
-use crate::captions::{Profile, build_cues};
+use crate::captions::{Profile, build_cues_named};
 use crate::formats::json::{self, Document, Meta};
 use crate::formats::{self, Format, vtt};
 use crate::media::{self, DecodeError, DecodeOptions};
@@ -461,6 +461,12 @@ pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &Articl
     } else {
         doc.links = Some(links);
     }
+    // Speakers take the names the article gives the quotes they speak.
+    if let Some(links) = doc.links.as_ref().filter(|_| !doc.speakers.is_empty()) {
+        let words: Vec<crate::asr::Word> = doc.transcript.words().cloned().collect();
+        let quotes = crate::article::attribution::attributions(&a);
+        crate::speakers::names::name_from_article(&mut doc.speakers, &words, &links.passages, &quotes);
+    }
     doc.article = Some(json::ArticleSource { path: crate::secret::address(&path), web: None, article: a });
 }
 
@@ -468,7 +474,8 @@ pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &Articl
 /// the WebVTT NOTEs for what the guard removed.
 pub fn build_captions(doc: &mut Document, profile: &Profile) -> Vec<vtt::Note> {
     let (words, flagged) = guard(&doc.transcript, doc.speech.as_deref());
-    let layout = build_cues(&words, &doc.transcript.language, profile, doc.speech.as_deref());
+    let names: Vec<(u32, String)> = doc.speakers.iter().map(|s| (s.id, s.label())).collect();
+    let layout = build_cues_named(&words, &doc.transcript.language, profile, doc.speech.as_deref(), &names);
     let notes = flagged
         .iter()
         .map(|f| vtt::Note {

@@ -198,14 +198,27 @@ fn profile_of(args: &ProfileArgs) -> Result<Profile> {
 
 /// The job a command describes.
 fn job_config(media: Media, r: &RecognitionArgs, p: &ProfileArgs, article: Option<ArticleSpec>) -> Result<JobConfig> {
+    let profile = profile_of(p)?;
+    let mut options = r.transcribe_options();
+    // A profile may ask for speakers (`speakers = true`): as `--speakers` with the count found.
+    if profile.speakers && options.speakers.is_none() {
+        options.speakers = Some(vidscribe::speakers::SpeakerOptions {
+            threshold: r.speaker_threshold,
+            names: r.speaker_names.clone().map(|n| n.0).unwrap_or_default(),
+            ..Default::default()
+        });
+    }
+    if r.speaker_names.is_some() && options.speakers.is_none() {
+        anyhow::bail!("--speaker-names needs --speakers (or a profile with speakers = true)");
+    }
     Ok(JobConfig {
         media,
         article,
         model: r.model.clone(),
         vad: !r.no_vad,
-        options: r.transcribe_options(),
+        options,
         decode: r.decode_options(),
-        profile: profile_of(p)?,
+        profile,
         meta: Meta::default(),
         web: Default::default(),
         strict: r.strict,
@@ -631,6 +644,7 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
         until: args.until.clone(),
         source: args.source.clone(),
         language: args.language.clone(),
+        speaker: args.speaker.clone(),
     };
     let hits = vidscribe::archive::search::search(&mut store, &args.query, &filters, args.limit as usize)?;
     let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
@@ -672,7 +686,10 @@ fn search(args: &SearchArgs) -> Result<ExitCode> {
             if when.is_empty() { String::new() } else { format!(" ({when})") },
             short_clock(h.start_ms)
         )?;
-        writeln!(out, "   {snippet}")?;
+        match &h.speaker {
+            Some(who) => writeln!(out, "   {}: {snippet}", visible(who))?,
+            None => writeln!(out, "   {snippet}")?,
+        }
         if let (Some(p), Some(t)) = (h.paragraph, &h.paragraph_text) {
             let short: String = visible(&t.chars().take(160).collect::<String>());
             let more = if t.chars().count() > 160 { "…" } else { "" };

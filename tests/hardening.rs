@@ -680,4 +680,18 @@ fn full_width_and_invisible_characters_match_the_words_they_show() {
         rusqlite::Connection::open(&db).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(version, vidscribe::archive::store::SCHEMA);
     assert_eq!(start(&search("ｎｅｇｏｔｉａｔｉｏｎ")), start(&plain));
+
+    // An archive of schema 3 (passages without speakers) is searched as before, its hits with
+    // no speaker, once the column is added on opening.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("ALTER TABLE passages DROP COLUMN speaker").unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let hits = search("negotiation");
+    assert_eq!(start(&hits), start(&plain));
+    assert!(hits.iter().all(|h| h["speaker"].is_null()), "{hits:?}");
+    let out = bin().arg("search").arg(&archive).arg("negotiation").args(["--speaker", "Speaker 1"]).output().unwrap();
+    ok(&out);
+    assert!(out.stdout.is_empty(), "no passage of an old report has a speaker");
 }

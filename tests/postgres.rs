@@ -203,11 +203,23 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     }
     drop(server);
 
+    // A database of schema 1 (no speakers) is upgraded when opened: searched as before, its
+    // old passages with no speaker.
+    client
+        .batch_execute("ALTER TABLE passages DROP COLUMN speaker; UPDATE settings SET value = '1' WHERE key = 'schema'")
+        .unwrap();
+    let (old, _) = search(&pg.url, None, "prisoners");
+    assert!(!old.is_empty());
+    let schema: String = client.query_one("SELECT value FROM settings WHERE key = 'schema'", &[]).unwrap().get(0);
+    assert_eq!(schema, "2");
+    let speakers: i64 = client.query_one("SELECT count(speaker) FROM passages", &[]).unwrap().get(0);
+    assert_eq!(speakers, 0);
+
     // A database written by a newer vidscribe is refused, in one line, and left alone.
     client.execute("UPDATE settings SET value = '99' WHERE key = 'schema'", &[]).unwrap();
     let out = bin().arg("search").arg(&pg.url).arg("prisoners").output().unwrap();
     let err = assert_clean_failure(&out, "a newer schema");
-    assert!(err.contains("schema 99, newer than this vidscribe reads (1)"), "{err}");
+    assert!(err.contains("schema 99, newer than this vidscribe reads (2)"), "{err}");
     let out = bin().arg("index").arg(&fixture).arg("-o").arg(&shared).args(["--db", &pg.url]).output().unwrap();
     assert_clean_failure(&out, "index into a newer schema");
     // A wrong address: one line, the password not shown.

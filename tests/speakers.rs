@@ -352,3 +352,131 @@ fn embedder_speed() {
         eprintln!("{threads} threads: {n} stretches, {:.1} ms each", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
     }
 }
+
+/// Names from the article, on real voices: the article quotes Kennedy by name and the reader of
+/// the LibriSpeech story as "one reader"; each voice speaks its quote. Kennedy's speaker takes
+/// the name as the article spells it, with the paragraph and pattern that gave it, in the JSON
+/// and as the WebVTT voice; the reader, quoted but never named, stays "Speaker N".
+#[test]
+fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (media, _) = clip(dir.path(), "reading-and-speech", &[(LS, 0, 14_000), (JFK, 0, 99_000)]);
+    let article = dir.path().join("article.txt");
+    std::fs::write(
+        &article,
+        "A story read aloud, and a speech\n\n\
+         “After Mister Crow flew back to Pleasant Valley to gather news for him, Brownie Beaver \
+         carefully counted each day that passed since Mister Crow had agreed to be his newspaper and \
+         come each Saturday afternoon to tell him everything that had happened during the week,” one \
+         reader said. Brownie was in a great hurry.\n\n\
+         Then came the inauguration.\n\n\
+         “And so, my fellow Americans, ask not what your country can do for you, ask what you can do \
+         for your country,” said John F. Kennedy.\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = bin()
+        .arg("transcribe")
+        .arg(&media)
+        .arg("-o")
+        .arg(&out)
+        .args(["-q", "-f", "json,vtt,html", "-t", "2", "--speakers", "--article"])
+        .arg(&article)
+        .arg("-m")
+        .arg(common::model())
+        .arg("--speaker-model")
+        .arg(speaker_model())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let doc =
+        vidscribe::formats::json::read(std::fs::File::open(out.join("reading-and-speech.json")).unwrap()).unwrap();
+    assert_eq!(doc.speakers.len(), 2, "{:?}", doc.speakers);
+    // Who speaks "fellow Americans" is Kennedy.
+    let kennedy = doc.transcript.words().find(|w| w.text.contains("Americans")).and_then(|w| w.speaker).unwrap();
+    let reader =
+        doc.transcript.words().find(|w| w.text.to_lowercase().contains("beaver")).and_then(|w| w.speaker).unwrap();
+    assert_ne!(kennedy, reader);
+    let k = doc.speakers.iter().find(|s| s.id == kennedy).unwrap();
+    assert_eq!(k.name.as_deref(), Some("John F. Kennedy"), "{:?}", doc.speakers);
+    let src = k.name_source.as_ref().unwrap();
+    assert_eq!((src.kind.as_str(), src.paragraph, src.pattern.as_deref()), ("article", Some(4), Some("said X")));
+    let r = doc.speakers.iter().find(|s| s.id == reader).unwrap();
+    assert_eq!((r.name.as_ref(), r.name_source.as_ref()), (None, None), "the reader was never named");
+    // The reader's passages were linked verbatim to their quote: unnamed because the article
+    // names no one, not because nothing was linked.
+    let links = doc.links.as_ref().unwrap();
+    assert!(
+        links.passages.iter().any(|p| p.paragraph == Some(2) && p.kind == vidscribe::article::LinkKind::Verbatim),
+        "{:#?}",
+        links.passages
+    );
+    let vtt = std::fs::read_to_string(out.join("reading-and-speech.vtt")).unwrap();
+    assert!(vtt.contains("<v John F. Kennedy>"), "{vtt}");
+    assert!(vtt.contains(&format!("<v Speaker {reader}>")), "{vtt}");
+    // The report page says who speaks each passage; the name links to the paragraph that gave it.
+    let page = std::fs::read_to_string(out.join("reading-and-speech.html")).unwrap();
+    assert!(page.contains(r##"<a class="who" href="#p4" title="named by ¶4 (said X)">John F. Kennedy</a>"##), "{page}");
+    assert!(page.contains(&format!(r#"<span class="who">Speaker {reader}</span>"#)), "{page}");
+    assert!(page.contains("Speakers: "), "{page}");
+
+    // A profile can turn speakers on (no --speakers) and label them DCMP's way; `check` finds
+    // those labels as the profile writes them.
+    let profile = dir.path().join("dcmp-speakers.toml");
+    std::fs::write(&profile, "base = \"dcmp\"\nspeakers = true\n").unwrap();
+    let dcmp = dir.path().join("dcmp");
+    let run = bin()
+        .arg("transcribe")
+        .arg(&media)
+        .arg("-o")
+        .arg(&dcmp)
+        .args(["-q", "-f", "srt", "-t", "2", "--profile"])
+        .arg(&profile)
+        .arg("--article")
+        .arg(&article)
+        .arg("-m")
+        .arg(common::model())
+        .arg("--speaker-model")
+        .arg(speaker_model())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let srt = std::fs::read_to_string(dcmp.join("reading-and-speech.srt")).unwrap();
+    let lines: Vec<&str> = srt.lines().collect();
+    assert!(lines.contains(&"(John F. Kennedy)"), "{srt}");
+    assert!(lines.contains(&format!("(Speaker {reader})").as_str()), "{srt}");
+    let check =
+        bin().arg("check").arg(dcmp.join("reading-and-speech.srt")).args(["--profile", "dcmp"]).output().unwrap();
+    let said = String::from_utf8_lossy(&check.stdout).into_owned() + &String::from_utf8_lossy(&check.stderr);
+    assert!(!said.contains("speaker-label"), "{said}");
+    let bbc = bin().arg("check").arg(dcmp.join("reading-and-speech.srt")).args(["--profile", "bbc"]).output().unwrap();
+    let said = String::from_utf8_lossy(&bbc.stdout).into_owned();
+    assert!(said.contains("speaker-label"), "DCMP's labels are not the BBC's: {said}");
+
+    // The archive knows who speaks each passage: hits carry the speaker, and `--speaker` keeps
+    // only that speaker's passages (by a whole name, a word of it, or "Speaker N").
+    let archive = dir.path().join("archive");
+    let index = bin().args(["index"]).arg(&out).arg("-o").arg(&archive).output().unwrap();
+    assert!(index.status.success(), "{}", String::from_utf8_lossy(&index.stderr));
+    let search = |query: &str, speaker: Option<&str>| -> Vec<serde_json::Value> {
+        let mut cmd = bin();
+        cmd.arg("search").arg(&archive).arg(query).arg("--json");
+        if let Some(s) = speaker {
+            cmd.args(["--speaker", s]);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let country = search("country", None);
+    assert!(!country.is_empty() && country.iter().all(|h| h["speaker"] == "John F. Kennedy"), "{country:?}");
+    assert_eq!(search("country", Some("kennedy")).len(), country.len());
+    assert_eq!(search("country", Some("John F. Kennedy")).len(), country.len());
+    assert!(search("country", Some(&format!("Speaker {reader}"))).is_empty());
+    let crow = search("crow", Some(&format!("speaker {reader}")));
+    assert!(!crow.is_empty(), "the reader's passages are theirs");
+    assert!(crow.iter().all(|h| h["speaker"] == format!("Speaker {reader}")), "{crow:?}");
+    assert!(search("crow", Some("Kennedy")).is_empty());
+    // A word that is in no name is no speaker, and a part of a word is not a word.
+    assert!(search("country", Some("Kenn")).is_empty());
+}

@@ -22,7 +22,8 @@ use super::store::{ClaimState, Entry, Holder, PassageRow, ReportFields, ReportRo
 use crate::formats::json::Document;
 
 /// Version of the tables below, kept in `settings`.
-pub const SCHEMA: i64 = 1;
+/// 2: `passages.speaker`.
+pub const SCHEMA: i64 = 2;
 /// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serialises the creation of the tables when several batches start at once.
@@ -68,7 +69,8 @@ CREATE TABLE IF NOT EXISTS passages (
     recognised TEXT,
     paragraph BIGINT,
     kind TEXT,
-    tsv TSVECTOR NOT NULL
+    tsv TSVECTOR NOT NULL,
+    speaker TEXT
 );
 CREATE INDEX IF NOT EXISTS passages_report ON passages (report_id, number);
 CREATE INDEX IF NOT EXISTS passages_tsv ON passages USING GIN (tsv);
@@ -182,6 +184,14 @@ pub(crate) fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(C
     if found > SCHEMA {
         return Err(StoreError::Newer { path: PathBuf::from(shown), found, reads: SCHEMA });
     }
+    if found < SCHEMA {
+        // Schema 1 had no speakers: the column is added (reports indexed before have none).
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+        tx.batch_execute("ALTER TABLE passages ADD COLUMN IF NOT EXISTS speaker TEXT")?;
+        tx.execute("UPDATE settings SET value = $1 WHERE key = 'schema'", &[&SCHEMA.to_string()])?;
+        tx.commit()?;
+    }
     let root = match root {
         Some(r) => r.to_path_buf(),
         None => setting(&mut client, "root")?.map(PathBuf::from).ok_or(StoreError::NoFolder { url: shown })?,
@@ -272,15 +282,16 @@ pub(crate) fn put(c: &mut Client, entry: &Entry, doc: &Document) -> Result<(), S
     let heard: Vec<Option<&str>> = ps.iter().map(|p| p.recognised.as_deref()).collect();
     let paragraphs: Vec<Option<i64>> = ps.iter().map(|p| p.paragraph.map(|n| n as i64)).collect();
     let kinds: Vec<Option<&str>> = ps.iter().map(|p| p.kind).collect();
+    let speakers: Vec<Option<&str>> = ps.iter().map(|p| p.speaker.as_deref()).collect();
     let vectors: Vec<String> =
         ps.iter().map(|p| tsvector(&format!("{}\n{}", p.text, p.recognised.as_deref().unwrap_or_default()))).collect();
     let ids = tx.query(
-        "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv)
-         SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector
+        "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv, speaker)
+         SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector, u.w
          FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
-                     $9::text[]) AS u(n, s, e, t, r, p, k, v)
+                     $9::text[], $10::text[]) AS u(n, s, e, t, r, p, k, v, w)
          RETURNING id, number",
-        &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors],
+        &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors, &speakers],
     )?;
     let mut passage_ids = vec![0i64; ps.len()];
     for r in ids {
@@ -402,7 +413,7 @@ pub(crate) fn passages_of(
     let Some(tsquery) = q.positive_tsquery() else { return Ok(out) };
     let ids = report_ids.to_vec();
     for p in c.query(
-        "SELECT report_id, id, start_ms, end_ms, text, recognised, paragraph, kind FROM passages
+        "SELECT report_id, id, start_ms, end_ms, text, recognised, paragraph, kind, speaker FROM passages
          WHERE report_id = ANY($1) AND tsv @@ CAST($2::text AS tsquery) ORDER BY report_id, number",
         &[&ids, &tsquery],
     )? {
@@ -414,6 +425,7 @@ pub(crate) fn passages_of(
             recognised: p.get(5),
             paragraph: p.get(6),
             kind: p.get(7),
+            speaker: p.get(8),
         });
     }
     Ok(out)

@@ -30,6 +30,19 @@ pub struct Filters {
     pub until: Option<String>,
     pub source: Option<String>,
     pub language: Option<String>,
+    /// Only passages this speaker speaks: their name or any whole words of it ("Muradov" for
+    /// "Rustam Muradov", "speaker 2"), case and accents aside.
+    pub speaker: Option<String>,
+}
+
+impl Filters {
+    /// Whether a passage spoken by `speaker` (as stored) passes the speaker filter.
+    pub fn speaker_matches(&self, speaker: Option<&str>) -> bool {
+        let Some(want) = self.speaker.as_deref() else { return true };
+        let want = tokens(want);
+        let Some(have) = speaker.map(tokens) else { return false };
+        !want.is_empty() && have.windows(want.len()).any(|w| w == want.as_slice())
+    }
 }
 
 /// A piece of a snippet, highlighted where the query matched.
@@ -58,6 +71,8 @@ pub struct Hit {
     pub paragraph: Option<usize>,
     pub paragraph_text: Option<String>,
     pub kind: Option<String>,
+    /// Who speaks the passage, when the report has speakers.
+    pub speaker: Option<String>,
     /// The report's folder (relative to the archive when inside it).
     pub folder: String,
     /// The page to open (report.html), or the media when the report has no page.
@@ -94,6 +109,7 @@ impl Hit {
             "paragraph": self.paragraph,
             "paragraph_text": self.paragraph_text,
             "kind": self.kind,
+            "speaker": self.speaker,
             "url": url,
             "matched": self.matched,
             "rank": self.rank,
@@ -183,6 +199,9 @@ pub fn search(store: &mut Store, text: &str, filters: &Filters, limit: usize) ->
         let mut passages = store.passages_of(&ids, &q)?;
         for report in &reports {
             for p in passages.remove(&report.id).unwrap_or_default() {
+                if !filters.speaker_matches(p.speaker.as_deref()) {
+                    continue;
+                }
                 let shown = q.matches(&tokens(&p.text));
                 let heard = !shown && p.recognised.as_deref().is_some_and(|t| q.matches(&tokens(t)));
                 if shown || heard {
@@ -293,6 +312,7 @@ fn hit(
         paragraph: p.paragraph.map(|n| n as usize),
         paragraph_text,
         kind: p.kind,
+        speaker: p.speaker,
         folder: report.folder.clone(),
         target: report.target.clone(),
         matched,
@@ -326,6 +346,19 @@ mod tests {
     }
 
     #[test]
+    fn the_speaker_filter_takes_whole_words_of_a_name() {
+        let f = |s: &str| Filters { speaker: Some(s.into()), ..Default::default() };
+        assert!(Filters::default().speaker_matches(None));
+        assert!(f("Muradov").speaker_matches(Some("Rustam Muradov")));
+        assert!(f("rustam  MURADOV").speaker_matches(Some("Rustam Muradov")));
+        assert!(f("Speaker 2").speaker_matches(Some("Speaker 2")));
+        assert!(!f("Speaker 2").speaker_matches(Some("Speaker 12")));
+        assert!(!f("Murad").speaker_matches(Some("Rustam Muradov")));
+        assert!(!f("Muradov").speaker_matches(None), "a passage without a speaker is no one's");
+        assert!(f("Sahakyán").speaker_matches(Some("Siranuysh Sahakyan")), "accents aside");
+    }
+
+    #[test]
     fn links_are_url_paths_with_the_second() {
         let hit = Hit {
             report: "r".into(),
@@ -339,6 +372,7 @@ mod tests {
             paragraph: None,
             paragraph_text: None,
             kind: None,
+            speaker: None,
             folder: "r 1".into(),
             target: Some("report.html".into()),
             matched: Vec::new(),

@@ -24,8 +24,8 @@ use crate::formats::json::Document;
 pub const DB_FILE: &str = "archive.db";
 /// Version of the tables below, kept in `PRAGMA user_version`. 3: `reports_fts` holds folded
 /// text (compatibility forms, no invisible characters), rebuilt when a version 2 archive is
-/// opened for writing.
-pub const SCHEMA: i64 = 3;
+/// opened for writing. 4: `passages.speaker`, who speaks each passage.
+pub const SCHEMA: i64 = 4;
 
 const TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS reports (
@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS passages (
     text TEXT NOT NULL,               -- as shown in the subtitles
     recognised TEXT,                  -- as recognised, where article wording or name fixes changed it
     paragraph INTEGER,                -- the article paragraph it belongs to
-    kind TEXT                         -- verbatim, paraphrase, topical, none (NULL: no article)
+    kind TEXT,                        -- verbatim, paraphrase, topical, none (NULL: no article)
+    speaker TEXT                      -- who speaks most of it: a name or "Speaker N" (NULL: not asked)
 );
 CREATE INDEX IF NOT EXISTS passages_report ON passages(report_id, number);
 CREATE TABLE IF NOT EXISTS words (
@@ -290,6 +291,7 @@ pub struct PassageRow {
     pub recognised: Option<String>,
     pub paragraph: Option<i64>,
     pub kind: Option<String>,
+    pub speaker: Option<String>,
 }
 
 /// A word as shown, with its start and end (ms).
@@ -361,7 +363,17 @@ const DUMP: [(&[&str], &str); 5] = [
         "FROM reports ORDER BY report",
     ),
     (
-        &["r.report", "p.number", "p.start_ms", "p.end_ms", "p.text", "p.recognised", "p.paragraph", "p.kind"],
+        &[
+            "r.report",
+            "p.number",
+            "p.start_ms",
+            "p.end_ms",
+            "p.text",
+            "p.recognised",
+            "p.paragraph",
+            "p.kind",
+            "p.speaker",
+        ],
         "FROM passages p JOIN reports r ON r.id = p.report_id ORDER BY r.report, p.number",
     ),
     (
@@ -598,9 +610,16 @@ impl Store {
     pub fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {
         match &mut self.backend {
             Backend::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind FROM passages WHERE report_id = ?1 ORDER BY number",
-                )?;
+                // An archive of schema 3 opened only to read has no speakers (writing adds the column).
+                let has_speaker: bool = c
+                    .prepare_cached("SELECT count(*) FROM pragma_table_info('passages') WHERE name = 'speaker'")?
+                    .query_row([], |r| r.get::<_, i64>(0))?
+                    > 0;
+                let mut stmt = c.prepare_cached(if has_speaker {
+                    "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind, speaker FROM passages WHERE report_id = ?1 ORDER BY number"
+                } else {
+                    "SELECT id, start_ms, end_ms, text, recognised, paragraph, kind, NULL FROM passages WHERE report_id = ?1 ORDER BY number"
+                })?;
                 let mut out = HashMap::new();
                 for &id in report_ids {
                     let rows: Vec<PassageRow> = stmt
@@ -613,6 +632,7 @@ impl Store {
                                 recognised: p.get(4)?,
                                 paragraph: p.get(5)?,
                                 kind: p.get(6)?,
+                                speaker: p.get(7)?,
                             })
                         })?
                         .collect::<Result<_, _>>()?;
@@ -795,6 +815,16 @@ fn open_sqlite(path: &Path, create: bool) -> Result<Connection, StoreError> {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let work = || -> rusqlite::Result<()> {
                 conn.execute_batch(TABLES)?;
+                let has_speaker: i64 = conn.query_row(
+                    "SELECT count(*) FROM pragma_table_info('passages') WHERE name = 'speaker'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if has_speaker == 0 {
+                    // Schema 1–3: reports indexed before speakers were stored have none until
+                    // indexed again.
+                    conn.execute_batch("ALTER TABLE passages ADD COLUMN speaker TEXT")?;
+                }
                 if (1..3).contains(&version) {
                     refold_reports_index(&conn)?;
                 }
@@ -973,8 +1003,8 @@ fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<()
     let report_id = tx.last_insert_rowid();
     {
         let mut ins_passage = tx.prepare(
-            "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, speaker)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         let mut ins_word = tx.prepare(
             "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -989,6 +1019,7 @@ fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<()
                 p.recognised,
                 p.paragraph.map(|x| x as i64),
                 p.kind,
+                p.speaker,
             ])?;
             let passage_id = tx.last_insert_rowid();
             for (i, w) in p.words.iter().enumerate() {
@@ -1123,6 +1154,8 @@ pub struct StoredPassage<'a> {
     pub recognised: Option<String>,
     pub paragraph: Option<usize>,
     pub kind: Option<&'static str>,
+    /// Who speaks most of it, as the document names them ("Speaker N" when unnamed).
+    pub speaker: Option<String>,
     pub words: Vec<&'a crate::asr::Word>,
 }
 
@@ -1141,7 +1174,10 @@ pub fn passages_of(doc: &Document) -> Vec<StoredPassage<'_>> {
             let text = ws.iter().map(|w| w.text.trim()).collect::<Vec<_>>().join(" ");
             let (start_ms, end_ms) = (ws[0].start_ms, ws[ws.len() - 1].end_ms);
             let recognised = recognised_text(doc, &text, start_ms, end_ms);
-            StoredPassage { start_ms, end_ms, text, recognised, paragraph, kind, words: ws }
+            let speaker = crate::speakers::names::main_speaker(words[s.first..s.end].iter().copied())
+                .and_then(|id| doc.speakers.iter().find(|sp| sp.id == id))
+                .map(|sp| sp.label());
+            StoredPassage { start_ms, end_ms, text, recognised, paragraph, kind, speaker, words: ws }
         })
         .collect()
 }

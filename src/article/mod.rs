@@ -2,6 +2,7 @@
 //! and how a transcript links to them.
 #![forbid(unsafe_code)]
 
+pub mod attribution;
 pub mod html;
 pub mod link;
 pub mod parse;

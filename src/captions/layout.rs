@@ -9,7 +9,7 @@
 
 use super::cue::Cue;
 use super::language::{Grammar, grammar};
-use super::profile::Profile;
+use super::profile::{LabelStyle, Profile};
 use super::rules::{Violation, evaluate, reading_chars};
 use crate::asr::Word;
 use crate::text::ends_sentence;
@@ -210,6 +210,39 @@ fn speech_onset(start: Ms, prev_word: Option<(Ms, Ms)>, speech: &[Span]) -> Ms {
 /// Builds cues from `words` (in `language`) under `profile`; with `speech` (voice activity),
 /// cue starts are placed on speech onsets.
 pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Option<&[Span]>) -> Layout {
+    build_cues_named(words, language, profile, speech, &[])
+}
+
+/// A run of words laid out as lines under `label` (the profile's speaker label for a new
+/// speaker, if any): (cost, lines). DCMP's `(Name)` takes a line of its own; BBC's `NAME:`
+/// opens the first line.
+fn labelled_lines(g: &Grammar, run: &[Word], label: Option<&str>, profile: &Profile) -> Option<(f64, Vec<String>)> {
+    let width = profile.max_chars_per_line;
+    match (label, profile.speaker_labels) {
+        (None, _) | (Some(_), LabelStyle::Dash) => lines(g, run, width, profile.max_lines),
+        (Some(label), LabelStyle::Parentheses) if profile.max_lines >= 2 && label.chars().count() <= width => {
+            let (cost, rest) = lines(g, run, width, profile.max_lines - 1)?;
+            Some((cost, std::iter::once(label.to_string()).chain(rest).collect()))
+        }
+        (Some(label), _) => {
+            let mut with: Vec<Word> = Vec::with_capacity(run.len() + 1);
+            with.push(Word { text: label.to_string(), ..run[0].clone() });
+            with.extend_from_slice(run);
+            lines(g, &with, width, profile.max_lines)
+        }
+    }
+}
+
+/// As [`build_cues`], with the speakers' names (id, name) for the profile's speaker labels; a
+/// speaker without one is "Speaker N". Under a labelling profile every change of speaker starts
+/// a cue, opened by the label.
+pub fn build_cues_named(
+    words: &[Word],
+    language: &str,
+    profile: &Profile,
+    speech: Option<&[Span]>,
+    names: &[(u32, String)],
+) -> Layout {
     let g = grammar(language);
     let words: Vec<Word> = sanitise(words).into_iter().filter(|w| !w.text.trim().is_empty()).collect();
     let n = words.len();
@@ -218,6 +251,18 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
     // Where the speaker changes: before word k, when both words' speakers are known.
     let changes_at = |k: usize| matches!((words[k - 1].speaker, words[k].speaker), (Some(a), Some(b)) if a != b);
     let dash_width = profile.max_chars_per_line.saturating_sub(profile.speaker_dash.chars().count());
+    let labelled = profile.speaker_labels != LabelStyle::Dash;
+    // The label a cue starting at word i opens with: where a new speaker starts.
+    let labels: Vec<Option<String>> = (0..n)
+        .map(|i| {
+            let s = words[i].speaker.filter(|_| labelled)?;
+            if i > 0 && words[i - 1].speaker == Some(s) {
+                return None;
+            }
+            let name = names.iter().find(|(id, _)| *id == s).map_or_else(|| format!("Speaker {s}"), |(_, n)| n.clone());
+            profile.speaker_label(&name)
+        })
+        .collect();
     // The one speaker change inside words[i..j] that a two-speaker cue could hold: `Err` for
     // more than one.
     let change_in = |i: usize, j: usize| -> Result<Option<usize>, ()> {
@@ -262,7 +307,9 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
                 Err(()) => break,
                 // Two speakers: a dashed line each, each on one line.
                 Ok(Some(k)) => {
-                    if profile.max_lines < 2
+                    // A labelling profile gives each speaker a cue of their own.
+                    if labelled
+                        || profile.max_lines < 2
                         || text_len(&words[i..k]) > dash_width
                         || text_len(&words[k..j]) > dash_width
                     {
@@ -270,7 +317,7 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
                     }
                     TWO_SPEAKERS
                 }
-                Ok(None) => match lines(g, run, profile.max_chars_per_line, profile.max_lines) {
+                Ok(None) => match labelled_lines(g, run, labels[i].as_deref(), profile) {
                     Some((c, _)) => c,
                     None if single => NEVER,
                     None => continue,
@@ -306,8 +353,11 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
                 .min(limit)
                 .min(starts[i] + profile.max_duration_ms)
                 .saturating_sub(starts[i]);
-            let cue_chars = chars + profile.max_lines.min(2) - 1;
-            let need = profile.needed_duration_ms(cue_chars, run.len());
+            let cue_chars =
+                chars + profile.max_lines.min(2) - 1 + labels[i].as_ref().map_or(0, |l| l.chars().count() + 1);
+            // A label is read too.
+            let label_words = labels[i].as_ref().map_or(0, |l| l.split_whitespace().count());
+            let need = profile.needed_duration_ms(cue_chars, run.len() + label_words);
             if need > available {
                 // Worse than any break but a prohibited one: a rule would be broken.
                 cost += 300.0 + (need - available) as f64;
@@ -338,9 +388,9 @@ pub fn build_cues(words: &[Word], language: &str, profile: &Profile, speech: Opt
                     (vec![format!("{dash}{}", join(&words[i..k])), format!("{dash}{}", join(&words[k..j]))], spoken)
                 }
                 _ => {
-                    let ls = lines(g, run, profile.max_chars_per_line, profile.max_lines)
+                    let ls = labelled_lines(g, run, labels[i].as_deref(), profile)
                         .map(|(_, l)| l)
-                        .unwrap_or_else(|| vec![join(run)]);
+                        .unwrap_or_else(|| labels[i].iter().cloned().chain(std::iter::once(join(run))).collect());
                     let speakers = run[0].speaker.map(|s| vec![s; ls.len()]).unwrap_or_default();
                     (ls, speakers)
                 }

@@ -9,6 +9,6 @@ pub mod profile;
 pub mod rules;
 
 pub use cue::Cue;
-pub use layout::{Layout, build_cues};
+pub use layout::{Layout, build_cues, build_cues_named};
 pub use profile::Profile;
 pub use rules::{Rule, Violation};

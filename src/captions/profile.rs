@@ -36,6 +36,32 @@ pub struct Profile {
     /// What opens each line of a cue that holds two speakers (Netflix: a hyphen without a
     /// space); `check` flags other forms.
     pub speaker_dash: String,
+    /// How a new speaker is shown besides a new cue: `dash` (Netflix: no label, a dash per line
+    /// when two speak in one cue), `parentheses` (DCMP: `(Name)` on a line of its own at each
+    /// change of speaker), `colon` (BBC in plain text: `NAME: words`).
+    pub speaker_labels: LabelStyle,
+    /// The case of speaker labels: `as-written` (DCMP) or `upper` (BBC).
+    pub label_case: LabelCase,
+    /// Tell speakers apart whenever this profile is used, as `--speakers` does (no built-in
+    /// profile does: it needs the speaker model and costs time).
+    pub speakers: bool,
+}
+
+/// How a change of speaker is marked in the cue text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelStyle {
+    Dash,
+    Parentheses,
+    Colon,
+}
+
+/// The case speaker labels are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelCase {
+    AsWritten,
+    Upper,
 }
 
 impl Default for Profile {
@@ -61,6 +87,34 @@ impl Profile {
             max_linger_ms: 500,
             pause_ms: 700,
             speaker_dash: "-".into(),
+            speaker_labels: LabelStyle::Dash,
+            label_case: LabelCase::AsWritten,
+            speakers: false,
+        }
+    }
+
+    /// The DCMP Captioning Key (US educational and broadcast captioning): 32 characters per
+    /// line, at most 160 words a minute for adult viewers, and the speaker's name in
+    /// parentheses on a line of its own when the speaker changes.
+    pub fn dcmp() -> Self {
+        Self {
+            name: "dcmp".into(),
+            max_chars_per_line: 32,
+            max_lines: 2,
+            max_chars_per_second: None,
+            max_words_per_minute: Some(160.0),
+            min_duration_ms: 1000,
+            min_ms_per_word: None,
+            max_duration_ms: 7000,
+            fps: 29.97,
+            min_gap_frames: 2,
+            chain_gap_frames: 12,
+            max_linger_ms: 500,
+            pause_ms: 700,
+            speaker_dash: "-".into(),
+            speaker_labels: LabelStyle::Parentheses,
+            label_case: LabelCase::AsWritten,
+            speakers: false,
         }
     }
 
@@ -79,8 +133,12 @@ impl Profile {
             chain_gap_frames: 12,
             max_linger_ms: 500,
             pause_ms: 700,
-            // The BBC marks speakers by colour where it can; in plain text, a dash as Netflix.
+            // The BBC marks speakers by colour where it can; in plain text, a dash as Netflix
+            // between two speakers of one subtitle, and a capitalised label for a new speaker.
             speaker_dash: "-".into(),
+            speaker_labels: LabelStyle::Colon,
+            label_case: LabelCase::Upper,
+            speakers: false,
         }
     }
 
@@ -89,6 +147,7 @@ impl Profile {
         match name.to_ascii_lowercase().as_str() {
             "netflix" => Some(Self::netflix()),
             "bbc" => Some(Self::bbc()),
+            "dcmp" => Some(Self::dcmp()),
             _ => None,
         }
     }
@@ -107,6 +166,19 @@ impl Profile {
             }
         }
         merged.try_into().map_err(|e: toml::de::Error| e.message().to_string())
+    }
+
+    /// The label that introduces `name` in a cue, or `None` for the dash style.
+    pub fn speaker_label(&self, name: &str) -> Option<String> {
+        let name = match self.label_case {
+            LabelCase::AsWritten => name.to_string(),
+            LabelCase::Upper => name.to_uppercase(),
+        };
+        match self.speaker_labels {
+            LabelStyle::Dash => None,
+            LabelStyle::Parentheses => Some(format!("({name})")),
+            LabelStyle::Colon => Some(format!("{name}:")),
+        }
     }
 
     pub fn frame_ms(&self) -> f64 {

@@ -25,6 +25,9 @@ pub enum Rule {
     /// Two speakers in one cue not written as the profile's dash style: a line each, each
     /// opened by the dash (Netflix: a hyphen without a space).
     SpeakerDash,
+    /// A speaker label not written as the profile's labels are: DCMP's `(Name)` on a line of its
+    /// own, BBC's `NAME:` opening the line, in the profile's case.
+    SpeakerLabel,
     // Problems of the file rather than of timing or layout, found by the subtitle readers.
     Numbering,
     Timestamp,
@@ -46,6 +49,7 @@ impl Rule {
             Rule::Order => "order",
             Rule::Empty => "empty",
             Rule::SpeakerDash => "speaker-dash",
+            Rule::SpeakerLabel => "speaker-label",
             Rule::Numbering => "numbering",
             Rule::Timestamp => "timestamp",
             Rule::Syntax => "syntax",
@@ -89,6 +93,93 @@ fn dash_problem(c: &Cue, dash: &str) -> Option<String> {
     }
     let wrong = found.iter().flatten().find(|d| d.as_str() != dash)?;
     Some(format!("speaker dash \"{wrong}\" (the profile's is \"{dash}\")"))
+}
+
+/// Longest speaker label recognised, in characters.
+const MAX_LABEL_CHARS: usize = 40;
+
+/// A name-like label: one to four words, each opening with a capital or a digit ("Speaker 2"),
+/// letters, digits and name punctuation only.
+fn name_like(text: &str) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    !words.is_empty()
+        && words.len() <= 4
+        && text.chars().count() <= MAX_LABEL_CHARS
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                && w.chars().all(|c| c.is_alphanumeric() || "-.'’#".contains(c))
+        })
+}
+
+/// The speaker labels of a line: `(Name)` anywhere in it as (its text, alone on the line), and
+/// a `Name:` opening it.
+fn labels_in(line: &str) -> (Vec<(String, bool)>, Option<String>) {
+    let l = line.trim();
+    let mut paren = Vec::new();
+    let mut rest = l;
+    while let Some(open) = rest.find('(') {
+        let Some(close) = rest[open..].find(')') else { break };
+        let inner = &rest[open + 1..open + close];
+        if name_like(inner) {
+            paren.push((inner.to_string(), l == &rest[open..open + close + 1]));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    // A colon that ends a word ("10:30" is a time).
+    let colon = l
+        .find(':')
+        .filter(|&at| l[at + 1..].chars().next().is_none_or(char::is_whitespace))
+        .map(|at| &l[..at])
+        .filter(|h| name_like(h) && h.chars().any(char::is_alphabetic));
+    (paren, colon.map(String::from))
+}
+
+/// How a cue's speaker labels differ from the profile's, if they do. A profile that marks
+/// speakers by dashes alone is not checked for labels (Netflix's off-screen labels are free).
+fn label_problem(c: &Cue, profile: &Profile) -> Option<String> {
+    use super::profile::{LabelCase, LabelStyle};
+    let style = profile.speaker_labels;
+    if style == LabelStyle::Dash {
+        return None;
+    }
+    let case_ok = |name: &str| profile.label_case == LabelCase::AsWritten || name == name.to_uppercase();
+    for (k, line) in c.lines.iter().enumerate() {
+        let (paren, colon) = labels_in(line);
+        match style {
+            LabelStyle::Parentheses => {
+                if let Some(name) = colon.filter(|n| n == &n.to_uppercase()) {
+                    return Some(format!(
+                        "line {}: label \"{name}:\" (the profile's are \"(Name)\" on a line of their own)",
+                        k + 1
+                    ));
+                }
+                for (name, alone) in paren {
+                    if !alone {
+                        return Some(format!(
+                            "line {}: label \"({name})\" shares its line (it takes a line of its own)",
+                            k + 1
+                        ));
+                    }
+                    if !case_ok(&name) {
+                        return Some(format!("line {}: label \"({name})\" is not in upper case", k + 1));
+                    }
+                }
+            }
+            LabelStyle::Colon => {
+                if let Some((name, _)) = paren.into_iter().find(|(_, alone)| *alone) {
+                    return Some(format!(
+                        "line {}: label \"({name})\" (the profile's open the line: \"NAME:\")",
+                        k + 1
+                    ));
+                }
+                if let Some(name) = colon.filter(|n| !case_ok(n)) {
+                    return Some(format!("line {}: label \"{name}:\" is not in upper case", k + 1));
+                }
+            }
+            LabelStyle::Dash => {}
+        }
+    }
+    None
 }
 
 /// Visible characters of a line: markup tags (`<i>`, `</b>`, `<c.yellow>`, `{\an8}`) do not
@@ -166,6 +257,9 @@ pub fn evaluate(cues: &[Cue], profile: &Profile) -> Vec<Violation> {
         if let Some(detail) = dash_problem(c, &profile.speaker_dash) {
             push(i, c, Rule::SpeakerDash, detail);
         }
+        if let Some(detail) = label_problem(c, profile) {
+            push(i, c, Rule::SpeakerLabel, detail);
+        }
         if c.end_ms <= c.start_ms {
             push(i, c, Rule::Timestamp, format!("ends at {} before it starts", clock(c.end_ms, '.')));
             continue;
@@ -238,6 +332,7 @@ mod visible_tests {
 #[cfg(test)]
 mod dash_tests {
     use super::*;
+    use crate::asr::Word;
 
     #[test]
     fn speaker_dashes_follow_the_profile() {
@@ -253,5 +348,68 @@ mod dash_tests {
         assert!(rules(cue(&["-30 degrees at night,", "and colder."])).is_empty(), "a number is not a speaker");
         assert_eq!(rules(cue(&["- Are they alive?", "- Yes."])), vec![Rule::SpeakerDash]);
         assert_eq!(rules(cue(&["-Are they", "alive?"])), vec![Rule::SpeakerDash]);
+    }
+
+    #[test]
+    fn speaker_labels_follow_the_profile() {
+        let cue = |lines: &[&str]| Cue {
+            start_ms: 0,
+            end_ms: 3000,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            speakers: vec![],
+        };
+        let check = |p: &Profile, lines: &[&str]| {
+            evaluate(&[cue(lines)], p)
+                .into_iter()
+                .filter(|v| v.rule == Rule::SpeakerLabel)
+                .map(|v| v.detail)
+                .collect::<Vec<_>>()
+        };
+        let dcmp = Profile::dcmp();
+        assert!(check(&dcmp, &["(Rustam Muradov)", "There are positive signs."]).is_empty());
+        assert!(check(&dcmp, &["(Speaker 2)", "We need them back."]).is_empty());
+        assert!(check(&dcmp, &["The talks (in Moscow) went on."]).is_empty(), "not a name-like label alone");
+        assert_eq!(check(&dcmp, &["(Rustam Muradov) There are", "positive signs."]).len(), 1);
+        assert_eq!(check(&dcmp, &["MURADOV: There are", "positive signs."]).len(), 1);
+        let bbc = Profile::bbc();
+        assert!(check(&bbc, &["RUSTAM MURADOV: There are", "positive signs."]).is_empty());
+        assert!(check(&bbc, &["SPEAKER 2: We need them back."]).is_empty());
+        assert!(check(&bbc, &["At 10:30 the talks began."]).is_empty(), "a time is no label");
+        assert_eq!(check(&bbc, &["Rustam Muradov: There are", "positive signs."]).len(), 1, "upper case");
+        assert_eq!(check(&bbc, &["(RUSTAM MURADOV)", "There are positive signs."]).len(), 1);
+        // Netflix marks speakers by dashes and leaves labels alone.
+        assert!(check(&Profile::netflix(), &["(Rustam Muradov) There are", "positive signs."]).is_empty());
+        // Built cues carry the labels of their profile.
+        let w = |text: &str, t: u64, s: u32| Word {
+            text: text.into(),
+            start_ms: t,
+            end_ms: t + 400,
+            probability: 0.9,
+            speaker: Some(s),
+        };
+        let words = vec![
+            w("There", 0, 2),
+            w("are", 450, 2),
+            w("positive", 900, 2),
+            w("signs.", 1350, 2),
+            w("We", 4000, 1),
+            w("need", 4450, 1),
+            w("them", 4900, 1),
+            w("back.", 5350, 1),
+        ];
+        let names = [(2, "Rustam Muradov".to_string()), (1, "Speaker 1".to_string())];
+        for p in [Profile::dcmp(), Profile::bbc()] {
+            let layout = crate::captions::build_cues_named(&words, "en", &p, None, &names);
+            assert!(layout.violations.is_empty(), "{}: {:?}", p.name, layout.violations);
+            let texts: Vec<String> = layout.cues.iter().map(|c| c.text()).collect();
+            let want = if p.name == "dcmp" {
+                ["(Rustam Muradov)\nThere are positive signs.", "(Speaker 1)\nWe need them back."]
+            } else {
+                // 41 characters do not fit the BBC's 37: the label keeps the first line.
+                ["RUSTAM MURADOV:\nThere are positive signs.", "SPEAKER 1: We need them back."]
+            };
+            assert_eq!(texts, want, "{}", p.name);
+            assert!(layout.cues.iter().all(|c| c.speakers.len() == c.lines.len()));
+        }
     }
 }

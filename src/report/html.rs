@@ -9,7 +9,9 @@ use base64::Engine;
 
 use crate::article::BlockKind;
 use crate::article::link::LinkKind;
+use crate::asr::Word;
 use crate::formats::json::Document;
+use crate::speakers::names::main_speaker;
 use crate::time::{clock, short_clock};
 
 /// Escapes text for HTML element content and attribute values.
@@ -61,6 +63,7 @@ h2 { font-size: 1.1rem; margin: .5rem 0; }
 button.seek { font: inherit; font-size: .85rem; font-variant-numeric: tabular-nums; color: var(--accent); background: none; border: 1px solid #8886; border-radius: 4px; cursor: pointer; padding: 0 .35rem; margin-right: .3rem; }
 button.seek:hover, button.seek:focus { background: #0b6bcb22; }
 mark { background: #facc15aa; color: inherit; }
+.who { font-size: .85rem; font-weight: 600; margin-right: .4rem; } a.who { color: var(--accent); }
 table { border-collapse: collapse; font-size: .9rem; } td, th { padding: .2rem .5rem; border-bottom: 1px solid #8884; text-align: left; }
 #corrections { grid-column: 1 / -1; }
 @media (max-width: 800px) { main, #player { grid-template-columns: 1fr; } #player { position: static; } }
@@ -139,6 +142,20 @@ pub fn content_security_policy() -> String {
     )
 }
 
+/// Who speaks, for a passage: the name (a link to the paragraph that gave it, when the article
+/// did) or "Speaker N".
+fn speaker_label(doc: &Document, id: u32) -> String {
+    let Some(s) = doc.speakers.iter().find(|s| s.id == id) else { return String::new() };
+    match s.name_source.as_ref().filter(|n| n.kind == "article").and_then(|n| n.paragraph.map(|p| (p, n))) {
+        Some((n, src)) => format!(
+            r##"<a class="who" href="#p{n}" title="named by ¶{n} ({})">{}</a>"##,
+            escape(src.pattern.as_deref().unwrap_or("")),
+            escape(&s.label())
+        ),
+        None => format!(r#"<span class="who">{}</span>"#, escape(&s.label())),
+    }
+}
+
 /// Writes the page. `video` is the video's path relative to the page; `vtt` the WebVTT text of
 /// its subtitles (embedded, so the page works when opened from disk).
 pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document, video: &str, vtt: &str) -> io::Result<()> {
@@ -155,14 +172,23 @@ pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document, video: &str, vtt: &st
     writeln!(w, "<header><h1>{}</h1>", escape(title))?;
     writeln!(
         w,
-        r#"<p class="meta">{} · {} · model {} · {} cues · {} corrections · made by vidscribe {}</p></header>"#,
+        r#"<p class="meta">{} · {} · model {} · {} cues · {} corrections · made by vidscribe {}</p>{}"#,
         escape(&doc.input.path),
         clock(doc.input.audio.duration_ms, '.'),
         escape(&doc.model.name),
         cues,
         doc.corrections.len(),
-        escape(&doc.tool.version)
+        escape(&doc.tool.version),
+        if doc.speakers.is_empty() { "</header>" } else { "" }
     )?;
+    if !doc.speakers.is_empty() {
+        let list: Vec<String> = doc
+            .speakers
+            .iter()
+            .map(|s| format!("{} ({})", speaker_label(doc, s.id), short_clock(s.speech_ms)))
+            .collect();
+        writeln!(w, r#"<p class="meta" id="speakers">Speakers: {}</p></header>"#, list.join(", "))?;
+    }
     writeln!(w, "<main>\n<section id=\"player\">")?;
     let track = base64::engine::general_purpose::STANDARD.encode(vtt.as_bytes());
     writeln!(
@@ -212,6 +238,7 @@ pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document, video: &str, vtt: &st
     writeln!(w, "<section id=\"transcript\"><h2>Transcript</h2>")?;
     match links {
         Some(l) => {
+            let words: Vec<Word> = doc.transcript.words().cloned().collect();
             for (i, p) in l.passages.iter().enumerate() {
                 let link = match (p.paragraph, p.kind) {
                     (Some(n), kind) if kind != LinkKind::None => format!(
@@ -221,9 +248,12 @@ pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document, video: &str, vtt: &st
                     ),
                     _ => r#" <span class="kind none">not in the article</span>"#.to_string(),
                 };
+                let who = main_speaker(&words[p.words.first.min(words.len())..p.words.end.min(words.len())])
+                    .map(|id| speaker_label(doc, id))
+                    .unwrap_or_default();
                 writeln!(
                     w,
-                    r#"<p class="passage {}" id="s{i}" data-start="{}" data-end="{}">{}<span class="text">{}</span>{link}</p>"#,
+                    r#"<p class="passage {}" id="s{i}" data-start="{}" data-end="{}">{}{who}<span class="text">{}</span>{link}</p>"#,
                     p.kind.name(),
                     p.start_ms,
                     p.end_ms,
@@ -234,9 +264,10 @@ pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document, video: &str, vtt: &st
         }
         None => {
             for (i, s) in doc.transcript.segments.iter().enumerate() {
+                let who = s.speaker.map(|id| speaker_label(doc, id)).unwrap_or_default();
                 writeln!(
                     w,
-                    r#"<p class="passage none" id="s{i}" data-start="{}" data-end="{}">{}<span class="text">{}</span></p>"#,
+                    r#"<p class="passage none" id="s{i}" data-start="{}" data-end="{}">{}{who}<span class="text">{}</span></p>"#,
                     s.start_ms,
                     s.end_ms,
                     seek_button(s.start_ms),

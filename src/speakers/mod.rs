@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod fbank;
 mod gemm;
 pub mod model;
+pub mod names;
 
 use std::time::{Duration, Instant};
 
@@ -261,7 +262,8 @@ pub struct Turn {
 pub struct NameSource {
     /// `article` (an attribution in the article) or `editor` (`--speaker-names`).
     pub kind: String,
-    /// The article paragraph (0-based) that names the speaker, and the pattern that matched.
+    /// The article's block number (1-based, as passages give it) whose attribution names the
+    /// speaker, and the pattern that matched (`said X`, `X said`, `according to X`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paragraph: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

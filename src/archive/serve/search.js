@@ -14,7 +14,7 @@ const el = (tag, cls, text) => {
 };
 async function search(push) {
   const params = new URLSearchParams();
-  for (const k of ["q", "since", "until", "source", "language"]) {
+  for (const k of ["q", "since", "until", "source", "language", "speaker"]) {
     const v = $(k).value.trim();
     if (v) params.set(k, v);
   }
@@ -42,6 +42,7 @@ async function search(push) {
     meta.append(el("span", "time", clock(h.start_ms)), [h.date, h.source].filter(Boolean).join(" · "));
     a.append(meta);
     const snip = el("div", "snippet");
+    if (h.speaker) snip.append(el("span", "speaker", h.speaker + ": "));
     for (const p of h.snippet) snip.append(p.mark ? el("mark", null, p.text) : document.createTextNode(p.text));
     a.append(snip);
     if (h.paragraph_text) a.append(el("div", "paragraph", "¶" + h.paragraph + " " + h.paragraph_text));
@@ -51,5 +52,5 @@ async function search(push) {
 }
 $("form").addEventListener("submit", (e) => { e.preventDefault(); search(true); });
 const start = new URLSearchParams(location.search);
-for (const k of ["q", "since", "until", "source", "language"]) if (start.get(k)) $(k).value = start.get(k);
+for (const k of ["q", "since", "until", "source", "language", "speaker"]) if (start.get(k)) $(k).value = start.get(k);
 if (start.get("q")) search(false);

@@ -151,8 +151,16 @@ impl Site {
             Some(Ok(n)) if (1..=search::MAX_LIMIT).contains(&n) => n,
             Some(_) => return error(StatusCode::BAD_REQUEST, "limit takes a number from 1 to 1000"),
         };
-        let filters =
-            Filters { since: get("since"), until: get("until"), source: get("source"), language: get("language") };
+        if get("speaker").is_some_and(|s| s.chars().count() > 200) {
+            return error(StatusCode::BAD_REQUEST, "speaker takes a name of at most 200 characters");
+        }
+        let filters = Filters {
+            since: get("since"),
+            until: get("until"),
+            source: get("source"),
+            language: get("language"),
+            speaker: get("speaker"),
+        };
         let (mut store, generation) = match self.pool.take() {
             Ok(s) => s,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &crate::job::one_line(&e)),
