@@ -18,6 +18,8 @@
 #               server of its own: search latency over HTTP, then 50 concurrent clients for 30 s
 #               (scripts/serve-load.py), then 500 idle and half-open connections held while one
 #               client searches (latency beside them, server memory, alive afterwards)
+#   --speakers  --speakers: diarization error on a real meeting and on two real readers against
+#               their known turns, then its cost (wall time, embedding, peak memory, per hour)
 #   --quick     --pipeline and the defaults half of --peer (a few minutes)
 # Run it on an idle machine (not while a build runs). Arguments after the sections are passed to
 # vidscribe in --pipeline, e.g. --beam 5 or -m models/ggml-base.bin.
@@ -26,13 +28,13 @@ cd "$(dirname "$0")/.."
 sections=()
 while [[ ${1:-} == --* ]]; do
   case "$1" in
-    --pipeline | --article | --peer | --long | --load | --archive | --serve) sections+=("${1#--}") ;;
+    --pipeline | --article | --peer | --long | --load | --archive | --serve | --speakers) sections+=("${1#--}") ;;
     --quick) sections+=(pipeline peer-defaults) ;;
     *) break ;;
   esac
   shift
 done
-((${#sections[@]})) || sections=(pipeline article peer long load archive serve)
+((${#sections[@]})) || sections=(pipeline article peer long load archive serve speakers)
 wanted() { [[ " ${sections[*]} " == *" $1 "* ]]; }
 scripts/setup.sh bench
 scripts/fetch-model.sh tiny.en >/dev/null
@@ -411,4 +413,61 @@ if wanted serve; then
     "$(runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version 2>/dev/null | awk '{print $3}')" \
     "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
   serve_bench PostgreSQL --db "$url" "$out/archive"
+fi
+
+# Speakers: diarization error against known turns on real voices (a real meeting with its
+# reference, and a clip of two readers made here with sox), then what --speakers costs: wall
+# time, the time spent embedding, peak memory, with and without, median of 3 runs.
+speakers_row() { # label input
+  local label=$1 input=$2 r walls=() spk=() rss=()
+  for r in 1 2 3; do
+    for mode in off on; do
+      local extra=()
+      [[ $mode == on ]] && extra=(--speakers)
+      /usr/bin/time -f "%e %M" -o "$out/time" "$bin" transcribe "$input" -o "$out/spk-cost" -f json -q --stats \
+        "${extra[@]}" 2> "$out/stats"
+      read -r wall kb < "$out/time"
+      echo "$mode $wall $kb $(grep -o 'speakers_ms=[0-9]*' "$out/stats" | cut -d= -f2)" >> "$out/cost-$label"
+    done
+  done
+  local audio
+  local stem
+  stem=$(basename "${input%.*}")
+  audio=$(grep -o '"duration_ms": [0-9]*' "$out/spk-cost/$stem.json" | head -1 | awk '{print $2/1000}')
+  col() { awk -v m="$1" -v c="$2" '$1 == m {print $c}' "$out/cost-$label" | median; }
+  local off on emb kb_off kb_on
+  off=$(col off 2) on=$(col on 2) emb=$(col on 4) kb_off=$(col off 3) kb_on=$(col on 3)
+  awk -v label="$label" -v audio="$audio" -v off="$off" -v on="$on" -v emb="$emb" -v a="$kb_off" -v b="$kb_on" 'BEGIN {
+    printf "%-28s %7.0f s %8.2f s %8.2f s %+6.1f %% %8.2f s %5.0f → %4.0f MB %9.0f s\n", label, audio, off, on,
+      (on - off) / off * 100, emb / 1000, a / 1024, b / 1024, emb / 1000 / audio * 3600 }'
+}
+if wanted speakers; then
+  scripts/fetch-model.sh campplus >/dev/null
+  echo
+  echo "Speakers (--speakers): diarization error against known turns"
+  mkdir -p "$out/spk"
+  # LibriSpeech reader 0–14 s, JFK, the reader 14–28 s, half a second of silence between.
+  ls=tests/data/speech/en_ls_32-21631.flac jfk=tests/data/speech/en_jfk.flac
+  sox "$ls" -r 16000 -c 1 "$out/spk/a.wav" trim 0 14
+  sox "$jfk" -r 16000 -c 1 "$out/spk/b.wav"
+  sox "$ls" -r 16000 -c 1 "$out/spk/c.wav" trim 14 14
+  sox -n -r 16000 -c 1 "$out/spk/gap.wav" trim 0 0.5
+  sox "$out/spk/a.wav" "$out/spk/gap.wav" "$out/spk/b.wav" "$out/spk/gap.wav" "$out/spk/c.wav" "$out/spk/ls-jfk-ls.wav"
+  jd=$(soxi -D "$out/spk/b.wav")
+  awk -v j="$jd" 'BEGIN {
+    printf "SPEAKER ls-jfk-ls 1 0.000 14.000 <NA> <NA> ls <NA> <NA>\n"
+    printf "SPEAKER ls-jfk-ls 1 14.500 %.3f <NA> <NA> jfk <NA> <NA>\n", j
+    printf "SPEAKER ls-jfk-ls 1 %.3f 14.000 <NA> <NA> ls <NA> <NA>\n", 15 + j }' > "$out/spk/ls-jfk-ls.rttm"
+  for clip in tests/data/speakers/ami-sample "$out/spk/ls-jfk-ls"; do
+    input=$clip.flac
+    [[ -f $input ]] || input=$clip.wav
+    "$bin" transcribe "$input" -o "$out/spk/out" -f json -q --speakers
+    printf '%-28s ' "$(basename "$clip")"
+    "$bin" score "$clip.rttm" "$out/spk/out/$(basename "$clip").json"
+  done
+  echo
+  echo "What --speakers costs (median of 3; embedding time per hour of audio extrapolated):"
+  printf '%-28s %9s %10s %10s %8s %10s %15s %11s\n' input audio without with cost embedding "peak memory" "embed/hour"
+  speakers_row "LibriSpeech reading" tests/data/speech/en_ls_32-21631.flac
+  speakers_row "sample report (MP4)" samples/report.mp4
 fi
