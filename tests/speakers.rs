@@ -419,11 +419,20 @@ fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
     assert!(page.contains(r##"<a class="who" href="#p4" title="named by ¶4 (said X)">John F. Kennedy</a>"##), "{page}");
     assert!(page.contains(&format!(r#"<span class="who">Speaker {reader}</span>"#)), "{page}");
     assert!(page.contains("Speakers: "), "{page}");
+    // In Chromium: every passage shows a speaker, Kennedy's name leads to paragraph 4.
+    let seen = browser_check(&out.join("reading-and-speech.html"), "", "1");
+    assert_eq!(seen["page_errors"], serde_json::json!([]), "{seen:#}");
+    let shown = seen["passage_speakers"].as_array().unwrap();
+    assert!(!shown.is_empty() && shown.iter().all(|s| s["text"].is_string()), "{seen:#}");
+    assert!(shown.iter().any(|s| s["text"] == "John F. Kennedy" && s["href"] == "#p4"), "{seen:#}");
+    assert!(shown.iter().any(|s| s["text"] == format!("Speaker {reader}") && s["href"].is_null()), "{seen:#}");
+    assert_eq!(seen["speaker_link"], serde_json::json!({"hash": "#p4", "target": "4"}), "{seen:#}");
 
     // A profile can turn speakers on (no --speakers) and label them DCMP's way; `check` finds
-    // those labels as the profile writes them.
+    // those labels as the profile writes them. (DCMP names a speaker only once introduced, and
+    // no one says "Kennedy" here: this profile names at once.)
     let profile = dir.path().join("dcmp-speakers.toml");
-    std::fs::write(&profile, "base = \"dcmp\"\nspeakers = true\n").unwrap();
+    std::fs::write(&profile, "base = \"dcmp\"\nspeakers = true\nname_after_introduction = false\n").unwrap();
     let dcmp = dir.path().join("dcmp");
     let run = bin()
         .arg("transcribe")
@@ -479,4 +488,25 @@ fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
     assert!(search("crow", Some("Kennedy")).is_empty());
     // A word that is in no name is no speaker, and a part of a word is not a word.
     assert!(search("country", Some("Kenn")).is_empty());
+
+    // The serve page's API filters the same way.
+    let server = serve(&[archive.as_os_str()]);
+    let api = |query: &str| -> (String, Vec<serde_json::Value>) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+        write!(s, "GET /api/search?{query} HTTP/1.0\r\nHost: {}\r\n\r\n", server.addr).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&all[..at]).into_owned();
+        (head, serde_json::from_slice(&all[at + 4..]).unwrap_or_default())
+    };
+    let (head, hits) = api("q=country&speaker=kennedy");
+    assert!(head.contains(" 200 "), "{head}");
+    assert_eq!(hits.len(), country.len());
+    assert!(hits.iter().all(|h| h["speaker"] == "John F. Kennedy"), "{hits:?}");
+    let (_, none) = api(&format!("q=country&speaker=Speaker+{reader}"));
+    assert!(none.is_empty(), "{none:?}");
+    let (head, _) = api(&format!("q=country&speaker={}", "x".repeat(201)));
+    assert!(head.contains(" 400 "), "a speaker filter over 200 characters is refused: {head}");
 }

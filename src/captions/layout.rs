@@ -253,13 +253,27 @@ pub fn build_cues_named(
     let dash_width = profile.max_chars_per_line.saturating_sub(profile.speaker_dash.chars().count());
     let labelled = profile.speaker_labels != LabelStyle::Dash;
     // The label a cue starting at word i opens with: where a new speaker starts.
+    // Where each speaker's name is first said (a word of it, of three letters or more), for
+    // profiles that name a speaker only once introduced.
+    let introduced = |name: &str| -> usize {
+        let said = |w: &str| crate::text::bare(w).to_lowercase();
+        let parts: Vec<String> = name.split_whitespace().map(said).filter(|p| p.chars().count() >= 3).collect();
+        words.iter().position(|w| parts.contains(&said(&w.text))).unwrap_or(usize::MAX)
+    };
+    let named: Vec<(u32, String, usize)> = names
+        .iter()
+        .map(|(id, n)| (*id, n.clone(), if profile.name_after_introduction { introduced(n) } else { 0 }))
+        .collect();
     let labels: Vec<Option<String>> = (0..n)
         .map(|i| {
             let s = words[i].speaker.filter(|_| labelled)?;
             if i > 0 && words[i - 1].speaker == Some(s) {
                 return None;
             }
-            let name = names.iter().find(|(id, _)| *id == s).map_or_else(|| format!("Speaker {s}"), |(_, n)| n.clone());
+            let name = match named.iter().find(|(id, ..)| *id == s) {
+                Some((_, name, from)) if i >= *from => name.clone(),
+                _ => format!("Speaker {s}"),
+            };
             profile.speaker_label(&name)
         })
         .collect();

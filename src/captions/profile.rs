@@ -42,6 +42,9 @@ pub struct Profile {
     pub speaker_labels: LabelStyle,
     /// The case of speaker labels: `as-written` (DCMP) or `upper` (BBC).
     pub label_case: LabelCase,
+    /// A label names a speaker only once their name has been said (DCMP: never name a speaker
+    /// before they are introduced); before, it is "Speaker N".
+    pub name_after_introduction: bool,
     /// Tell speakers apart whenever this profile is used, as `--speakers` does (no built-in
     /// profile does: it needs the speaker model and costs time).
     pub speakers: bool,
@@ -89,6 +92,7 @@ impl Profile {
             speaker_dash: "-".into(),
             speaker_labels: LabelStyle::Dash,
             label_case: LabelCase::AsWritten,
+            name_after_introduction: false,
             speakers: false,
         }
     }
@@ -114,6 +118,7 @@ impl Profile {
             speaker_dash: "-".into(),
             speaker_labels: LabelStyle::Parentheses,
             label_case: LabelCase::AsWritten,
+            name_after_introduction: true,
             speakers: false,
         }
     }
@@ -138,6 +143,7 @@ impl Profile {
             speaker_dash: "-".into(),
             speaker_labels: LabelStyle::Colon,
             label_case: LabelCase::Upper,
+            name_after_introduction: false,
             speakers: false,
         }
     }

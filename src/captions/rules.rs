@@ -398,7 +398,16 @@ mod dash_tests {
             w("back.", 5350, 1),
         ];
         let names = [(2, "Rustam Muradov".to_string()), (1, "Speaker 1".to_string())];
-        for p in [Profile::dcmp(), Profile::bbc()] {
+        // DCMP names a speaker only once introduced: here the name is never said.
+        let layout = crate::captions::build_cues_named(&words, "en", &Profile::dcmp(), None, &names);
+        assert_eq!(layout.cues[0].lines[0], "(Speaker 2)");
+        let mut intro = vec![w("Muradov", 0, 1), w("speaks.", 450, 1)];
+        intro.extend(words.iter().map(|x| Word { start_ms: x.start_ms + 3000, end_ms: x.end_ms + 3000, ..x.clone() }));
+        let layout = crate::captions::build_cues_named(&intro, "en", &Profile::dcmp(), None, &names);
+        let firsts: Vec<&str> = layout.cues.iter().map(|c| c.lines[0].as_str()).collect();
+        assert_eq!(firsts, ["(Speaker 1)", "(Rustam Muradov)", "(Speaker 1)"], "named once the narrator said the name");
+        let dcmp_named = Profile { name_after_introduction: false, ..Profile::dcmp() };
+        for p in [dcmp_named, Profile::bbc()] {
             let layout = crate::captions::build_cues_named(&words, "en", &p, None, &names);
             assert!(layout.violations.is_empty(), "{}: {:?}", p.name, layout.violations);
             let texts: Vec<String> = layout.cues.iter().map(|c| c.text()).collect();

@@ -81,6 +81,19 @@ try {
     const seek = await seekTo(blocks.nth(i).locator('button.seek').first());
     result.paragraph_seeks.push({ paragraph: id, ...seek });
   }
+  // Who speaks each passage, and where a name that the article gave leads.
+  result.passage_speakers = await page.$$eval('.passage', (ps) => ps.map((p) => {
+    const w = p.querySelector('.who');
+    return w ? { text: w.textContent, href: w.getAttribute('href') } : null;
+  }));
+  const named = page.locator('.passage a.who').first();
+  if (await named.count()) {
+    await named.click();
+    result.speaker_link = await page.evaluate(() => ({
+      hash: location.hash,
+      target: location.hash ? document.querySelector(location.hash)?.querySelector('.num')?.textContent ?? null : null,
+    }));
+  }
   result.passages = await page.locator('.passage').count();
   result.linked_passages = await page.locator('.passage a.kind').count();
 
