@@ -67,31 +67,7 @@ pub enum Command {
     Search(SearchArgs),
     /// Serve an archive to a browser: a search page, the hits as JSON (/api/search?q=…) and the
     /// reports' pages and media (with range requests). Prints `listening on http://ADDR:PORT/`.
-    Serve {
-        /// The archive folder (or a postgres:// URL; with --db, the folder of its reports).
-        #[arg(required_unless_present = "db")]
-        archive: Option<PathBuf>,
-        /// A PostgreSQL archive (postgres://user@host/db); the reports' folder is ARCHIVE, else
-        /// the one the first batch or index recorded.
-        #[arg(long, value_name = "URL")]
-        db: Option<String>,
-        /// Port (0 picks a free one).
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-        /// Address to listen on (loopback by default; 0.0.0.0 shares it on the network).
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: String,
-        /// A name the server is reached by (archive.newsroom.example), besides its address:
-        /// requests naming any other host are refused (DNS rebinding). Repeatable.
-        #[arg(long = "host", value_name = "NAME")]
-        hosts: Vec<String>,
-        /// Connections served at once (more are answered 503); lowered to fit the open-file limit.
-        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        max_connections: u32,
-        /// Seconds a connection may stay silent (no request, nothing read or sent) before it is closed.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
-        idle_timeout: u32,
-    },
+    Serve(ServeArgs),
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -313,6 +289,34 @@ fn speaker_filter(s: &str) -> Result<String, String> {
         return Err("a name of 1 to 200 characters".into());
     }
     Ok(s.to_string())
+}
+
+/// `vidscribe serve`: where the archive is, and how the server listens.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The archive folder (or a postgres:// URL; with --db, the folder of its reports).
+    #[arg(required_unless_present = "db")]
+    pub archive: Option<PathBuf>,
+    /// A PostgreSQL archive (postgres://user@host/db); the reports' folder is ARCHIVE, else
+    /// the one the first batch or index recorded.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on (loopback by default; 0.0.0.0 shares it on the network).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// A name the server is reached by (archive.newsroom.example), besides its address:
+    /// requests naming any other host are refused (DNS rebinding). Repeatable.
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Connections served at once (more are answered 503); lowered to fit the open-file limit.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections: u32,
+    /// Seconds a connection may stay silent (no request, nothing read or sent) before it is closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub idle_timeout: u32,
 }
 
 /// A day of the calendar as YYYY-MM-DD (a usage error otherwise).
