@@ -32,7 +32,7 @@ fn batch(inputs: &[&Path], archive: &Path) -> Output {
 }
 
 fn search_json(archive: &Path, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
-    let out = bin().arg("search").arg(archive).arg(query).arg("--json").args(extra).output().unwrap();
+    let out = bin().arg("search").arg(archive).arg(query).args(["--json", "--flat"]).args(extra).output().unwrap();
     assert!(out.status.success(), "search {query:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -262,7 +262,7 @@ fn search_finds_quotes_at_their_true_time_and_names_by_sound() {
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", String::from_utf8_lossy(&out.stderr));
     }
     // A query may begin with an exclusion, without `--`.
-    let out = bin().arg("search").arg(&archive).args(["-Baku prisoners", "--json"]).output().unwrap();
+    let out = bin().arg("search").arg(&archive).args(["-Baku prisoners", "--json", "--flat"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = bin().args(["search", "/nonexistent/archive", "x"]).output().unwrap();
     assert_clean_failure(&out, "no archive");
@@ -444,4 +444,62 @@ fn a_killed_batchs_report_is_taken_over_at_once_on_the_same_machine() {
     assert!(log.contains("took over report-"), "{log}");
     assert!(t.elapsed() < Duration::from_secs(300), "not after the 600 s lease: {:?}", t.elapsed());
     assert_eq!(report_dirs(&archive).len(), 1);
+}
+
+/// A common word over a collection: each report once, with its best three passages and how many
+/// more it has, twenty reports a page, in the order the flat list ranks them; pages do not
+/// repeat a report, and nothing is lost between the grouped and the flat view.
+#[test]
+fn a_common_word_shows_each_report_once_with_its_best_passages() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("fixture");
+    run_tool(
+        Command::new("python3").arg(root().join("scripts/archive-fixture.py")).arg("60").arg(&fixture),
+        "scripts/archive-fixture.py failed",
+    );
+    let archive = dir.path().join("archive");
+    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let grouped = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let out = bin().arg("search").arg(&archive).args(["prisoners", "--json"]).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let flat = search_json(&archive, "prisoners", &["--limit", "1000"]);
+    let mut per_report: Vec<(String, usize)> = Vec::new();
+    for h in &flat {
+        let r = h["report"].as_str().unwrap().to_string();
+        match per_report.last_mut() {
+            Some((last, n)) if *last == r => *n += 1,
+            _ => per_report.push((r, 1)),
+        }
+    }
+    assert!(per_report.len() >= 40, "the word is common: {} reports", per_report.len());
+    assert!(
+        flat.iter().take(20).map(|h| h["report"].as_str().unwrap()).collect::<std::collections::BTreeSet<_>>().len()
+            < 10,
+        "the flat first page is a few reports' passages: the reason for grouping"
+    );
+    let first = grouped(&[]);
+    let second = grouped(&["--page", "2"]);
+    assert_eq!(first.len(), 20);
+    let mut seen = std::collections::BTreeSet::new();
+    for (g, (report, n)) in first.iter().chain(&second).zip(&per_report) {
+        assert_eq!(g["report"].as_str().unwrap(), report, "the flat list's report order");
+        assert!(seen.insert(report.clone()), "{report} twice");
+        let hits = g["hits"].as_array().unwrap();
+        assert!(!hits.is_empty() && hits.len() <= 3, "{g}");
+        assert_eq!(hits.len() + g["more"].as_u64().unwrap() as usize, *n, "{report}: every passage counted");
+        // Shown in speaking order, each one of the report's flat hits.
+        let starts: Vec<u64> = hits.iter().map(|h| h["start_ms"].as_u64().unwrap()).collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+        for s in &starts {
+            assert!(flat.iter().any(|h| h["report"] == g["report"] && h["start_ms"] == *s), "{report} at {s}");
+        }
+    }
+    // In text: a heading per report, the rest counted.
+    let out = bin().arg("search").arg(&archive).arg("prisoners").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).count(), 20, "{text}");
+    assert!(text.contains("more in this report"), "{text}");
 }

@@ -473,7 +473,7 @@ fn within(cmd: &mut std::process::Command, secs: u64) -> Output {
 }
 
 fn search_titles(archive: &Path, query: &str) -> Vec<String> {
-    let out = bin().arg("search").arg(archive).args([query, "--json"]).output().unwrap();
+    let out = bin().arg("search").arg(archive).args([query, "--json", "--flat"]).output().unwrap();
     let err = ok(&out);
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -605,8 +605,16 @@ fn another_user_can_search_and_serve_an_archive_they_cannot_write() {
             .args(args);
         cmd
     };
-    let out =
-        within(&mut as_nobody(&["search".as_ref(), archive.as_os_str(), "prisoners".as_ref(), "--json".as_ref()]), 60);
+    let out = within(
+        &mut as_nobody(&[
+            "search".as_ref(),
+            archive.as_os_str(),
+            "prisoners".as_ref(),
+            "--json".as_ref(),
+            "--flat".as_ref(),
+        ]),
+        60,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!out.stdout.is_empty());
     // serve as that user: it answers a search.
@@ -645,7 +653,7 @@ fn full_width_and_invisible_characters_match_the_words_they_show() {
     let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
     ok(&out);
     let search = |q: &str| -> Vec<serde_json::Value> {
-        let out = bin().arg("search").arg(&archive).arg(q).arg("--json").output().unwrap();
+        let out = bin().arg("search").arg(&archive).arg(q).args(["--json", "--flat"]).output().unwrap();
         ok(&out);
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     };

@@ -41,7 +41,7 @@ fn index(fixture: &Path, folder: &Path, db: Option<&str>) {
 /// `search --json` hits as (report, start_ms), and the hits themselves.
 fn search(archive: &str, db: Option<&str>, query: &str) -> (BTreeSet<(String, u64)>, Vec<serde_json::Value>) {
     let mut c = bin();
-    c.arg("search").arg(archive).arg(query).args(["--json", "--limit", "1000"]);
+    c.arg("search").arg(archive).arg(query).args(["--json", "--flat", "--limit", "1000"]);
     if let Some(db) = db {
         c.args(["--db", db]);
     }
@@ -161,7 +161,7 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
                 .arg(archive)
                 .arg("Gerasimov")
                 .args(extra)
-                .args(["--json", "--limit", "1000"])
+                .args(["--json", "--flat", "--limit", "1000"])
                 .output()
                 .unwrap();
             let mut lines: Vec<String> = String::from_utf8(out.stdout)

@@ -49,7 +49,7 @@ fn the_archive_in_a_browser() {
     let (status, head, body) = raw(&server.addr, "GET", "/api/search?q=children+back", "");
     assert_eq!(status, 200, "{head}");
     let api: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
-    let cli = bin().arg("search").arg(&archive).args(["children back", "--json"]).output().unwrap();
+    let cli = bin().arg("search").arg(&archive).args(["children back", "--json", "--flat"]).output().unwrap();
     let cli: Vec<serde_json::Value> =
         String::from_utf8_lossy(&cli.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!api.is_empty());

@@ -469,7 +469,7 @@ fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
     assert!(index.status.success(), "{}", String::from_utf8_lossy(&index.stderr));
     let search = |query: &str, speaker: Option<&str>| -> Vec<serde_json::Value> {
         let mut cmd = bin();
-        cmd.arg("search").arg(&archive).arg(query).arg("--json");
+        cmd.arg("search").arg(&archive).arg(query).args(["--json", "--flat"]);
         if let Some(s) = speaker {
             cmd.args(["--speaker", s]);
         }

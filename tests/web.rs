@@ -382,7 +382,7 @@ fn batch_manifests_take_web_addresses() {
     assert_eq!(doc["meta"]["title"], "From the web");
     assert_eq!((server.hits("/story.html"), server.hits("/media/clip.wav")), (1, 1));
     // Searchable like any report.
-    let hits = bin().arg("search").arg(&archive).args(["prisoners", "--json"]).output().unwrap();
+    let hits = bin().arg("search").arg(&archive).args(["prisoners", "--json", "--flat"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&hits.stdout).lines().count(), 2, "{}", String::from_utf8_lossy(&hits.stdout));
 
     // Again: nothing fetched, nothing recognised.

@@ -217,6 +217,12 @@ pub fn search(store: &mut Store, text: &str, filters: &Filters, limit: usize) ->
         }
         offset += page;
     }
+    hits_of(store, &q, found)
+}
+
+/// The hits of passages found (report, passage, matched in the text as shown): their words
+/// and paragraphs in one query each.
+fn hits_of(store: &mut Store, q: &Query, found: Vec<(ReportRow, PassageRow, bool)>) -> Result<Vec<Hit>, StoreError> {
     let shown_ids: Vec<i64> = found.iter().filter(|f| f.2).map(|f| f.1.id).collect();
     let mut words = store.words_of(&shown_ids)?;
     let wanted: Vec<(i64, i64)> = found.iter().filter_map(|(r, p, _)| p.paragraph.map(|n| (r.id, n))).collect();
@@ -226,8 +232,102 @@ pub fn search(store: &mut Store, text: &str, filters: &Filters, limit: usize) ->
         .map(|(report, p, shown)| {
             let w = if shown { words.remove(&p.id).unwrap_or_default() } else { Vec::new() };
             let paragraph_text = p.paragraph.and_then(|n| paragraphs.get(&(report.id, n)).cloned());
-            hit(&q, &report, p, shown, w, paragraph_text)
+            hit(q, &report, p, shown, w, paragraph_text)
         })
+        .collect())
+}
+
+/// Passages shown per report when hits are grouped by report.
+pub const PER_REPORT: usize = 3;
+/// Most reports on one page of grouped results.
+pub const MAX_REPORTS: usize = 1_000;
+
+/// A report found, with its best passages.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportHits {
+    /// Its best [`PER_REPORT`] passages (most of the query's words, then the text as shown
+    /// rather than as recognised, then the earliest), in speaking order.
+    pub hits: Vec<Hit>,
+    /// Its other passages that match.
+    pub more: usize,
+}
+
+/// How many of the query's groups a passage's tokens match: the better passages of a report.
+fn strength(q: &Query, toks: &[String]) -> usize {
+    q.groups.iter().filter(|g| g.terms.iter().any(|t| !t.find(toks).is_empty())).count()
+}
+
+/// Runs `text` as [`search`] does, but gives each report once, with its best passages: page
+/// `page` (from 0) of `per_page` reports, in the database's ranking. An archivist scanning a
+/// common word sees twenty reports, not twenty passages of one.
+pub fn search_grouped(
+    store: &mut Store,
+    text: &str,
+    filters: &Filters,
+    per_page: usize,
+    page: usize,
+) -> Result<Vec<ReportHits>, StoreError> {
+    let q = prepare(store, text)?;
+    let per_page = per_page.clamp(1, MAX_REPORTS);
+    let skip = page.saturating_mul(per_page);
+    let batch = per_page.max(20);
+    // (report, its best passages with whether each matched as shown, how many more)
+    type Chosen = (ReportRow, Vec<(PassageRow, bool)>, usize);
+    let mut chosen: Vec<Chosen> = Vec::new();
+    let (mut seen, mut offset) = (0usize, 0usize);
+    'pages: loop {
+        let reports = store.matching_reports(&q, filters, offset, batch)?;
+        let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
+        let mut passages = store.passages_of(&ids, &q)?;
+        for report in &reports {
+            // (strength, shown, passage), in speaking order.
+            let mut matching: Vec<(usize, bool, PassageRow)> = Vec::new();
+            for p in passages.remove(&report.id).unwrap_or_default() {
+                if !filters.speaker_matches(p.speaker.as_deref()) {
+                    continue;
+                }
+                let toks = tokens(&p.text);
+                let shown = q.matches(&toks);
+                let heard = p.recognised.as_deref().map(tokens).filter(|t| !shown && q.matches(t));
+                if shown || heard.is_some() {
+                    let strength = strength(&q, heard.as_deref().unwrap_or(&toks));
+                    matching.push((strength, shown, p));
+                }
+            }
+            if matching.is_empty() {
+                continue;
+            }
+            seen += 1;
+            if seen <= skip {
+                continue;
+            }
+            let mut order: Vec<usize> = (0..matching.len()).collect();
+            order.sort_by_key(|&i| (std::cmp::Reverse(matching[i].0), !matching[i].1, i));
+            let mut best: Vec<usize> = order.into_iter().take(PER_REPORT).collect();
+            best.sort_unstable();
+            let more = matching.len() - best.len();
+            let mut keep = Vec::with_capacity(best.len());
+            for (i, (_, shown, p)) in matching.into_iter().enumerate() {
+                if best.contains(&i) {
+                    keep.push((p, shown));
+                }
+            }
+            chosen.push((report.clone(), keep, more));
+            if chosen.len() >= per_page {
+                break 'pages;
+            }
+        }
+        if reports.len() < batch {
+            break;
+        }
+        offset += batch;
+    }
+    let found: Vec<(ReportRow, PassageRow, bool)> =
+        chosen.iter().flat_map(|(r, ps, _)| ps.iter().map(|(p, shown)| (r.clone(), p.clone(), *shown))).collect();
+    let mut hits = hits_of(store, &q, found)?.into_iter();
+    Ok(chosen
+        .into_iter()
+        .map(|(_, ps, more)| ReportHits { hits: hits.by_ref().take(ps.len()).collect(), more })
         .collect())
 }
 

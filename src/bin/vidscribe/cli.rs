@@ -272,10 +272,18 @@ pub struct SearchArgs {
     /// it ("Muradov"), or "Speaker 2" (reports made with --speakers).
     #[arg(long, value_name = "NAME", value_parser = speaker_filter)]
     pub speaker: Option<String>,
-    /// Most hits shown.
+    /// Most reports shown (with --flat: most passages).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub limit: u16,
-    /// One JSON object per hit, per line.
+    /// Which page of reports (20 a page unless --limit says).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub page: u16,
+    /// Every matching passage in ranking order (reports, then speaking order) instead of each
+    /// report once with its best three passages.
+    #[arg(long, conflicts_with = "page")]
+    pub flat: bool,
+    /// One JSON object per line: per report (its best passages in `hits`, how many others in
+    /// `more`), or per passage with --flat.
     #[arg(long)]
     pub json: bool,
     /// A PostgreSQL archive (postgres://user@host/db); ARCHIVE is then the folder of its reports.
