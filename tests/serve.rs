@@ -142,3 +142,55 @@ fn serve_refuses_what_is_not_an_archive() {
     let err = assert_clean_failure(&o, "an empty folder");
     assert!(err.contains("archive"), "{err}");
 }
+
+/// A common word on the search page (Chromium): twenty reports, each once with its best
+/// passages, not twenty passages of one report; "N more in this report" lists the rest in
+/// place, and the next page brings other reports. The API's grouped answer is the CLI's.
+#[test]
+fn the_search_page_shows_reports_not_one_reports_passages() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("fixture");
+    run_tool(
+        Command::new("python3").arg(root().join("scripts/archive-fixture.py")).arg("60").arg(&fixture),
+        "scripts/archive-fixture.py failed",
+    );
+    let archive = dir.path().join("archive");
+    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = serve(&archive);
+    let (status, head, body) = raw(&server.addr, "GET", "/api/search?q=prisoners&group=report", "");
+    assert_eq!(status, 200, "{head}");
+    let api: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    let cli = bin().arg("search").arg(&archive).args(["prisoners", "--json"]).output().unwrap();
+    let cli: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&cli.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(api.len(), 20);
+    let keys = |v: &[serde_json::Value]| v.iter().map(|g| (g["report"].clone(), g["more"].clone())).collect::<Vec<_>>();
+    assert_eq!(keys(&api), keys(&cli));
+    for (status, query) in [(400, "group=reports"), (400, "page=0"), (200, "page=3&group=report")] {
+        let (got, head, _) = raw(&server.addr, "GET", &format!("/api/search?q=prisoners&{query}"), "");
+        assert_eq!(got, status, "{query}: {head}");
+    }
+
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/check-serve.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg("prisoners")
+        .output()
+        .expect("node is needed for the browser test: run scripts/test.sh");
+    assert!(out.status.success(), "the browser check failed: {}", String::from_utf8_lossy(&out.stderr));
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["page_errors"], serde_json::json!([]), "{page:#}");
+    assert_eq!(page["console_errors"], serde_json::json!([]), "{page:#}");
+    let reports: Vec<&str> = page["reports"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    let distinct: std::collections::BTreeSet<&str> = reports.iter().copied().collect();
+    assert_eq!(reports.len(), 20, "{page:#}");
+    assert!(distinct.len() >= 10, "a common word's first page shows many reports: {reports:?}");
+    let shown = page["hits"].as_array().unwrap().len();
+    assert!((20..=60).contains(&shown), "at most three passages a report: {shown}");
+    let expanded = &page["expanded"];
+    let n: u64 = expanded["label"].as_str().unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(expanded["after"].as_u64().unwrap(), expanded["before"].as_u64().unwrap() + n, "{page:#}");
+    let next: Vec<&str> = page["next_reports"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(!next.is_empty() && next.iter().all(|r| !reports.contains(r)), "other reports: {next:?}");
+}

@@ -33,6 +33,8 @@ pub struct Filters {
     /// Only passages this speaker speaks: their name or any whole words of it ("Muradov" for
     /// "Rustam Muradov", "speaker 2"), case and accents aside.
     pub speaker: Option<String>,
+    /// Only this report (its key, as hits give it): "N more in this report" expanded.
+    pub report: Option<String>,
 }
 
 impl Filters {
@@ -198,6 +200,9 @@ pub fn search(store: &mut Store, text: &str, filters: &Filters, limit: usize) ->
         let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
         let mut passages = store.passages_of(&ids, &q)?;
         for report in &reports {
+            if filters.report.as_ref().is_some_and(|r| *r != report.report) {
+                continue;
+            }
             for p in passages.remove(&report.id).unwrap_or_default() {
                 if !filters.speaker_matches(p.speaker.as_deref()) {
                     continue;
@@ -252,6 +257,23 @@ pub struct ReportHits {
     pub more: usize,
 }
 
+impl ReportHits {
+    /// The report as `search --json` prints it and `/api/search?group=report` returns it: its
+    /// fields, its hits (each opened by `url`) and how many more it has.
+    pub fn to_json(&self, url: impl Fn(&Hit) -> Option<String>) -> Option<serde_json::Value> {
+        let first = self.hits.first()?;
+        Some(serde_json::json!({
+            "report": first.report,
+            "title": first.title,
+            "date": first.date,
+            "source": first.source,
+            "rank": first.rank,
+            "hits": self.hits.iter().map(|h| h.to_json(url(h))).collect::<Vec<_>>(),
+            "more": self.more,
+        }))
+    }
+}
+
 /// How many of the query's groups a passage's tokens match: the better passages of a report.
 fn strength(q: &Query, toks: &[String]) -> usize {
     q.groups.iter().filter(|g| g.terms.iter().any(|t| !t.find(toks).is_empty())).count()
@@ -280,6 +302,9 @@ pub fn search_grouped(
         let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
         let mut passages = store.passages_of(&ids, &q)?;
         for report in &reports {
+            if filters.report.as_ref().is_some_and(|r| *r != report.report) {
+                continue;
+            }
             // (strength, shown, passage), in speaking order.
             let mut matching: Vec<(usize, bool, PassageRow)> = Vec::new();
             for p in passages.remove(&report.id).unwrap_or_default() {

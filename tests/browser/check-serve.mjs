@@ -34,13 +34,38 @@ try {
   await page.press('#q', 'Enter');
   await page.waitForFunction(() => /passages|Nothing found|failed/.test(document.getElementById('status').textContent));
   result.status = await page.textContent('#status');
-  result.hits = await page.$$eval('#hits li', (lis) => lis.map((li) => ({
-    href: li.querySelector('a').getAttribute('href'),
-    title: li.querySelector('.title').textContent,
-    marks: [...li.querySelectorAll('mark')].map((m) => m.textContent),
+  // Each report once (a list item), its best passages as links.
+  const passagesShown = () => page.$$eval('#hits li.report a.hit', (as) => as.map((a) => ({
+    href: a.getAttribute('href'),
+    title: a.closest('li').querySelector('.title').textContent,
+    marks: [...a.querySelectorAll('mark')].map((m) => m.textContent),
   })));
-  if (result.hits.length) {
-    await Promise.all([page.waitForURL(/report\.html#t=/), page.click('#hits li a')]);
+  const reportsShown = () => page.$$eval('#hits li.report', (lis) => lis.map((li) => li.querySelector('.title').textContent));
+  result.hits = await passagesShown();
+  result.reports = await reportsShown();
+  // "N more in this report" lists the report's other passages in place.
+  const item = await page.$('#hits li.report:has(button.more)');
+  if (item) {
+    const more = await item.$('button.more');
+    const label = await more.textContent();
+    const before = (await item.$$('a.hit')).length;
+    await more.click();
+    await page.waitForFunction((li) => !li.querySelector('button.more'), item);
+    result.expanded = { label, before, after: (await item.$$('a.hit')).length };
+  }
+  // The next page: other reports.
+  const next = page.locator('#hits button.next');
+  if (await next.count()) {
+    await next.click();
+    await page.waitForFunction(() => /page 2/.test(document.getElementById('status').textContent));
+    result.next_reports = await reportsShown();
+    await page.goto(base, { waitUntil: 'load' });
+    await page.fill('#q', query);
+    await page.press('#q', 'Enter');
+    await page.waitForFunction(() => /passages|Nothing found|failed/.test(document.getElementById('status').textContent));
+  }
+  if (result.hits.length && result.hits[0].href) {
+    await Promise.all([page.waitForURL(/report\.html#t=/), page.click('#hits li.report a.hit')]);
     result.opened = page.url();
     result.video = await page.evaluate(() => new Promise((done) => {
       const v = document.getElementById('video');

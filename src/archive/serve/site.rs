@@ -160,21 +160,35 @@ impl Site {
             source: get("source"),
             language: get("language"),
             speaker: get("speaker"),
+            report: get("report"),
+        };
+        let grouped = match get("group").as_deref() {
+            None | Some("none") => false,
+            Some("report") => true,
+            Some(_) => return error(StatusCode::BAD_REQUEST, "group takes report or none"),
+        };
+        let page = match get("page").map(|p| p.parse::<usize>()) {
+            None => 1,
+            Some(Ok(n)) if (1..=10_000).contains(&n) => n,
+            Some(_) => return error(StatusCode::BAD_REQUEST, "page takes a number from 1 to 10000"),
         };
         let (mut store, generation) = match self.pool.take() {
             Ok(s) => s,
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &crate::job::one_line(&e)),
         };
-        let found = search::search(&mut store, &q, &filters, limit);
+        let found = if grouped {
+            search::search_grouped(&mut store, &q, &filters, limit, page - 1)
+                .map(|groups| groups.iter().filter_map(|g| g.to_json(site_link)).collect::<Vec<_>>())
+        } else {
+            search::search(&mut store, &q, &filters, limit)
+                .map(|hits| hits.iter().map(|h| h.to_json(site_link(h))).collect::<Vec<_>>())
+        };
         // A connection that failed is not reused.
         if found.is_ok() {
             self.pool.put_back(store, generation);
         }
         match found {
-            Ok(hits) => {
-                let items: Vec<serde_json::Value> = hits.iter().map(|h| h.to_json(site_link(h))).collect();
-                reply(StatusCode::OK, "application/json", serde_json::Value::Array(items).to_string())
-            }
+            Ok(items) => reply(StatusCode::OK, "application/json", serde_json::Value::Array(items).to_string()),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &crate::job::one_line(&e)),
         }
     }

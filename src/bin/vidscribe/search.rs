@@ -21,6 +21,7 @@ pub(crate) fn search(args: &SearchArgs) -> Result<ExitCode> {
         source: args.source.clone(),
         language: args.language.clone(),
         speaker: args.speaker.clone(),
+        report: None,
     };
     let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
     let url = |h: &vidscribe::archive::Hit| {
@@ -52,16 +53,9 @@ pub(crate) fn search(args: &SearchArgs) -> Result<ExitCode> {
         for (n, g) in groups.iter().enumerate() {
             let Some(first) = g.hits.first() else { continue };
             if args.json {
-                let line = serde_json::json!({
-                    "report": first.report,
-                    "title": first.title,
-                    "date": first.date,
-                    "source": first.source,
-                    "rank": first.rank,
-                    "hits": g.hits.iter().map(|h| h.to_json(url(h))).collect::<Vec<_>>(),
-                    "more": g.more,
-                });
-                writeln!(out, "{line}")?;
+                if let Some(line) = g.to_json(url) {
+                    writeln!(out, "{line}")?;
+                }
                 continue;
             }
             let count = g.hits.len() + g.more;
