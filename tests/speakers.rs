@@ -510,3 +510,58 @@ fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
     let (head, _) = api(&format!("q=country&speaker={}", "x".repeat(201)));
     assert!(head.contains(" 400 "), "a speaker filter over 200 characters is refused: {head}");
 }
+
+/// The sample report: its two synthetic voices (a female narrator, a male voice that reads the
+/// Muradov quotes and some narration) are two speakers; the male one is named from the
+/// article's attribution of the quotes it speaks, in the JSON, the VTT and the page; the
+/// narrator, whose one verbatim quote the article gives to "one of the parents", stays
+/// numbered. No speaker carries any other name.
+#[test]
+fn the_sample_reports_quotes_name_their_speaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = bin()
+        .arg("run")
+        .arg(sample("report.mp4"))
+        .arg("--article")
+        .arg(sample("article.txt"))
+        .arg("-o")
+        .arg(&out)
+        .args(["-q", "-t", "2", "--speakers", "-m"])
+        .arg(common::model())
+        .arg("--speaker-model")
+        .arg(speaker_model())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let doc = vidscribe::formats::json::read(std::fs::File::open(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(doc.speakers.len(), 2, "{:?}", doc.speakers);
+    // The voice of "There are positive signs" (segment 4, a Muradov quote) and of "We need our
+    // children back" (segment 11, the parents' quote).
+    let speaker_at = |ms: u64| {
+        let w = doc.transcript.words().find(|w| w.start_ms >= ms).unwrap();
+        w.speaker.unwrap()
+    };
+    let (quoted, narrator) = (speaker_at(34_500), speaker_at(95_500));
+    assert_ne!(quoted, narrator);
+    let q = doc.speakers.iter().find(|s| s.id == quoted).unwrap();
+    assert_eq!(q.name.as_deref(), Some("Rustam Muradov"), "{:?}", doc.speakers);
+    let src = q.name_source.as_ref().unwrap();
+    assert_eq!(src.kind, "article");
+    assert!(matches!(src.paragraph, Some(6) | Some(8)), "{src:?}");
+    let n = doc.speakers.iter().find(|s| s.id == narrator).unwrap();
+    assert_eq!(n.name, None, "the narrator is never named");
+    let vtt = std::fs::read_to_string(out.join("report.vtt")).unwrap();
+    assert!(vtt.contains("<v Rustam Muradov>") && vtt.contains(&format!("<v Speaker {narrator}>")), "{vtt}");
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains(">Rustam Muradov</a>") && page.contains(&format!(">Speaker {narrator}</span>")));
+    // `check` on vidscribe's own captions with speakers: nothing to flag but reading speed
+    // where the speech itself is too fast (none here).
+    let check = bin().arg("check").arg(out.join("report.srt")).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
