@@ -384,8 +384,9 @@ pub(crate) fn matching_reports(
          WHERE r.tsv @@ q
            AND ($2::text IS NULL OR r.date >= $2) AND ($3::text IS NULL OR r.date <= $3)
            AND ($4::text IS NULL OR r.source = $4) AND ($5::text IS NULL OR r.language = $5)
+           AND ($8::text IS NULL OR r.report = $8)
          ORDER BY rank DESC, r.report LIMIT $6 OFFSET $7",
-        &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset],
+        &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset, &f.report],
     )?;
     Ok(rows
         .into_iter()

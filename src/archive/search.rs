@@ -192,37 +192,59 @@ pub fn search(store: &mut Store, text: &str, filters: &Filters, limit: usize) ->
     // Reports a page at a time (most searches need one), their passages in one query, then the
     // words and paragraphs of the hits in one query each: a few round trips to a database
     // server, whatever the number of hits.
-    let page = limit.max(20);
     let mut found: Vec<(ReportRow, PassageRow, bool)> = Vec::new();
-    let mut offset = 0;
-    'pages: loop {
-        let reports = store.matching_reports(&q, filters, offset, page)?;
-        let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
-        let mut passages = store.passages_of(&ids, &q)?;
-        for report in &reports {
-            if filters.report.as_ref().is_some_and(|r| *r != report.report) {
-                continue;
+    each_matching_report(store, &q, filters, limit.max(20), |report, matching| {
+        for (p, shown, _) in matching {
+            found.push((report.clone(), p, shown));
+            if found.len() >= limit {
+                return false;
             }
+        }
+        true
+    })?;
+    hits_of(store, &q, found)
+}
+
+/// Each report that `q` matches under `filters`, in the database's ranking, with its passages
+/// that match — (passage, matched in the text as shown, how many of the query's groups it
+/// matches), in speaking order — until `each` returns false. Reports come `page` at a time
+/// (most searches need one), their passages in one query: a few round trips to a database
+/// server, whatever the number of hits.
+fn each_matching_report(
+    store: &mut Store,
+    q: &Query,
+    filters: &Filters,
+    page: usize,
+    mut each: impl FnMut(&ReportRow, Vec<(PassageRow, bool, usize)>) -> bool,
+) -> Result<(), StoreError> {
+    let mut offset = 0;
+    loop {
+        let reports = store.matching_reports(q, filters, offset, page)?;
+        let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
+        let mut passages = store.passages_of(&ids, q)?;
+        for report in &reports {
+            let mut matching = Vec::new();
             for p in passages.remove(&report.id).unwrap_or_default() {
                 if !filters.speaker_matches(p.speaker.as_deref()) {
                     continue;
                 }
-                let shown = q.matches(&tokens(&p.text));
-                let heard = !shown && p.recognised.as_deref().is_some_and(|t| q.matches(&tokens(t)));
-                if shown || heard {
-                    found.push((report.clone(), p, shown));
-                    if found.len() >= limit {
-                        break 'pages;
-                    }
+                let toks = tokens(&p.text);
+                let shown = q.matches(&toks);
+                let heard = p.recognised.as_deref().map(tokens).filter(|t| !shown && q.matches(t));
+                if shown || heard.is_some() {
+                    let strength = strength(q, heard.as_deref().unwrap_or(&toks));
+                    matching.push((p, shown, strength));
                 }
+            }
+            if !matching.is_empty() && !each(report, matching) {
+                return Ok(());
             }
         }
         if reports.len() < page {
-            break;
+            return Ok(());
         }
         offset += page;
     }
-    hits_of(store, &q, found)
 }
 
 /// The hits of passages found (report, passage, matched in the text as shown): their words
@@ -292,61 +314,25 @@ pub fn search_grouped(
     let q = prepare(store, text)?;
     let per_page = per_page.clamp(1, MAX_REPORTS);
     let skip = page.saturating_mul(per_page);
-    let batch = per_page.max(20);
     // (report, its best passages with whether each matched as shown, how many more)
     type Chosen = (ReportRow, Vec<(PassageRow, bool)>, usize);
     let mut chosen: Vec<Chosen> = Vec::new();
-    let (mut seen, mut offset) = (0usize, 0usize);
-    'pages: loop {
-        let reports = store.matching_reports(&q, filters, offset, batch)?;
-        let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
-        let mut passages = store.passages_of(&ids, &q)?;
-        for report in &reports {
-            if filters.report.as_ref().is_some_and(|r| *r != report.report) {
-                continue;
-            }
-            // (strength, shown, passage), in speaking order.
-            let mut matching: Vec<(usize, bool, PassageRow)> = Vec::new();
-            for p in passages.remove(&report.id).unwrap_or_default() {
-                if !filters.speaker_matches(p.speaker.as_deref()) {
-                    continue;
-                }
-                let toks = tokens(&p.text);
-                let shown = q.matches(&toks);
-                let heard = p.recognised.as_deref().map(tokens).filter(|t| !shown && q.matches(t));
-                if shown || heard.is_some() {
-                    let strength = strength(&q, heard.as_deref().unwrap_or(&toks));
-                    matching.push((strength, shown, p));
-                }
-            }
-            if matching.is_empty() {
-                continue;
-            }
-            seen += 1;
-            if seen <= skip {
-                continue;
-            }
-            let mut order: Vec<usize> = (0..matching.len()).collect();
-            order.sort_by_key(|&i| (std::cmp::Reverse(matching[i].0), !matching[i].1, i));
-            let mut best: Vec<usize> = order.into_iter().take(PER_REPORT).collect();
-            best.sort_unstable();
-            let more = matching.len() - best.len();
-            let mut keep = Vec::with_capacity(best.len());
-            for (i, (_, shown, p)) in matching.into_iter().enumerate() {
-                if best.contains(&i) {
-                    keep.push((p, shown));
-                }
-            }
-            chosen.push((report.clone(), keep, more));
-            if chosen.len() >= per_page {
-                break 'pages;
-            }
+    let mut seen = 0usize;
+    each_matching_report(store, &q, filters, per_page.max(20), |report, matching| {
+        seen += 1;
+        if seen <= skip {
+            return true;
         }
-        if reports.len() < batch {
-            break;
-        }
-        offset += batch;
-    }
+        let mut order: Vec<usize> = (0..matching.len()).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(matching[i].2), !matching[i].1, i));
+        let mut best: Vec<usize> = order.into_iter().take(PER_REPORT).collect();
+        best.sort_unstable();
+        let more = matching.len() - best.len();
+        let keep =
+            matching.into_iter().enumerate().filter(|(i, _)| best.contains(i)).map(|(_, (p, shown, _))| (p, shown));
+        chosen.push((report.clone(), keep.collect(), more));
+        chosen.len() < per_page
+    })?;
     let found: Vec<(ReportRow, PassageRow, bool)> =
         chosen.iter().flat_map(|(r, ps, _)| ps.iter().map(|(p, shown)| (r.clone(), p.clone(), *shown))).collect();
     let mut hits = hits_of(store, &q, found)?.into_iter();

@@ -572,6 +572,7 @@ impl Store {
                      WHERE reports_fts MATCH ?1
                        AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
                        AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
+                       AND (?8 IS NULL OR r.report = ?8)
                      ORDER BY rank, r.report LIMIT ?6 OFFSET ?7",
                 )?;
                 let rows = stmt
@@ -583,7 +584,8 @@ impl Store {
                             filters.source,
                             filters.language,
                             count as i64,
-                            offset as i64
+                            offset as i64,
+                            filters.report
                         ],
                         |r| {
                             Ok(ReportRow {
