@@ -452,14 +452,7 @@ fn a_killed_batchs_report_is_taken_over_at_once_on_the_same_machine() {
 #[test]
 fn a_common_word_shows_each_report_once_with_its_best_passages() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = dir.path().join("fixture");
-    run_tool(
-        Command::new("python3").arg(root().join("scripts/archive-fixture.py")).arg("60").arg(&fixture),
-        "scripts/archive-fixture.py failed",
-    );
-    let archive = dir.path().join("archive");
-    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let archive = synthetic_archive(dir.path(), 60);
     let grouped = |extra: &[&str]| -> Vec<serde_json::Value> {
         let out = bin().arg("search").arg(&archive).args(["prisoners", "--json"]).args(extra).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -149,14 +149,7 @@ fn serve_refuses_what_is_not_an_archive() {
 #[test]
 fn the_search_page_shows_reports_not_one_reports_passages() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = dir.path().join("fixture");
-    run_tool(
-        Command::new("python3").arg(root().join("scripts/archive-fixture.py")).arg("60").arg(&fixture),
-        "scripts/archive-fixture.py failed",
-    );
-    let archive = dir.path().join("archive");
-    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let archive = synthetic_archive(dir.path(), 60);
     let server = serve(&archive);
     let (status, head, body) = raw(&server.addr, "GET", "/api/search?q=prisoners&group=report", "");
     assert_eq!(status, 200, "{head}");

@@ -151,6 +151,25 @@ const LS: &str = "en_ls_32-21631";
 const LV: &str = "en_librivox_sense_sensibility";
 const JFK: &str = "en_jfk";
 
+/// `vidscribe COMMAND MEDIA -o OUT` with the test models on two threads, `args` and then `last`
+/// (the file the last of them takes); it must succeed.
+fn with_speakers(command: &str, media: &Path, out: &Path, args: &[&str], last: &Path) {
+    let run = bin()
+        .arg(command)
+        .arg(media)
+        .arg("-o")
+        .arg(out)
+        .args(["-q", "-t", "2", "-m"])
+        .arg(common::model())
+        .arg("--speaker-model")
+        .arg(speaker_model())
+        .args(args)
+        .arg(last)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{command} {}: {}", media.display(), String::from_utf8_lossy(&run.stderr));
+}
+
 /// Real voices the threshold was never tuned on (it was chosen on clips of the LibriVox and
 /// LibriSpeech readers alone, `tuning_clips_stay_two_speakers`): Kennedy against each of them,
 /// and a real two-person meeting with quick turns and an overlap.
@@ -375,20 +394,7 @@ fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let run = bin()
-        .arg("transcribe")
-        .arg(&media)
-        .arg("-o")
-        .arg(&out)
-        .args(["-q", "-f", "json,vtt,html", "-t", "2", "--speakers", "--article"])
-        .arg(&article)
-        .arg("-m")
-        .arg(common::model())
-        .arg("--speaker-model")
-        .arg(speaker_model())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    with_speakers("transcribe", &media, &out, &["-f", "json,vtt,html", "--speakers", "--article"], &article);
     let doc =
         vidscribe::formats::json::read(std::fs::File::open(out.join("reading-and-speech.json")).unwrap()).unwrap();
     assert_eq!(doc.speakers.len(), 2, "{:?}", doc.speakers);
@@ -434,22 +440,8 @@ fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
     let profile = dir.path().join("dcmp-speakers.toml");
     std::fs::write(&profile, "base = \"dcmp\"\nspeakers = true\nname_after_introduction = false\n").unwrap();
     let dcmp = dir.path().join("dcmp");
-    let run = bin()
-        .arg("transcribe")
-        .arg(&media)
-        .arg("-o")
-        .arg(&dcmp)
-        .args(["-q", "-f", "srt", "-t", "2", "--profile"])
-        .arg(&profile)
-        .arg("--article")
-        .arg(&article)
-        .arg("-m")
-        .arg(common::model())
-        .arg("--speaker-model")
-        .arg(speaker_model())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let profile = format!("--profile={}", profile.display());
+    with_speakers("transcribe", &media, &dcmp, &["-f", "srt", &profile, "--article"], &article);
     let srt = std::fs::read_to_string(dcmp.join("reading-and-speech.srt")).unwrap();
     let lines: Vec<&str> = srt.lines().collect();
     assert!(lines.contains(&"(John F. Kennedy)"), "{srt}");
@@ -520,20 +512,7 @@ fn the_article_names_the_speaker_it_quotes_and_no_one_else() {
 fn the_sample_reports_quotes_name_their_speaker() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let run = bin()
-        .arg("run")
-        .arg(sample("report.mp4"))
-        .arg("--article")
-        .arg(sample("article.txt"))
-        .arg("-o")
-        .arg(&out)
-        .args(["-q", "-t", "2", "--speakers", "-m"])
-        .arg(common::model())
-        .arg("--speaker-model")
-        .arg(speaker_model())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    with_speakers("run", &sample("report.mp4"), &out, &["--speakers", "--article"], &sample("article.txt"));
     let doc = vidscribe::formats::json::read(std::fs::File::open(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(doc.speakers.len(), 2, "{:?}", doc.speakers);
     // The voice of "There are positive signs" (segment 4, a Muradov quote) and of "We need our

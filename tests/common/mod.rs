@@ -179,3 +179,20 @@ pub fn serve(args: &[&std::ffi::OsStr]) -> Serving {
         .to_string();
     Serving { child, addr }
 }
+
+/// An archive of `n` synthetic reports (scripts/archive-fixture.py, the bench's generator),
+/// indexed into `dir/archive`.
+pub fn synthetic_archive(dir: &Path, n: usize) -> PathBuf {
+    let fixture = dir.join("fixture");
+    run_tool(
+        std::process::Command::new("python3")
+            .arg(root().join("scripts/archive-fixture.py"))
+            .arg(n.to_string())
+            .arg(&fixture),
+        "scripts/archive-fixture.py failed",
+    );
+    let archive = dir.join("archive");
+    let out = bin().arg("index").arg(&fixture).arg("-o").arg(&archive).output().unwrap();
+    assert!(out.status.success(), "index: {}", String::from_utf8_lossy(&out.stderr));
+    archive
+}
