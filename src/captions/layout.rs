@@ -252,7 +252,6 @@ pub fn build_cues_named(
     let changes_at = |k: usize| matches!((words[k - 1].speaker, words[k].speaker), (Some(a), Some(b)) if a != b);
     let dash_width = profile.max_chars_per_line.saturating_sub(profile.speaker_dash.chars().count());
     let labelled = profile.speaker_labels != LabelStyle::Dash;
-    // The label a cue starting at word i opens with: where a new speaker starts.
     // Where each speaker's name is first said (a word of it, of three letters or more), for
     // profiles that name a speaker only once introduced.
     let introduced = |name: &str| -> usize {
@@ -264,6 +263,7 @@ pub fn build_cues_named(
         .iter()
         .map(|(id, n)| (*id, n.clone(), if profile.name_after_introduction { introduced(n) } else { 0 }))
         .collect();
+    // The label a cue starting at word i opens with: where a new speaker starts.
     let labels: Vec<Option<String>> = (0..n)
         .map(|i| {
             let s = words[i].speaker.filter(|_| labelled)?;
