@@ -10,12 +10,14 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::align::{EditError, Edited};
 use crate::article::{self, Article, ArticleError, link, wording};
 use crate::asr::model::{self, ModelError};
 use crate::asr::vad::{self, VadError};
 use crate::asr::{Model, TranscribeError, TranscribeOptions};
 use crate::captions::guard::guard;
 use crate::captions::{Profile, build_cues_named};
+use crate::correction::Revision;
 use crate::formats::json::{self, Document, Meta};
 use crate::formats::{self, Format, vtt};
 use crate::media::{self, DecodeError, DecodeOptions};
@@ -105,6 +107,8 @@ pub struct JobConfig {
     pub strict: bool,
     /// The speaker model for `--speakers`; `None` finds the default one.
     pub speaker_model: Option<PathBuf>,
+    /// A report made again drops the edits its earlier version had (else they are kept).
+    pub discard_edits: bool,
 }
 
 /// The web addresses inputs came from, recorded in the document.
@@ -164,6 +168,12 @@ pub enum JobError {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
+    },
+    #[error("{path} has edits that do not fit the new recognition (--discard-edits makes the report afresh)")]
+    Edits {
+        path: PathBuf,
+        #[source]
+        source: EditError,
     },
     #[error("interrupted")]
     Cancelled,
@@ -418,6 +428,7 @@ pub fn transcribe(
         archive: None,
         speakers,
         speaker_turns,
+        revisions: Vec::new(),
     };
     if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
         // A fetched page is known by its address, not by its place in the cache.
@@ -470,10 +481,120 @@ pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &Articl
     doc.article = Some(json::ArticleSource { path: crate::secret::address(&path), web: None, article: a });
 }
 
+/// The user this process runs as (for revisions), else "unknown".
+pub fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .map_or_else(|| "unknown".into(), |u| crate::text::safe_line(&u))
+}
+
+/// Lays `edited` over `doc` as revision `revision` and makes the captions again (the editor's
+/// cues kept as set when the edit had times). Returns the corrections made, or `None` when the
+/// edit changes nothing.
+pub fn lay_over(doc: &mut Document, edited: &Edited, revision: Revision) -> Result<Option<usize>, EditError> {
+    let old_cues = doc.captions.as_ref().map(|c| c.cues.clone());
+    let applied = crate::align::apply(&doc.transcript, edited, old_cues.as_deref(), revision.number)?;
+    let same_cues = match (&applied.cues, &old_cues) {
+        (Some(new), Some(old)) => {
+            new.len() == old.len()
+                && new
+                    .iter()
+                    .zip(old)
+                    .all(|(a, b)| (a.start_ms, a.end_ms, &a.lines) == (b.start_ms, b.end_ms, &b.lines))
+        }
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if applied.corrections.is_empty() && same_cues {
+        return Ok(None);
+    }
+    let changes = applied.corrections.len();
+    doc.transcript = applied.transcript;
+    doc.transcript.make_safe();
+    doc.corrections.extend(applied.corrections);
+    doc.revisions.push(Revision { changes, ..revision });
+    if let Some(a) = &doc.article {
+        doc.links = Some(link(&doc.transcript, &a.article));
+    }
+    let profile = doc.captions.as_ref().map(|c| c.profile.clone()).unwrap_or_default();
+    doc.captions = applied.cues.map(|cues| json::Captions {
+        profile: profile.clone(),
+        cues,
+        violations: Vec::new(),
+        flagged: Vec::new(),
+        edited: true,
+    });
+    build_captions(doc, &profile);
+    Ok(Some(changes))
+}
+
+/// The edits of the report that `before` (a JSON document) holds, kept in `report` unless the
+/// job discards them; nothing when there is no such document or it has no edits.
+pub fn keep_edits_of(report: &mut Report, before: &Path, cfg: &JobConfig) -> Result<(), JobError> {
+    if cfg.discard_edits {
+        return Ok(());
+    }
+    let Ok(old) = read_document(before) else { return Ok(()) };
+    if old.revisions.is_empty() {
+        return Ok(());
+    }
+    keep_edits(&mut report.doc, &old).map_err(|source| JobError::Edits { path: before.to_path_buf(), source })?;
+    // The guard's notes were for words the editor has since approved or replaced.
+    report.notes.clear();
+    Ok(())
+}
+
+/// The editor's version a document holds: its cues when an editor set them, else its words
+/// (segment by segment) when it has been edited at all.
+pub fn editor_version(doc: &Document) -> Option<Edited> {
+    if doc.revisions.is_empty() {
+        return None;
+    }
+    match &doc.captions {
+        Some(c) if c.edited => Some(Edited::from_cues(&c.cues)),
+        _ => Some(Edited::from_text(
+            &doc.transcript.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join("\n\n"),
+        )),
+    }
+}
+
+/// A new recognition of a report that was edited: the edits laid over it again (the editor's
+/// words and cues, timed from the new recognition), the revision history carried over.
+pub fn keep_edits(doc: &mut Document, before: &Document) -> Result<(), EditError> {
+    let Some(edited) = editor_version(before) else { return Ok(()) };
+    let last = before.revisions.last().cloned().unwrap_or(Revision {
+        number: 1,
+        editor: os_user(),
+        at: crate::time::utc_now(),
+        source: String::new(),
+        changes: 0,
+    });
+    lay_over(doc, &edited, last)?;
+    // The history is the editors', not this run's.
+    doc.revisions = before.revisions.clone();
+    Ok(())
+}
+
 /// Guards the transcript, builds cues under `profile` and records both in the document; returns
 /// the WebVTT NOTEs for what the guard removed.
 pub fn build_captions(doc: &mut Document, profile: &Profile) -> Vec<vtt::Note> {
-    let (words, flagged) = guard(&doc.transcript, doc.speech.as_deref());
+    // An editor's cues stay as the editor set them, under the profile they were made for (the
+    // rules still say what they break).
+    if let Some(c) = doc.captions.as_mut().filter(|c| c.edited && c.profile == *profile) {
+        c.violations = crate::captions::rules::evaluate(&c.cues, profile);
+        if let Some(links) = &mut doc.links {
+            let spans: Vec<(u64, u64)> = c.cues.iter().map(|c| (c.start_ms, c.end_ms)).collect();
+            links.link_cues(&spans);
+        }
+        return Vec::new();
+    }
+    // Nor does the guard second-guess an editor's words.
+    let (words, flagged) = if doc.revisions.is_empty() {
+        guard(&doc.transcript, doc.speech.as_deref())
+    } else {
+        (doc.transcript.words().cloned().collect(), Vec::new())
+    };
     let names: Vec<(u32, String)> = doc.speakers.iter().map(|s| (s.id, s.label())).collect();
     let layout = build_cues_named(&words, &doc.transcript.language, profile, doc.speech.as_deref(), &names);
     let notes = flagged
@@ -491,8 +612,13 @@ pub fn build_captions(doc: &mut Document, profile: &Profile) -> Vec<vtt::Note> {
         let spans: Vec<(u64, u64)> = layout.cues.iter().map(|c| (c.start_ms, c.end_ms)).collect();
         links.link_cues(&spans);
     }
-    doc.captions =
-        Some(json::Captions { profile: profile.clone(), cues: layout.cues, violations: layout.violations, flagged });
+    doc.captions = Some(json::Captions {
+        profile: profile.clone(),
+        cues: layout.cues,
+        violations: layout.violations,
+        flagged,
+        edited: false,
+    });
     notes
 }
 
@@ -558,17 +684,32 @@ pub fn write_outputs(
     outputs: &Outputs,
     cancel: &Cancel,
 ) -> Result<Vec<PathBuf>, JobError> {
+    write_outputs_with_video(doc, notes, outputs, None, cancel)
+}
+
+/// As [`write_outputs`], the page playing the video from `video` when given (a report made
+/// again where its video already is).
+pub fn write_outputs_with_video(
+    doc: &Document,
+    notes: &[vtt::Note],
+    outputs: &Outputs,
+    video: impl Into<Option<String>>,
+    cancel: &Cancel,
+) -> Result<Vec<PathBuf>, JobError> {
     let mut set = OutputSet::begin(&outputs.dir, &outputs.inputs)?;
-    let video = match (&outputs.media_copy, outputs.formats.contains(&Format::Html)) {
-        (_, false) => String::new(),
-        (Some((name, source)), true) => {
-            set.add_copy(name, source)?;
-            url_path(name)
-        }
-        // The page finds the video relative to itself (as given, when it cannot be resolved).
-        (None, true) => {
-            relative_path(&outputs.dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone())
-        }
+    let video = match (video.into(), &outputs.media_copy, outputs.formats.contains(&Format::Html)) {
+        (Some(v), _, _) => v,
+        (None, media_copy, html) => match (media_copy, html) {
+            (_, false) => String::new(),
+            (Some((name, source)), true) => {
+                set.add_copy(name, source)?;
+                url_path(name)
+            }
+            // The page finds the video relative to itself (as given, when it cannot be resolved).
+            (None, true) => {
+                relative_path(&outputs.dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone())
+            }
+        },
     };
     for &f in &outputs.formats {
         set.add(&outputs.name_of(f), |w| render(f, w, doc, notes, &video))?;
@@ -606,7 +747,9 @@ pub fn run(
     cancel: &Cancel,
 ) -> Result<(Report, Vec<PathBuf>), JobError> {
     outputs.check()?;
-    let report = recognise(cfg, progress, cancel)?;
+    let mut report = recognise(cfg, progress, cancel)?;
+    let before = outputs.dir.join(format!("{}.{}", outputs.stem, Format::Json.extension()));
+    keep_edits_of(&mut report, &before, cfg)?;
     let written = write_outputs(&report.doc, &report.notes, outputs, cancel)?;
     Ok((report, written))
 }

@@ -9,10 +9,12 @@
 //! wrapper of the speaker model's matrix product, `speakers::gemm`.
 #![deny(unsafe_code)]
 
+pub mod align;
 pub mod archive;
 pub mod article;
 pub mod asr;
 pub mod captions;
+pub mod correction;
 pub mod cpu;
 pub mod eval;
 pub mod formats;
@@ -26,6 +28,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod remote;
 pub mod report;
+pub mod revise;
 pub mod secret;
 pub mod speakers;
 pub mod text;

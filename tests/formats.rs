@@ -157,6 +157,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
         archive: None,
         speakers: Vec::new(),
         speaker_turns: Vec::new(),
+        revisions: Vec::new(),
     };
     let mut out = Vec::new();
     json::write(&mut out, &doc).unwrap();

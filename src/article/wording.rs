@@ -5,36 +5,13 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::Article;
 use super::link::{LinkKind, Links};
+use crate::asr::transcript::spread;
 use crate::asr::{Segment, Transcript, Word};
 use crate::text::{bare, ends_sentence, is_stop_word, similarity, sound_key};
-use crate::time::Ms;
 
-/// Why a word was changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Reason {
-    /// The passage quotes the article: its words are the article's.
-    ArticleWording,
-    /// A near-miss spelling of a name in the article.
-    ProperNoun,
-}
-
-/// One change to the recognised text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Correction {
-    pub before: String,
-    pub after: String,
-    pub start_ms: Ms,
-    pub end_ms: Ms,
-    pub reason: Reason,
-    /// The paragraph the new wording comes from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub paragraph: Option<usize>,
-}
+pub use crate::correction::{Correction, Reason};
 
 /// A name (or other capitalised word) of the article and how often it occurs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,6 +253,7 @@ fn replace_run(
         end_ms: end,
         reason,
         paragraph,
+        edit: None,
     });
     replaced[i] = Some(spread(texts, start, end, probability));
     for r in &mut replaced[i + 1..i + n] {
@@ -458,22 +436,6 @@ fn capitalise(w: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// Words spread over `[start, end]` in proportion to their length.
-fn spread(texts: &[String], start: Ms, end: Ms, probability: f32) -> Vec<Word> {
-    let total: usize = texts.iter().map(|t| t.chars().count().max(1)).sum();
-    let span = end.saturating_sub(start);
-    let mut at = 0usize;
-    texts
-        .iter()
-        .map(|t| {
-            let s = start + span * at as u64 / total.max(1) as u64;
-            at += t.chars().count().max(1);
-            let e = start + span * at as u64 / total.max(1) as u64;
-            Word { text: t.clone(), start_ms: s, end_ms: e, probability, speaker: None }
-        })
-        .collect()
 }
 
 /// A near-miss of an article name at word `i` (alone, or run together with the next one or

@@ -78,6 +78,23 @@ impl Transcript {
     }
 }
 
+/// Words of `texts` spread over `[start, end]` in proportion to their length (for words whose
+/// own times are not known: the article's wording, an editor's insertions).
+pub fn spread(texts: &[String], start: Ms, end: Ms, probability: f32) -> Vec<Word> {
+    let total: usize = texts.iter().map(|t| t.chars().count().max(1)).sum();
+    let span = end.saturating_sub(start);
+    let mut at = 0usize;
+    texts
+        .iter()
+        .map(|t| {
+            let s = start + span * at as u64 / total.max(1) as u64;
+            at += t.chars().count().max(1);
+            let e = start + span * at as u64 / total.max(1) as u64;
+            Word { text: t.clone(), start_ms: s, end_ms: e, probability, speaker: None }
+        })
+        .collect()
+}
+
 /// A decoded token: its raw bytes (a token may hold part of a UTF-8 character), times and
 /// probability.
 #[derive(Debug, Clone)]

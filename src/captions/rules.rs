@@ -73,18 +73,20 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// The speaker dash opening `l` (with the space after it, if any): a hyphen, en or em dash
+/// and then a letter or an opening quote (a number, `-30`, is not a speaker).
+fn speaker_dash(l: &str) -> Option<&str> {
+    let rest = l.strip_prefix(['-', '–', '—'])?;
+    let after = rest.trim_start();
+    let speaker = after.chars().next().is_some_and(|ch| ch.is_alphabetic() || "\"'“‘(¿¡".contains(ch));
+    speaker.then(|| &l[..l.len() - after.len()])
+}
+
 /// How a cue's speaker dashes differ from the profile's `dash` style, if they do. A line opened
 /// by a hyphen, en or em dash and then a letter or an opening quote marks a speaker (a
 /// number, `-30`, does not); one such line asks for every line to be one, each a speaker.
 fn dash_problem(c: &Cue, dash: &str) -> Option<String> {
-    let marks = |l: &str| {
-        let l = l.trim_start();
-        let rest = l.strip_prefix(['-', '–', '—'])?;
-        let after = rest.trim_start();
-        let speaker = after.chars().next().is_some_and(|ch| ch.is_alphabetic() || "\"'“‘(¿¡".contains(ch));
-        speaker.then(|| l[..l.len() - after.len()].to_string())
-    };
-    let found: Vec<Option<String>> = c.lines.iter().map(|l| marks(l)).collect();
+    let found: Vec<Option<String>> = c.lines.iter().map(|l| speaker_dash(l.trim_start()).map(String::from)).collect();
     if found.iter().all(Option::is_none) {
         return None;
     }
@@ -186,8 +188,13 @@ fn label_problem(c: &Cue, profile: &Profile) -> Option<String> {
 /// count; a `<` or `{` that does not open a complete tag is text like any other (a line of
 /// ten million `<` is ten million characters, not none). Linear time.
 pub fn visible_len(line: &str) -> usize {
+    visible_text(line).chars().count()
+}
+
+/// A line without its markup tags ([`visible_len`]'s rule).
+pub fn visible_text(line: &str) -> String {
     let chars: Vec<char> = line.chars().collect();
-    let mut n = 0;
+    let mut out = String::with_capacity(line.len());
     let mut i = 0;
     while i < chars.len() {
         let tag_end = match (chars[i], chars.get(i + 1)) {
@@ -198,12 +205,32 @@ pub fn visible_len(line: &str) -> usize {
         match tag_end {
             Some(end) => i = end + 1,
             None => {
-                n += 1;
+                out.push(chars[i]);
                 i += 1;
             }
         }
     }
-    n
+    out
+}
+
+/// What is said on a line: its visible text without a speaker dash, `(Name)` labels or an
+/// opening `Name:` label (the marks [`evaluate`] checks), so that an edited caption's words
+/// can be compared with the transcript's.
+pub fn spoken_text(line: &str) -> String {
+    let text = visible_text(line);
+    let mut l = text.trim();
+    if let Some(dash) = speaker_dash(l) {
+        l = l[dash.len()..].trim_start();
+    }
+    let (paren, colon) = labels_in(l);
+    let mut out = l.to_string();
+    if let Some(name) = colon {
+        out = out[name.len() + 1..].trim_start().to_string();
+    }
+    for (name, _) in paren {
+        out = out.replacen(&format!("({name})"), " ", 1);
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Where the tag opened before `from` closes: the next `close`, unless another `open` comes first.

@@ -6,18 +6,18 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::article::wording::Correction;
 use crate::article::{Article, Links};
 use crate::asr::{ModelInfo, TranscribeOptions, Transcript};
 use crate::captions::guard::Flag;
 use crate::captions::{Cue, Profile, Violation};
+use crate::correction::Correction;
 use crate::media::SourceInfo;
 use crate::time::Span;
 
 /// Schema version of [`Document`]; bumped when fields change. Older documents are read as they
 /// are: version 1 has no `meta`, version 2 no `web` sources nor embed addresses, version 3 no
-/// speakers.
-pub const SCHEMA: u32 = 4;
+/// speakers, version 4 no edits (`revisions`, edited captions).
+pub const SCHEMA: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
@@ -88,6 +88,10 @@ pub struct Document {
     /// Who speaks when: each turn runs from its first word's start to its last word's end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub speaker_turns: Vec<crate::speakers::Turn>,
+    /// The edits applied to the report, oldest first (their changes are in `corrections`, reason
+    /// `edited`); since schema 5.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<crate::correction::Revision>,
 }
 
 /// An input fetched from the web.
@@ -177,6 +181,10 @@ pub struct Captions {
     pub cues: Vec<Cue>,
     pub violations: Vec<Violation>,
     pub flagged: Vec<Flag>,
+    /// The cues are an editor's (times and lines as set by `apply`): made again from the words
+    /// only under another profile. Since schema 5.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
 }
 
 pub fn write<W: Write + ?Sized>(w: &mut W, doc: &Document) -> io::Result<()> {

@@ -71,6 +71,9 @@ pub enum Command {
     /// Import, quantise, list and check Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Apply an edited SRT, WebVTT or text file to a report: unchanged words keep their times,
+    /// each change is recorded, every output (and the archive's row) is made again.
+    Apply(ApplyArgs),
     /// Rebuild subtitles from a vidscribe JSON transcript, without recognising again.
     Subtitle {
         /// A transcript written by `vidscribe transcribe -f json`.
@@ -209,6 +212,32 @@ pub struct RecognitionArgs {
     /// in ./models or the data folder]
     #[arg(long, value_name = "FILE")]
     pub speaker_model: Option<PathBuf>,
+    /// Make a report afresh, dropping the edits (`vidscribe apply`) its earlier version in the
+    /// output folder has; without it, a re-run keeps them.
+    #[arg(long)]
+    pub discard_edits: bool,
+}
+
+/// `vidscribe apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The edited file: SRT, WebVTT or plain text, changed in any editor.
+    pub edited: PathBuf,
+    /// The report's JSON (written by run, transcribe or batch).
+    #[arg(long, value_name = "REPORT.json")]
+    pub to: PathBuf,
+    /// Output folder [default: the JSON's own, its files replaced]
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Who made the edit, for the revision history [default: the user running vidscribe]
+    #[arg(long, value_name = "NAME")]
+    pub editor: Option<String>,
+    /// The archive to update [default: the folder above the report's, when it has archive.db]
+    #[arg(long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
+    /// The archive's shared PostgreSQL database (postgres://user@host/db), with --archive.
+    #[arg(long, value_name = "URL", requires = "archive")]
+    pub db: Option<String>,
 }
 
 /// `vidscribe batch`.

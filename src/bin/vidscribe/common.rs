@@ -52,6 +52,7 @@ pub(crate) fn job_config(
         web: Default::default(),
         strict: r.strict,
         speaker_model: r.speaker_model.clone(),
+        discard_edits: r.discard_edits,
     })
 }
 

@@ -21,6 +21,7 @@ macro_rules! outln {
     };
 }
 
+mod apply;
 mod batch;
 mod check;
 mod cli;
@@ -92,6 +93,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Transcribe(args) => transcribe::transcribe(args, show, tell),
         Command::Run(args) => run::run_job(args, show, tell),
         Command::Batch(args) => batch::batch(args, show, !cli.quiet),
+        Command::Apply(args) => apply::apply(args, tell),
         Command::Index { dirs, output, db } => index::index(dirs, output, db.as_deref(), !cli.quiet),
         Command::Search(args) => search::search(args),
         Command::Serve(args) => serve::serve(args),

@@ -1,0 +1,616 @@
+//! An edited caption or text file laid over the transcript it was made from. The edit's words
+//! are aligned with the transcript's timed words by a diff on normalised words (Myers, in
+//! linear memory): unchanged words keep their times, a word replaced one for one takes the
+//! replaced word's times, other new words are spread over the time of what they replace (or
+//! the gap they are put in) and marked so. Every change becomes a [`Correction`]; cues the
+//! editor moved, split, merged or re-broke keep the editor's times and lines.
+#![forbid(unsafe_code)]
+
+use std::time::{Duration, Instant};
+
+use similar::{Algorithm, DiffOp, capture_diff_slices_deadline};
+
+use crate::asr::transcript::spread;
+use crate::asr::{Segment, Transcript, Word};
+use crate::captions::Cue;
+use crate::captions::rules::spoken_text;
+use crate::correction::{Change, Correction, EditNote, Reason, Timing};
+use crate::time::Ms;
+
+/// Most cues an edit may have (ten hours at a cue every two seconds is 18,000).
+pub const MAX_EDIT_CUES: usize = 50_000;
+/// Most words an edit may have (ten hours of fast speech is about 120,000).
+pub const MAX_EDIT_WORDS: usize = 300_000;
+/// Share of the larger side's words that must be found unchanged on the other for an edit to be
+/// taken as one of this transcript (the rest may be corrected, added or removed).
+pub const MIN_COMMON: f64 = 0.5;
+/// How far outside its cue an unchanged word may lie (the editor moves cues, not much farther).
+pub const MAX_CUE_DRIFT_MS: Ms = 2_000;
+/// Share of the unchanged words that must lie in (or near) their cue in a timed edit.
+pub const MIN_IN_CUE: f64 = 0.8;
+/// After this long the diff settles for a correct but perhaps longer edit script (only texts
+/// with little in common take that long, and those are refused anyway).
+const DIFF_DEADLINE: Duration = Duration::from_secs(3);
+/// Time given to each word inserted where there is no gap to put it in.
+const INSERTED_WORD_MS: Ms = 300;
+
+/// A cue (or, from plain text, a paragraph) of an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditedCue {
+    /// As the editor set them; none for plain text.
+    pub times: Option<(Ms, Ms)>,
+    /// Lines as written, voice spans removed (they are made again from the words' speakers).
+    pub lines: Vec<String>,
+}
+
+/// A person's version of the captions or of the transcript's text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edited {
+    pub cues: Vec<EditedCue>,
+}
+
+impl Edited {
+    /// Cues as a subtitle file gives them.
+    pub fn from_cues(cues: &[Cue]) -> Self {
+        let cues = cues
+            .iter()
+            .map(|c| EditedCue {
+                times: Some((c.start_ms, c.end_ms)),
+                lines: c.lines.iter().map(|l| unvoiced(l)).collect(),
+            })
+            .collect();
+        Edited { cues }
+    }
+
+    /// Plain text: each paragraph (lines up to a blank line) a cue without times.
+    pub fn from_text(text: &str) -> Self {
+        let mut cues = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        for line in text.lines().chain(std::iter::once("")) {
+            if line.trim().is_empty() {
+                if !lines.is_empty() {
+                    cues.push(EditedCue { times: None, lines: std::mem::take(&mut lines) });
+                }
+            } else {
+                lines.push(line.trim().to_string());
+            }
+        }
+        Edited { cues }
+    }
+
+    /// Whether every cue has the editor's times (a subtitle file).
+    pub fn timed(&self) -> bool {
+        !self.cues.is_empty() && self.cues.iter().all(|c| c.times.is_some())
+    }
+
+    /// The words said, each with its cue and line.
+    fn words(&self) -> Vec<(String, usize, usize)> {
+        let mut out = Vec::new();
+        for (c, cue) in self.cues.iter().enumerate() {
+            for (l, line) in cue.lines.iter().enumerate() {
+                out.extend(spoken_text(line).split_whitespace().map(|w| (w.to_string(), c, l)));
+            }
+        }
+        out
+    }
+}
+
+/// A line without WebVTT voice spans (`<v Name>…</v>`), other markup kept.
+fn unvoiced(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find('<') {
+        out.push_str(&rest[..at]);
+        let tag = &rest[at..];
+        let is_voice =
+            tag.starts_with("</v>") || tag.starts_with("<v ") || tag.starts_with("<v.") || tag.starts_with("<v>");
+        match tag.find('>').filter(|_| is_voice) {
+            Some(end) => rest = &tag[end + 1..],
+            None => {
+                out.push('<');
+                rest = &tag[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EditError {
+    #[error("the edit has no words")]
+    Empty,
+    #[error("the edit has {0} cues, more than {MAX_EDIT_CUES}")]
+    TooManyCues(usize),
+    #[error("the edit has {0} words, more than {MAX_EDIT_WORDS}")]
+    TooManyWords(usize),
+    #[error(
+        "the edit has little in common with the transcript ({common}% of its words are the transcript's, \
+         {kept}% of the transcript's are in it): is it from another report?"
+    )]
+    Unrelated { common: u32, kept: u32 },
+    #[error(
+        "the edit's cues are not where the transcript's words are ({0}% of the unchanged words lie outside \
+         their cue): is it from another report?"
+    )]
+    Mistimed(u32),
+}
+
+/// The transcript with an edit laid over it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub transcript: Transcript,
+    /// Every change, in order: words first, then cues.
+    pub corrections: Vec<Correction>,
+    /// The editor's cues, for a timed edit: its times and lines, each line's speaker from its words.
+    pub cues: Option<Vec<Cue>>,
+}
+
+/// The comparison key of a written word: its normalised form ("40," and "forty" are one word).
+fn key(word: &str) -> String {
+    crate::text::normalize(word).join(" ")
+}
+
+fn percent(a: usize, b: usize) -> u32 {
+    (a as f64 * 100.0 / b.max(1) as f64).round() as u32
+}
+
+/// Lays `edited` over `t`. `old_cues`, the captions the editor started from, tell which cues
+/// the editor moved, split or merged (timed edits only); `revision` numbers the corrections.
+pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision: u32) -> Result<Applied, EditError> {
+    if edited.cues.len() > MAX_EDIT_CUES {
+        return Err(EditError::TooManyCues(edited.cues.len()));
+    }
+    let new = edited.words();
+    if new.is_empty() {
+        return Err(EditError::Empty);
+    }
+    if new.len() > MAX_EDIT_WORDS {
+        return Err(EditError::TooManyWords(new.len()));
+    }
+    let old: Vec<(&Word, usize)> =
+        t.segments.iter().enumerate().flat_map(|(s, seg)| seg.words.iter().map(move |w| (w, s))).collect();
+    let old_keys: Vec<String> = old.iter().map(|(w, _)| key(&w.text)).collect();
+    let new_keys: Vec<String> = new.iter().map(|(w, _, _)| key(w)).collect();
+    let ops =
+        capture_diff_slices_deadline(Algorithm::Myers, &old_keys, &new_keys, Some(Instant::now() + DIFF_DEADLINE));
+    let same: usize = ops.iter().map(|op| if let DiffOp::Equal { len, .. } = op { *len } else { 0 }).sum();
+    if (same as f64) < MIN_COMMON * old.len().max(new.len()) as f64 {
+        return Err(EditError::Unrelated { common: percent(same, new.len()), kept: percent(same, old.len()) });
+    }
+    if edited.timed() {
+        let outside = ops
+            .iter()
+            .filter_map(|op| match op {
+                DiffOp::Equal { old_index, new_index, len } => Some((*old_index, *new_index, *len)),
+                _ => None,
+            })
+            .flat_map(|(o, n, len)| (0..len).map(move |k| (o + k, n + k)))
+            .filter(|&(o, n)| {
+                let (start, end) = edited.cues[new[n].1].times.unwrap_or_default();
+                let w = old[o].0;
+                w.end_ms + MAX_CUE_DRIFT_MS < start || w.start_ms > end + MAX_CUE_DRIFT_MS
+            })
+            .count();
+        if (outside as f64) > (1.0 - MIN_IN_CUE) * same as f64 {
+            return Err(EditError::Mistimed(percent(outside, same)));
+        }
+    }
+
+    let note = |change, timing| Some(EditNote { change, revision, timing, before_ms: None });
+    let joined = |ws: &[(&Word, usize)]| ws.iter().map(|(w, _)| w.text.as_str()).collect::<Vec<_>>().join(" ");
+    let texts = |from: usize, len: usize| new[from..from + len].iter().map(|(w, _, _)| w.clone()).collect::<Vec<_>>();
+    // One word out per word of the edit, in order, with the segment it belongs to.
+    let mut out: Vec<(Word, usize)> = Vec::with_capacity(new.len());
+    let mut corrections = Vec::new();
+    for op in &ops {
+        match *op {
+            DiffOp::Equal { old_index, new_index, len } => {
+                for k in 0..len {
+                    let (w, seg) = old[old_index + k];
+                    let text = &new[new_index + k].0;
+                    if &w.text != text {
+                        corrections.push(Correction {
+                            before: w.text.clone(),
+                            after: text.clone(),
+                            start_ms: w.start_ms,
+                            end_ms: w.end_ms,
+                            reason: Reason::Edited,
+                            paragraph: None,
+                            edit: note(Change::Words, Some(Timing::Recognised)),
+                        });
+                    }
+                    out.push((Word { text: text.clone(), ..w.clone() }, seg));
+                }
+            }
+            DiffOp::Delete { old_index, old_len, .. } => {
+                let gone = &old[old_index..old_index + old_len];
+                corrections.push(Correction {
+                    before: joined(gone),
+                    after: String::new(),
+                    start_ms: gone[0].0.start_ms,
+                    end_ms: gone[old_len - 1].0.end_ms,
+                    reason: Reason::Edited,
+                    paragraph: None,
+                    edit: note(Change::Words, None),
+                });
+            }
+            DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                let gone = &old[old_index..old_index + old_len];
+                let texts = texts(new_index, new_len);
+                let (start, end) = (gone[0].0.start_ms, gone[old_len - 1].0.end_ms);
+                let one_for_one = old_len == new_len;
+                let words: Vec<Word> = if one_for_one {
+                    gone.iter()
+                        .zip(&texts)
+                        .map(|((w, _), t)| Word { text: t.clone(), probability: 1.0, ..(*w).clone() })
+                        .collect()
+                } else {
+                    spread(&texts, start, end, 1.0)
+                };
+                for (k, mut w) in words.into_iter().enumerate() {
+                    // The speaker and segment of the replaced word at the same place in the run.
+                    let (was, seg) = gone[k * old_len / new_len];
+                    w.speaker = was.speaker;
+                    out.push((w, seg));
+                }
+                corrections.push(Correction {
+                    before: joined(gone),
+                    after: texts.join(" "),
+                    start_ms: start,
+                    end_ms: end,
+                    reason: Reason::Edited,
+                    paragraph: None,
+                    edit: note(
+                        Change::Words,
+                        Some(if one_for_one { Timing::Recognised } else { Timing::Interpolated }),
+                    ),
+                });
+            }
+            DiffOp::Insert { old_index, new_index, new_len } => {
+                let texts = texts(new_index, new_len);
+                let prev = out.last().map(|(w, s)| (w.end_ms, w.speaker, *s));
+                let next = old.get(old_index).map(|(w, s)| (w.start_ms, w.speaker, *s));
+                let start =
+                    prev.map_or(next.map_or(0, |n| n.0.saturating_sub(INSERTED_WORD_MS * new_len as Ms)), |p| p.0);
+                let wanted = start + INSERTED_WORD_MS * new_len as Ms;
+                let end = next.map_or(wanted, |n| n.0.max(start));
+                let (speaker, seg) = prev.or(next).map_or((None, 0), |(_, sp, s)| (sp, s));
+                let words = spread(&texts, start, end, 1.0);
+                corrections.push(Correction {
+                    before: String::new(),
+                    after: texts.join(" "),
+                    start_ms: start,
+                    end_ms: end,
+                    reason: Reason::Edited,
+                    paragraph: None,
+                    edit: note(Change::Words, Some(Timing::Interpolated)),
+                });
+                out.extend(words.into_iter().map(|w| (Word { speaker, ..w }, seg)));
+            }
+        }
+    }
+    // Segments as before, with their new words; a segment whose words all went goes too.
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut current: Option<usize> = None;
+    for (w, s) in &out {
+        if current != Some(*s) {
+            let was = &t.segments[*s];
+            segments.push(Segment { words: Vec::new(), text: String::new(), ..was.clone() });
+            current = Some(*s);
+        }
+        if let Some(seg) = segments.last_mut() {
+            seg.words.push(w.clone());
+        }
+    }
+    for seg in &mut segments {
+        seg.text = seg.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+        if let (Some(a), Some(b)) = (seg.words.first(), seg.words.last()) {
+            seg.start_ms = seg.start_ms.min(a.start_ms);
+            seg.end_ms = seg.end_ms.max(b.end_ms);
+        }
+    }
+    let cues = edited.timed().then(|| editor_cues(edited, &new, &out));
+    if let (Some(cues), Some(old_cues)) = (&cues, old_cues) {
+        corrections.extend(cue_changes(old_cues, cues, revision));
+    }
+    Ok(Applied { transcript: Transcript { language: t.language.clone(), segments }, corrections, cues })
+}
+
+/// The edit's cues as captions: the editor's times and lines; each line's speaker is the one
+/// most of its words have (a line without words, a label, takes the next line's).
+fn editor_cues(edited: &Edited, new: &[(String, usize, usize)], out: &[(Word, usize)]) -> Vec<Cue> {
+    let any_speaker = out.iter().any(|(w, _)| w.speaker.is_some());
+    let mut cues: Vec<Cue> = edited
+        .cues
+        .iter()
+        .map(|c| {
+            let (start_ms, end_ms) = c.times.unwrap_or_default();
+            Cue { start_ms, end_ms, lines: c.lines.clone(), speakers: Vec::new() }
+        })
+        .collect();
+    if !any_speaker {
+        return cues;
+    }
+    let mut votes: Vec<Vec<Vec<u32>>> = edited.cues.iter().map(|c| vec![Vec::new(); c.lines.len()]).collect();
+    for ((_, c, l), (w, _)) in new.iter().zip(out) {
+        if let Some(s) = w.speaker {
+            votes[*c][*l].push(s);
+        }
+    }
+    for (cue, lines) in cues.iter_mut().zip(votes) {
+        let mut speakers: Vec<Option<u32>> = lines
+            .iter()
+            .map(|v| {
+                let mut best: Option<(usize, u32)> = None;
+                for &s in v {
+                    let n = v.iter().filter(|&&x| x == s).count();
+                    if best.is_none_or(|(m, _)| n > m) {
+                        best = Some((n, s));
+                    }
+                }
+                best.map(|(_, s)| s)
+            })
+            .collect();
+        // Lines without words take the next line's speaker, else the one before.
+        for k in (0..speakers.len()).rev() {
+            if speakers[k].is_none() {
+                speakers[k] = speakers.get(k + 1).copied().flatten();
+            }
+        }
+        for k in 1..speakers.len() {
+            if speakers[k].is_none() {
+                speakers[k] = speakers[k - 1];
+            }
+        }
+        if speakers.iter().all(Option::is_some) {
+            cue.speakers = speakers.into_iter().flatten().collect();
+        }
+    }
+    cues
+}
+
+/// What the editor did to the cues: moved, split, merged, re-cut. Cue boundaries are compared
+/// as places in the words (the old captions' words aligned with the edit's), so a word changed
+/// inside a cue is not a cue change (it is a word correction) and does not hide one nearby.
+fn cue_changes(old: &[Cue], new: &[Cue], revision: u32) -> Vec<Correction> {
+    // The cues' words (keys) and where each cue starts among them, the end last.
+    let words = |cs: &[Cue]| {
+        let mut keys = Vec::new();
+        let mut starts = Vec::with_capacity(cs.len() + 1);
+        for c in cs {
+            starts.push(keys.len());
+            for l in &c.lines {
+                keys.extend(spoken_text(l).split_whitespace().map(key));
+            }
+        }
+        starts.push(keys.len());
+        (keys, starts)
+    };
+    let ((ok, os), (nk, ns)) = (words(old), words(new));
+    // Where each place between the old words is among the new ones, where the words around it
+    // are unchanged.
+    let mut at: Vec<Option<usize>> = vec![None; ok.len() + 1];
+    for op in capture_diff_slices_deadline(Algorithm::Myers, &ok, &nk, Some(Instant::now() + DIFF_DEADLINE)) {
+        if let DiffOp::Equal { old_index, new_index, len } = op {
+            for k in 0..=len {
+                at[old_index + k] = Some(new_index + k);
+            }
+        }
+    }
+    at[0] = Some(0);
+    at[ok.len()] = Some(nk.len());
+    let text = |cs: &[Cue]| cs.iter().map(|c| c.lines.join(" ")).collect::<Vec<_>>().join(" | ");
+    let mut out = Vec::new();
+    let mut group = |before: &[Cue], after: &[Cue]| {
+        let change = match (before, after) {
+            ([a], [b]) if (a.start_ms, a.end_ms) != (b.start_ms, b.end_ms) => Change::CueTimes,
+            // The same text broken into lines otherwise (changed words are word corrections).
+            ([a], [b]) if a.lines != b.lines && a.lines.join(" ") == b.lines.join(" ") => Change::CueLines,
+            ([_], [_]) => return,
+            ([_], [_, _, ..]) => Change::CueSplit,
+            ([_, _, ..], [_]) => Change::CueMerge,
+            _ => Change::CueLines,
+        };
+        let span = |cs: &[Cue]| cs.first().map(|c| c.start_ms).zip(cs.last().map(|c| c.end_ms));
+        let (start_ms, end_ms) = span(after).or(span(before)).unwrap_or_default();
+        out.push(Correction {
+            before: text(before),
+            after: text(after),
+            start_ms,
+            end_ms,
+            reason: Reason::Edited,
+            paragraph: None,
+            edit: Some(EditNote { change, revision, timing: None, before_ms: span(before).map(|(a, b)| [a, b]) }),
+        });
+    };
+    // Groups of cues between boundaries both sides share.
+    let (mut i, mut j, mut gi, mut gj) = (0, 0, 0, 0);
+    while i < old.len() || j < new.len() {
+        let old_end = (i < old.len()).then(|| at[os[i + 1]]).flatten();
+        let new_end = (j < new.len()).then(|| ns[j + 1]);
+        match (old_end, new_end) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+                group(&old[gi..i], &new[gj..j]);
+                (gi, gj) = (i, j);
+            }
+            (Some(a), Some(b)) if a < b => i += 1,
+            (None, Some(_)) if i < old.len() => i += 1,
+            (_, Some(_)) => j += 1,
+            (_, None) => i += 1,
+        }
+    }
+    if gi < old.len() || gj < new.len() {
+        group(&old[gi..], &new[gj..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(text: &str, start_ms: Ms, end_ms: Ms) -> Word {
+        Word { text: text.into(), start_ms, end_ms, probability: 0.9, speaker: None }
+    }
+
+    fn transcript(words: &[(&str, Ms, Ms)]) -> Transcript {
+        let words: Vec<Word> = words.iter().map(|&(t, a, b)| word(t, a, b)).collect();
+        let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+        let (start_ms, end_ms) = (words[0].start_ms, words[words.len() - 1].end_ms);
+        Transcript {
+            language: "en".into(),
+            segments: vec![Segment { start_ms, end_ms, text, no_speech_probability: 0.0, words, speaker: None }],
+        }
+    }
+
+    fn cue(start_ms: Ms, end_ms: Ms, lines: &[&str]) -> Cue {
+        Cue { start_ms, end_ms, lines: lines.iter().map(|l| l.to_string()).collect(), speakers: Vec::new() }
+    }
+
+    fn sample() -> Transcript {
+        transcript(&[
+            ("Estimates", 0, 500),
+            ("on", 500, 700),
+            ("every", 700, 1000),
+            ("my", 1000, 1200),
+            ("John", 1200, 1500),
+            ("range", 1500, 1900),
+            ("from", 1900, 2100),
+            ("around", 2100, 2500),
+            ("forty.", 2500, 3000),
+            ("Prisoners", 4000, 4600),
+            ("came", 4600, 4900),
+            ("home", 4900, 5300),
+            ("today.", 5300, 6000),
+        ])
+    }
+
+    #[test]
+    fn unchanged_words_keep_their_times_and_changes_are_recorded() {
+        let t = sample();
+        let old = [
+            cue(0, 3000, &["Estimates on every my John", "range from around forty."]),
+            cue(4000, 6000, &["Prisoners came home today."]),
+        ];
+        let edited = Edited::from_cues(&[
+            cue(0, 3000, &["Estimates on Azerbaijan", "range from around 40."]),
+            cue(4300, 6300, &["Prisoners came home today."]),
+        ]);
+        let a = apply(&t, &edited, Some(&old), 1).unwrap();
+        let words: Vec<&Word> = a.transcript.words().collect();
+        let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["Estimates", "on", "Azerbaijan", "range", "from", "around", "40.", "Prisoners", "came", "home", "today."]
+        );
+        // Unchanged words: the very same times.
+        assert_eq!((words[3].start_ms, words[3].end_ms), (1500, 1900));
+        assert_eq!((words[7].start_ms, words[7].end_ms), (4000, 4600));
+        // Three words become one: it takes their time.
+        assert_eq!((words[2].start_ms, words[2].end_ms), (700, 1500));
+        // "forty." → "40.": the same word, written otherwise, keeps its time.
+        assert_eq!((words[6].start_ms, words[6].end_ms), (2500, 3000));
+        let c = &a.corrections;
+        assert_eq!(c.len(), 3, "{c:#?}");
+        assert_eq!((c[0].before.as_str(), c[0].after.as_str()), ("every my John", "Azerbaijan"));
+        assert_eq!(c[0].edit.as_ref().unwrap().timing, Some(Timing::Interpolated));
+        assert_eq!((c[1].before.as_str(), c[1].after.as_str()), ("forty.", "40."));
+        let moved = &c[2];
+        assert_eq!(moved.edit.as_ref().unwrap().change, Change::CueTimes);
+        assert_eq!(moved.edit.as_ref().unwrap().before_ms, Some([4000, 6000]));
+        assert_eq!((moved.start_ms, moved.end_ms), (4300, 6300));
+        let cues = a.cues.unwrap();
+        assert_eq!((cues[1].start_ms, cues[1].end_ms), (4300, 6300));
+        assert_eq!(
+            a.transcript.segments[0].text,
+            "Estimates on Azerbaijan range from around 40. Prisoners came home today."
+        );
+    }
+
+    #[test]
+    fn splits_merges_and_the_same_edit_twice() {
+        let t = sample();
+        let old = [
+            cue(0, 3000, &["Estimates on every my John range from around forty."]),
+            cue(4000, 6000, &["Prisoners came home today."]),
+        ];
+        let edited = Edited::from_cues(&[
+            cue(0, 1500, &["Estimates on every my John"]),
+            cue(1500, 3000, &["range from around forty."]),
+            cue(4000, 6000, &["Prisoners came home today."]),
+        ]);
+        let a = apply(&t, &edited, Some(&old), 1).unwrap();
+        assert_eq!(a.corrections.len(), 1);
+        assert_eq!(a.corrections[0].edit.as_ref().unwrap().change, Change::CueSplit);
+        // Applied again to its own result: nothing to do.
+        let again = apply(&a.transcript, &edited, a.cues.as_deref(), 2).unwrap();
+        assert!(again.corrections.is_empty(), "{:#?}", again.corrections);
+        assert_eq!(again.transcript, a.transcript);
+        // A split beside a cue whose words changed is still a split.
+        let near = Edited::from_cues(&[
+            cue(0, 1500, &["Estimates on every my John"]),
+            cue(1500, 3000, &["range from around forty."]),
+            cue(4000, 6000, &["Prisoners came back today."]),
+        ]);
+        let kinds: Vec<Change> = apply(&t, &near, Some(&old), 1)
+            .unwrap()
+            .corrections
+            .iter()
+            .map(|c| c.edit.as_ref().unwrap().change)
+            .collect();
+        assert_eq!(kinds, [Change::Words, Change::CueSplit]);
+        let merged = Edited::from_cues(&[cue(
+            0,
+            6000,
+            &["Estimates on every my John range from around forty.", "Prisoners came home today."],
+        )]);
+        let m = apply(&t, &merged, Some(&old), 1).unwrap();
+        assert_eq!(m.corrections.len(), 1);
+        assert_eq!(m.corrections[0].edit.as_ref().unwrap().change, Change::CueMerge);
+    }
+
+    #[test]
+    fn text_edits_insert_and_delete() {
+        let t = sample();
+        let edited = Edited::from_text(
+            "Estimates on every my John range from around forty.\n\nPrisoners came home at last today.",
+        );
+        let a = apply(&t, &edited, None, 1).unwrap();
+        assert!(a.cues.is_none());
+        let words: Vec<&Word> = a.transcript.words().collect();
+        let at = words.iter().position(|w| w.text == "at").unwrap();
+        assert!(words[at].start_ms >= 5300 && words[at + 1].end_ms <= 5300 + 2 * INSERTED_WORD_MS);
+        assert_eq!(a.corrections.len(), 1);
+        assert_eq!(a.corrections[0].after, "at last");
+        let cut = Edited::from_text("Estimates on every my John range from around forty. Prisoners came home.");
+        let d = apply(&t, &cut, None, 1).unwrap();
+        let c: Vec<(&str, &str)> = d.corrections.iter().map(|c| (c.before.as_str(), c.after.as_str())).collect();
+        assert_eq!(c, [("home", "home."), ("today.", "")]);
+    }
+
+    #[test]
+    fn foreign_edits_are_refused() {
+        let t = sample();
+        let other = Edited::from_text("The minister said the budget would be published on Monday after the vote.");
+        assert!(matches!(apply(&t, &other, None, 1), Err(EditError::Unrelated { .. })));
+        assert_eq!(apply(&t, &Edited::from_text(" \n\n "), None, 1), Err(EditError::Empty));
+        // The same words, an hour later: not this report's captions.
+        let late = Edited::from_cues(&[
+            cue(3_600_000, 3_603_000, &["Estimates on every my John range from around forty."]),
+            cue(3_604_000, 3_606_000, &["Prisoners came home today."]),
+        ]);
+        assert!(matches!(apply(&t, &late, None, 1), Err(EditError::Mistimed(100))));
+    }
+
+    #[test]
+    fn labels_dashes_and_voices_are_not_words() {
+        assert_eq!(unvoiced("<v Rustam Muradov>Hello <i>there</i></v>"), "Hello <i>there</i>");
+        assert_eq!(unvoiced("a < b"), "a < b");
+        let e = Edited::from_cues(&[cue(0, 1000, &["(RUSTAM MURADOV)", "-We came home.", "NARRATOR: Yes."])]);
+        let words: Vec<String> = e.words().into_iter().map(|(w, _, _)| w).collect();
+        assert_eq!(words, ["We", "came", "home.", "Yes."]);
+    }
+}

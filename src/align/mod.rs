@@ -1,0 +1,8 @@
+//! Text ↔ timed words: a person's corrections (an edited caption or text file) laid over a
+//! transcript so that what did not change keeps its times from the audio. Used by `apply`, by
+//! re-runs that keep earlier edits, and by serve's editing.
+#![forbid(unsafe_code)]
+
+pub mod edit;
+
+pub use edit::{Applied, EditError, Edited, EditedCue, apply};

@@ -1,0 +1,234 @@
+//! An edit applied to a report on disk: the edited file read within limits, laid over the
+//! report's JSON ([`crate::align`]), every output made again from the JSON in one set, the
+//! archive's row replaced. Also how a re-run keeps the edits a report already has.
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::align::{self, EditError, Edited};
+use crate::archive::Db;
+use crate::correction::Revision;
+use crate::formats::json::Document;
+use crate::formats::{Format, read::decode_text};
+use crate::job::{self, JobError, Outputs};
+use crate::job::{lay_over, os_user};
+use crate::progress::Cancel;
+
+/// Largest edited file read (a ten-hour programme's captions are a few MB).
+pub const MAX_EDIT_BYTES: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviseError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is over {} MB", MAX_EDIT_BYTES >> 20)]
+    TooLarge { path: PathBuf },
+    #[error("{path} is not a subtitle or text file (it holds binary data)")]
+    Binary { path: PathBuf },
+    #[error("{path} has more than {} cues", align::edit::MAX_EDIT_CUES)]
+    TooManyCues { path: PathBuf },
+    #[error("{path} has no cues a player would show")]
+    NoCues { path: PathBuf },
+    #[error("{path}: {detail}: correct it first, or the words there would be lost")]
+    Malformed { path: PathBuf, detail: String },
+    #[error("cannot apply {path} to {report}")]
+    Edit {
+        path: PathBuf,
+        report: PathBuf,
+        #[source]
+        source: EditError,
+    },
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error("cannot update the archive")]
+    Archive(#[source] crate::archive::BatchError),
+}
+
+/// How an edited file was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditFormat {
+    Srt,
+    Vtt,
+    Txt,
+}
+
+/// Reads an edited file: WebVTT (by its signature or name), SRT (by name or timing lines), else
+/// plain text. Refused whole: over [`MAX_EDIT_BYTES`], binary, over the cue limit (counted
+/// before anything is parsed), or a subtitle file without a cue.
+pub fn read_edited(path: &Path) -> Result<(Edited, EditFormat), ReviseError> {
+    let read_err = |source| ReviseError::Read { path: path.to_path_buf(), source };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_EDIT_BYTES + 1).read_to_end(&mut bytes)).map_err(read_err)?;
+    if bytes.len() as u64 > MAX_EDIT_BYTES {
+        return Err(ReviseError::TooLarge { path: path.to_path_buf() });
+    }
+    // Text has no NUL and few control characters; media, images and archives have both.
+    let controls = bytes.iter().filter(|&&b| b < 0x20 && !b"\t\n\r\x0c".contains(&b)).count();
+    if bytes.contains(&0) || controls * 100 > bytes.len() {
+        return Err(ReviseError::Binary { path: path.to_path_buf() });
+    }
+    let ext = |e: &str| path.extension().is_some_and(|x| x.eq_ignore_ascii_case(e));
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let arrows = bytes.windows(3).filter(|w| w == b"-->").count();
+    let format = if body.starts_with(b"WEBVTT") || ext("vtt") {
+        EditFormat::Vtt
+    } else if ext("srt") || (arrows > 0 && !ext("txt")) {
+        EditFormat::Srt
+    } else {
+        EditFormat::Txt
+    };
+    if format != EditFormat::Txt && arrows > align::edit::MAX_EDIT_CUES {
+        return Err(ReviseError::TooManyCues { path: path.to_path_buf() });
+    }
+    let edited = match format {
+        EditFormat::Vtt | EditFormat::Srt => {
+            let parsed = if format == EditFormat::Vtt {
+                crate::formats::vtt::read(&bytes)
+            } else {
+                crate::formats::srt::read(&bytes)
+            };
+            if parsed.cues.is_empty() {
+                return Err(ReviseError::NoCues { path: path.to_path_buf() });
+            }
+            // A block a player would drop is text the edit would silently delete.
+            let malformed = |detail: String| ReviseError::Malformed { path: path.to_path_buf(), detail };
+            if let Some(p) = parsed.problems.iter().find(|p| p.rule == crate::captions::Rule::Syntax) {
+                return Err(malformed(p.detail.clone()));
+            }
+            if parsed.cues.len() < arrows {
+                let detail = format!("{} timing lines, {} cues read", arrows, parsed.cues.len());
+                return Err(malformed(
+                    match parsed.problems.iter().find(|p| p.rule == crate::captions::Rule::Timestamp) {
+                        Some(p) => p.detail.clone(),
+                        None => detail,
+                    },
+                ));
+            }
+            Edited::from_cues(&parsed.cues)
+        }
+        EditFormat::Txt => Edited::from_text(&decode_text(&bytes, &mut Default::default())),
+    };
+    Ok((edited, format))
+}
+
+/// What `apply` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ApplyConfig {
+    pub edited: PathBuf,
+    /// The report's JSON.
+    pub report: PathBuf,
+    /// Where to write the outputs; the JSON's folder when `None`.
+    pub out: Option<PathBuf>,
+    /// Who edited; the user the process runs as when `None`.
+    pub editor: Option<String>,
+    /// The archive to update: a folder (its archive.db) and perhaps a PostgreSQL address. When
+    /// `None`, the folder above the report's, if it holds an archive.db.
+    pub archive: Option<(PathBuf, Option<String>)>,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The edit changes nothing: nothing was written.
+    Unchanged,
+    Applied {
+        revision: u32,
+        /// Corrections of words, and of cues.
+        words: usize,
+        cues: usize,
+        /// Rules the captions now break (the editor's cues are kept as set).
+        violations: usize,
+        written: Vec<PathBuf>,
+        /// The archive whose row was replaced.
+        indexed: Option<String>,
+    },
+}
+
+/// The formats of a report's outputs beside its JSON (`stem.srt`, …, its page), the JSON always.
+fn formats_beside(dir: &Path, stem: &str) -> (Vec<Format>, Option<String>) {
+    let mut formats: Vec<Format> = [Format::Srt, Format::Vtt, Format::Txt]
+        .into_iter()
+        .filter(|f| dir.join(format!("{stem}.{}", f.extension())).is_file())
+        .collect();
+    formats.push(Format::Json);
+    let page = [format!("{stem}.html"), "report.html".to_string()].into_iter().find(|p| dir.join(p).is_file());
+    if page.is_some() {
+        formats.push(Format::Html);
+    }
+    (formats, page)
+}
+
+/// Applies an edited file to a report: one output set written, the archive updated.
+pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseError> {
+    let mut doc = job::read_document(&cfg.report)?;
+    let (edited, _) = read_edited(&cfg.edited)?;
+    let revision = Revision {
+        number: doc.revisions.len() as u32 + 1,
+        editor: cfg.editor.as_deref().map_or_else(os_user, crate::text::safe_line),
+        at: crate::time::utc_now(),
+        source: cfg.edited.file_name().map_or_else(String::new, |n| crate::text::safe_line(&n.to_string_lossy())),
+        changes: 0,
+    };
+    let number = revision.number;
+    let edit_err = |source| ReviseError::Edit { path: cfg.edited.clone(), report: cfg.report.clone(), source };
+    if lay_over(&mut doc, &edited, revision).map_err(edit_err)?.is_none() {
+        return Ok(Outcome::Unchanged);
+    }
+    let from = cfg.report.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = cfg.out.clone().unwrap_or_else(|| from.clone());
+    let stem = cfg.report.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
+    let (formats, page) = formats_beside(&from, &stem);
+    let video = page_video(&from, &dir, &doc);
+    let outputs = Outputs { dir, formats, stem, page, media_copy: None, inputs: Vec::new() };
+    let notes = Vec::new();
+    let written = job::write_outputs_with_video(&doc, &notes, &outputs, video, cancel)?;
+    let json_path = written.iter().find(|p| p.extension().is_some_and(|e| e == "json")).cloned();
+    let archive = match &cfg.archive {
+        Some(a) => Some(a.clone()),
+        None => outputs_archive(&outputs.dir).map(|a| (a, None)),
+    };
+    let indexed = match (archive, json_path) {
+        (Some((root, db)), Some(json_path)) => {
+            let db = Db::of(&root, db.as_deref());
+            crate::archive::batch::index(&[json_path], &root, &db).map_err(ReviseError::Archive)?;
+            Some(db.describe())
+        }
+        _ => None,
+    };
+    let (words, cues) = doc
+        .corrections
+        .iter()
+        .filter_map(|c| c.edit.as_ref().filter(|e| e.revision == number))
+        .fold((0, 0), |(w, c), e| if e.change == crate::correction::Change::Words { (w + 1, c) } else { (w, c + 1) });
+    let violations = doc.captions.as_ref().map_or(0, |c| c.violations.len());
+    Ok(Outcome::Applied { revision: number, words, cues, violations, written, indexed })
+}
+
+/// The archive a report folder belongs to: the folder above it, when that holds an archive.db.
+fn outputs_archive(dir: &Path) -> Option<PathBuf> {
+    let parent = dir.canonicalize().ok()?.parent()?.to_path_buf();
+    parent.join("archive.db").is_file().then_some(parent)
+}
+
+/// The address the page plays the video from: a copy in the report's folder (a batch's
+/// `media.*`, or the input's own name), else the input where it is.
+fn page_video(from: &Path, dir: &Path, doc: &Document) -> String {
+    let input_name = Path::new(&doc.input.path).file_name().map(|n| n.to_string_lossy().into_owned());
+    let beside = std::fs::read_dir(from)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("media.") || Some(n) == input_name.as_ref())
+        .min();
+    match beside {
+        Some(name) if from.canonicalize().ok() == dir.canonicalize().ok() => job::url_path(&name),
+        Some(name) => job::relative_path(dir, &from.join(&name)).unwrap_or(name),
+        None => job::relative_path(dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone()),
+    }
+}
