@@ -717,6 +717,49 @@ pub fn write_outputs_with_video(
     Ok(set.commit(cancel)?)
 }
 
+/// The output set a report's JSON lives in, made again (into `out` when given): the formats
+/// found beside it and its page, and the address that page plays the video from.
+pub fn outputs_beside(report: &Path, out: Option<&Path>, doc: &Document) -> (Outputs, String) {
+    let from = report.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = out.map_or_else(|| from.clone(), Path::to_path_buf);
+    let stem = report.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
+    let (formats, page) = formats_beside(&from, &stem);
+    let video = page_video(&from, &dir, doc);
+    (Outputs { dir, formats, stem, page, media_copy: None, inputs: Vec::new() }, video)
+}
+
+/// The formats of a report's outputs beside its JSON (`stem.srt`, …, its page), the JSON always.
+fn formats_beside(dir: &Path, stem: &str) -> (Vec<Format>, Option<String>) {
+    let mut formats: Vec<Format> = [Format::Srt, Format::Vtt, Format::Txt]
+        .into_iter()
+        .filter(|f| dir.join(format!("{stem}.{}", f.extension())).is_file())
+        .collect();
+    formats.push(Format::Json);
+    let page = [format!("{stem}.html"), "report.html".to_string()].into_iter().find(|p| dir.join(p).is_file());
+    if page.is_some() {
+        formats.push(Format::Html);
+    }
+    (formats, page)
+}
+
+/// The address the page plays the video from: a copy in the report's folder (a batch's
+/// `media.*`, or the input's own name), else the input where it is.
+fn page_video(from: &Path, dir: &Path, doc: &Document) -> String {
+    let input_name = Path::new(&doc.input.path).file_name().map(|n| n.to_string_lossy().into_owned());
+    let beside = std::fs::read_dir(from)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("media.") || Some(n) == input_name.as_ref())
+        .min();
+    match beside {
+        Some(name) if from.canonicalize().ok() == dir.canonicalize().ok() => url_path(&name),
+        Some(name) => relative_path(dir, &from.join(&name)).unwrap_or(name),
+        None => relative_path(dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone()),
+    }
+}
+
 /// Writes one format to a stream (stdout).
 pub fn write_stream(doc: &Document, notes: &[vtt::Note], f: Format, w: &mut dyn Write) -> std::io::Result<()> {
     render(f, w, doc, notes, &doc.input.path)?;

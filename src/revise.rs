@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::align::{self, EditError, Edited};
 use crate::archive::Db;
 use crate::correction::Revision;
-use crate::formats::json::Document;
-use crate::formats::{Format, read::decode_text};
-use crate::job::{self, JobError, Outputs};
+use crate::formats::read::decode_text;
+use crate::job::{self, JobError};
 use crate::job::{lay_over, os_user};
 use crate::progress::Cancel;
 
@@ -149,20 +148,6 @@ pub enum Outcome {
     },
 }
 
-/// The formats of a report's outputs beside its JSON (`stem.srt`, …, its page), the JSON always.
-fn formats_beside(dir: &Path, stem: &str) -> (Vec<Format>, Option<String>) {
-    let mut formats: Vec<Format> = [Format::Srt, Format::Vtt, Format::Txt]
-        .into_iter()
-        .filter(|f| dir.join(format!("{stem}.{}", f.extension())).is_file())
-        .collect();
-    formats.push(Format::Json);
-    let page = [format!("{stem}.html"), "report.html".to_string()].into_iter().find(|p| dir.join(p).is_file());
-    if page.is_some() {
-        formats.push(Format::Html);
-    }
-    (formats, page)
-}
-
 /// Applies an edited file to a report: one output set written, the archive updated.
 pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseError> {
     let mut doc = job::read_document(&cfg.report)?;
@@ -179,14 +164,8 @@ pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseE
     if lay_over(&mut doc, &edited, revision).map_err(edit_err)?.is_none() {
         return Ok(Outcome::Unchanged);
     }
-    let from = cfg.report.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dir = cfg.out.clone().unwrap_or_else(|| from.clone());
-    let stem = cfg.report.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
-    let (formats, page) = formats_beside(&from, &stem);
-    let video = page_video(&from, &dir, &doc);
-    let outputs = Outputs { dir, formats, stem, page, media_copy: None, inputs: Vec::new() };
-    let notes = Vec::new();
-    let written = job::write_outputs_with_video(&doc, &notes, &outputs, video, cancel)?;
+    let (outputs, video) = job::outputs_beside(&cfg.report, cfg.out.as_deref(), &doc);
+    let written = job::write_outputs_with_video(&doc, &[], &outputs, video, cancel)?;
     let json_path = written.iter().find(|p| p.extension().is_some_and(|e| e == "json")).cloned();
     let archive = match &cfg.archive {
         Some(a) => Some(a.clone()),
@@ -213,22 +192,4 @@ pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseE
 fn outputs_archive(dir: &Path) -> Option<PathBuf> {
     let parent = dir.canonicalize().ok()?.parent()?.to_path_buf();
     parent.join("archive.db").is_file().then_some(parent)
-}
-
-/// The address the page plays the video from: a copy in the report's folder (a batch's
-/// `media.*`, or the input's own name), else the input where it is.
-fn page_video(from: &Path, dir: &Path, doc: &Document) -> String {
-    let input_name = Path::new(&doc.input.path).file_name().map(|n| n.to_string_lossy().into_owned());
-    let beside = std::fs::read_dir(from)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("media.") || Some(n) == input_name.as_ref())
-        .min();
-    match beside {
-        Some(name) if from.canonicalize().ok() == dir.canonicalize().ok() => job::url_path(&name),
-        Some(name) => job::relative_path(dir, &from.join(&name)).unwrap_or(name),
-        None => job::relative_path(dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone()),
-    }
 }

@@ -338,3 +338,118 @@ fn bad_edits_are_refused_in_one_line_and_nothing_changes() {
     std::fs::write(&broken, own).unwrap();
     check(&broken, "a malformed cue", "correct it first");
 }
+
+/// A raw HTTP request with a body: status and body.
+fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, String::from_utf8_lossy(&all[split + 4..]).into_owned())
+}
+
+#[test]
+fn serve_edit_saves_like_apply_and_takes_edits_only_from_its_own_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let out = batch_into(&[&sample("report.mp4")], &archive, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let folder = std::fs::read_dir(&archive).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let id = folder.file_name().unwrap().to_string_lossy().into_owned();
+    let json = folder.join("report.json");
+    let server = common::serve(&[archive.as_os_str(), "--edit".as_ref(), "--editor".as_ref(), "Web Editor".as_ref()]);
+    let addr = server.addr.clone();
+
+    // The page carries the token; nothing else does.
+    let (status, page) = request(&addr, "GET", &format!("/edit/{id}"), &[], b"");
+    assert_eq!(status, 200);
+    let token =
+        page.split("name=\"vidscribe-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(token.len(), 48, "{page}");
+    let (status, data) = request(&addr, "GET", &format!("/api/report/{id}"), &[], b"");
+    assert_eq!(status, 200, "{data}");
+    assert!(!data.contains(&token));
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    let lines = |k: usize| -> Vec<String> {
+        data["cues"][k]["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+    };
+    let before = lines(0);
+    let mut after = before.clone();
+    let first = after[0].split_whitespace().next().unwrap().to_string();
+    after[0] = after[0].replacen(&first, "Zanzibarian", 1);
+    let body = serde_json::json!({ "cue": 0, "before": before, "after": after }).to_string();
+    let origin = format!("http://{addr}");
+    let good =
+        [("Origin", origin.as_str()), ("Content-Type", "application/json"), ("X-Vidscribe-Token", token.as_str())];
+
+    // Forgeries and misuse: refused, nothing changed.
+    let files = snapshot(&folder);
+    let forged = [
+        // Another site's page posting a form or a fetch: no token, its own origin.
+        vec![
+            ("Origin", "http://evil.example"),
+            ("Content-Type", "application/json"),
+            ("X-Vidscribe-Token", token.as_str()),
+        ],
+        vec![("Origin", origin.as_str()), ("Content-Type", "application/json")],
+        vec![("Origin", origin.as_str()), ("Content-Type", "application/json"), ("X-Vidscribe-Token", "00")],
+        vec![("Content-Type", "application/json"), ("X-Vidscribe-Token", token.as_str())],
+        vec![
+            ("Origin", origin.as_str()),
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Content-Type", "application/json"),
+            ("X-Vidscribe-Token", token.as_str()),
+        ],
+    ];
+    for headers in &forged {
+        let (status, answer) = request(&addr, "POST", &format!("/api/edit/{id}"), headers, body.as_bytes());
+        assert_eq!(status, 403, "{headers:?}: {answer}");
+    }
+    let plain = [("Origin", origin.as_str()), ("Content-Type", "text/plain"), ("X-Vidscribe-Token", token.as_str())];
+    assert_eq!(request(&addr, "POST", &format!("/api/edit/{id}"), &plain, body.as_bytes()).0, 415);
+    let huge = vec![b' '; 64 * 1024 + 1];
+    assert_eq!(request(&addr, "POST", &format!("/api/edit/{id}"), &good, &huge).0, 413);
+    assert_eq!(request(&addr, "POST", "/api/search?q=x", &good, b"{}").0, 405);
+    assert_eq!(request(&addr, "POST", &format!("/api/edit/{id}"), &good, b"not json").0, 400);
+    assert_eq!(snapshot(&folder), files, "a refused request changed files");
+
+    // The page's own save: applied as `apply` applies a file.
+    let (status, answer) = request(&addr, "POST", &format!("/api/edit/{id}"), &good, body.as_bytes());
+    assert_eq!(status, 200, "{answer}");
+    let (_, vtt) = request(&addr, "GET", &format!("/r/{id}/report.vtt"), &[], b"");
+    assert!(vtt.contains("Zanzibarian"), "{vtt}");
+    let hits = search(&archive, "Zanzibarian");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let d = doc(&json);
+    assert_eq!(d.revisions.len(), 1);
+    assert_eq!((d.revisions[0].editor.as_str(), d.revisions[0].source.as_str()), ("Web Editor", "serve"));
+
+    // A second editor who opened the page before that save: told, nothing lost or changed.
+    let stale = serde_json::json!({ "cue": 0, "before": before, "after": ["Something else entirely."] }).to_string();
+    let (status, answer) = request(&addr, "POST", &format!("/api/edit/{id}"), &good, stale.as_bytes());
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("Zanzibarian") && answer.contains("Web Editor"), "{answer}");
+    assert_eq!(doc(&json).revisions.len(), 1);
+
+    // Another cue: revision 2; the history lists both.
+    let second = lines(1);
+    let mut changed = second.clone();
+    changed[0] = format!("{} indeed", changed[0].trim_end_matches(['.', ',']));
+    let body = serde_json::json!({ "cue": 1, "before": second, "after": changed }).to_string();
+    assert_eq!(request(&addr, "POST", &format!("/api/edit/{id}"), &good, body.as_bytes()).0, 200);
+    let (_, data) = request(&addr, "GET", &format!("/api/report/{id}"), &[], b"");
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["revisions"].as_array().unwrap().len(), 2, "{data}");
+    drop(server);
+}

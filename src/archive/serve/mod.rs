@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod edit;
 pub mod http;
 mod site;
 
@@ -50,6 +51,8 @@ pub struct Options {
     /// A connection on which nothing moves (no request, no byte read or written) for this long
     /// is closed.
     pub idle_timeout: Duration,
+    /// Editing in the browser (`--edit`), as this editor: off when `None`.
+    pub edit: Option<String>,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
+            edit: None,
         }
     }
 }
@@ -169,7 +173,11 @@ impl Server {
         let bound = listener.local_addr().map_err(listen_err)?;
         let hosts = http::Hosts::new(bound.ip(), bound.port(), &options.hosts);
         let max_connections = options.max_connections.min(open_file_limit().saturating_sub(FD_RESERVE)).max(1);
-        Ok(Self { listener, site: Arc::new(site::Site::new(pool, hosts)), options, max_connections })
+        let editing = match &options.edit {
+            Some(editor) => Some(edit::Editing::new(editor.clone()).map_err(ServeError::Runtime)?),
+            None => None,
+        };
+        Ok(Self { listener, site: Arc::new(site::Site::new(pool, hosts, editing)), options, max_connections })
     }
 
     /// The address it listens on (`127.0.0.1:8080`).

@@ -14,6 +14,7 @@ use tokio::io::AsyncSeekExt;
 
 use super::Pool;
 use super::body::Body;
+use super::edit::{self, Editing};
 use super::http::{self, Hosts, Ranged, Validators};
 use crate::archive::search::{self, Filters, Hit};
 
@@ -26,6 +27,9 @@ const SEARCH_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 's
 /// Everything else (subtitles, transcripts, media, errors) is data: were a browser to take it for
 /// a page, it would run no script and reach nothing.
 const DATA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+/// The edit page: its own script and style, its own site's data and media, nothing else.
+const EDIT_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+     media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 /// Longest query string accepted.
 const MAX_QUERY_BYTES: usize = 4096;
 /// The files of a report folder that may be served besides its page and its media.
@@ -40,6 +44,8 @@ pub(crate) struct Site {
     pool: Pool,
     hosts: Hosts,
     report_policy: String,
+    /// Set with `--edit`.
+    editing: Option<Editing>,
 }
 
 /// A report's file, found and allowed.
@@ -53,13 +59,17 @@ struct Found {
 }
 
 impl Site {
-    pub(crate) fn new(pool: Pool, hosts: Hosts) -> Self {
-        Self { pool, hosts, report_policy: crate::report::html::content_security_policy() }
+    pub(crate) fn new(pool: Pool, hosts: Hosts, editing: Option<Editing>) -> Self {
+        Self { pool, hosts, report_policy: crate::report::html::content_security_policy(), editing }
     }
 
     pub(crate) async fn answer(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
         let head = req.method() == Method::HEAD;
-        let mut resp = self.route(&req).await;
+        let mut resp = match self.gate(req.headers()) {
+            Some(refused) => refused,
+            None if req.method() == Method::POST && self.editing.is_some() => self.post(req).await,
+            None => self.route(&req).await,
+        };
         let h = resp.headers_mut();
         h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(DATA_POLICY));
         h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -75,19 +85,25 @@ impl Site {
         resp
     }
 
-    async fn route(self: &Arc<Self>, req: &Request<Incoming>) -> Response<Body> {
-        let headers = req.headers();
+    /// What every request must pass: a host name of this server's, and not another site's page.
+    fn gate(&self, headers: &HeaderMap) -> Option<Response<Body>> {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         if !host.is_some_and(|h| self.hosts.allows(h)) {
             // DNS rebinding: a name that is not this server's resolving to it.
-            return error(StatusCode::MISDIRECTED_REQUEST, "this server does not answer to that host name");
+            return Some(error(StatusCode::MISDIRECTED_REQUEST, "this server does not answer to that host name"));
         }
         if self.cross_site(headers) {
-            return error(StatusCode::FORBIDDEN, "cross-site requests are refused");
+            return Some(error(StatusCode::FORBIDDEN, "cross-site requests are refused"));
         }
+        None
+    }
+
+    async fn route(self: &Arc<Self>, req: &Request<Incoming>) -> Response<Body> {
+        let headers = req.headers();
         if !matches!(*req.method(), Method::GET | Method::HEAD) {
-            let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD");
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            let allow = if self.editing.is_some() { "GET, HEAD, POST" } else { "GET, HEAD" };
+            let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD (and POST to save an edit)");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
             return r;
         }
         let path = req.uri().path();
@@ -111,11 +127,83 @@ impl Site {
             }
             // Browsers ask for it on every page; the archive has none.
             "/favicon.ico" => reply(StatusCode::NO_CONTENT, "image/x-icon", ""),
-            p => match p.strip_prefix("/r/") {
-                Some(rest) => self.report_file(rest, headers).await,
-                None => error(StatusCode::NOT_FOUND, "not found"),
-            },
+            p => {
+                if let Some(rest) = p.strip_prefix("/r/") {
+                    return self.report_file(rest, headers).await;
+                }
+                match &self.editing {
+                    Some(editing) => self.edit_get(p, editing).await,
+                    None => error(StatusCode::NOT_FOUND, "not found"),
+                }
+            }
         }
+    }
+
+    /// The edit page, its script, and a report's cues (`--edit` only).
+    async fn edit_get(self: &Arc<Self>, path: &str, editing: &Editing) -> Response<Body> {
+        if path == "/edit.js" {
+            return reply(StatusCode::OK, "text/javascript; charset=utf-8", edit::SCRIPT);
+        }
+        if path.strip_prefix("/edit/").and_then(http::unsegment).is_some_and(|id| !id.is_empty()) {
+            // The token goes only into this page, which no other site can read.
+            let page = edit::PAGE.replace("{{token}}", &editing.token);
+            let mut r = reply(StatusCode::OK, "text/html; charset=utf-8", page);
+            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(EDIT_POLICY));
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return r;
+        }
+        let Some(id) = path.strip_prefix("/api/report/").and_then(http::unsegment).filter(|id| !id.is_empty()) else {
+            return error(StatusCode::NOT_FOUND, "not found");
+        };
+        let site = Arc::clone(self);
+        let (status, json) = tokio::task::spawn_blocking(move || edit::report(&site.pool, &id))
+            .await
+            .unwrap_or_else(|_| (StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "error": "failed" })));
+        let mut r = reply(status, "application/json", json.to_string());
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+
+    /// `POST /api/edit/{id}`: a save from this server's edit page, and nothing else — the page's
+    /// token, a same-origin request that says so, JSON of bounded size.
+    async fn post(self: &Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let Some(editing) = &self.editing else { return error(StatusCode::NOT_FOUND, "not found") };
+        let Some(id) =
+            req.uri().path().strip_prefix("/api/edit/").and_then(http::unsegment).filter(|id| !id.is_empty())
+        else {
+            let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "POST only saves an edit, to /api/edit/{report}");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return r;
+        };
+        let headers = req.headers();
+        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        // Browsers send Origin with every POST; a request without one did not come from a page.
+        let same_origin = get("origin").and_then(http::origin_host).is_some_and(|h| self.hosts.allows(h))
+            && get("sec-fetch-site").is_none_or(|s| s == "same-origin");
+        if !same_origin || !get("x-vidscribe-token").is_some_and(|t| editing.token_is(t)) {
+            return error(StatusCode::FORBIDDEN, "edits are taken only from this server's edit page");
+        }
+        let json = get("content-type").and_then(|t| t.split(';').next()).is_some_and(|m| m.trim() == "application/json");
+        if !json {
+            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send JSON");
+        }
+        if get("content-length").and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l > edit::MAX_EDIT_BODY) {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "an edit is at most 64 kB");
+        }
+        let body = match read_body(req.into_body(), edit::MAX_EDIT_BODY).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let site = Arc::clone(self);
+        let (status, json) = tokio::task::spawn_blocking(move || match &site.editing {
+            Some(editing) => edit::save(&site.pool, editing, &id, &body),
+            None => (StatusCode::NOT_FOUND, serde_json::json!({ "error": "not found" })),
+        })
+        .await
+        .unwrap_or_else(|_| (StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "error": "the edit failed" })));
+        let mut r = reply(status, "application/json", json.to_string());
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
     }
 
     /// A request another site's page made (a script, an image or video tag, a form), not a
@@ -327,6 +415,27 @@ async fn send_file(found: &Found, headers: &HeaderMap, report_policy: &str) -> R
         }
     }
     resp
+}
+
+/// A request body of at most `max` bytes, read as it comes (a longer one is refused 413).
+async fn read_body(mut body: Incoming, max: usize) -> Result<Vec<u8>, Response<Body>> {
+    use hyper::body::Body as _;
+    let mut out = Vec::new();
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        match frame {
+            None => return Ok(out),
+            Some(Err(_)) => return Err(error(StatusCode::BAD_REQUEST, "the request body broke off")),
+            Some(Ok(f)) => {
+                if let Ok(data) = f.into_data() {
+                    if out.len() + data.len() > max {
+                        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "an edit is at most 64 kB"));
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+    }
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<bytes::Bytes>) -> Response<Body> {

@@ -354,6 +354,14 @@ pub struct ServeArgs {
     /// Seconds a connection may stay silent (no request, nothing read or sent) before it is closed.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub idle_timeout: u32,
+    /// Let editors correct captions in the browser (/edit/REPORT): each save is applied as
+    /// `vidscribe apply` applies a file and kept as a revision. Only this server's own page can
+    /// save (a token it makes at start, same-origin requests).
+    #[arg(long)]
+    pub edit: bool,
+    /// The editor named in revisions saved through this server [default: the user running it]
+    #[arg(long, value_name = "NAME", requires = "edit")]
+    pub editor: Option<String>,
 }
 
 /// A day of the calendar as YYYY-MM-DD (a usage error otherwise).

@@ -20,10 +20,14 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<ExitCode> {
         max_connections: args.max_connections as usize,
         header_timeout: idle.min(std::time::Duration::from_secs(10)),
         idle_timeout: idle,
+        edit: args.edit.then(|| args.editor.clone().unwrap_or_else(vidscribe::job::os_user)),
     };
     let server = vidscribe::archive::serve::Server::bind(folder.as_deref(), &db, options)?;
     // The address first, on stdout, so scripts and tests can wait for it.
     outln!("listening on http://{}/", server.addr());
+    if args.edit {
+        outln!("editing at http://{}/edit/REPORT (a report's id, as search gives it)", server.addr());
+    }
     std::io::stdout().flush().context("writing to stdout")?;
     server.run(&CANCEL)?;
     Ok(ExitCode::SUCCESS)
