@@ -453,3 +453,47 @@ fn serve_edit_saves_like_apply_and_takes_edits_only_from_its_own_page() {
     assert_eq!(data["revisions"].as_array().unwrap().len(), 2, "{data}");
     drop(server);
 }
+
+#[test]
+fn an_editor_corrects_a_cue_in_chromium_and_a_forged_post_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let out = batch_into(&[&sample("report.mp4")], &archive, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let folder = std::fs::read_dir(&archive).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let id = folder.file_name().unwrap().to_string_lossy().into_owned();
+    let server =
+        common::serve(&[archive.as_os_str(), "--edit".as_ref(), "--editor".as_ref(), "Browser Editor".as_ref()]);
+    let script = common::root().join("tests/browser/check-edit.mjs");
+    let out = common::run_tool(
+        std::process::Command::new("node")
+            .arg(&script)
+            .arg(format!("http://{}", server.addr))
+            .arg(&id)
+            .arg("Zanzibarian"),
+        "the browser check failed (scripts/test.sh installs node, Debian's chromium and playwright-core)",
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the check prints JSON");
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["console_errors"], serde_json::json!([]), "{r}");
+    assert_eq!(r["page_errors"], serde_json::json!([]), "{r}");
+    assert!(r["status"].as_str().unwrap().contains("saved as revision 1"), "{r}");
+    // After a reload: the page, the captions the player reads, and the history show the edit.
+    assert!(r["after_reload"].as_str().unwrap().starts_with("Zanzibarian"), "{r}");
+    let track: Vec<&str> = r["track"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
+    assert!(track.first().is_some_and(|t| t.contains("Zanzibarian")), "{r}");
+    let history = r["revisions"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect::<Vec<_>>().join("\n");
+    let old_first = r["before"].as_str().unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(history.contains("revision 1 by Browser Editor"), "{history}");
+    assert!(history.contains(&old_first) && history.contains("Zanzibarian"), "both versions: {history}");
+    // The forger's form reached the archive and was refused there (not stopped by the browser
+    // before it was sent, which would prove nothing).
+    assert!(r["forger_landed"].as_str().unwrap().contains("/api/edit/"), "{r}");
+    assert!(r["forger_body"].as_str().unwrap().contains("refused"), "{r}");
+    // The forged posts changed nothing; search finds the editor's word.
+    let d = doc(&folder.join("report.json"));
+    assert_eq!(d.revisions.len(), 1, "a forged post was applied");
+    assert!(!d.transcript.words().any(|w| w.text.contains("forged")));
+    assert_eq!(search(&archive, "Zanzibarian").len(), 1);
+    drop(server);
+}

@@ -183,7 +183,8 @@ impl Site {
         if !same_origin || !get("x-vidscribe-token").is_some_and(|t| editing.token_is(t)) {
             return error(StatusCode::FORBIDDEN, "edits are taken only from this server's edit page");
         }
-        let json = get("content-type").and_then(|t| t.split(';').next()).is_some_and(|m| m.trim() == "application/json");
+        let json =
+            get("content-type").and_then(|t| t.split(';').next()).is_some_and(|m| m.trim() == "application/json");
         if !json {
             return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send JSON");
         }

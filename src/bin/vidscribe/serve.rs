@@ -26,7 +26,8 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<ExitCode> {
     // The address first, on stdout, so scripts and tests can wait for it.
     outln!("listening on http://{}/", server.addr());
     if args.edit {
-        outln!("editing at http://{}/edit/REPORT (a report's id, as search gives it)", server.addr());
+        // On stderr: stdout's first line is the one scripts wait for, and may be all they read.
+        eprintln!("vidscribe: editing at http://{}/edit/REPORT (a report's id, as search gives it)", server.addr());
     }
     std::io::stdout().flush().context("writing to stdout")?;
     server.run(&CANCEL)?;
