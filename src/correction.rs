@@ -17,6 +17,8 @@ pub enum Reason {
     ProperNoun,
     /// A person changed it (`vidscribe apply`, or serve's editing).
     Edited,
+    /// The script the speech follows (`--script`) spells it so.
+    Script,
 }
 
 /// One change to the recognised text (or, for an edit, to the captions' cues).
@@ -39,7 +41,7 @@ pub struct Correction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EditNote {
     pub change: Change,
-    /// The revision that made it (see [`Revision`]).
+    /// The revision that made it (see [`Revision`]); 0 for a script's words.
     pub revision: u32,
     /// How the new words got their times (word changes only).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -109,6 +109,8 @@ pub struct JobConfig {
     pub speaker_model: Option<PathBuf>,
     /// A report made again drops the edits its earlier version had (else they are kept).
     pub discard_edits: bool,
+    /// A text the speech follows (`--script`): its words captioned where they were spoken.
+    pub script: Option<PathBuf>,
 }
 
 /// The web addresses inputs came from, recorded in the document.
@@ -175,6 +177,14 @@ pub enum JobError {
         #[source]
         source: EditError,
     },
+    #[error("the speech does not follow the script {path}")]
+    Script {
+        path: String,
+        #[source]
+        source: EditError,
+    },
+    #[error(transparent)]
+    TextFile(#[from] formats::read::TextFileError),
     #[error("interrupted")]
     Cancelled,
     #[error(transparent)]
@@ -318,6 +328,8 @@ pub fn read_document(path: &Path) -> Result<Document, JobError> {
 pub struct Prepared {
     article: Option<(String, Article)>,
     options: TranscribeOptions,
+    /// The script's path as given and its text.
+    script: Option<(String, String)>,
 }
 
 /// Reads the article and completes the options (the article's names in the prompt).
@@ -339,7 +351,15 @@ pub fn prepare(cfg: &JobConfig) -> Result<Prepared, JobError> {
             None => names,
         });
     }
-    Ok(Prepared { article, options })
+    let script = match &cfg.script {
+        Some(p) => {
+            let bytes = formats::read::text_bytes(p, crate::align::script::MAX_SCRIPT_BYTES)?;
+            let text = formats::read::decode_text(&bytes, &mut Default::default());
+            Some((p.display().to_string(), text))
+        }
+        None => None,
+    };
+    Ok(Prepared { article, options, script })
 }
 
 /// Decodes, detects speech, recognises, links to the article and builds cues.
@@ -391,6 +411,19 @@ pub fn transcribe(
     let pipeline::Recognised { mut transcript, speech, mut stats } = recognised;
     let audio = stream.info();
     transcript.make_safe();
+    // The script's words where they were spoken, before speakers label the words.
+    let mut corrections = Vec::new();
+    let script = match &prepared.script {
+        Some((path, text)) => {
+            let (t, c, report) = crate::align::script::follow(&transcript, text, path)
+                .map_err(|source| JobError::Script { path: path.clone(), source })?;
+            transcript = t;
+            transcript.make_safe();
+            corrections = c;
+            Some(report)
+        }
+        None => None,
+    };
     let diarization = match (&options.speakers, embedder) {
         (Some(o), Some(e)) => crate::speakers::assign(e.into_items(), &mut transcript, o),
         _ => None,
@@ -423,12 +456,13 @@ pub fn transcribe(
         captions: None,
         article: None,
         links: None,
-        corrections: Vec::new(),
+        corrections,
         meta: cfg.meta.clone(),
         archive: None,
         speakers,
         speaker_turns,
         revisions: Vec::new(),
+        script,
     };
     if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
         // A fetched page is known by its address, not by its place in the cache.

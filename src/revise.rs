@@ -3,7 +3,6 @@
 //! archive's row replaced. Also how a re-run keeps the edits a report already has.
 #![forbid(unsafe_code)]
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::align::{self, EditError, Edited};
@@ -19,16 +18,8 @@ pub const MAX_EDIT_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviseError {
-    #[error("cannot read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} is over {} MB", MAX_EDIT_BYTES >> 20)]
-    TooLarge { path: PathBuf },
-    #[error("{path} is not a subtitle or text file (it holds binary data)")]
-    Binary { path: PathBuf },
+    #[error(transparent)]
+    File(#[from] crate::formats::read::TextFileError),
     #[error("{path} has more than {} cues", align::edit::MAX_EDIT_CUES)]
     TooManyCues { path: PathBuf },
     #[error("{path} has no cues a player would show")]
@@ -60,17 +51,7 @@ pub enum EditFormat {
 /// plain text. Refused whole: over [`MAX_EDIT_BYTES`], binary, over the cue limit (counted
 /// before anything is parsed), or a subtitle file without a cue.
 pub fn read_edited(path: &Path) -> Result<(Edited, EditFormat), ReviseError> {
-    let read_err = |source| ReviseError::Read { path: path.to_path_buf(), source };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|f| f.take(MAX_EDIT_BYTES + 1).read_to_end(&mut bytes)).map_err(read_err)?;
-    if bytes.len() as u64 > MAX_EDIT_BYTES {
-        return Err(ReviseError::TooLarge { path: path.to_path_buf() });
-    }
-    // Text has no NUL and few control characters; media, images and archives have both.
-    let controls = bytes.iter().filter(|&&b| b < 0x20 && !b"\t\n\r\x0c".contains(&b)).count();
-    if bytes.contains(&0) || controls * 100 > bytes.len() {
-        return Err(ReviseError::Binary { path: path.to_path_buf() });
-    }
+    let bytes = crate::formats::read::text_bytes(path, MAX_EDIT_BYTES)?;
     let ext = |e: &str| path.extension().is_some_and(|x| x.eq_ignore_ascii_case(e));
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let arrows = bytes.windows(3).filter(|w| w == b"-->").count();

@@ -158,6 +158,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
         speakers: Vec::new(),
         speaker_turns: Vec::new(),
         revisions: Vec::new(),
+        script: None,
     };
     let mut out = Vec::new();
     json::write(&mut out, &doc).unwrap();

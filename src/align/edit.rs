@@ -84,7 +84,7 @@ impl Edited {
     }
 
     /// The words said, each with its cue and line.
-    fn words(&self) -> Vec<(String, usize, usize)> {
+    fn words(&self) -> TextWords {
         let mut out = Vec::new();
         for (c, cue) in self.cues.iter().enumerate() {
             for (l, line) in cue.lines.iter().enumerate() {
@@ -158,6 +158,47 @@ fn percent(a: usize, b: usize) -> u32 {
 /// Lays `edited` over `t`. `old_cues`, the captions the editor started from, tell which cues
 /// the editor moved, split or merged (timed edits only); `revision` numbers the corrections.
 pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision: u32) -> Result<Applied, EditError> {
+    let (laid, new) = lay(t, edited, Mode::Edit, revision)?;
+    let cues = edited.timed().then(|| editor_cues(edited, &new, &laid.out));
+    let mut corrections = laid.corrections;
+    if let (Some(cues), Some(old_cues)) = (&cues, old_cues) {
+        corrections.extend(cue_changes(old_cues, cues, revision));
+    }
+    Ok(Applied { transcript: regroup(t, &laid.out), corrections, cues })
+}
+
+/// A text's words, each with its cue (or paragraph) and line.
+pub(crate) type TextWords = Vec<(String, usize, usize)>;
+
+/// Whose text is laid over the recognition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// An editor's: what it leaves out is deleted, what it adds is inserted.
+    Edit,
+    /// A script's: speech it lacks stays as recognised, and text of it not heard (more than a
+    /// few words in a row) is not captioned.
+    Script,
+}
+
+/// Script words missing from the recognition in a row up to which they are taken as spoken but
+/// missed by the recogniser (captioned, timed between their neighbours); longer runs were not
+/// spoken.
+pub const MAX_MISSED_WORDS: usize = 3;
+
+/// The text laid over the recognised words.
+pub(crate) struct Laid {
+    /// The words, each with the segment it belongs to.
+    pub out: Vec<(Word, usize)>,
+    pub corrections: Vec<Correction>,
+    /// Script text not heard: its text, the index of its first word, and the time it would
+    /// have come.
+    pub unspoken: Vec<(String, usize, Ms)>,
+    /// Speech not in the script: its text and times.
+    pub unscripted: Vec<(String, Ms, Ms)>,
+}
+
+/// The text's words (each with its cue or paragraph and line) laid over `t`'s words.
+pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) -> Result<(Laid, TextWords), EditError> {
     if edited.cues.len() > MAX_EDIT_CUES {
         return Err(EditError::TooManyCues(edited.cues.len()));
     }
@@ -172,10 +213,24 @@ pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision
         t.segments.iter().enumerate().flat_map(|(s, seg)| seg.words.iter().map(move |w| (w, s))).collect();
     let old_keys: Vec<String> = old.iter().map(|(w, _)| key(&w.text)).collect();
     let new_keys: Vec<String> = new.iter().map(|(w, _, _)| key(w)).collect();
-    let ops =
+    let mut ops =
         capture_diff_slices_deadline(Algorithm::Myers, &old_keys, &new_keys, Some(Instant::now() + DIFF_DEADLINE));
+    ops = peel(in_order(ops), &old_keys, &new_keys);
+    if mode == Mode::Script {
+        let olds: Vec<String> = old.iter().map(|(w, _)| likeness_form(&w.text)).collect();
+        let news: Vec<String> = new.iter().map(|(w, _, _)| likeness_form(w)).collect();
+        ops = peel(coalesce(ops), &old_keys, &new_keys)
+            .into_iter()
+            .flat_map(|op| split_lopsided(op, &olds, &news))
+            .collect();
+        let old_texts: Vec<&str> = old.iter().map(|(w, _)| w.text.as_str()).collect();
+        let new_texts: Vec<&str> = new.iter().map(|(w, _, _)| w.as_str()).collect();
+        ops = slide(ops, (&old_keys, &old_texts), (&new_keys, &new_texts));
+    }
     let same: usize = ops.iter().map(|op| if let DiffOp::Equal { len, .. } = op { *len } else { 0 }).sum();
-    if (same as f64) < MIN_COMMON * old.len().max(new.len()) as f64 {
+    // An edit changes a part; a script may hold more than was said, but must hold most of it.
+    let base = if mode == Mode::Edit { old.len().max(new.len()) } else { old.len() };
+    if (same as f64) < MIN_COMMON * base as f64 {
         return Err(EditError::Unrelated { common: percent(same, new.len()), kept: percent(same, old.len()) });
     }
     if edited.timed() {
@@ -197,7 +252,10 @@ pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision
         }
     }
 
+    let reason = if mode == Mode::Edit { Reason::Edited } else { Reason::Script };
     let note = |change, timing| Some(EditNote { change, revision, timing, before_ms: None });
+    let mut unspoken = Vec::new();
+    let mut unscripted = Vec::new();
     let joined = |ws: &[(&Word, usize)]| ws.iter().map(|(w, _)| w.text.as_str()).collect::<Vec<_>>().join(" ");
     let texts = |from: usize, len: usize| new[from..from + len].iter().map(|(w, _, _)| w.clone()).collect::<Vec<_>>();
     // One word out per word of the edit, in order, with the segment it belongs to.
@@ -215,13 +273,31 @@ pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision
                             after: text.clone(),
                             start_ms: w.start_ms,
                             end_ms: w.end_ms,
-                            reason: Reason::Edited,
+                            reason,
                             paragraph: None,
                             edit: note(Change::Words, Some(Timing::Recognised)),
                         });
                     }
                     out.push((Word { text: text.clone(), ..w.clone() }, seg));
                 }
+            }
+            DiffOp::Delete { old_index, old_len, .. } if mode == Mode::Script => {
+                let kept = &old[old_index..old_index + old_len];
+                unscripted.push((joined(kept), kept[0].0.start_ms, kept[old_len - 1].0.end_ms));
+                out.extend(kept.iter().map(|(w, s)| ((*w).clone(), *s)));
+            }
+            DiffOp::Insert { new_index, new_len, .. } if mode == Mode::Script && new_len > MAX_MISSED_WORDS => {
+                let near = out.last().map_or(0, |(w, _)| w.end_ms);
+                unspoken.push((texts(new_index, new_len).join(" "), new_index, near));
+            }
+            DiffOp::Replace { old_index, old_len, new_index, new_len }
+                if mode == Mode::Script && (new_len > 2 * old_len + 1 || old_len > 2 * new_len + 1) =>
+            {
+                // Not a misheard phrase: speech the script lacks beside text not spoken.
+                let kept = &old[old_index..old_index + old_len];
+                unscripted.push((joined(kept), kept[0].0.start_ms, kept[old_len - 1].0.end_ms));
+                out.extend(kept.iter().map(|(w, s)| ((*w).clone(), *s)));
+                unspoken.push((texts(new_index, new_len).join(" "), new_index, kept[old_len - 1].0.end_ms));
             }
             DiffOp::Delete { old_index, old_len, .. } => {
                 let gone = &old[old_index..old_index + old_len];
@@ -230,7 +306,7 @@ pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision
                     after: String::new(),
                     start_ms: gone[0].0.start_ms,
                     end_ms: gone[old_len - 1].0.end_ms,
-                    reason: Reason::Edited,
+                    reason,
                     paragraph: None,
                     edit: note(Change::Words, None),
                 });
@@ -239,50 +315,67 @@ pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision
                 let gone = &old[old_index..old_index + old_len];
                 let texts = texts(new_index, new_len);
                 let (start, end) = (gone[0].0.start_ms, gone[old_len - 1].0.end_ms);
-                let one_for_one = old_len == new_len;
-                let words: Vec<Word> = if one_for_one {
-                    gone.iter()
-                        .zip(&texts)
-                        .map(|((w, _), t)| Word { text: t.clone(), probability: 1.0, ..(*w).clone() })
-                        .collect()
-                } else {
-                    spread(&texts, start, end, 1.0)
-                };
-                for (k, mut w) in words.into_iter().enumerate() {
-                    // The speaker and segment of the replaced word at the same place in the run.
-                    let (was, seg) = gone[k * old_len / new_len];
-                    w.speaker = was.speaker;
-                    out.push((w, seg));
+                // Each new word beside the recognised word it sounds like: its times; the rest
+                // spread between those.
+                let pairs = pair_up(gone, &texts);
+                let mut interpolated = false;
+                let mut k = 0;
+                while k < new_len {
+                    if let Some(i) = pairs[k] {
+                        let (was, seg) = gone[i];
+                        out.push((Word { text: texts[k].clone(), probability: 1.0, ..was.clone() }, seg));
+                        k += 1;
+                        continue;
+                    }
+                    // A run of new words without a counterpart, between the neighbours' times.
+                    let run_end = (k..new_len).find(|&j| pairs[j].is_some()).unwrap_or(new_len);
+                    let from = out.last().map_or(start, |(w, _)| w.end_ms.max(start));
+                    let to = pairs.get(run_end).copied().flatten().map_or(end, |i| gone[i].0.start_ms).max(from);
+                    let place = (k * old_len / new_len).min(old_len - 1);
+                    let (was, seg) = gone[place];
+                    for w in spread(&texts[k..run_end], from, to, 1.0) {
+                        out.push((Word { speaker: was.speaker, ..w }, seg));
+                    }
+                    interpolated = true;
+                    k = run_end;
                 }
                 corrections.push(Correction {
                     before: joined(gone),
                     after: texts.join(" "),
                     start_ms: start,
                     end_ms: end,
-                    reason: Reason::Edited,
+                    reason,
                     paragraph: None,
                     edit: note(
                         Change::Words,
-                        Some(if one_for_one { Timing::Recognised } else { Timing::Interpolated }),
+                        Some(if interpolated { Timing::Interpolated } else { Timing::Recognised }),
                     ),
                 });
             }
             DiffOp::Insert { old_index, new_index, new_len } => {
                 let texts = texts(new_index, new_len);
+                let after_sentence = out.last().is_none_or(|(w, _)| crate::text::ends_sentence(&w.text));
                 let prev = out.last().map(|(w, s)| (w.end_ms, w.speaker, *s));
                 let next = old.get(old_index).map(|(w, s)| (w.start_ms, w.speaker, *s));
-                let start =
-                    prev.map_or(next.map_or(0, |n| n.0.saturating_sub(INSERTED_WORD_MS * new_len as Ms)), |p| p.0);
-                let wanted = start + INSERTED_WORD_MS * new_len as Ms;
-                let end = next.map_or(wanted, |n| n.0.max(start));
-                let (speaker, seg) = prev.or(next).map_or((None, 0), |(_, sp, s)| (sp, s));
+                let wanted = INSERTED_WORD_MS * new_len as Ms;
+                // Beside the word they belong with: the next one when they open a sentence, else
+                // the one before; across the whole gap only when it is short.
+                let (start, end) = match (prev.map(|p| p.0), next.map(|n| n.0)) {
+                    (Some(a), Some(b)) if b <= a + wanted => (a, b.max(a)),
+                    (Some(_), Some(b)) if after_sentence => (b - wanted, b),
+                    (Some(a), _) => (a, a + wanted),
+                    (None, Some(b)) => (b.saturating_sub(wanted), b),
+                    (None, None) => (0, wanted),
+                };
+                let (speaker, seg) =
+                    if after_sentence { next.or(prev) } else { prev.or(next) }.map_or((None, 0), |(_, sp, s)| (sp, s));
                 let words = spread(&texts, start, end, 1.0);
                 corrections.push(Correction {
                     before: String::new(),
                     after: texts.join(" "),
                     start_ms: start,
                     end_ms: end,
-                    reason: Reason::Edited,
+                    reason,
                     paragraph: None,
                     edit: note(Change::Words, Some(Timing::Interpolated)),
                 });
@@ -290,10 +383,254 @@ pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision
             }
         }
     }
-    // Segments as before, with their new words; a segment whose words all went goes too.
+    Ok((Laid { out, corrections, unspoken, unscripted }, new))
+}
+
+/// Largest replaced run (old words × new words) paired word by word; beyond it, spread.
+const MAX_PAIRING: usize = 250_000;
+/// How alike two words must be to be taken as one word heard otherwise.
+const MIN_LIKENESS: f64 = 0.34;
+
+/// For each new word of a replaced run, the recognised word it stands for, if any: the pairing
+/// in order that makes the pairs most alike (one word heard otherwise: "Yeraman" for
+/// "Yerevan,"), so a new word takes the time of the word it replaces, not of whatever word is
+/// at its position.
+fn pair_up(gone: &[(&Word, usize)], texts: &[String]) -> Vec<Option<usize>> {
+    let (n, m) = (gone.len(), texts.len());
+    if n == m && n == 1 {
+        return vec![Some(0)];
+    }
+    if n * m > MAX_PAIRING {
+        return vec![None; m];
+    }
+    let olds: Vec<String> = gone.iter().map(|(w, _)| likeness_form(&w.text)).collect();
+    let news: Vec<String> = texts.iter().map(|t| likeness_form(t)).collect();
+    let like = |i: usize, j: usize| likeness(&olds[i], &news[j]);
+    let best = likeness_table(&olds, &news);
+    let mut out = vec![None; m];
+    let (mut i, mut j) = (n, m);
+    while i > 0 && j > 0 {
+        let l = like(i - 1, j - 1);
+        if l > 0.0 && (best[i][j] - (best[i - 1][j - 1] + l)).abs() < 1e-9 {
+            out[j - 1] = Some(i - 1);
+            i -= 1;
+            j -= 1;
+        } else if (best[i][j] - best[i - 1][j]).abs() < 1e-9 {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    // Equal numbers of words with nothing alike: position for position.
+    if n == m && out.iter().all(Option::is_none) {
+        return (0..m).map(Some).collect();
+    }
+    out
+}
+
+/// A word as compared for likeness: bare, lower case.
+fn likeness_form(w: &str) -> String {
+    crate::text::bare(w).to_lowercase()
+}
+
+/// How alike two words are (0 below [`MIN_LIKENESS`]).
+fn likeness(a: &str, b: &str) -> f64 {
+    let s = crate::text::similarity(a, b);
+    if s >= MIN_LIKENESS { s } else { 0.0 }
+}
+
+/// `best[i][j]`: the most likeness a pairing in order of `a[..i]` with `b[..j]` can have.
+fn likeness_table(a: &[String], b: &[String]) -> Vec<Vec<f64>> {
+    let mut best = vec![vec![0.0f64; b.len() + 1]; a.len() + 1];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let pair = best[i - 1][j - 1] + likeness(&a[i - 1], &b[j - 1]);
+            best[i][j] = pair.max(best[i - 1][j]).max(best[i][j - 1]);
+        }
+    }
+    best
+}
+
+/// Replacements with their first and last words unchanged (by key) made smaller: those words
+/// are equal, not replaced.
+fn peel(ops: Vec<DiffOp>, old_keys: &[String], new_keys: &[String]) -> Vec<DiffOp> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let DiffOp::Replace { old_index: o, old_len: ol, new_index: n, new_len: nl } = op else {
+            out.push(op);
+            continue;
+        };
+        let head = (0..ol.min(nl)).take_while(|&k| old_keys[o + k] == new_keys[n + k]).count();
+        let tail = (0..(ol - head).min(nl - head))
+            .take_while(|&k| old_keys[o + ol - 1 - k] == new_keys[n + nl - 1 - k])
+            .count();
+        if head > 0 {
+            out.push(DiffOp::Equal { old_index: o, new_index: n, len: head });
+        }
+        let (o2, n2, ol2, nl2) = (o + head, n + head, ol - head - tail, nl - head - tail);
+        out.extend(match (ol2, nl2) {
+            (0, 0) => None,
+            (0, _) => Some(DiffOp::Insert { old_index: o2, new_index: n2, new_len: nl2 }),
+            (_, 0) => Some(DiffOp::Delete { old_index: o2, old_len: ol2, new_index: n2 }),
+            _ => Some(DiffOp::Replace { old_index: o2, old_len: ol2, new_index: n2, new_len: nl2 }),
+        });
+        if tail > 0 {
+            out.push(DiffOp::Equal { old_index: o2 + ol2, new_index: n2 + nl2, len: tail });
+        }
+    }
+    out
+}
+
+/// Text only one side has, moved (where the words around it allow) to start a sentence:
+/// "The | fighting … prisoner. The" is the same diff as "The fighting … prisoner. | The", and
+/// the second is what was left out.
+fn slide(mut ops: Vec<DiffOp>, old: (&[String], &[&str]), new: (&[String], &[&str])) -> Vec<DiffOp> {
+    for i in 1..ops.len() {
+        let DiffOp::Equal { old_index: eo, new_index: en, len: el } = ops[i - 1] else { continue };
+        let (side, at, len) = match ops[i] {
+            DiffOp::Delete { old_index, old_len, .. } => (old, old_index, old_len),
+            DiffOp::Insert { new_index, new_len, .. } => (new, new_index, new_len),
+            _ => continue,
+        };
+        let (keys, texts) = side;
+        let room = (1..=el.min(len)).take_while(|&t| keys[at - t] == keys[at + len - t]).count();
+        let starts_sentence = |k: usize| k == 0 || crate::text::ends_sentence(texts[k - 1]);
+        if starts_sentence(at) {
+            continue;
+        }
+        let Some(t) = (1..=room).find(|&t| starts_sentence(at - t)) else { continue };
+        ops[i - 1] = DiffOp::Equal { old_index: eo, new_index: en, len: el - t };
+        ops[i] = match ops[i] {
+            DiffOp::Delete { old_index, old_len, new_index } => {
+                DiffOp::Delete { old_index: old_index - t, old_len, new_index: new_index - t }
+            }
+            DiffOp::Insert { old_index, new_index, new_len } => {
+                DiffOp::Insert { old_index: old_index - t, new_index: new_index - t, new_len }
+            }
+            op => op,
+        };
+        // The words slid past come after it, joining the next unchanged run.
+        let (o, n) = (ops[i].old_range().end, ops[i].new_range().end);
+        match ops.get_mut(i + 1) {
+            Some(DiffOp::Equal { old_index, new_index, len }) if *old_index == o + t && *new_index == n + t => {
+                (*old_index, *new_index, *len) = (o, n, *len + t);
+            }
+            _ => ops.insert(i + 1, DiffOp::Equal { old_index: o, new_index: n, len: t }),
+        }
+    }
+    ops.retain(|op| !matches!(op, DiffOp::Equal { len: 0, .. }));
+    ops
+}
+
+/// A replacement where one side is far longer than the other: the shorter side heard otherwise
+/// at one end of the longer (found by likeness), the rest of the longer side text not spoken
+/// or speech not scripted. Unchanged when no end of the longer side is like the shorter.
+fn split_lopsided(op: DiffOp, olds: &[String], news: &[String]) -> Vec<DiffOp> {
+    let DiffOp::Replace { old_index: o, old_len: ol, new_index: n, new_len: nl } = op else { return vec![op] };
+    let lopsided = nl > 2 * ol + 1 || ol > 2 * nl + 1;
+    if !lopsided || ol * nl > MAX_PAIRING {
+        return vec![op];
+    }
+    let (short, long) =
+        if nl > ol { (&olds[o..o + ol], &news[n..n + nl]) } else { (&news[n..n + nl], &olds[o..o + ol]) };
+    let (s, l) = (short.len(), long.len());
+    let range = s.div_ceil(2)..=(2 * s + 1).min(l - 1);
+    // The best k words at the start of the longer side, and at its end.
+    let front = likeness_table(short, long);
+    let rs: Vec<String> = short.iter().rev().cloned().collect();
+    let rl: Vec<String> = long.iter().rev().cloned().collect();
+    let back = likeness_table(&rs, &rl);
+    let best_front = range.clone().map(|k| (front[s][k], k)).fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
+    let best_back = range.map(|k| (back[s][k], k)).fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
+    let (score, k, at_front) = if best_front.0 >= best_back.0 {
+        (best_front.0, best_front.1, true)
+    } else {
+        (best_back.0, best_back.1, false)
+    };
+    if score < 0.4 * s as f64 || k == 0 {
+        return vec![op];
+    }
+    let rest = l - k;
+    match (nl > ol, at_front) {
+        // More script than speech: the speech is the script's first (or last) k words.
+        (true, true) => vec![
+            DiffOp::Replace { old_index: o, old_len: ol, new_index: n, new_len: k },
+            DiffOp::Insert { old_index: o + ol, new_index: n + k, new_len: rest },
+        ],
+        (true, false) => vec![
+            DiffOp::Insert { old_index: o, new_index: n, new_len: rest },
+            DiffOp::Replace { old_index: o, old_len: ol, new_index: n + rest, new_len: k },
+        ],
+        // More speech than script.
+        (false, true) => vec![
+            DiffOp::Replace { old_index: o, old_len: k, new_index: n, new_len: nl },
+            DiffOp::Delete { old_index: o + k, old_len: rest, new_index: n + nl },
+        ],
+        (false, false) => vec![
+            DiffOp::Delete { old_index: o, old_len: rest, new_index: n },
+            DiffOp::Replace { old_index: o + rest, old_len: k, new_index: n, new_len: nl },
+        ],
+    }
+}
+
+/// The diff's operations with every index where the walk through both texts stands (the diff
+/// may give a deletion an index in the new text that is not where it happens).
+fn in_order(ops: Vec<DiffOp>) -> Vec<DiffOp> {
+    let (mut o, mut n) = (0, 0);
+    ops.into_iter()
+        .map(|op| {
+            let (ol, nl) = (op.old_range().len(), op.new_range().len());
+            let fixed = match op {
+                DiffOp::Equal { len, .. } => DiffOp::Equal { old_index: o, new_index: n, len },
+                DiffOp::Delete { .. } => DiffOp::Delete { old_index: o, old_len: ol, new_index: n },
+                DiffOp::Insert { .. } => DiffOp::Insert { old_index: o, new_index: n, new_len: nl },
+                DiffOp::Replace { .. } => DiffOp::Replace { old_index: o, old_len: ol, new_index: n, new_len: nl },
+            };
+            (o, n) = (o + ol, n + nl);
+            fixed
+        })
+        .collect()
+}
+
+/// Changes on both sides of one or two unchanged words made one change: "the" found in a
+/// sentence that was not spoken and in one the script lacks is a coincidence, not a place the
+/// two texts meet.
+fn coalesce(ops: Vec<DiffOp>) -> Vec<DiffOp> {
+    let mut out: Vec<DiffOp> = Vec::with_capacity(ops.len());
+    let mut i = 0;
+    while i < ops.len() {
+        let op = ops[i];
+        let lonely = matches!(op, DiffOp::Equal { len, .. } if len <= 2)
+            && out.last().is_some_and(|p| !matches!(p, DiffOp::Equal { .. }))
+            && ops.get(i + 1).is_some_and(|n| !matches!(n, DiffOp::Equal { .. }));
+        if lonely && let Some(prev) = out.pop() {
+            let next = ops[i + 1];
+            let (o, n) = (prev.old_range().start, prev.new_range().start);
+            let (oe, ne) = (next.old_range().end, next.new_range().end);
+            out.push(DiffOp::Replace { old_index: o, old_len: oe - o, new_index: n, new_len: ne - n });
+            i += 2;
+            continue;
+        }
+        // A change right after a merged one joins it.
+        match (out.last().copied(), op) {
+            (Some(prev @ DiffOp::Replace { .. }), next) if !matches!(next, DiffOp::Equal { .. }) => {
+                out.pop();
+                let (o, n) = (prev.old_range().start, prev.new_range().start);
+                let (oe, ne) = (next.old_range().end, next.new_range().end);
+                out.push(DiffOp::Replace { old_index: o, old_len: oe - o, new_index: n, new_len: ne - n });
+            }
+            _ => out.push(op),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `t`'s segments with the words laid over them; a segment whose words all went goes too.
+pub(crate) fn regroup(t: &Transcript, out: &[(Word, usize)]) -> Transcript {
     let mut segments: Vec<Segment> = Vec::new();
     let mut current: Option<usize> = None;
-    for (w, s) in &out {
+    for (w, s) in out {
         if current != Some(*s) {
             let was = &t.segments[*s];
             segments.push(Segment { words: Vec::new(), text: String::new(), ..was.clone() });
@@ -310,11 +647,7 @@ pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision
             seg.end_ms = seg.end_ms.max(b.end_ms);
         }
     }
-    let cues = edited.timed().then(|| editor_cues(edited, &new, &out));
-    if let (Some(cues), Some(old_cues)) = (&cues, old_cues) {
-        corrections.extend(cue_changes(old_cues, cues, revision));
-    }
-    Ok(Applied { transcript: Transcript { language: t.language.clone(), segments }, corrections, cues })
+    Transcript { language: t.language.clone(), segments }
 }
 
 /// The edit's cues as captions: the editor's times and lines; each line's speaker is the one

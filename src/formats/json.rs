@@ -92,6 +92,10 @@ pub struct Document {
     /// `edited`); since schema 5.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revisions: Vec<crate::correction::Revision>,
+    /// What following a script (`--script`) found: text not heard, speech not in it. Since
+    /// schema 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<crate::align::script::ScriptReport>,
 }
 
 /// An input fetched from the web.

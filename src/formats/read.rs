@@ -135,6 +135,39 @@ pub fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// Why a text file (an edit, a script) was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum TextFileError {
+    #[error("cannot read {path}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is over {} MB", max >> 20)]
+    TooLarge { path: std::path::PathBuf, max: u64 },
+    #[error("{path} is not a text file (it holds binary data)")]
+    Binary { path: std::path::PathBuf },
+}
+
+/// The bytes of a text file of at most `max` bytes (no more is read); refused when it holds a
+/// NUL or more than 1% control characters, as media, images and archives do and text does not.
+pub fn text_bytes(path: &std::path::Path, max: u64) -> Result<Vec<u8>, TextFileError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(|source| TextFileError::Read { path: path.to_path_buf(), source })?;
+    if bytes.len() as u64 > max {
+        return Err(TextFileError::TooLarge { path: path.to_path_buf(), max });
+    }
+    let controls = bytes.iter().filter(|&&b| b < 0x20 && !b"\t\n\r\x0c".contains(&b)).count();
+    if bytes.contains(&0) || controls * 100 > bytes.len() {
+        return Err(TextFileError::Binary { path: path.to_path_buf() });
+    }
+    Ok(bytes)
+}
+
 /// Largest subtitle file read (a ten-hour programme's SRT is a few MB).
 pub const MAX_SUBTITLE_BYTES: u64 = 64 << 20;
 /// Most cues in one subtitle file (ten hours at a cue a second is 36,000).

@@ -15,6 +15,9 @@ use crate::common::*;
 use crate::progress::*;
 
 pub(crate) fn batch(args: &BatchArgs, show: bool, lines: bool) -> Result<ExitCode> {
+    if args.recognition.script.is_some() {
+        anyhow::bail!("--script is for one report (transcribe or run), not a batch");
+    }
     let items = vidscribe::archive::batch::collect(&args.inputs, Some(&args.output), args.allow_outside)?;
     let cfg = vidscribe::archive::BatchConfig {
         archive: args.output.clone(),

@@ -212,6 +212,12 @@ pub struct RecognitionArgs {
     /// in ./models or the data folder]
     #[arg(long, value_name = "FILE")]
     pub speaker_model: Option<PathBuf>,
+    /// A text the speech follows (the reporter's voice-over script, a published transcript;
+    /// transcribe and run): the captions use its words, spelling and punctuation where they were
+    /// spoken; speech it lacks stays as recognised, and its text not heard is reported in the
+    /// JSON, not captioned.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
     /// Make a report afresh, dropping the edits (`vidscribe apply`) its earlier version in the
     /// output folder has; without it, a re-run keeps them.
     #[arg(long)]

@@ -53,6 +53,7 @@ pub(crate) fn job_config(
         strict: r.strict,
         speaker_model: r.speaker_model.clone(),
         discard_edits: r.discard_edits,
+        script: r.script.clone(),
     })
 }
 
@@ -87,6 +88,16 @@ pub(crate) fn report_done(show: bool, report: &job::Report, written: &[String]) 
         eprintln!(
             "vidscribe: warning: damaged input, {} (silence in their place; --strict refuses such input)",
             vidscribe::media::decode::describe_damage(&doc.input.audio.damaged)
+        );
+    }
+    if let Some(s) = &doc.script {
+        eprintln!(
+            "vidscribe: script {}: {} of its {} words heard and captioned; {} passages of it not heard, {} stretches of speech not in it (both listed under \"script\" in the JSON)",
+            s.path,
+            s.spoken,
+            s.words,
+            s.unspoken.len(),
+            s.unscripted.len()
         );
     }
     let c = doc.captions.as_ref().map_or((0, 0, 0), |c| (c.cues.len(), c.violations.len(), c.flagged.len()));

@@ -1,0 +1,123 @@
+//! `--script`: the sample report with the script its speech was made from — the captions say
+//! exactly the script's words, their cues start no later than recognition's do; a script with a
+//! paragraph that was not spoken and without a sentence that was: both reported, the captions
+//! right; bad scripts refused in one line with nothing written.
+mod common;
+
+use std::path::Path;
+
+use common::{assert_clean_failure, bin, model, sample};
+use vidscribe::eval::{cue_start_errors, percentile, word_errors};
+use vidscribe::formats::json::Document;
+
+fn transcribe(dir: &Path, extra: &[&std::ffi::OsStr]) -> Document {
+    let out = bin()
+        .arg("transcribe")
+        .arg(sample("report.mp4"))
+        .arg("-o")
+        .arg(dir)
+        .args(["-f", "json", "-m"])
+        .arg(model())
+        .args(["--threads", "2"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    vidscribe::formats::json::read(std::fs::File::open(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn captioned(d: &Document) -> String {
+    d.captions.as_ref().unwrap().cues.iter().map(|c| c.lines.join(" ")).collect::<Vec<_>>().join(" ")
+}
+
+/// Median and 95th percentile of the cue start errors against the script's true times.
+fn timing(d: &Document) -> (u64, u64) {
+    let truth: Vec<(u64, u64)> = common::script().iter().map(|r| (r.start_ms, r.end_ms)).collect();
+    let errors = cue_start_errors(&d.captions.as_ref().unwrap().cues, &truth);
+    (percentile(&errors, 0.5), percentile(&errors, 0.95))
+}
+
+#[test]
+fn the_script_is_captioned_where_spoken_and_what_does_not_fit_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script_text = std::fs::read_to_string(sample("report.txt")).unwrap();
+    let recognised = transcribe(&tmp.path().join("plain"), &[]);
+    let followed = transcribe(&tmp.path().join("script"), &["--script".as_ref(), sample("report.txt").as_os_str()]);
+
+    // Every captioned word is the script's, in its spelling and punctuation.
+    let before = word_errors(&script_text, &captioned(&recognised));
+    let after = word_errors(&script_text, &captioned(&followed));
+    eprintln!(
+        "WER against the script: recognition {:.1} %, with the script {:.1} %",
+        before.rate() * 100.0,
+        after.rate() * 100.0
+    );
+    assert!(before.rate() > 0.0, "recognition alone is not perfect, so the test shows something");
+    assert_eq!(after.rate(), 0.0, "{after:?}");
+    let words: Vec<&str> = followed.transcript.words().map(|w| w.text.as_str()).collect();
+    let script_words: Vec<&str> = script_text.split_whitespace().collect();
+    assert_eq!(words, script_words, "the transcript is the script, word for word");
+    let report = followed.script.as_ref().unwrap();
+    assert_eq!((report.words, report.spoken), (script_words.len(), script_words.len()));
+    assert!(report.unspoken.is_empty() && report.unscripted.is_empty(), "{report:?}");
+
+    // Cue starts no worse than recognition's.
+    let (plain, with_script) = (timing(&recognised), timing(&followed));
+    eprintln!("cue start error median/p95: recognition {plain:?} ms, with the script {with_script:?} ms");
+    assert!(with_script.0 <= plain.0 + 5 && with_script.1 <= plain.1 + 5, "{plain:?} → {with_script:?}");
+
+    // A script with a paragraph nobody said, and without a sentence that was said.
+    let extra = "The ministry of foreign affairs did not answer our questions about the negotiations or about the timetable for further exchanges.";
+    let missing = "The fighting in November was said to be the worst since the war of 2020, and more than thirty Armenian servicemen were taken prisoner.";
+    let mut lines: Vec<&str> = script_text.lines().filter(|l| *l != missing).collect();
+    assert_eq!(lines.len(), script_text.lines().count() - 1);
+    lines.insert(4, extra);
+    let changed = tmp.path().join("changed.txt");
+    std::fs::write(&changed, lines.join("\n")).unwrap();
+    let d = transcribe(&tmp.path().join("changed"), &["--script".as_ref(), changed.as_os_str()]);
+    let report = d.script.as_ref().unwrap();
+    assert_eq!(report.unspoken.len(), 1, "{report:#?}");
+    assert!(report.unspoken[0].text.starts_with("The ministry of foreign affairs"), "{report:#?}");
+    assert_eq!(report.unspoken[0].line, 5);
+    assert_eq!(report.unscripted.len(), 1, "{report:#?}");
+    assert!(report.unscripted[0].text.to_lowercase().contains("fighting"), "{report:#?}");
+    let text = captioned(&d);
+    assert!(!text.contains("ministry"), "text not spoken was captioned");
+    assert!(text.to_lowercase().contains("fighting in november"), "speech the script lacks was dropped");
+    // The rest is the script's: the captions are the script with the recognised sentence where
+    // the missing one was said, and without the extra paragraph.
+    let recognised_part = report.unscripted[0].text.as_str();
+    let want: String =
+        script_text.lines().map(|l| if l == missing { recognised_part } else { l }).collect::<Vec<_>>().join(" ");
+    let errors = word_errors(&want, &text);
+    assert_eq!(errors.rate(), 0.0, "{errors:?}");
+}
+
+#[test]
+fn bad_scripts_are_refused_in_one_line_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.txt");
+    std::fs::write(&big, "word ".repeat((16 << 20) / 5 + 1)).unwrap();
+    let unrelated = common::speech("en_jfk.txt");
+    for (script, says) in [
+        (big.as_path(), "over 16 MB"),
+        (sample("report.mp4").as_path(), "binary data"),
+        (unrelated.as_path(), "does not follow the script"),
+    ] {
+        let out_dir = tmp.path().join("out");
+        let out = bin()
+            .arg("transcribe")
+            .arg(sample("report.mp4"))
+            .arg("-o")
+            .arg(&out_dir)
+            .arg("-m")
+            .arg(model())
+            .arg("--script")
+            .arg(script)
+            .output()
+            .unwrap();
+        let err = assert_clean_failure(&out, says);
+        assert!(err.contains(says), "{err}");
+        assert!(!out_dir.exists() || std::fs::read_dir(&out_dir).unwrap().next().is_none(), "{says}: files written");
+    }
+}
