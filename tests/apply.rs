@@ -221,6 +221,18 @@ fn an_edited_srt_reaches_every_output_and_the_archive() {
     let old_hits = search(&archive, &e.fixed.0);
     assert!(!old_hits.iter().any(says_old), "the old word is still found: {old_hits:?}");
 
+    // The archive's database keeps the revision, with its changes.
+    let db = rusqlite::Connection::open(archive.join("archive.db")).unwrap();
+    let (editor, changes): (String, String) = db
+        .query_row("SELECT editor, changes FROM revisions JOIN reports ON reports.id = report_id", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(editor, "Test Editor");
+    let changes: Vec<serde_json::Value> = serde_json::from_str(&changes).unwrap();
+    assert_eq!(changes.len(), 5);
+    drop(db);
+
     // The same edit again: nothing to do, nothing written.
     let files = snapshot(&folder);
     let out = apply(&edited, &json, &[]);

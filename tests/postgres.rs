@@ -24,7 +24,22 @@ fn fixtures(dir: &Path, reports: usize) -> PathBuf {
     );
     let real = f.join("the-sample");
     std::fs::create_dir_all(&real).unwrap();
-    std::fs::copy(root().join("tests/golden/report.linked.json"), real.join("report.json")).unwrap();
+    // As an editor left it: one revision (`vidscribe apply`), one word corrected.
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/golden/report.linked.json")).unwrap())
+            .unwrap();
+    doc["revisions"] = serde_json::json!([
+        { "number": 1, "editor": "A. Editor", "at": "2026-12-03T10:00:00Z", "source": "report.srt", "changes": 1 }
+    ]);
+    let edit = serde_json::json!({
+        "before": "on", "after": "of", "start_ms": 25820, "end_ms": 26760, "reason": "edited",
+        "edit": { "change": "words", "revision": 1, "timing": "recognised" }
+    });
+    match doc["corrections"].as_array_mut() {
+        Some(c) => c.push(edit),
+        None => doc["corrections"] = serde_json::json!([edit]),
+    }
+    std::fs::write(real.join("report.json"), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     f
 }
 
@@ -109,6 +124,11 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     let mut client = pg.client();
     let reports: i64 = client.query_one("SELECT count(*) FROM reports", &[]).unwrap().get(0);
     assert_eq!(reports, 401);
+    let (editor, changes): (String, i32) = client
+        .query_one("SELECT editor, jsonb_array_length(changes) FROM revisions", &[])
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!((editor.as_str(), changes), ("A. Editor", 1), "the revision and its change are stored");
     let gin: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_indexes WHERE tablename = 'reports' AND indexdef LIKE '%USING gin (tsv)%'",
@@ -203,15 +223,19 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     }
     drop(server);
 
-    // A database of schema 1 (no speakers) is upgraded when opened: searched as before, its
-    // old passages with no speaker.
+    // A database of schema 1 (no speakers, no revisions) is upgraded when opened: searched as
+    // before, its old passages with no speaker.
     client
-        .batch_execute("ALTER TABLE passages DROP COLUMN speaker; UPDATE settings SET value = '1' WHERE key = 'schema'")
+        .batch_execute(
+            "ALTER TABLE passages DROP COLUMN speaker; DROP TABLE revisions; UPDATE settings SET value = '1' WHERE key = 'schema'",
+        )
         .unwrap();
     let (old, _) = search(&pg.url, None, "prisoners");
     assert!(!old.is_empty());
     let schema: String = client.query_one("SELECT value FROM settings WHERE key = 'schema'", &[]).unwrap().get(0);
-    assert_eq!(schema, "2");
+    assert_eq!(schema, "3");
+    let revisions: i64 = client.query_one("SELECT count(*) FROM revisions", &[]).unwrap().get(0);
+    assert_eq!(revisions, 0, "the table is back, empty until the report is indexed again");
     let speakers: i64 = client.query_one("SELECT count(speaker) FROM passages", &[]).unwrap().get(0);
     assert_eq!(speakers, 0);
 
@@ -219,7 +243,7 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     client.execute("UPDATE settings SET value = '99' WHERE key = 'schema'", &[]).unwrap();
     let out = bin().arg("search").arg(&pg.url).arg("prisoners").output().unwrap();
     let err = assert_clean_failure(&out, "a newer schema");
-    assert!(err.contains("schema 99, newer than this vidscribe reads (2)"), "{err}");
+    assert!(err.contains("schema 99, newer than this vidscribe reads (3)"), "{err}");
     let out = bin().arg("index").arg(&fixture).arg("-o").arg(&shared).args(["--db", &pg.url]).output().unwrap();
     assert_clean_failure(&out, "index into a newer schema");
     // A wrong address: one line, the password not shown.

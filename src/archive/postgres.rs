@@ -22,8 +22,8 @@ use super::store::{ClaimState, Entry, Holder, PassageRow, ReportFields, ReportRo
 use crate::formats::json::Document;
 
 /// Version of the tables below, kept in `settings`.
-/// 2: `passages.speaker`.
-pub const SCHEMA: i64 = 2;
+/// 2: `passages.speaker`. 3: `revisions`, the edits applied to each report.
+pub const SCHEMA: i64 = 3;
 /// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serialises the creation of the tables when several batches start at once.
@@ -104,6 +104,15 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     sound TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary (sound);
+CREATE TABLE IF NOT EXISTS revisions (
+    report_id BIGINT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    editor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    source TEXT,
+    changes JSONB NOT NULL,
+    PRIMARY KEY (report_id, number)
+);
 CREATE TABLE IF NOT EXISTS claims (
     report TEXT COLLATE "C" PRIMARY KEY,
     worker TEXT NOT NULL,
@@ -189,6 +198,8 @@ pub(crate) fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(C
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
         tx.batch_execute("ALTER TABLE passages ADD COLUMN IF NOT EXISTS speaker TEXT")?;
+        // Schema 2 had no revisions table.
+        tx.batch_execute(TABLES)?;
         tx.execute("UPDATE settings SET value = $1 WHERE key = 'schema'", &[&SCHEMA.to_string()])?;
         tx.commit()?;
     }
@@ -332,6 +343,12 @@ pub(crate) fn put(c: &mut Client, entry: &Entry, doc: &Document) -> Result<(), S
          SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u",
         &[&report_id, &g_number, &g_kind, &g_text, &g_first, &g_spoken],
     )?;
+    for (r, changes) in super::store::revisions_of(doc) {
+        tx.execute(
+            "INSERT INTO revisions (report_id, number, editor, at, source, changes) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)",
+            &[&report_id, &(r.number as i32), &r.editor, &r.at, &r.source, &changes],
+        )?;
+    }
     tx.execute("DELETE FROM failures WHERE input = $1", &[&doc.input.path])?;
     tx.commit()?;
     Ok(())

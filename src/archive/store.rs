@@ -24,8 +24,9 @@ use crate::formats::json::Document;
 pub const DB_FILE: &str = "archive.db";
 /// Version of the tables below, kept in `PRAGMA user_version`. 3: `reports_fts` holds folded
 /// text (compatibility forms, no invisible characters), rebuilt when a version 2 archive is
-/// opened for writing. 4: `passages.speaker`, who speaks each passage.
-pub const SCHEMA: i64 = 4;
+/// opened for writing. 4: `passages.speaker`, who speaks each passage. 5: `revisions`, the
+/// edits applied to each report.
+pub const SCHEMA: i64 = 5;
 
 const TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS reports (
@@ -83,6 +84,16 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     spoken TEXT                       -- JSON list of [start_ms, end_ms]
 );
 CREATE INDEX IF NOT EXISTS paragraphs_report ON paragraphs(report_id, number);
+-- The edits applied to each report (vidscribe apply, serve --edit), oldest first (schema 5).
+CREATE TABLE IF NOT EXISTS revisions (
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,          -- 1, 2, … in the order applied
+    editor TEXT NOT NULL,
+    at TEXT NOT NULL,                 -- UTC, RFC 3339
+    source TEXT,                      -- the edited file's name, or serve
+    changes TEXT NOT NULL,            -- JSON list of its corrections: before, after, times, kind
+    PRIMARY KEY (report_id, number)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS failures (
     id INTEGER PRIMARY KEY,
     input TEXT NOT NULL UNIQUE,       -- the media that failed, as given
@@ -337,7 +348,7 @@ pub fn db_path(archive: &Path) -> PathBuf {
 }
 
 /// Dumped in a fixed order by [`Store::dump`]: (columns, the rest of the query).
-const DUMP: [(&[&str], &str); 5] = [
+const DUMP: [(&[&str], &str); 6] = [
     (
         &[
             "report",
@@ -386,6 +397,10 @@ const DUMP: [(&[&str], &str); 5] = [
         "FROM paragraphs g JOIN reports r ON r.id = g.report_id ORDER BY r.report, g.number",
     ),
     (&["input", "error"], "FROM failures ORDER BY input"),
+    (
+        &["r.report", "v.number", "v.editor", "v.at", "v.source"],
+        "FROM revisions v JOIN reports r ON r.id = v.report_id ORDER BY r.report, v.number",
+    ),
 ];
 
 impl Store {
@@ -957,6 +972,18 @@ fn has_journal(path: &Path) -> bool {
     std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
 }
 
+/// Each revision of a report with its corrections as JSON, as both backends store them.
+pub(crate) fn revisions_of(doc: &Document) -> Vec<(&crate::correction::Revision, String)> {
+    doc.revisions
+        .iter()
+        .map(|r| {
+            let made: Vec<&crate::correction::Correction> =
+                doc.corrections.iter().filter(|c| c.edit.as_ref().is_some_and(|e| e.revision == r.number)).collect();
+            (r, serde_json::to_string(&made).unwrap_or_else(|_| "[]".into()))
+        })
+        .collect()
+}
+
 fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
     // Immediate: the write lock is taken (or waited for) first; a deferred transaction that reads
     // and then writes fails at once with "database is locked" when another batch wrote meanwhile.
@@ -1045,6 +1072,14 @@ fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<()
         )?;
         for g in &row.paragraphs {
             ins_para.execute(params![report_id, g.number, g.kind, g.text, g.first_spoken_ms, g.spoken])?;
+        }
+    }
+    {
+        let mut ins_rev = tx.prepare(
+            "INSERT INTO revisions (report_id, number, editor, at, source, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (r, changes) in revisions_of(doc) {
+            ins_rev.execute(params![report_id, r.number, r.editor, r.at, r.source, changes])?;
         }
     }
     tx.execute("DELETE FROM failures WHERE input = ?1", [&doc.input.path])?;
