@@ -49,6 +49,17 @@ fn apply(edited: &Path, json: &Path, extra: &[&str]) -> std::process::Output {
     bin().arg("apply").arg(edited).arg("--to").arg(json).args(["--editor", "Test Editor"]).args(extra).output().unwrap()
 }
 
+/// An archive of the sample report made by `batch` in `dir`: the archive, the report's folder
+/// and its id.
+fn sample_archive(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let archive = dir.join("archive");
+    let out = batch_into(&[&sample("report.mp4")], &archive, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let folder = std::fs::read_dir(&archive).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let id = folder.file_name().unwrap().to_string_lossy().into_owned();
+    (archive, folder, id)
+}
+
 /// What the editor did, for the checks.
 struct Edit {
     cues: Vec<Cue>,
@@ -142,10 +153,7 @@ fn edit(cues: &[Cue], d: &Document) -> Edit {
 #[test]
 fn an_edited_srt_reaches_every_output_and_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
-    let archive = tmp.path().join("archive");
-    let out = batch_into(&[&sample("report.mp4")], &archive, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let folder = std::fs::read_dir(&archive).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    let (archive, folder, _) = sample_archive(tmp.path());
     let json = folder.join("report.json");
     let before = doc(&json);
     let e = edit(&read_cues(&folder.join("report.srt")), &before);
@@ -374,11 +382,7 @@ fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
 #[test]
 fn serve_edit_saves_like_apply_and_takes_edits_only_from_its_own_page() {
     let tmp = tempfile::tempdir().unwrap();
-    let archive = tmp.path().join("archive");
-    let out = batch_into(&[&sample("report.mp4")], &archive, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let folder = std::fs::read_dir(&archive).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
-    let id = folder.file_name().unwrap().to_string_lossy().into_owned();
+    let (archive, folder, id) = sample_archive(tmp.path());
     let json = folder.join("report.json");
     let server = common::serve(&[archive.as_os_str(), "--edit".as_ref(), "--editor".as_ref(), "Web Editor".as_ref()]);
     let addr = server.addr.clone();
@@ -469,11 +473,7 @@ fn serve_edit_saves_like_apply_and_takes_edits_only_from_its_own_page() {
 #[test]
 fn an_editor_corrects_a_cue_in_chromium_and_a_forged_post_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let archive = tmp.path().join("archive");
-    let out = batch_into(&[&sample("report.mp4")], &archive, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let folder = std::fs::read_dir(&archive).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
-    let id = folder.file_name().unwrap().to_string_lossy().into_owned();
+    let (archive, folder, id) = sample_archive(tmp.path());
     let server =
         common::serve(&[archive.as_os_str(), "--edit".as_ref(), "--editor".as_ref(), "Browser Editor".as_ref()]);
     let script = common::root().join("tests/browser/check-edit.mjs");
