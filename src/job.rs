@@ -496,7 +496,9 @@ impl pipeline::PcmSource for Strict<'_> {
 /// Links the transcript to the article and applies the corrections asked for, recording all.
 pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &ArticleSpec) {
     let links = link(&doc.transcript, &a);
-    if spec.wording || spec.fix_names {
+    // A script says what was said: the article's wording and spellings do not override it.
+    let scripted = doc.script.is_some();
+    if (spec.wording || spec.fix_names) && !scripted {
         let mut c = wording::correct(&doc.transcript, &a, &links, spec.wording, spec.fix_names);
         // The article's words are input like any other.
         c.transcript.make_safe();

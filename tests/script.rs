@@ -121,3 +121,30 @@ fn bad_scripts_are_refused_in_one_line_and_nothing_is_written() {
         assert!(!out_dir.exists() || std::fs::read_dir(&out_dir).unwrap().next().is_none(), "{says}: files written");
     }
 }
+
+#[test]
+fn with_an_article_the_script_still_has_the_last_word() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = bin()
+        .arg("run")
+        .arg(sample("report.mp4"))
+        .arg("--article")
+        .arg(sample("article.txt"))
+        .arg("--script")
+        .arg(sample("report.txt"))
+        .arg("-o")
+        .arg(tmp.path())
+        .arg("-m")
+        .arg(model())
+        .args(["--threads", "2", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = vidscribe::formats::json::read(std::fs::File::open(tmp.path().join("report.json")).unwrap()).unwrap();
+    let script_text = std::fs::read_to_string(sample("report.txt")).unwrap();
+    let words: Vec<&str> = d.transcript.words().map(|w| w.text.as_str()).collect();
+    assert_eq!(words, script_text.split_whitespace().collect::<Vec<_>>());
+    use vidscribe::correction::Reason;
+    assert!(d.corrections.iter().all(|c| c.reason == Reason::Script), "only the script changed words");
+    assert!(d.links.as_ref().is_some_and(|l| !l.passages.is_empty()), "still linked to the article");
+}

@@ -291,7 +291,7 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                 unspoken.push((texts(new_index, new_len).join(" "), new_index, near));
             }
             DiffOp::Replace { old_index, old_len, new_index, new_len }
-                if mode == Mode::Script && (new_len > 2 * old_len + 1 || old_len > 2 * new_len + 1) =>
+                if mode == Mode::Script && lopsided(old_len, new_len) =>
             {
                 // Not a misheard phrase: speech the script lacks beside text not spoken.
                 let kept = &old[old_index..old_index + old_len];
@@ -522,13 +522,19 @@ fn slide(mut ops: Vec<DiffOp>, old: (&[String], &[&str]), new: (&[String], &[&st
     ops
 }
 
+/// Whether a replacement of `ol` recognised words by `nl` script words is too uneven to be
+/// the same words heard otherwise: one side over twice the other, and by more than a few words
+/// ("as the my John" for "Azerbaijan" is one name misheard).
+fn lopsided(ol: usize, nl: usize) -> bool {
+    (nl > 2 * ol + 1 || ol > 2 * nl + 1) && ol.abs_diff(nl) > MAX_MISSED_WORDS
+}
+
 /// A replacement where one side is far longer than the other: the shorter side heard otherwise
 /// at one end of the longer (found by likeness), the rest of the longer side text not spoken
 /// or speech not scripted. Unchanged when no end of the longer side is like the shorter.
 fn split_lopsided(op: DiffOp, olds: &[String], news: &[String]) -> Vec<DiffOp> {
     let DiffOp::Replace { old_index: o, old_len: ol, new_index: n, new_len: nl } = op else { return vec![op] };
-    let lopsided = nl > 2 * ol + 1 || ol > 2 * nl + 1;
-    if !lopsided || ol * nl > MAX_PAIRING {
+    if !lopsided(ol, nl) || ol * nl > MAX_PAIRING {
         return vec![op];
     }
     let (short, long) =
