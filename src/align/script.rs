@@ -78,32 +78,9 @@ pub fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::asr::{Segment, Word};
 
     fn transcript(text: &str) -> Transcript {
-        let words: Vec<Word> = text
-            .split_whitespace()
-            .enumerate()
-            .map(|(i, w)| Word {
-                text: w.into(),
-                start_ms: i as Ms * 400,
-                end_ms: i as Ms * 400 + 350,
-                probability: 0.8,
-                speaker: None,
-            })
-            .collect();
-        let end_ms = words.last().map_or(0, |w| w.end_ms);
-        Transcript {
-            language: "en".into(),
-            segments: vec![Segment {
-                start_ms: 0,
-                end_ms,
-                text: text.into(),
-                no_speech_probability: 0.0,
-                words,
-                speaker: None,
-            }],
-        }
+        crate::asr::transcript::spoken(text, |_| 0.8)
     }
 
     #[test]

@@ -517,26 +517,11 @@ mod tests {
     use crate::article::{link, parse_text};
 
     fn transcript(text: &str) -> Transcript {
-        let words: Vec<Word> = text
-            .split_whitespace()
-            .enumerate()
-            .map(|(i, w)| Word {
-                text: w.into(),
-                start_ms: i as u64 * 400,
-                end_ms: i as u64 * 400 + 350,
-                probability: if w.chars().next().is_some_and(char::is_uppercase) { 0.4 } else { 0.9 },
-                speaker: None,
-            })
-            .collect();
-        let segment = Segment {
-            start_ms: 0,
-            end_ms: words.last().map_or(0, |w| w.end_ms),
-            text: text.into(),
-            no_speech_probability: 0.0,
-            words,
-            speaker: None,
-        };
-        Transcript { language: "en".into(), segments: vec![segment] }
+        // The recogniser is unsure of capitalised words (names), sure of the rest.
+        crate::asr::transcript::spoken(
+            text,
+            |w| if w.chars().next().is_some_and(char::is_uppercase) { 0.4 } else { 0.9 },
+        )
     }
 
     const ARTICLE: &str = "Returning prisoners\n\n\

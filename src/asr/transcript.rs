@@ -95,6 +95,35 @@ pub fn spread(texts: &[String], start: Ms, end: Ms, probability: f32) -> Vec<Wor
         .collect()
 }
 
+/// For tests: `text` as one segment of words 400 ms apart (350 ms each), each word's
+/// probability as `probability` says.
+#[cfg(test)]
+pub(crate) fn spoken(text: &str, probability: impl Fn(&str) -> f32) -> Transcript {
+    let words: Vec<Word> = text
+        .split_whitespace()
+        .enumerate()
+        .map(|(i, w)| Word {
+            text: w.into(),
+            start_ms: i as Ms * 400,
+            end_ms: i as Ms * 400 + 350,
+            probability: probability(w),
+            speaker: None,
+        })
+        .collect();
+    let end_ms = words.last().map_or(0, |w| w.end_ms);
+    Transcript {
+        language: "en".into(),
+        segments: vec![Segment {
+            start_ms: 0,
+            end_ms,
+            text: text.into(),
+            no_speech_probability: 0.0,
+            words,
+            speaker: None,
+        }],
+    }
+}
+
 /// A decoded token: its raw bytes (a token may hold part of a UTF-8 character), times and
 /// probability.
 #[derive(Debug, Clone)]

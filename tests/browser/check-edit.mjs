@@ -3,24 +3,15 @@
 // Prints, as JSON, what the editor saw; the Rust test (tests/apply.rs) judges it.
 //
 //   node tests/browser/check-edit.mjs http://127.0.0.1:PORT REPORT_ID NEW_FIRST_WORD
-import { chromium } from 'playwright-core';
+import { launch } from './launch.mjs';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 const [base, id, word] = process.argv.slice(2);
 if (!base || !id || !word) {
   console.error('usage: check-edit.mjs BASE_URL REPORT_ID WORD');
   process.exit(2);
 }
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const profile = mkdtempSync(join(tmpdir(), 'vidscribe-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync', '--disable-background-networking'],
-});
+const { browser, close } = await launch();
 // Another site, on loopback: its page posts to the archive as a forger would.
 const target = `${base}/api/edit/${encodeURIComponent(id)}`;
 const evil = createServer((req, res) => {
@@ -74,8 +65,7 @@ try {
 } catch (e) {
   result.error = String(e);
 } finally {
-  await browser.close();
+  await close();
   evil.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 console.log(JSON.stringify(result));

@@ -3,10 +3,8 @@
 // clicking timestamps and searching. The Rust test (tests/report.rs) judges the result.
 //
 //   node tests/browser/check-report.mjs OUT/report.html [search words] [deep-link seconds]
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { launch } from './launch.mjs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [page_path, query = '', deep = '30.25'] = process.argv.slice(2);
@@ -14,17 +12,7 @@ if (!page_path) {
   console.error('usage: check-report.mjs REPORT.html [search words]');
   process.exit(2);
 }
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const profile = mkdtempSync(join(tmpdir(), 'vidscribe-chromium-'));
-// Playwright passes the profile directory as --user-data-dir itself.
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync',
-  ],
-});
+const { browser, close } = await launch();
 const result = { console_errors: [], page_errors: [], failed_requests: [] };
 try {
   const page = await browser.newPage();
@@ -126,7 +114,6 @@ try {
   }), Number(deep));
   result.deep_link = { target: Number(deep), current_time: at };
 } finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(result, null, 2));
