@@ -598,14 +598,9 @@ pub fn editor_version(doc: &Document) -> Option<Edited> {
 /// A new recognition of a report that was edited: the edits laid over it again (the editor's
 /// words and cues, timed from the new recognition), the revision history carried over.
 pub fn keep_edits(doc: &mut Document, before: &Document) -> Result<(), EditError> {
-    let Some(edited) = editor_version(before) else { return Ok(()) };
-    let last = before.revisions.last().cloned().unwrap_or(Revision {
-        number: 1,
-        editor: os_user(),
-        at: crate::time::utc_now(),
-        source: String::new(),
-        changes: 0,
-    });
+    let (Some(edited), Some(last)) = (editor_version(before), before.revisions.last().cloned()) else {
+        return Ok(());
+    };
     lay_over(doc, &edited, last)?;
     // The history is the editors', not this run's.
     doc.revisions = before.revisions.clone();
@@ -686,6 +681,9 @@ pub struct Outputs {
     pub page: Option<String>,
     /// A copy of the media to put beside the page (hard link where possible), under this name.
     pub media_copy: Option<(String, PathBuf)>,
+    /// The address the page plays the video from, when it is already known (a report made
+    /// again where its video is); else from `media_copy` or the input.
+    pub video: Option<String>,
     /// Files the set must never replace.
     pub inputs: Vec<PathBuf>,
 }
@@ -720,32 +718,18 @@ pub fn write_outputs(
     outputs: &Outputs,
     cancel: &Cancel,
 ) -> Result<Vec<PathBuf>, JobError> {
-    write_outputs_with_video(doc, notes, outputs, None, cancel)
-}
-
-/// As [`write_outputs`], the page playing the video from `video` when given (a report made
-/// again where its video already is).
-pub fn write_outputs_with_video(
-    doc: &Document,
-    notes: &[vtt::Note],
-    outputs: &Outputs,
-    video: impl Into<Option<String>>,
-    cancel: &Cancel,
-) -> Result<Vec<PathBuf>, JobError> {
     let mut set = OutputSet::begin(&outputs.dir, &outputs.inputs)?;
-    let video = match (video.into(), &outputs.media_copy, outputs.formats.contains(&Format::Html)) {
-        (Some(v), _, _) => v,
-        (None, media_copy, html) => match (media_copy, html) {
-            (_, false) => String::new(),
-            (Some((name, source)), true) => {
-                set.add_copy(name, source)?;
-                url_path(name)
-            }
-            // The page finds the video relative to itself (as given, when it cannot be resolved).
-            (None, true) => {
-                relative_path(&outputs.dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone())
-            }
-        },
+    let video = match (&outputs.video, &outputs.media_copy, outputs.formats.contains(&Format::Html)) {
+        (_, _, false) => String::new(),
+        (Some(v), _, true) => v.clone(),
+        (None, Some((name, source)), true) => {
+            set.add_copy(name, source)?;
+            url_path(name)
+        }
+        // The page finds the video relative to itself (as given, when it cannot be resolved).
+        (None, None, true) => {
+            relative_path(&outputs.dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone())
+        }
     };
     for &f in &outputs.formats {
         set.add(&outputs.name_of(f), |w| render(f, w, doc, notes, &video))?;
@@ -754,14 +738,14 @@ pub fn write_outputs_with_video(
 }
 
 /// The output set a report's JSON lives in, made again (into `out` when given): the formats
-/// found beside it and its page, and the address that page plays the video from.
-pub fn outputs_beside(report: &Path, out: Option<&Path>, doc: &Document) -> (Outputs, String) {
+/// found beside it, its page, and the address that page plays the video from.
+pub fn outputs_beside(report: &Path, out: Option<&Path>, doc: &Document) -> Outputs {
     let from = report.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let dir = out.map_or_else(|| from.clone(), Path::to_path_buf);
     let stem = report.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
     let (formats, page) = formats_beside(&from, &stem);
     let video = page_video(&from, &dir, doc);
-    (Outputs { dir, formats, stem, page, media_copy: None, inputs: Vec::new() }, video)
+    Outputs { dir, formats, stem, page, media_copy: None, video: Some(video), inputs: Vec::new() }
 }
 
 /// The formats of a report's outputs beside its JSON (`stem.srt`, …, its page), the JSON always.

@@ -145,8 +145,8 @@ pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseE
     if lay_over(&mut doc, &edited, revision).map_err(edit_err)?.is_none() {
         return Ok(Outcome::Unchanged);
     }
-    let (outputs, video) = job::outputs_beside(&cfg.report, cfg.out.as_deref(), &doc);
-    let written = job::write_outputs_with_video(&doc, &[], &outputs, video, cancel)?;
+    let outputs = job::outputs_beside(&cfg.report, cfg.out.as_deref(), &doc);
+    let written = job::write_outputs(&doc, &[], &outputs, cancel)?;
     let json_path = written.iter().find(|p| p.extension().is_some_and(|e| e == "json")).cloned();
     let archive = match &cfg.archive {
         Some(a) => Some(a.clone()),

@@ -730,6 +730,7 @@ fn plan(
         stem,
         page: Some("report.html".into()),
         media_copy: Some((media_name, item.media.clone())),
+        video: None,
         inputs: std::iter::once(item.media.clone()).chain(item.article.clone()).collect(),
     };
     Ok(Plan { item, web, report, fingerprint, media_sha256, article_sha256, entry, outputs, json_path })

@@ -175,9 +175,9 @@ pub(crate) fn save(pool: &Pool, editing: &Editing, id: &str, body: &[u8]) -> Ans
         Ok(Some(_)) => {}
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
     }
-    let (outputs, video) = crate::job::outputs_beside(&path, None, &doc);
+    let outputs = crate::job::outputs_beside(&path, None, &doc);
     let never = crate::progress::Cancel::new();
-    if let Err(e) = crate::job::write_outputs_with_video(&doc, &[], &outputs, video, &never) {
+    if let Err(e) = crate::job::write_outputs(&doc, &[], &outputs, &never) {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, &crate::job::one_line(&e));
     }
     if let Err(e) = crate::archive::batch::index(&[path], pool.root(), &pool.db) {

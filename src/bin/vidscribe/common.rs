@@ -154,7 +154,8 @@ pub(crate) fn recognise_and_write(
             Some((name, _)) => Path::new(name).file_stem().map_or("video".into(), |s| s.to_string_lossy().into_owned()),
             None => cfg.media.stem(),
         };
-        let outputs = Outputs { dir: PathBuf::from(output), formats, stem, page, media_copy: fetched, inputs };
+        let outputs =
+            Outputs { dir: PathBuf::from(output), formats, stem, page, media_copy: fetched, video: None, inputs };
         let (report, written) = job::run(cfg, &outputs, &bar, &CANCEL)?;
         (report, written.iter().map(|p| p.display().to_string()).collect())
     };

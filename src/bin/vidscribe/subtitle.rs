@@ -46,7 +46,8 @@ pub(crate) fn subtitle(
         vec!["stdout".to_string()]
     } else {
         let stem = transcript.file_stem().map_or("output".into(), |s| s.to_string_lossy().into_owned());
-        let outputs = Outputs { dir: PathBuf::from(output), formats, stem, page: None, media_copy: None, inputs };
+        let outputs =
+            Outputs { dir: PathBuf::from(output), formats, stem, page: None, media_copy: None, video: None, inputs };
         outputs.check()?;
         job::write_outputs(&doc, &notes, &outputs, &CANCEL)?.iter().map(|p| p.display().to_string()).collect()
     };
