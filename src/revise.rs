@@ -1,6 +1,7 @@
 //! An edit applied to a report on disk: the edited file read within limits, laid over the
 //! report's JSON ([`crate::align`]), every output made again from the JSON in one set, the
-//! archive's row replaced. Also how a re-run keeps the edits a report already has.
+//! archive's row replaced. (Laying an edit over a document, and keeping edits through a re-run,
+//! are the job's: [`crate::job::lay_over`], [`crate::job::keep_edits_of`].)
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
