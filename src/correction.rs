@@ -75,6 +75,9 @@ pub enum Timing {
     Recognised,
     /// Spread over the time of the words replaced, or the gap between neighbours.
     Interpolated,
+    /// Said again by the decoder, made to say exactly the new words over the audio between the
+    /// unchanged words around them, and timed by the alignment that times recognised words.
+    Aligned,
 }
 
 /// One applied edit: who, when, from what, how much.

@@ -10,11 +10,11 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::align::{EditError, Edited};
+use crate::align::{EditError, Edited, Hearing};
 use crate::article::{self, Article, ArticleError, link, wording};
 use crate::asr::model::{self, ModelError};
 use crate::asr::vad::{self, VadError};
-use crate::asr::{Model, TranscribeError, TranscribeOptions};
+use crate::asr::{Forcer, Model, TranscribeError, TranscribeOptions};
 use crate::captions::guard::guard;
 use crate::captions::{Profile, build_cues_named};
 use crate::correction::Revision;
@@ -185,6 +185,8 @@ pub enum JobError {
     },
     #[error(transparent)]
     TextFile(#[from] formats::read::TextFileError),
+    #[error("the report's media was not found (looked for {0})")]
+    NoMedia(String),
     #[error("interrupted")]
     Cancelled,
     #[error(transparent)]
@@ -386,9 +388,12 @@ pub fn transcribe(
         (Some(_), None) => return Err(JobError::Usage("speaker turns were asked for without a speaker model".into())),
         _ => None,
     };
+    // The script's words are timed from the audio again: it is kept as it is decoded.
+    let mut kept = Vec::new();
+    let keep = prepared.script.is_some().then_some(&mut kept);
     let recognised = if cfg.strict {
         pipeline::recognise(
-            &mut Strict(&mut stream),
+            &mut Keep(&mut Strict(&mut stream), keep),
             engine,
             detector.as_mut(),
             embedder.as_mut(),
@@ -397,7 +402,15 @@ pub fn transcribe(
             cancel,
         )
     } else {
-        pipeline::recognise(&mut stream, engine, detector.as_mut(), embedder.as_mut(), &options, progress, cancel)
+        pipeline::recognise(
+            &mut Keep(&mut stream, keep),
+            engine,
+            detector.as_mut(),
+            embedder.as_mut(),
+            &options,
+            progress,
+            cancel,
+        )
     }
     .map_err(|source| match source {
         pipeline::PipelineError::Model(e) => JobError::Load(e),
@@ -415,8 +428,20 @@ pub fn transcribe(
     let mut corrections = Vec::new();
     let script = match &prepared.script {
         Some((path, text)) => {
-            let (t, c, report) = crate::align::script::follow(&transcript, text, path)
-                .map_err(|source| JobError::Script { path: path.clone(), source })?;
+            let speech = speech.clone().unwrap_or_default();
+            let mut hear = Forcer::new(model, &transcript.language, 1).ok().map(|forcer| Hearing {
+                pcm: &kept,
+                speech: &speech,
+                forcer,
+                threads: options.threads,
+                cancel,
+            });
+            let followed = crate::align::script::follow(&transcript, text, path, hear.as_mut());
+            if cancel.is_cancelled() {
+                return Err(JobError::Cancelled);
+            }
+            let (t, c, report) = followed.map_err(|source| JobError::Script { path: path.clone(), source })?;
+            drop(kept);
             transcript = t;
             transcript.make_safe();
             corrections = c;
@@ -476,6 +501,23 @@ pub fn transcribe(
     Ok(Report { doc, notes, stats, load: engine.load_time() })
 }
 
+/// A source whose samples are also kept, when asked.
+struct Keep<'a, S>(&'a mut S, Option<&'a mut Vec<f32>>);
+
+impl<S: pipeline::PcmSource> pipeline::PcmSource for Keep<'_, S> {
+    fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, media::DecodeError> {
+        let from = out.len();
+        let more = self.0.read(out, want)?;
+        if let Some(kept) = self.1.as_mut() {
+            kept.extend_from_slice(&out[from..]);
+        }
+        Ok(more)
+    }
+    fn total_ms(&self) -> Option<crate::time::Ms> {
+        self.0.total_ms()
+    }
+}
+
 /// A stream that stops at the first damage it reports (`--strict`): nothing after it is
 /// recognised, nothing is written.
 struct Strict<'a>(&'a mut media::Stream);
@@ -525,12 +567,27 @@ pub fn os_user() -> String {
         .map_or_else(|| "unknown".into(), |u| crate::text::safe_line(&u))
 }
 
+/// What laying an edit over a document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaidOver {
+    /// Corrections made.
+    pub changes: usize,
+    /// Runs of new words that recognition did not time, and how many were timed from the audio.
+    pub untimed: usize,
+    pub aligned: usize,
+}
+
 /// Lays `edited` over `doc` as revision `revision` and makes the captions again (the editor's
-/// cues kept as set when the edit had times). Returns the corrections made, or `None` when the
-/// edit changes nothing.
-pub fn lay_over(doc: &mut Document, edited: &Edited, revision: Revision) -> Result<Option<usize>, EditError> {
+/// cues kept as set when the edit had times); `hear`, the report's audio, times the new words.
+/// `None` when the edit changes nothing.
+pub fn lay_over(
+    doc: &mut Document,
+    edited: &Edited,
+    revision: Revision,
+    hear: Option<&mut Hearing>,
+) -> Result<Option<LaidOver>, EditError> {
     let old_cues = doc.captions.as_ref().map(|c| c.cues.clone());
-    let applied = crate::align::apply(&doc.transcript, edited, old_cues.as_deref(), revision.number)?;
+    let applied = crate::align::apply(&doc.transcript, edited, old_cues.as_deref(), revision.number, hear)?;
     let same_cues = match (&applied.cues, &old_cues) {
         (Some(new), Some(old)) => {
             new.len() == old.len()
@@ -546,6 +603,7 @@ pub fn lay_over(doc: &mut Document, edited: &Edited, revision: Revision) -> Resu
         return Ok(None);
     }
     let changes = applied.corrections.len();
+    let laid = LaidOver { changes, untimed: applied.untimed, aligned: applied.aligned };
     doc.transcript = applied.transcript;
     doc.transcript.make_safe();
     doc.corrections.extend(applied.corrections);
@@ -562,12 +620,46 @@ pub fn lay_over(doc: &mut Document, edited: &Edited, revision: Revision) -> Resu
         edited: true,
     });
     build_captions(doc, &profile);
-    Ok(Some(changes))
+    Ok(Some(laid))
+}
+
+/// As [`lay_over`], with the new words timed from the report's audio, which `find` gives (asked
+/// for only when the edit has new words). With the result, why they could not be heard, if so
+/// (they were then spread between their neighbours).
+pub fn lay_over_heard(
+    doc: &mut Document,
+    edited: &Edited,
+    revision: Revision,
+    find: impl FnOnce() -> Result<Listener, JobError>,
+    cancel: &Cancel,
+) -> Result<Option<(LaidOver, Option<String>)>, EditError> {
+    let mut trial = doc.clone();
+    let Some(laid) = lay_over(&mut trial, edited, revision.clone(), None)? else { return Ok(None) };
+    if laid.untimed == 0 {
+        *doc = trial;
+        return Ok(Some((laid, None)));
+    }
+    let listener = match find() {
+        Ok(l) => l,
+        Err(e) => {
+            *doc = trial;
+            return Ok(Some((laid, Some(one_line(&e)))));
+        }
+    };
+    let Some(mut hear) = listener.hearing(cancel) else {
+        *doc = trial;
+        return Ok(Some((laid, Some(format!("model {} cannot time words", listener.model.info.name)))));
+    };
+    let heard = lay_over(doc, edited, revision, Some(&mut hear))?;
+    if cancel.is_cancelled() {
+        return Err(EditError::Cancelled);
+    }
+    Ok(heard.map(|l| (l, None)))
 }
 
 /// The edits of the report that `before` (a JSON document) holds, kept in `report` unless the
 /// job discards them; nothing when there is no such document or it has no edits.
-pub fn keep_edits_of(report: &mut Report, before: &Path, cfg: &JobConfig) -> Result<(), JobError> {
+pub fn keep_edits_of(report: &mut Report, before: &Path, cfg: &JobConfig, cancel: &Cancel) -> Result<(), JobError> {
     if cfg.discard_edits {
         return Ok(());
     }
@@ -575,7 +667,20 @@ pub fn keep_edits_of(report: &mut Report, before: &Path, cfg: &JobConfig) -> Res
     if old.revisions.is_empty() {
         return Ok(());
     }
-    keep_edits(&mut report.doc, &old).map_err(|source| JobError::Edits { path: before.to_path_buf(), source })?;
+    // The editor's new words timed from the audio again (between their neighbours if it
+    // cannot be heard).
+    let media = match &cfg.media {
+        Media::File(p) => Some(p.as_path()),
+        Media::Stdin => None,
+    };
+    let dir = before.parent().unwrap_or(Path::new("."));
+    let listener = Listener::find(&report.doc, dir, media, cfg.model.as_deref(), cancel).ok();
+    let mut hear = listener.as_ref().and_then(|l| l.hearing(cancel));
+    let kept = keep_edits(&mut report.doc, &old, hear.as_mut());
+    if cancel.is_cancelled() {
+        return Err(JobError::Cancelled);
+    }
+    kept.map_err(|source| JobError::Edits { path: before.to_path_buf(), source })?;
     // The guard's notes were for words the editor has since approved or replaced.
     report.notes.clear();
     Ok(())
@@ -596,15 +701,86 @@ pub fn editor_version(doc: &Document) -> Option<Edited> {
 }
 
 /// A new recognition of a report that was edited: the edits laid over it again (the editor's
-/// words and cues, timed from the new recognition), the revision history carried over.
-pub fn keep_edits(doc: &mut Document, before: &Document) -> Result<(), EditError> {
+/// words and cues, timed from the new recognition and `hear`, its audio), the revision history
+/// carried over.
+pub fn keep_edits(doc: &mut Document, before: &Document, hear: Option<&mut Hearing>) -> Result<(), EditError> {
     let (Some(edited), Some(last)) = (editor_version(before), before.revisions.last().cloned()) else {
         return Ok(());
     };
-    lay_over(doc, &edited, last)?;
+    lay_over(doc, &edited, last, hear)?;
     // The history is the editors', not this run's.
     doc.revisions = before.revisions.clone();
     Ok(())
+}
+
+/// What times an edit's new words from the audio: a report's audio, decoded, and a model that
+/// times words by DTW.
+pub struct Listener {
+    pcm: Vec<f32>,
+    speech: Vec<crate::time::Span>,
+    language: String,
+    model: Model,
+}
+
+impl Listener {
+    /// The audio of the report `doc` whose outputs are in `dir` — `media` if given, else the
+    /// input's copy beside the report (its own name, or a batch's `media.*`), else the input
+    /// where it was — and `model` (else the default model).
+    pub fn find(
+        doc: &Document,
+        dir: &Path,
+        media: Option<&Path>,
+        model: Option<&Path>,
+        cancel: &Cancel,
+    ) -> Result<Self, JobError> {
+        let path = match media {
+            Some(m) => m.to_path_buf(),
+            None => media_beside(dir, doc)
+                .map(|name| dir.join(name))
+                .or_else(|| Some(PathBuf::from(&doc.input.path)).filter(|p| p.is_file()))
+                .ok_or_else(|| JobError::NoMedia(format!("{} and media.* in {}", doc.input.path, dir.display())))?,
+        };
+        let model = Model::load_with(&model::resolve(model)?, true)?;
+        let what = path.display().to_string();
+        let audio = media::decode_path(&path, &DecodeOptions::default(), &crate::progress::Silent, cancel)
+            .map_err(|source| JobError::Media { what, source })?;
+        Ok(Self {
+            pcm: audio.samples,
+            speech: doc.speech.clone().unwrap_or_default(),
+            language: doc.transcript.language.clone(),
+            model,
+        })
+    }
+
+    /// The hearing new words are timed by; none when the model cannot time words.
+    pub fn hearing<'a>(&'a self, cancel: &'a Cancel) -> Option<Hearing<'a, 'a>> {
+        let forcer = Forcer::new(&self.model, &self.language, 1).ok()?;
+        Some(Hearing {
+            pcm: &self.pcm,
+            speech: &self.speech,
+            forcer,
+            threads: crate::asr::transcribe::default_threads(),
+            cancel,
+        })
+    }
+}
+
+/// The name of the report's media in its folder `dir`: the input's own name, else the copy a
+/// batch keeps (`media.*`).
+pub fn media_beside(dir: &Path, doc: &Document) -> Option<String> {
+    Path::new(&doc.input.path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| dir.join(n).is_file())
+        .or_else(|| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("media.") && dir.join(n).is_file())
+                .min()
+        })
 }
 
 /// Guards the transcript, builds cues under `profile` and records both in the document; returns
@@ -765,15 +941,7 @@ fn formats_beside(dir: &Path, stem: &str) -> (Vec<Format>, Option<String>) {
 /// The address the page plays the video from: a copy in the report's folder (a batch's
 /// `media.*`, or the input's own name), else the input where it is.
 fn page_video(from: &Path, dir: &Path, doc: &Document) -> String {
-    let input_name = Path::new(&doc.input.path).file_name().map(|n| n.to_string_lossy().into_owned());
-    let beside = std::fs::read_dir(from)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("media.") || Some(n) == input_name.as_ref())
-        .min();
-    match beside {
+    match media_beside(from, doc) {
         Some(name) if from.canonicalize().ok() == dir.canonicalize().ok() => url_path(&name),
         Some(name) => relative_path(dir, &from.join(&name)).unwrap_or(name),
         None => relative_path(dir, Path::new(&doc.input.path)).unwrap_or_else(|| doc.input.path.clone()),
@@ -812,7 +980,7 @@ pub fn run(
     outputs.check()?;
     let mut report = recognise(cfg, progress, cancel)?;
     let before = outputs.dir.join(format!("{}.{}", outputs.stem, Format::Json.extension()));
-    keep_edits_of(&mut report, &before, cfg)?;
+    keep_edits_of(&mut report, &before, cfg, cancel)?;
     let written = write_outputs(&report.doc, &report.notes, outputs, cancel)?;
     Ok((report, written))
 }

@@ -11,7 +11,7 @@ use crate::archive::Db;
 use crate::correction::Revision;
 use crate::formats::read::decode_text;
 use crate::job::{self, JobError};
-use crate::job::{lay_over, os_user};
+use crate::job::{lay_over_heard, os_user};
 use crate::progress::Cancel;
 
 /// Largest edited file read (a ten-hour programme's captions are a few MB).
@@ -110,6 +110,10 @@ pub struct ApplyConfig {
     /// The archive to update: a folder (its archive.db) and perhaps a PostgreSQL address. When
     /// `None`, the folder above the report's, if it holds an archive.db.
     pub archive: Option<(PathBuf, Option<String>)>,
+    /// The report's media, to time new words from; found beside the report when `None`.
+    pub media: Option<PathBuf>,
+    /// The model that times them; the default model when `None`.
+    pub model: Option<PathBuf>,
 }
 
 /// What `apply` did.
@@ -127,12 +131,17 @@ pub enum Outcome {
         written: Vec<PathBuf>,
         /// The archive whose row was replaced.
         indexed: Option<String>,
+        /// Runs of new words, and how many were timed from the audio.
+        new_words: usize,
+        aligned: usize,
+        /// Why the new words could not be timed from the audio, when they could not.
+        unheard: Option<String>,
     },
 }
 
 /// Applies an edited file to a report: one output set written, the archive updated.
 pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseError> {
-    let mut doc = job::read_document(&cfg.report)?;
+    let doc = job::read_document(&cfg.report)?;
     let (edited, _) = read_edited(&cfg.edited)?;
     let revision = Revision {
         number: doc.revisions.len() as u32 + 1,
@@ -143,9 +152,15 @@ pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseE
     };
     let number = revision.number;
     let edit_err = |source| ReviseError::Edit { path: cfg.edited.clone(), report: cfg.report.clone(), source };
-    if lay_over(&mut doc, &edited, revision).map_err(edit_err)?.is_none() {
-        return Ok(Outcome::Unchanged);
+    let dir = cfg.report.parent().unwrap_or(Path::new("."));
+    let find = || job::Listener::find(&doc, dir, cfg.media.as_deref(), cfg.model.as_deref(), cancel);
+    let mut laid_doc = doc.clone();
+    let laid = lay_over_heard(&mut laid_doc, &edited, revision, find, cancel).map_err(edit_err)?;
+    if cancel.is_cancelled() {
+        return Err(JobError::Cancelled.into());
     }
+    let Some((laid, unheard)) = laid else { return Ok(Outcome::Unchanged) };
+    let doc = laid_doc;
     let outputs = job::outputs_beside(&cfg.report, cfg.out.as_deref(), &doc);
     let written = job::write_outputs(&doc, &[], &outputs, cancel)?;
     let json_path = written.iter().find(|p| p.extension().is_some_and(|e| e == "json")).cloned();
@@ -167,7 +182,17 @@ pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseE
         .filter_map(|c| c.edit.as_ref().filter(|e| e.revision == number))
         .fold((0, 0), |(w, c), e| if e.change == crate::correction::Change::Words { (w + 1, c) } else { (w, c + 1) });
     let violations = doc.captions.as_ref().map_or(0, |c| c.violations.len());
-    Ok(Outcome::Applied { revision: number, words, cues, violations, written, indexed })
+    Ok(Outcome::Applied {
+        revision: number,
+        words,
+        cues,
+        violations,
+        written,
+        indexed,
+        new_words: laid.untimed,
+        aligned: laid.aligned,
+        unheard,
+    })
 }
 
 /// The archive a report folder belongs to: the folder above it, when that holds an archive.db.

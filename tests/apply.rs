@@ -255,6 +255,79 @@ fn an_edited_srt_reaches_every_output_and_the_archive() {
     assert_eq!(strip(read_cues(&again.join("report.srt"))), strip(e.cues.clone()));
 }
 
+/// A sentence recognition missed, put back by an editor: its words are timed from the audio where
+/// it was said (the sample's true times), not spread into the gap where they might fit; without
+/// the audio they are spread, and `apply` says so.
+#[test]
+fn new_words_are_timed_from_the_audio_where_they_were_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("made");
+    common::transcribe_json(&sample("report.mp4"), &dir, &["--threads", "2"]);
+    let truth = common::script().into_iter().nth(2).unwrap();
+    assert!(truth.text.starts_with("The fighting in November"), "{}", truth.text);
+    // Recognition that missed the sentence: its words taken out of the report.
+    let mut missed = doc(&dir.join("report.json"));
+    for s in &mut missed.transcript.segments {
+        s.words.retain(|w| w.start_ms + 500 < truth.start_ms || w.start_ms > truth.end_ms + 200);
+        s.text = s.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+    }
+    missed.transcript.segments.retain(|s| !s.words.is_empty());
+    let words: Vec<&str> = missed.transcript.words().map(|w| w.text.as_str()).collect();
+    let at = missed.transcript.words().position(|w| w.start_ms > truth.start_ms).unwrap();
+    let edited = tmp.path().join("edited.txt");
+    std::fs::write(&edited, format!("{} {} {}", words[..at].join(" "), truth.text, words[at..].join(" "))).unwrap();
+
+    // The same edit applied with the audio, and with the audio nowhere to be found.
+    let mut results = Vec::new();
+    for (name, extra) in [
+        ("heard", vec!["-m".to_string(), model().display().to_string()]),
+        ("unheard", vec!["--media".to_string(), tmp.path().join("gone.mp4").display().to_string()]),
+    ] {
+        let folder = tmp.path().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        let json = folder.join("report.json");
+        vidscribe::formats::json::write(&mut std::fs::File::create(&json).unwrap(), &missed).unwrap();
+        // The media beside the report, as a batch keeps it.
+        std::fs::copy(sample("report.mp4"), folder.join("media.mp4")).unwrap();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = apply(&edited, &json, &extra);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        let d = doc(&json);
+        let c = d
+            .corrections
+            .iter()
+            .find(|c| c.after.contains("fighting"))
+            .unwrap_or_else(|| panic!("{name}: the sentence is not a correction: {:#?}", d.corrections));
+        let timing = c.edit.as_ref().unwrap().timing;
+        let added: Vec<_> = d
+            .transcript
+            .words()
+            .skip(at)
+            .take(truth.text.split_whitespace().count())
+            .map(|w| (w.start_ms, w.end_ms))
+            .collect();
+        let (start, end) = (added[0].0, added.last().unwrap().1);
+        let cue = d.captions.as_ref().unwrap().cues.iter().find(|q| q.end_ms > start).unwrap().start_ms;
+        eprintln!(
+            "{name}: sentence {start}–{end} ms (truth {}–{}), its first cue at {cue} ms, timing {timing:?}",
+            truth.start_ms, truth.end_ms
+        );
+        results.push((said, timing, start, end, cue, added));
+    }
+    let (said, timing, start, end, cue, added) = &results[0];
+    assert_eq!(*timing, Some(vidscribe::correction::Timing::Aligned), "{said}");
+    // DTW puts a word's start up to a few hundred ms late; the cue opens with the speech.
+    assert!(start.abs_diff(truth.start_ms) <= 400 && end.abs_diff(truth.end_ms) <= 400, "{start}–{end}");
+    assert!(cue.abs_diff(truth.start_ms) <= 150, "first cue at {cue}");
+    assert!(added.windows(2).all(|w| w[0].0 <= w[1].0), "in order: {added:?}");
+    assert!(added.iter().all(|&(s, e)| s <= e && s + 400 >= truth.start_ms && e <= truth.end_ms + 400), "{added:?}");
+    let (said, timing, start, _, _, _) = &results[1];
+    assert_eq!(*timing, Some(vidscribe::correction::Timing::Interpolated));
+    assert!(said.contains("timed between their neighbours") && said.contains("gone.mp4"), "{said}");
+    assert!(start.abs_diff(truth.start_ms) > 1000, "spreading alone was already right: the test shows nothing");
+}
+
 #[test]
 fn a_re_run_keeps_the_edits_unless_told() {
     let tmp = tempfile::tempdir().unwrap();

@@ -1,7 +1,8 @@
 //! `--script`: the sample report with the script its speech was made from — the captions say
 //! exactly the script's words, their cues start no later than recognition's do; a script with a
 //! paragraph that was not spoken and without a sentence that was: both reported, the captions
-//! right; bad scripts refused in one line with nothing written.
+//! right; bad scripts refused in one line with nothing written; forced decoding times words as
+//! recognition does.
 mod common;
 
 use std::path::Path;
@@ -147,4 +148,64 @@ fn with_an_article_the_script_still_has_the_last_word() {
     use vidscribe::correction::Reason;
     assert!(d.corrections.iter().all(|c| c.reason == Reason::Script), "only the script changed words");
     assert!(d.links.as_ref().is_some_and(|l| !l.passages.is_empty()), "still linked to the article");
+}
+
+/// Forced decoding times words as recognition does: each sentence of the sample said again by
+/// the decoder over its stretch of audio gives the words recognition heard right the same
+/// times; and a pass refuses what it cannot do (too many tokens, too little or too much audio)
+/// instead of guessing.
+#[test]
+fn forced_decoding_times_words_as_recognition_does() {
+    use vidscribe::asr::{Forcer, Model};
+    let tmp = tempfile::tempdir().unwrap();
+    let recognised = transcribe(&tmp.path().join("plain"), &[]);
+    let model = Model::load_with(&model(), true).unwrap();
+    let cancel = vidscribe::progress::Cancel::new();
+    let audio = vidscribe::media::decode_path(
+        &sample("report.mp4"),
+        &Default::default(),
+        &vidscribe::progress::Silent,
+        &cancel,
+    )
+    .unwrap();
+    let mut forcer = Forcer::new(&model, "en", 2).unwrap();
+    let plain = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    let mut shifts = Vec::new();
+    for row in common::script() {
+        let (from, to) = (row.start_ms.saturating_sub(300), row.end_ms + 300);
+        let clip = &audio.samples[from as usize * 16..(to as usize * 16).min(audio.samples.len())];
+        let words: Vec<&str> = row.text.split_whitespace().collect();
+        let starts = forcer.starts(clip, from, &words, &cancel).unwrap().expect("a sentence fits one pass");
+        assert_eq!(starts.len(), words.len());
+        assert!(starts.windows(2).all(|s| s[0] <= s[1]), "in order: {starts:?}");
+        assert!(starts.iter().all(|&s| (from..to).contains(&s)), "inside the audio read: {starts:?}");
+        // Recognised words of the same stretch with the same text, in order.
+        let heard: Vec<_> = recognised.transcript.words().filter(|w| (from..to).contains(&w.start_ms)).collect();
+        let mut k = 0;
+        for (w, s) in words.iter().zip(&starts) {
+            if let Some(j) = heard[k..].iter().position(|h| plain(&h.text) == plain(w)) {
+                shifts.push(heard[k + j].start_ms.abs_diff(*s));
+                k += j + 1;
+            }
+        }
+    }
+    shifts.sort_unstable();
+    let (median, p95) = (percentile(&shifts, 0.5), percentile(&shifts, 0.95));
+    eprintln!("forced against recognised word starts over {} words: median {median} ms, p95 {p95} ms", shifts.len());
+    assert!(shifts.len() > 150, "{} words compared", shifts.len());
+    assert!(median <= 20 && p95 <= 120, "median {median}, p95 {p95}");
+
+    // What one pass cannot do, it does not try.
+    let long: Vec<&str> = std::iter::repeat_n("Nagorno-Karabakh", 120).collect();
+    assert_eq!(forcer.starts(&audio.samples[..16 * 20_000], 0, &long, &cancel).unwrap(), None, "over 200 tokens");
+    assert_eq!(forcer.starts(&audio.samples[..16 * 900], 0, &["Good"], &cancel).unwrap(), None, "under a second");
+    assert_eq!(forcer.starts(&audio.samples[..16 * 31_000], 0, &["Good"], &cancel).unwrap(), None, "over 30 s");
+    assert_eq!(forcer.starts(&audio.samples[..16 * 5_000], 0, &[], &cancel).unwrap(), None, "no words");
+    // A stop asked for is a stop, not a result.
+    let stopped = vidscribe::progress::Cancel::new();
+    stopped.cancel();
+    assert!(matches!(
+        forcer.starts(&audio.samples[..16 * 5_000], 0, &["Good", "evening."], &stopped),
+        Err(vidscribe::asr::TranscribeError::Cancelled)
+    ));
 }

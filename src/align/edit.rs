@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use similar::{Algorithm, DiffOp, capture_diff_slices_deadline};
 
+use super::force::Hearing;
 use crate::asr::transcript::spread;
 use crate::asr::{Segment, Transcript, Word};
 use crate::captions::Cue;
@@ -134,6 +135,8 @@ pub enum EditError {
          their cue): is it from another report?"
     )]
     Mistimed(u32),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// The transcript with an edit laid over it.
@@ -144,6 +147,10 @@ pub struct Applied {
     pub corrections: Vec<Correction>,
     /// The editor's cues, for a timed edit: its times and lines, each line's speaker from its words.
     pub cues: Option<Vec<Cue>>,
+    /// Runs of new words not timed as recognised words, and how many of them were timed from
+    /// the audio (the rest spread between their neighbours).
+    pub untimed: usize,
+    pub aligned: usize,
 }
 
 /// The comparison key of a written word: its normalised form ("40," and "forty" are one word).
@@ -157,14 +164,23 @@ fn percent(a: usize, b: usize) -> u32 {
 
 /// Lays `edited` over `t`. `old_cues`, the captions the editor started from, tell which cues
 /// the editor moved, split or merged (timed edits only); `revision` numbers the corrections.
-pub fn apply(t: &Transcript, edited: &Edited, old_cues: Option<&[Cue]>, revision: u32) -> Result<Applied, EditError> {
-    let (laid, new) = lay(t, edited, Mode::Edit, revision)?;
+/// `hear`, the report's audio, times new words from it.
+pub fn apply(
+    t: &Transcript,
+    edited: &Edited,
+    old_cues: Option<&[Cue]>,
+    revision: u32,
+    hear: Option<&mut Hearing>,
+) -> Result<Applied, EditError> {
+    let (mut laid, new) = lay(t, edited, Mode::Edit, revision)?;
+    let aligned = laid.time_from(hear)?;
+    let untimed = laid.untimed.len();
     let cues = edited.timed().then(|| editor_cues(edited, &new, &laid.out));
     let mut corrections = laid.corrections;
     if let (Some(cues), Some(old_cues)) = (&cues, old_cues) {
         corrections.extend(cue_changes(old_cues, cues, revision));
     }
-    Ok(Applied { transcript: regroup(t, &laid.out), corrections, cues })
+    Ok(Applied { transcript: regroup(t, &laid.out), corrections, cues, untimed, aligned })
 }
 
 /// A text's words, each with its cue (or paragraph) and line.
@@ -195,6 +211,30 @@ pub(crate) struct Laid {
     pub unspoken: Vec<(String, usize, Ms)>,
     /// Speech not in the script: its text and times.
     pub unscripted: Vec<(String, Ms, Ms)>,
+    /// New words (a range of `out`) that no recognised word was heard in place of, each run with
+    /// its correction (a word that replaces one recognised word takes that word's times).
+    pub untimed: Vec<(std::ops::Range<usize>, usize)>,
+}
+
+impl Laid {
+    /// Times the new words from the audio where it can ([`super::force`]); their corrections
+    /// say so. Returns how many runs of new words were.
+    pub fn time_from(&mut self, hear: Option<&mut Hearing>) -> Result<usize, EditError> {
+        let Some(hear) = hear else { return Ok(0) };
+        let ranges: Vec<_> = self.untimed.iter().map(|(r, _)| r.clone()).collect();
+        let aligned = super::force::retime(&mut self.out, &ranges, hear).map_err(|_| EditError::Cancelled)?;
+        let count = aligned.iter().filter(|a| **a).count();
+        for ((range, c), ok) in self.untimed.iter().zip(aligned) {
+            let c = &mut self.corrections[*c];
+            if ok && let Some(note) = c.edit.as_mut() {
+                note.timing = Some(Timing::Aligned);
+                if c.before.is_empty() {
+                    (c.start_ms, c.end_ms) = (self.out[range.start].0.start_ms, self.out[range.end - 1].0.end_ms);
+                }
+            }
+        }
+        Ok(count)
+    }
 }
 
 /// The text's words (each with its cue or paragraph and line) laid over `t`'s words.
@@ -223,10 +263,12 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
             .into_iter()
             .flat_map(|op| split_lopsided(op, &olds, &news))
             .collect();
-        let old_texts: Vec<&str> = old.iter().map(|(w, _)| w.text.as_str()).collect();
-        let new_texts: Vec<&str> = new.iter().map(|(w, _, _)| w.as_str()).collect();
-        ops = slide(ops, (&old_keys, &old_texts), (&new_keys, &new_texts));
     }
+    // A sentence added or taken out is that sentence, not its last words and the next one's
+    // first (which the new words would then be timed around).
+    let old_texts: Vec<&str> = old.iter().map(|(w, _)| w.text.as_str()).collect();
+    let new_texts: Vec<&str> = new.iter().map(|(w, _, _)| w.as_str()).collect();
+    ops = slide(ops, (&old_keys, &old_texts), (&new_keys, &new_texts));
     let same: usize = ops.iter().map(|op| if let DiffOp::Equal { len, .. } = op { *len } else { 0 }).sum();
     // An edit changes a part; a script may hold more than was said, but must hold most of it.
     let base = if mode == Mode::Edit { old.len().max(new.len()) } else { old.len() };
@@ -261,6 +303,7 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
     // One word out per word of the edit, in order, with the segment it belongs to.
     let mut out: Vec<(Word, usize)> = Vec::with_capacity(new.len());
     let mut corrections = Vec::new();
+    let mut untimed = Vec::new();
     for op in &ops {
         match *op {
             DiffOp::Equal { old_index, new_index, len } => {
@@ -318,6 +361,7 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                 // Each new word beside the recognised word it sounds like: its times; the rest
                 // spread between those.
                 let pairs = pair_up(gone, &texts);
+                let first = out.len();
                 let mut interpolated = false;
                 let mut k = 0;
                 while k < new_len {
@@ -351,6 +395,9 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                         Some(if interpolated { Timing::Interpolated } else { Timing::Recognised }),
                     ),
                 });
+                if interpolated {
+                    untimed.push((first..out.len(), corrections.len() - 1));
+                }
             }
             DiffOp::Insert { old_index, new_index, new_len } => {
                 let texts = texts(new_index, new_len);
@@ -379,11 +426,13 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                     paragraph: None,
                     edit: note(Change::Words, Some(Timing::Interpolated)),
                 });
+                let first = out.len();
                 out.extend(words.into_iter().map(|w| (Word { speaker, ..w }, seg)));
+                untimed.push((first..out.len(), corrections.len() - 1));
             }
         }
     }
-    Ok((Laid { out, corrections, unspoken, unscripted }, new))
+    Ok((Laid { out, corrections, unspoken, unscripted, untimed }, new))
 }
 
 /// Largest replaced run (old words × new words) paired word by word; beyond it, spread.
@@ -838,7 +887,7 @@ mod tests {
             cue(0, 3000, &["Estimates on Azerbaijan", "range from around 40."]),
             cue(4300, 6300, &["Prisoners came home today."]),
         ]);
-        let a = apply(&t, &edited, Some(&old), 1).unwrap();
+        let a = apply(&t, &edited, Some(&old), 1, None).unwrap();
         let words: Vec<&Word> = a.transcript.words().collect();
         let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(
@@ -881,11 +930,11 @@ mod tests {
             cue(1500, 3000, &["range from around forty."]),
             cue(4000, 6000, &["Prisoners came home today."]),
         ]);
-        let a = apply(&t, &edited, Some(&old), 1).unwrap();
+        let a = apply(&t, &edited, Some(&old), 1, None).unwrap();
         assert_eq!(a.corrections.len(), 1);
         assert_eq!(a.corrections[0].edit.as_ref().unwrap().change, Change::CueSplit);
         // Applied again to its own result: nothing to do.
-        let again = apply(&a.transcript, &edited, a.cues.as_deref(), 2).unwrap();
+        let again = apply(&a.transcript, &edited, a.cues.as_deref(), 2, None).unwrap();
         assert!(again.corrections.is_empty(), "{:#?}", again.corrections);
         assert_eq!(again.transcript, a.transcript);
         // A split beside a cue whose words changed is still a split.
@@ -894,7 +943,7 @@ mod tests {
             cue(1500, 3000, &["range from around forty."]),
             cue(4000, 6000, &["Prisoners came back today."]),
         ]);
-        let kinds: Vec<Change> = apply(&t, &near, Some(&old), 1)
+        let kinds: Vec<Change> = apply(&t, &near, Some(&old), 1, None)
             .unwrap()
             .corrections
             .iter()
@@ -906,7 +955,7 @@ mod tests {
             6000,
             &["Estimates on every my John range from around forty.", "Prisoners came home today."],
         )]);
-        let m = apply(&t, &merged, Some(&old), 1).unwrap();
+        let m = apply(&t, &merged, Some(&old), 1, None).unwrap();
         assert_eq!(m.corrections.len(), 1);
         assert_eq!(m.corrections[0].edit.as_ref().unwrap().change, Change::CueMerge);
     }
@@ -917,7 +966,7 @@ mod tests {
         let edited = Edited::from_text(
             "Estimates on every my John range from around forty.\n\nPrisoners came home at last today.",
         );
-        let a = apply(&t, &edited, None, 1).unwrap();
+        let a = apply(&t, &edited, None, 1, None).unwrap();
         assert!(a.cues.is_none());
         let words: Vec<&Word> = a.transcript.words().collect();
         let at = words.iter().position(|w| w.text == "at").unwrap();
@@ -925,7 +974,7 @@ mod tests {
         assert_eq!(a.corrections.len(), 1);
         assert_eq!(a.corrections[0].after, "at last");
         let cut = Edited::from_text("Estimates on every my John range from around forty. Prisoners came home.");
-        let d = apply(&t, &cut, None, 1).unwrap();
+        let d = apply(&t, &cut, None, 1, None).unwrap();
         let c: Vec<(&str, &str)> = d.corrections.iter().map(|c| (c.before.as_str(), c.after.as_str())).collect();
         assert_eq!(c, [("home", "home."), ("today.", "")]);
     }
@@ -934,14 +983,14 @@ mod tests {
     fn foreign_edits_are_refused() {
         let t = sample();
         let other = Edited::from_text("The minister said the budget would be published on Monday after the vote.");
-        assert!(matches!(apply(&t, &other, None, 1), Err(EditError::Unrelated { .. })));
-        assert_eq!(apply(&t, &Edited::from_text(" \n\n "), None, 1), Err(EditError::Empty));
+        assert!(matches!(apply(&t, &other, None, 1, None), Err(EditError::Unrelated { .. })));
+        assert_eq!(apply(&t, &Edited::from_text(" \n\n "), None, 1, None), Err(EditError::Empty));
         // The same words, an hour later: not this report's captions.
         let late = Edited::from_cues(&[
             cue(3_600_000, 3_603_000, &["Estimates on every my John range from around forty."]),
             cue(3_604_000, 3_606_000, &["Prisoners came home today."]),
         ]);
-        assert!(matches!(apply(&t, &late, None, 1), Err(EditError::Mistimed(100))));
+        assert!(matches!(apply(&t, &late, None, 1, None), Err(EditError::Mistimed(100))));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod edit;
+pub mod force;
 pub mod script;
 
 pub use edit::{Applied, EditError, Edited, EditedCue, apply};
+pub use force::Hearing;

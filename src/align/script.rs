@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::edit::{EditError, Edited, Mode, lay, regroup};
+use super::force::Hearing;
 use crate::asr::Transcript;
 use crate::correction::Correction;
 use crate::time::Ms;
@@ -44,14 +45,17 @@ pub struct Unscripted {
     pub end_ms: Ms,
 }
 
-/// The transcript following `script` (its text), what changed, and what did not fit.
+/// The transcript following `script` (its text), what changed, and what did not fit; `hear`,
+/// the audio, times the script's words where recognition heard others.
 pub fn follow(
     t: &Transcript,
     script: &str,
     path: &str,
+    hear: Option<&mut Hearing>,
 ) -> Result<(Transcript, Vec<Correction>, ScriptReport), EditError> {
     let edited = Edited::from_text(script);
-    let (laid, new) = lay(t, &edited, Mode::Script, 0)?;
+    let (mut laid, new) = lay(t, &edited, Mode::Script, 0)?;
+    laid.time_from(hear)?;
     // Each non-blank line of the script, numbered from 1.
     let mut lines: Vec<(usize, usize)> = new.iter().map(|(_, c, l)| (*c, *l)).collect();
     lines.dedup();
@@ -92,7 +96,7 @@ mod tests {
         let script = "Estimates on Azerbaijan range from around forty.\n\n\
                       The ministry has not answered our questions about the exchange or the talks.\n\n\
                       Prisoners came home in December, and their families were waiting.";
-        let (t, corrections, report) = follow(&heard, script, "script.txt").unwrap();
+        let (t, corrections, report) = follow(&heard, script, "script.txt", None).unwrap();
         let text: Vec<&str> = t.words().map(|w| w.text.as_str()).collect();
         assert_eq!(
             text.join(" "),
@@ -109,7 +113,7 @@ mod tests {
         let range = t.words().find(|w| w.text == "range").unwrap();
         assert_eq!((range.start_ms, range.end_ms), (5 * 400, 5 * 400 + 350));
         assert!(matches!(
-            follow(&heard, "Nothing of the kind was ever said here by anyone at all.", "x"),
+            follow(&heard, "Nothing of the kind was ever said here by anyone at all.", "x", None),
             Err(EditError::Unrelated { .. })
         ));
     }

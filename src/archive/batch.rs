@@ -808,7 +808,7 @@ fn make(
     let prepared = job::prepare(&job_cfg)?;
     let mut made = job::transcribe(&job_cfg, prepared, engine, progress, cancel)?;
     // An editor's corrections to the earlier version are part of the report.
-    job::keep_edits_of(&mut made, json_path, &job_cfg)?;
+    job::keep_edits_of(&mut made, json_path, &job_cfg, cancel)?;
     made.doc.archive = Some(ArchiveStamp {
         media_sha256: plan.media_sha256.clone(),
         article_sha256: plan.article_sha256.clone(),
@@ -873,19 +873,7 @@ pub fn index(dirs: &[PathBuf], archive: &Path, db: &Db) -> Result<Indexed, Batch
             .into_iter()
             .find(|p| dir.join(p).is_file() && (p != "report.html" || jsons_here == 1));
         // The input beside its JSON, else the copy a batch keeps (`media.*`).
-        let media = Path::new(&doc.input.path)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| dir.join(n).is_file())
-            .or_else(|| {
-                std::fs::read_dir(&dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with("media.") && dir.join(n).is_file())
-                    .min()
-            });
+        let media = crate::job::media_beside(&dir, &doc);
         let stamp = doc.archive.clone();
         let entry = Entry {
             report,

@@ -184,6 +184,8 @@ struct CallbackData<'a> {
     /// first logits of that window. Only then may a graph be stopped in the middle (see
     /// [`__wrap_ggml_graph_compute`]).
     encoding: std::cell::Cell<bool>,
+    /// The text the decoder must say, token by token, then end ([`Forcer`]).
+    forced: Option<&'a [c_int]>,
 }
 
 unsafe extern "C" fn on_progress(
@@ -220,6 +222,15 @@ unsafe extern "C" fn on_logits(
         unsafe { std::slice::from_raw_parts(tokens, n_tokens as usize) }
     };
     if logits.is_null() || data.beg < 0 {
+        return;
+    }
+    if let Some(forced) = data.forced {
+        // Only the next token of the text (whatever the rules before this said of it), then
+        // only the end.
+        let next = forced.get(tokens.len()).copied().unwrap_or(data.eot);
+        for id in 0..data.n_vocab {
+            unsafe { *logits.add(id as usize) = if id == next { 0.0 } else { f32::NEG_INFINITY } };
+        }
         return;
     }
     if tokens.iter().any(|t| t.id < data.eot) {
@@ -309,6 +320,34 @@ impl Drop for AbortScope {
     fn drop(&mut self) {
         GRAPH_ABORT.with(|cell| cell.set(std::ptr::null_mut()));
     }
+}
+
+/// Encoder frames for `samples` of audio up to 30 s: only the frames the audio fills (20 ms
+/// each; whisper.cpp's DTW needs them all) and the silence after it, instead of 30 s.
+fn audio_ctx(samples: usize) -> c_int {
+    let frames = (samples as u64).div_ceil(320) as usize + 1 + SILENCE_AFTER_FRAMES;
+    frames.next_multiple_of(32).min(1500) as c_int
+}
+
+/// One whisper_full call over `pcm` with the callbacks reading `data`.
+fn full(state: &mut WhisperState, mut params: FullParams, pcm: &[f32], data: &CallbackData) -> Result<(), String> {
+    let user = data as *const CallbackData as *mut c_void;
+    // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
+    // (whisper-rs's own set_abort_callback_safe is broken in 0.16, hence the raw callbacks.)
+    unsafe {
+        params.set_filter_logits_callback(Some(on_logits));
+        params.set_filter_logits_callback_user_data(user);
+        params.set_progress_callback(Some(on_progress));
+        params.set_progress_callback_user_data(user);
+        params.set_abort_callback(Some(on_abort));
+        params.set_abort_callback_user_data(user);
+        params.set_start_encoder_callback(Some(on_encoder_begin));
+        params.set_start_encoder_callback_user_data(user);
+    }
+    let scope = AbortScope::new(user);
+    let result = state.full(params, pcm);
+    drop(scope);
+    result.map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// What a window is conditioned on.
@@ -479,10 +518,7 @@ impl<'m> Recognizer<'m> {
         params.set_print_timestamps(false);
         params.set_no_context(true);
         if len_ms <= WHISPER_WINDOW_MS {
-            // The encoder reads only the frames this audio fills (20 ms each; whisper.cpp's DTW
-            // needs them all), instead of 30 s with silence after it.
-            let frames = (pcm.len() as u64).div_ceil(320) as usize + 1 + SILENCE_AFTER_FRAMES;
-            params.set_audio_ctx(frames.next_multiple_of(32).min(1500) as c_int);
+            params.set_audio_ctx(audio_ctx(pcm.len()));
             // One pass over the window: whisper.cpp otherwise goes round again for the last
             // fraction of a second after its final timestamp, and its DTW aborts the process
             // on a pass shorter than 160 ms.
@@ -512,27 +548,13 @@ impl<'m> Recognizer<'m> {
             beg: self.model.ctx.token_beg(),
             n_vocab: self.model.ctx.n_vocab(),
             encoding: std::cell::Cell::new(false),
+            forced: None,
         };
-        let user = &data as *const CallbackData as *mut c_void;
-        // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
-        // (whisper-rs's own set_abort_callback_safe is broken in 0.16, hence the raw callbacks.)
-        unsafe {
-            params.set_filter_logits_callback(Some(on_logits));
-            params.set_filter_logits_callback_user_data(user);
-            params.set_progress_callback(Some(on_progress));
-            params.set_progress_callback_user_data(user);
-            params.set_abort_callback(Some(on_abort));
-            params.set_abort_callback_user_data(user);
-            params.set_start_encoder_callback(Some(on_encoder_begin));
-            params.set_start_encoder_callback_user_data(user);
-        }
-        let scope = AbortScope::new(user);
-        let result = self.state.full(params, pcm);
-        drop(scope);
+        let result = full(&mut self.state, params, pcm, &data);
         if cancel.is_cancelled() {
             return Err(TranscribeError::Cancelled);
         }
-        result.map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+        result.map_err(TranscribeError::Whisper)?;
         Ok(self.collect(offset_ms))
     }
 
@@ -632,6 +654,126 @@ impl<'m> Recognizer<'m> {
         let keep = self.history.len().saturating_sub(4 * HISTORY_TOKENS);
         self.history.drain(..keep);
         (segments, resume)
+    }
+}
+
+/// Most text tokens one forced pass says: whisper.cpp decodes at most 220 tokens in a window.
+pub const MAX_FORCED_TOKENS: usize = 200;
+/// Shortest audio a forced pass reads: whisper.cpp's DTW aborts the process on less than 160 ms.
+pub const MIN_FORCED_MS: Ms = 1000;
+
+/// Makes the decoder say a known text over a stretch of audio and times its words by the same
+/// DTW alignment that times recognised words: forced alignment with the recognition model.
+pub struct Forcer<'m> {
+    model: &'m Model,
+    state: WhisperState,
+    language: String,
+    threads: usize,
+}
+
+impl<'m> Forcer<'m> {
+    /// A forcer for text in `language` (an ISO 639-1 code); the model must time words by DTW.
+    pub fn new(model: &'m Model, language: &str, threads: usize) -> Result<Self, TranscribeError> {
+        if !model.dtw {
+            return Err(TranscribeError::NoDtw(model.info.name.clone()));
+        }
+        let opts = TranscribeOptions { language: Some(language.to_string()), ..Default::default() };
+        let language = language_for(model, &opts)?;
+        let state = model.ctx.create_state().map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+        Ok(Self { model, state, language, threads: threads.max(1) })
+    }
+
+    /// Threads for the calls that follow.
+    pub fn set_threads(&mut self, n: usize) {
+        self.threads = n.max(1);
+    }
+
+    /// The tokens of each word as the decoder says it within a text (after a space).
+    fn tokens(&self, words: &[&str]) -> Result<Vec<Vec<c_int>>, TranscribeError> {
+        words
+            .iter()
+            .map(|w| self.model.ctx.tokenize(&format!(" {w}"), 64).map_err(|e| TranscribeError::Whisper(e.to_string())))
+            .collect()
+    }
+
+    /// When each of `words` starts in `pcm` (16 kHz mono, [`MIN_FORCED_MS`] to 30 s, starting
+    /// `offset_ms` into the input), with the decoder made to say exactly those words. `None`
+    /// when the words do not fit one pass (more than [`MAX_FORCED_TOKENS`] tokens, a word of
+    /// more than 64) or the audio is too short or too long.
+    pub fn starts(
+        &mut self,
+        pcm: &[f32],
+        offset_ms: Ms,
+        words: &[&str],
+        cancel: &Cancel,
+    ) -> Result<Option<Vec<Ms>>, TranscribeError> {
+        let len_ms = samples_to_ms(pcm.len() as u64, TARGET_RATE);
+        if words.is_empty() || !(MIN_FORCED_MS..=WHISPER_WINDOW_MS).contains(&len_ms) {
+            return Ok(None);
+        }
+        let Ok(per_word) = self.tokens(words) else { return Ok(None) };
+        let forced: Vec<c_int> = per_word.iter().flatten().copied().collect();
+        if forced.len() > MAX_FORCED_TOKENS || per_word.iter().any(|t| t.is_empty()) {
+            return Ok(None);
+        }
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.threads as c_int);
+        params.set_language(Some(&self.language));
+        params.set_translate(false);
+        params.set_no_timestamps(true);
+        params.set_token_timestamps(true);
+        params.set_single_segment(true);
+        params.set_no_context(true);
+        params.set_suppress_blank(false);
+        // One decoding, whatever its probabilities: the text is known, not guessed.
+        params.set_temperature_inc(0.0);
+        params.set_entropy_thold(f32::NEG_INFINITY);
+        params.set_logprob_thold(f32::NEG_INFINITY);
+        params.set_no_speech_thold(f32::INFINITY);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        params.set_audio_ctx(audio_ctx(pcm.len()));
+        let progress = crate::progress::Silent;
+        let data = CallbackData {
+            progress: &progress,
+            offset_ms,
+            len_ms,
+            cancel,
+            eot: self.model.ctx.token_eot(),
+            beg: self.model.ctx.token_beg(),
+            n_vocab: self.model.ctx.n_vocab(),
+            encoding: std::cell::Cell::new(false),
+            forced: Some(&forced),
+        };
+        let result = full(&mut self.state, params, pcm, &data);
+        if cancel.is_cancelled() {
+            return Err(TranscribeError::Cancelled);
+        }
+        result.map_err(TranscribeError::Whisper)?;
+        // The text tokens said, each with its DTW instant; they must be the text, in order.
+        let eot = self.model.ctx.token_eot();
+        let mut said = Vec::with_capacity(forced.len());
+        for seg in self.state.as_iter() {
+            for i in 0..seg.n_tokens() {
+                let Some(tok) = seg.get_token(i) else { continue };
+                let d = tok.token_data();
+                if tok.token_id() < eot {
+                    said.push((tok.token_id(), d.t_dtw));
+                }
+            }
+        }
+        if said.len() != forced.len() || said.iter().zip(&forced).any(|((id, _), f)| id != f) {
+            return Ok(None);
+        }
+        let mut starts = Vec::with_capacity(words.len());
+        let mut at = 0;
+        for t in &per_word {
+            starts.push(offset_ms + centis_to_ms(said[at].1));
+            at += t.len();
+        }
+        Ok(Some(starts))
     }
 }
 

@@ -170,18 +170,22 @@ pub(crate) fn save(pool: &Pool, editing: &Editing, id: &str, body: &[u8]) -> Ans
         changes: 0,
     };
     let number = revision.number;
-    match crate::job::lay_over(&mut doc, &Edited::from_cues(&cues), revision) {
-        Ok(None) => return (StatusCode::OK, serde_json::json!({ "unchanged": true })),
-        Ok(Some(_)) => {}
-        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
-    }
-    let outputs = crate::job::outputs_beside(&path, None, &doc);
     let never = crate::progress::Cancel::new();
+    // New words are timed from the report's media (with the default model) when it is there.
+    let before = doc.clone();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let find = || crate::job::Listener::find(&before, dir, None, None, &never);
+    let unheard = match crate::job::lay_over_heard(&mut doc, &Edited::from_cues(&cues), revision, find, &never) {
+        Ok(None) => return (StatusCode::OK, serde_json::json!({ "unchanged": true })),
+        Ok(Some((_, unheard))) => unheard,
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+    };
+    let outputs = crate::job::outputs_beside(&path, None, &doc);
     if let Err(e) = crate::job::write_outputs(&doc, &[], &outputs, &never) {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, &crate::job::one_line(&e));
     }
     if let Err(e) = crate::archive::batch::index(&[path], pool.root(), &pool.db) {
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, &crate::job::one_line(&e));
     }
-    (StatusCode::OK, serde_json::json!({ "revision": number }))
+    (StatusCode::OK, serde_json::json!({ "revision": number, "unheard": unheard }))
 }

@@ -16,6 +16,8 @@ pub(crate) fn apply(args: &ApplyArgs, tell: bool) -> Result<ExitCode> {
         out: args.output.clone(),
         editor: args.editor.clone(),
         archive: args.archive.clone().map(|a| (a, args.db.clone())),
+        media: args.media.clone(),
+        model: args.model.clone(),
     };
     match revise::apply_file(&cfg, &CANCEL)? {
         Outcome::Unchanged => {
@@ -27,8 +29,15 @@ pub(crate) fn apply(args: &ApplyArgs, tell: bool) -> Result<ExitCode> {
                 );
             }
         }
-        Outcome::Applied { revision, words, cues, violations, written, indexed } => {
+        Outcome::Applied { revision, words, cues, violations, written, indexed, new_words, aligned, unheard } => {
             if tell {
+                if let Some(why) = unheard {
+                    eprintln!("vidscribe: new words timed between their neighbours, not from the audio: {why}");
+                } else if aligned < new_words {
+                    eprintln!(
+                        "vidscribe: {aligned} of {new_words} runs of new words timed from the audio; the rest between their neighbours"
+                    );
+                }
                 let written: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
                 eprintln!(
                     "vidscribe: revision {revision}: {words} word and {cues} cue corrections; wrote {}",

@@ -244,6 +244,13 @@ pub struct ApplyArgs {
     /// The archive's shared PostgreSQL database (postgres://user@host/db), with --archive.
     #[arg(long, value_name = "URL", requires = "archive")]
     pub db: Option<String>,
+    /// The report's media, to time new words from [default: the copy beside the report, else
+    /// the input where the report was made from]
+    #[arg(long, value_name = "FILE")]
+    pub media: Option<PathBuf>,
+    /// The model that times new words [default: the default model]
+    #[arg(short, long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
 }
 
 /// `vidscribe batch`.
