@@ -40,7 +40,7 @@ impl Worker {
     /// Claims `report`: `Ok(Ok(claim))` when this batch may make it, `Ok(Err(holder))` when
     /// another batch holds it.
     pub fn claim(&self, store: &mut Store, report: &str) -> Result<Result<Claim, Holder>, StoreError> {
-        match store.claim(report, &self.id, self.lease)? {
+        match store.claim(report, &self.id, self.lease, &is_gone_from_here)? {
             ClaimState::Claimed { taken_over } => {
                 // Its own connection: the batch's is busy with the report's work.
                 let mut renewer = Store::connect(&self.db, Some(&self.root), false)?;

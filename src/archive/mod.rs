@@ -5,12 +5,12 @@
 
 pub mod batch;
 pub mod claim;
-pub mod postgres;
 pub mod query;
 pub mod search;
 pub mod serve;
 pub mod store;
 
 pub use batch::{BatchConfig, BatchError, Item, Observer, Outcome, Summary};
-pub use search::{Filters, Hit};
+pub use query::Filters;
+pub use search::Hit;
 pub use store::{Db, Store, StoreError};

@@ -44,6 +44,32 @@ pub struct Query {
     pub excluded: Vec<Term>,
 }
 
+/// Which reports to search.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Earliest date, YYYY-MM-DD (inclusive).
+    pub since: Option<String>,
+    /// Latest date, YYYY-MM-DD (inclusive).
+    pub until: Option<String>,
+    pub source: Option<String>,
+    pub language: Option<String>,
+    /// Only passages this speaker speaks: their name or any whole words of it ("Muradov" for
+    /// "Rustam Muradov", "speaker 2"), case and accents aside.
+    pub speaker: Option<String>,
+    /// Only this report (its key, as hits give it): "N more in this report" expanded.
+    pub report: Option<String>,
+}
+
+impl Filters {
+    /// Whether a passage spoken by `speaker` (as stored) passes the speaker filter.
+    pub fn speaker_matches(&self, speaker: Option<&str>) -> bool {
+        let Some(want) = self.speaker.as_deref() else { return true };
+        let want = tokens(want);
+        let Some(have) = speaker.map(tokens) else { return false };
+        !want.is_empty() && have.windows(want.len()).any(|w| w == want.as_slice())
+    }
+}
+
 /// Lower-cases, removes accents and splits at anything that is not a letter or digit: the
 /// tokens of the full-text index.
 pub fn tokens(text: &str) -> Vec<String> {

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::query::{self, Query, Term, tokens};
+use super::query::{self, Filters, Query, Term, tokens};
 use super::store::{PassageRow, ReportRow, Store, StoreError, TimedWord};
 use crate::text::{is_stop_word, similarity, sound_key};
 
@@ -20,32 +20,6 @@ const SAME_SOUND_SIMILARITY: f64 = 0.7;
 const SPELLING_SIMILARITY: f64 = 0.85;
 /// Words of a long passage shown on either side of the match.
 const SNIPPET_CONTEXT: usize = 12;
-
-/// Which reports to search.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// Earliest date, YYYY-MM-DD (inclusive).
-    pub since: Option<String>,
-    /// Latest date, YYYY-MM-DD (inclusive).
-    pub until: Option<String>,
-    pub source: Option<String>,
-    pub language: Option<String>,
-    /// Only passages this speaker speaks: their name or any whole words of it ("Muradov" for
-    /// "Rustam Muradov", "speaker 2"), case and accents aside.
-    pub speaker: Option<String>,
-    /// Only this report (its key, as hits give it): "N more in this report" expanded.
-    pub report: Option<String>,
-}
-
-impl Filters {
-    /// Whether a passage spoken by `speaker` (as stored) passes the speaker filter.
-    pub fn speaker_matches(&self, speaker: Option<&str>) -> bool {
-        let Some(want) = self.speaker.as_deref() else { return true };
-        let want = tokens(want);
-        let Some(have) = speaker.map(tokens) else { return false };
-        !want.is_empty() && have.windows(want.len()).any(|w| w == want.as_slice())
-    }
-}
 
 /// A piece of a snippet, highlighted where the query matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -16,7 +16,8 @@ use super::Pool;
 use super::body::Body;
 use super::edit::{self, Editing};
 use super::http::{self, Hosts, Ranged, Validators};
-use crate::archive::search::{self, Filters, Hit};
+use crate::archive::query::Filters;
+use crate::archive::search::{self, Hit};
 
 const SEARCH_PAGE: &str = include_str!("search.html");
 const SEARCH_SCRIPT: &str = include_str!("search.js");

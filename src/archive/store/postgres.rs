@@ -1,0 +1,590 @@
+//! The archive in PostgreSQL (`--db postgres://…`): the tables of the SQLite archive, shared by
+//! a team. Several batches on different machines fill it at once, each claiming a report before
+//! making it (`FOR UPDATE SKIP LOCKED`, with a lease the worker renews).
+//!
+//! Full text: each report's whole transcript, and each passage, is a `tsvector` with a GIN
+//! index. The vectors and queries are built here from the tokens of [`crate::archive::query::tokens`],
+//! not by PostgreSQL's parser and dictionaries, so both backends split, fold and match words
+//! exactly alike (whatever the server's locale and text-search configuration) and a query finds
+//! the same passages in either. Reports are ranked by `ts_rank_cd`.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use postgres::Client;
+use postgres::types::ToSql;
+
+use super::backend::{
+    Backend, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow, RowStamp, StoreError,
+    WordsByPassage, revisions_of,
+};
+use crate::archive::query::{Filters, Query};
+use crate::formats::json::Document;
+
+/// Version of the tables below, kept in `settings`.
+/// 2: `passages.speaker`. 3: `revisions`, the edits applied to each report.
+pub const SCHEMA: i64 = 3;
+/// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Serialises the creation of the tables when several batches start at once.
+const SCHEMA_LOCK: i64 = 0x7669_6473_6372;
+
+const TABLES: &str = r#"
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    id BIGSERIAL PRIMARY KEY,
+    report TEXT COLLATE "C" NOT NULL UNIQUE,
+    folder TEXT NOT NULL,
+    title TEXT,
+    date TEXT,
+    source TEXT,
+    url TEXT,
+    page TEXT,
+    media TEXT,
+    media_path TEXT,
+    article_path TEXT,
+    duration_ms BIGINT,
+    language TEXT,
+    model TEXT,
+    model_sha256 TEXT,
+    media_sha256 TEXT,
+    article_sha256 TEXT,
+    fingerprint TEXT,
+    passages BIGINT,
+    words BIGINT,
+    indexed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    tsv TSVECTOR NOT NULL              -- the whole transcript, as shown and as recognised
+);
+CREATE INDEX IF NOT EXISTS reports_tsv ON reports USING GIN (tsv);
+CREATE TABLE IF NOT EXISTS passages (
+    id BIGSERIAL PRIMARY KEY,
+    report_id BIGINT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    number BIGINT NOT NULL,
+    start_ms BIGINT NOT NULL,
+    end_ms BIGINT NOT NULL,
+    text TEXT NOT NULL,
+    recognised TEXT,
+    paragraph BIGINT,
+    kind TEXT,
+    tsv TSVECTOR NOT NULL,
+    speaker TEXT
+);
+CREATE INDEX IF NOT EXISTS passages_report ON passages (report_id, number);
+CREATE INDEX IF NOT EXISTS passages_tsv ON passages USING GIN (tsv);
+CREATE TABLE IF NOT EXISTS words (
+    passage_id BIGINT NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    position BIGINT NOT NULL,
+    word TEXT NOT NULL,
+    start_ms BIGINT NOT NULL,
+    end_ms BIGINT NOT NULL,
+    probability REAL,
+    PRIMARY KEY (passage_id, position)
+);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    id BIGSERIAL PRIMARY KEY,
+    report_id BIGINT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    number BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    first_spoken_ms BIGINT,
+    spoken TEXT
+);
+CREATE INDEX IF NOT EXISTS paragraphs_report ON paragraphs (report_id, number);
+CREATE TABLE IF NOT EXISTS failures (
+    id BIGSERIAL PRIMARY KEY,
+    input TEXT COLLATE "C" NOT NULL UNIQUE,
+    error TEXT NOT NULL,
+    failed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS vocabulary (
+    term TEXT COLLATE "C" PRIMARY KEY,
+    sound TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary (sound);
+CREATE TABLE IF NOT EXISTS revisions (
+    report_id BIGINT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    editor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    source TEXT,
+    changes JSONB NOT NULL,
+    PRIMARY KEY (report_id, number)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    report TEXT COLLATE "C" PRIMARY KEY,
+    worker TEXT NOT NULL,
+    claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    lease_until TIMESTAMPTZ NOT NULL
+);
+"#;
+
+/// An open PostgreSQL archive.
+pub struct Postgres(Client);
+
+impl Postgres {
+    /// Connects (creating the tables if `create`); returns the archive and its folder.
+    pub fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Self, PathBuf), StoreError> {
+        connect(url, root, create).map(|(c, root)| (Postgres(c), root))
+    }
+}
+
+fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, PathBuf), StoreError> {
+    let shown = crate::secret::address(url);
+    let err = |source| StoreError::Connect { url: shown.clone(), source };
+    let mut config: postgres::Config = url.parse().map_err(err)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("vidscribe");
+    }
+    // A server that stops answering is noticed: TCP keepalives after 30 s of silence, unsent
+    // data given up after a minute, a statement stopped by the server after five.
+    config.keepalives_idle(Duration::from_secs(30));
+    config.tcp_user_timeout(Duration::from_secs(60));
+    // The driver's connect timeout covers reaching the address, not the server's answer: a
+    // service that accepts and says nothing would hold the connection for ever.
+    let wait = config.get_connect_timeout().copied().unwrap_or(CONNECT_TIMEOUT) + Duration::from_secs(5);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let attempt = config.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(attempt.connect(postgres::NoTls));
+    });
+    let mut client = match rx.recv_timeout(wait) {
+        Ok(r) => r.map_err(err)?,
+        Err(_) => return Err(StoreError::NoAnswer { url: shown, seconds: wait.as_secs() }),
+    };
+    client.batch_execute("SET statement_timeout = '5min'")?;
+    if create {
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+        tx.batch_execute(TABLES)?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+            &[&SCHEMA.to_string()],
+        )?;
+        // Search reads every matching report's vector to rank it: lz4 (where the server has it)
+        // decompresses several times faster than the default pglz (measured: 10,000 reports,
+        // a word in all of them, 67 ms to rank with pglz, 39 ms with lz4).
+        let compression: Option<i8> = tx
+            .query_one(
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = 'reports'::regclass AND attname = 'tsv'",
+                &[],
+            )
+            .ok()
+            .map(|r| r.get(0));
+        if compression != Some(b'l' as i8) {
+            let mut sp = tx.savepoint("lz4")?;
+            if sp.batch_execute("ALTER TABLE reports ALTER COLUMN tsv SET COMPRESSION lz4").is_ok() {
+                sp.commit()?;
+            }
+        }
+        if let Some(r) = root {
+            let r = std::path::absolute(r).unwrap_or_else(|_| r.to_path_buf());
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('root', $1) ON CONFLICT (key) DO NOTHING",
+                &[&r.to_string_lossy().into_owned()],
+            )?;
+        }
+        tx.commit()?;
+    }
+    let has_tables: Option<String> = client.query_one("SELECT to_regclass('settings')::text", &[])?.get(0);
+    if has_tables.is_none() {
+        return Err(StoreError::Empty { url: shown });
+    }
+    let setting = |c: &mut Client, key: &str| -> Result<Option<String>, StoreError> {
+        Ok(c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key])?.map(|r| r.get(0)))
+    };
+    let found: i64 = setting(&mut client, "schema")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+    if found > SCHEMA {
+        return Err(StoreError::Newer { path: PathBuf::from(shown), found, reads: SCHEMA });
+    }
+    if found < SCHEMA {
+        // Schema 1 had no speakers: the column is added (reports indexed before have none).
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+        tx.batch_execute("ALTER TABLE passages ADD COLUMN IF NOT EXISTS speaker TEXT")?;
+        // Schema 2 had no revisions table.
+        tx.batch_execute(TABLES)?;
+        tx.execute("UPDATE settings SET value = $1 WHERE key = 'schema'", &[&SCHEMA.to_string()])?;
+        tx.commit()?;
+    }
+    let root = match root {
+        Some(r) => r.to_path_buf(),
+        None => setting(&mut client, "root")?.map(PathBuf::from).ok_or(StoreError::NoFolder { url: shown })?,
+    };
+    Ok((client, root))
+}
+
+/// A tsvector literal of `text`'s tokens with their positions (PostgreSQL keeps positions up to
+/// 16,383 and 256 per word; the report-level vector only chooses reports, passages are judged
+/// by their own tokens, so nothing is missed beyond them).
+fn tsvector(text: &str) -> String {
+    let mut at: std::collections::BTreeMap<String, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, t) in crate::archive::query::tokens(text).into_iter().enumerate() {
+        // Tokens are letters and digits only; PostgreSQL refuses a word over 2,047 bytes.
+        if t.len() < 2_000 {
+            let p = at.entry(t).or_default();
+            if p.len() < 256 {
+                p.push((i + 1).min(16_383));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (t, positions) in at {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!("'{t}':{}", positions.iter().map(usize::to_string).collect::<Vec<_>>().join(",")));
+    }
+    out
+}
+
+impl Backend for Postgres {
+    fn fingerprint(&mut self, report: &str) -> Result<Option<String>, StoreError> {
+        let c = &mut self.0;
+        Ok(c.query_opt("SELECT fingerprint FROM reports WHERE report = $1", &[&report])?.and_then(|r| r.get(0)))
+    }
+
+    fn report_files(&mut self, report: &str) -> Result<Option<ReportFiles>, StoreError> {
+        let c = &mut self.0;
+        Ok(c.query_opt("SELECT folder, page, media FROM reports WHERE report = $1", &[&report])?.map(|r| ReportFiles {
+            folder: r.get(0),
+            page: r.get(1),
+            media: r.get(2),
+        }))
+    }
+
+    fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
+        let c = &mut self.0;
+        let row = ReportFields::of(doc);
+        let mut tx = c.transaction()?;
+        tx.execute("DELETE FROM reports WHERE report = $1", &[&entry.report])?;
+        let article_path = doc.article.as_ref().map(|a| crate::secret::address(&a.path));
+        let media_path = crate::secret::address(&doc.input.path);
+        let duration = doc.input.audio.duration_ms as i64;
+        let (n_passages, n_words) = (row.passages.len() as i64, row.word_count as i64);
+        let tsv = tsvector(&row.whole);
+        let params: [&(dyn ToSql + Sync); 20] = [
+            &entry.report,
+            &entry.folder,
+            &row.title,
+            &doc.meta.date,
+            &doc.meta.source,
+            &doc.meta.url,
+            &entry.page,
+            &entry.media,
+            &media_path,
+            &article_path,
+            &duration,
+            &doc.transcript.language,
+            &doc.model.name,
+            &doc.model.sha256,
+            &entry.media_sha256,
+            &entry.article_sha256,
+            &entry.fingerprint,
+            &n_passages,
+            &n_words,
+            &tsv,
+        ];
+        let report_id: i64 = tx
+            .query_one(
+                "INSERT INTO reports (report, folder, title, date, source, url, page, media, media_path, article_path,
+                    duration_ms, language, model, model_sha256, media_sha256, article_sha256, fingerprint, passages,
+                    words, tsv)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                    $20::text::tsvector)
+                 RETURNING id",
+                &params,
+            )?
+            .get(0);
+        let ps = &row.passages;
+        let numbers: Vec<i64> = (1..=ps.len() as i64).collect();
+        let starts: Vec<i64> = ps.iter().map(|p| p.start_ms as i64).collect();
+        let ends: Vec<i64> = ps.iter().map(|p| p.end_ms as i64).collect();
+        let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
+        let heard: Vec<Option<&str>> = ps.iter().map(|p| p.recognised.as_deref()).collect();
+        let paragraphs: Vec<Option<i64>> = ps.iter().map(|p| p.paragraph.map(|n| n as i64)).collect();
+        let kinds: Vec<Option<&str>> = ps.iter().map(|p| p.kind).collect();
+        let speakers: Vec<Option<&str>> = ps.iter().map(|p| p.speaker.as_deref()).collect();
+        let vectors: Vec<String> = ps
+            .iter()
+            .map(|p| tsvector(&format!("{}\n{}", p.text, p.recognised.as_deref().unwrap_or_default())))
+            .collect();
+        let ids = tx.query(
+            "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv, speaker)
+             SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector, u.w
+             FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+                         $9::text[], $10::text[]) AS u(n, s, e, t, r, p, k, v, w)
+             RETURNING id, number",
+            &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors, &speakers],
+        )?;
+        let mut passage_ids = vec![0i64; ps.len()];
+        for r in ids {
+            let number: i64 = r.get(1);
+            passage_ids[(number - 1) as usize] = r.get(0);
+        }
+        let (mut w_passage, mut w_pos, mut w_text, mut w_start, mut w_end, mut w_prob) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (p, id) in ps.iter().zip(&passage_ids) {
+            for (i, w) in p.words.iter().enumerate() {
+                w_passage.push(*id);
+                w_pos.push(i as i64);
+                w_text.push(w.text.as_str());
+                w_start.push(w.start_ms as i64);
+                w_end.push(w.end_ms as i64);
+                w_prob.push(w.probability);
+            }
+        }
+        tx.execute(
+            "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::real[])",
+            &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob],
+        )?;
+        // Sorted: two batches adding the same new words lock them in the same order.
+        let (terms, sounds): (Vec<&str>, Vec<&str>) =
+            row.vocabulary.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
+        tx.execute(
+            "INSERT INTO vocabulary (term, sound) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (term) DO NOTHING",
+            &[&terms, &sounds],
+        )?;
+        let g = &row.paragraphs;
+        let g_number: Vec<i64> = g.iter().map(|p| p.number).collect();
+        let g_kind: Vec<&str> = g.iter().map(|p| p.kind.as_str()).collect();
+        let g_text: Vec<&str> = g.iter().map(|p| p.text.as_str()).collect();
+        let g_first: Vec<Option<i64>> = g.iter().map(|p| p.first_spoken_ms).collect();
+        let g_spoken: Vec<&str> = g.iter().map(|p| p.spoken.as_str()).collect();
+        tx.execute(
+            "INSERT INTO paragraphs (report_id, number, kind, text, first_spoken_ms, spoken)
+             SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u",
+            &[&report_id, &g_number, &g_kind, &g_text, &g_first, &g_spoken],
+        )?;
+        for (r, changes) in revisions_of(doc) {
+            tx.execute(
+                "INSERT INTO revisions (report_id, number, editor, at, source, changes) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)",
+                &[&report_id, &(r.number as i32), &r.editor, &r.at, &r.source, &changes],
+            )?;
+        }
+        tx.execute("DELETE FROM failures WHERE input = $1", &[&doc.input.path])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn fail(&mut self, input: &str, error: &str) -> Result<(), StoreError> {
+        let c = &mut self.0;
+        c.execute(
+            "INSERT INTO failures (input, error) VALUES ($1, $2)
+             ON CONFLICT (input) DO UPDATE SET error = excluded.error, failed_at = now()",
+            &[&input, &error],
+        )?;
+        Ok(())
+    }
+
+    fn is_known(&mut self, term: &str) -> Result<bool, StoreError> {
+        let c = &mut self.0;
+        Ok(c.query_opt("SELECT 1 FROM vocabulary WHERE term = $1", &[&term])?.is_some())
+    }
+
+    fn vocabulary_near(
+        &mut self,
+        sound: &str,
+        prefix: &str,
+        upper: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let c = &mut self.0;
+        let limit = limit as i64;
+        Ok(c.query(
+            "SELECT term, sound FROM vocabulary WHERE sound = $1
+             UNION SELECT term, sound FROM vocabulary WHERE term >= $2 AND term < $3 LIMIT $4",
+            &[&sound, &prefix, &upper, &limit],
+        )?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+    }
+
+    fn matching_reports(
+        &mut self,
+        q: &Query,
+        f: &Filters,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        let c = &mut self.0;
+        let Some(tsquery) = q.positive_tsquery() else { return Ok(Vec::new()) };
+        let (offset, count) = (offset as i64, count as i64);
+        let rows = c.query(
+            "SELECT r.id, ts_rank_cd(r.tsv, q)::float8 AS rank, r.report, r.folder, r.title, r.date, r.source,
+                    coalesce(r.page, r.media)
+             FROM reports r, CAST($1::text AS tsquery) q
+             WHERE r.tsv @@ q
+               AND ($2::text IS NULL OR r.date >= $2) AND ($3::text IS NULL OR r.date <= $3)
+               AND ($4::text IS NULL OR r.source = $4) AND ($5::text IS NULL OR r.language = $5)
+               AND ($8::text IS NULL OR r.report = $8)
+             ORDER BY rank DESC, r.report LIMIT $6 OFFSET $7",
+            &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset, &f.report],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ReportRow {
+                id: r.get(0),
+                rank: -r.get::<_, f64>(1),
+                report: r.get(2),
+                folder: r.get(3),
+                title: r.get(4),
+                date: r.get(5),
+                source: r.get(6),
+                target: r.get(7),
+            })
+            .collect())
+    }
+
+    fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {
+        let c = &mut self.0;
+        let mut out: HashMap<i64, Vec<PassageRow>> = HashMap::new();
+        let Some(tsquery) = q.positive_tsquery() else { return Ok(out) };
+        let ids = report_ids.to_vec();
+        for p in c.query(
+            "SELECT report_id, id, start_ms, end_ms, text, recognised, paragraph, kind, speaker FROM passages
+             WHERE report_id = ANY($1) AND tsv @@ CAST($2::text AS tsquery) ORDER BY report_id, number",
+            &[&ids, &tsquery],
+        )? {
+            out.entry(p.get(0)).or_default().push(PassageRow {
+                id: p.get(1),
+                start_ms: p.get(2),
+                end_ms: p.get(3),
+                text: p.get(4),
+                recognised: p.get(5),
+                paragraph: p.get(6),
+                kind: p.get(7),
+                speaker: p.get(8),
+            });
+        }
+        Ok(out)
+    }
+
+    fn words_of(&mut self, passage_ids: &[i64]) -> Result<WordsByPassage, StoreError> {
+        let c = &mut self.0;
+        let mut out = WordsByPassage::new();
+        let ids = passage_ids.to_vec();
+        for r in c.query(
+            "SELECT passage_id, word, start_ms, end_ms FROM words WHERE passage_id = ANY($1) ORDER BY passage_id, position",
+            &[&ids],
+        )? {
+            out.entry(r.get(0)).or_default().push((r.get(1), r.get(2), r.get(3)));
+        }
+        Ok(out)
+    }
+
+    fn paragraph_texts(&mut self, wanted: &[(i64, i64)]) -> Result<HashMap<(i64, i64), String>, StoreError> {
+        let c = &mut self.0;
+        let (reports, numbers): (Vec<i64>, Vec<i64>) = wanted.iter().copied().unzip();
+        Ok(c.query(
+            "SELECT g.report_id, g.number, g.text FROM paragraphs g
+             JOIN unnest($1::bigint[], $2::bigint[]) AS w(r, n) ON g.report_id = w.r AND g.number = w.n",
+            &[&reports, &numbers],
+        )?
+        .into_iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
+    }
+
+    fn claim(
+        &mut self,
+        report: &str,
+        worker: &str,
+        lease: Duration,
+        _: &dyn Fn(&str) -> bool,
+    ) -> Result<ClaimState, StoreError> {
+        let c = &mut self.0;
+        let ms = lease.as_millis() as f64;
+        let mut tx = c.transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO claims (report, worker, lease_until) VALUES ($1, $2, now() + $3::float8 * interval '1 millisecond')
+             ON CONFLICT (report) DO NOTHING",
+            &[&report, &worker, &ms],
+        )?;
+        if inserted == 1 {
+            tx.commit()?;
+            return Ok(ClaimState::Claimed { taken_over: None });
+        }
+        // Held: locked here unless another worker is deciding about it at this very moment.
+        let row = tx.query_opt(
+            "SELECT worker, extract(epoch FROM lease_until - now())::float8 FROM claims WHERE report = $1
+             FOR UPDATE SKIP LOCKED",
+            &[&report],
+        )?;
+        let state = match row.map(|r| (r.get::<_, String>(0), r.get::<_, f64>(1))) {
+            None => ClaimState::Held(Holder { worker: "another worker".into(), seconds: lease.as_secs().max(1) }),
+            Some((holder, left)) if holder != worker && left > 0.0 => {
+                ClaimState::Held(Holder { worker: holder, seconds: left.ceil() as u64 })
+            }
+            Some((holder, _)) => {
+                tx.execute(
+                    "UPDATE claims SET worker = $2, claimed_at = now(), lease_until = now() + $3::float8 * interval '1 millisecond'
+                     WHERE report = $1",
+                    &[&report, &worker, &ms],
+                )?;
+                ClaimState::Claimed { taken_over: (holder != worker).then_some(holder) }
+            }
+        };
+        tx.commit()?;
+        Ok(state)
+    }
+
+    fn renew(&mut self, report: &str, worker: &str, lease: Duration) -> Result<bool, StoreError> {
+        let c = &mut self.0;
+        let ms = lease.as_millis() as f64;
+        Ok(c.execute(
+            "UPDATE claims SET lease_until = now() + $3::float8 * interval '1 millisecond' WHERE report = $1 AND worker = $2",
+            &[&report, &worker, &ms],
+        )? == 1)
+    }
+
+    fn release(&mut self, report: &str, worker: &str) -> Result<(), StoreError> {
+        let c = &mut self.0;
+        c.execute("DELETE FROM claims WHERE report = $1 AND worker = $2", &[&report, &worker])?;
+        Ok(())
+    }
+
+    fn dump_rows(&mut self, columns: &[&str], rest: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let c = &mut self.0;
+        let cols: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
+        let rows = c.query(&format!("SELECT {} {rest}", cols.join(", ")), &[])?;
+        Ok(rows.into_iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect())
+    }
+
+    fn stamp(&mut self, report: &str) -> Result<Option<RowStamp>, StoreError> {
+        Ok(self
+            .0
+            .query_opt(
+                "SELECT fingerprint, title, date, source, url, media FROM reports WHERE report = $1",
+                &[&report],
+            )?
+            .map(|r| RowStamp {
+                fingerprint: r.get(0),
+                title: r.get(1),
+                date: r.get(2),
+                source: r.get(3),
+                url: r.get(4),
+                media: r.get(5),
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_hold_folded_tokens_with_positions() {
+        assert_eq!(tsvector("Sahakyan's war, the WAR"), "'s':2 'sahakyan':1 'the':4 'war':3,5");
+        assert_eq!(tsvector(""), "");
+    }
+}
