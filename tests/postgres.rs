@@ -252,6 +252,109 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     assert!(err.contains("postgres://127.0.0.1:1/x") && !err.contains("secret") && !err.contains("someone"), "{err}");
 }
 
+/// `/api/search` of a running server as (report, start_ms).
+fn api_search(addr: &str, q: &str) -> BTreeSet<(String, u64)> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let path = format!("/api/search?q={}&limit=1000", q.replace(' ', "+").replace('"', "%22").replace('*', "%2A"));
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert!(
+        all.starts_with(b"HTTP/1.1 200") || all.starts_with(b"HTTP/1.0 200"),
+        "{q}: {}",
+        String::from_utf8_lossy(&all[..at])
+    );
+    let api: Vec<serde_json::Value> = serde_json::from_slice(&all[at + 4..]).unwrap();
+    api.iter().map(|h| (h["report"].as_str().unwrap().to_string(), h["start_ms"].as_u64().unwrap())).collect()
+}
+
+/// Waits (at most 30 s) until `found` holds; how long it took.
+fn within_30s(mut found: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !found() {
+        assert!(t.elapsed() < Duration::from_secs(30), "not seen within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.elapsed()
+}
+
+/// A team's setup: a streaming replica (pg_basebackup + hot standby, started here) answers
+/// every query as the archive does — `search --read-db` and `serve --read-db` read from it —
+/// and a report committed to the archive by another machine's index is found through it within
+/// seconds; two serve processes on one database answer alike, and both find a new report at
+/// once (they keep nothing of their own).
+#[test]
+fn a_replica_and_two_servers_answer_as_the_archive_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = PgServer::start();
+    let fixture = fixtures(tmp.path(), 20);
+    let folder = tmp.path().join("archive");
+    index(&fixture, &folder, Some(&pg.url));
+    let replica = PgServer::replica(&pg);
+    let archive = folder.to_string_lossy().into_owned();
+    let read = |q: &str| {
+        let out = bin()
+            .arg("search")
+            .arg(&archive)
+            .arg(q)
+            .args(["--json", "--flat", "--limit", "1000", "--db", &pg.url, "--read-db", &replica.url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{q}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|h| (h["report"].as_str().unwrap().to_string(), h["start_ms"].as_u64().unwrap()))
+            .collect::<BTreeSet<_>>()
+    };
+    for q in QUERIES {
+        assert_eq!(read(q), search(&archive, Some(&pg.url), q).0, "{q}");
+    }
+    let standby: bool = postgres::Client::connect(&replica.url, postgres::NoTls)
+        .unwrap()
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .unwrap()
+        .get(0);
+    assert!(standby, "the replica is a standby");
+
+    let through_replica =
+        serve(&[folder.as_os_str(), "--db".as_ref(), pg.url.as_ref(), "--read-db".as_ref(), replica.url.as_ref()]);
+    let one = serve(&[folder.as_os_str(), "--db".as_ref(), pg.url.as_ref()]);
+    let two = serve(&[folder.as_os_str(), "--db".as_ref(), pg.url.as_ref()]);
+    for q in ["Gerasimov", "\"prisoners of war\"", "negotia*", "children back"] {
+        let want = search(&archive, Some(&pg.url), q).0;
+        assert!(!want.is_empty(), "{q}");
+        // One client, the two servers in turn.
+        for addr in [&one.addr, &two.addr, &one.addr, &two.addr, &through_replica.addr] {
+            assert_eq!(api_search(addr, q), want, "{q} from {addr}");
+        }
+    }
+
+    // Another machine commits a report with a word no other report has.
+    let word = "Quetzalcoatlus";
+    let news = tmp.path().join("news");
+    std::fs::create_dir_all(news.join("breaking")).unwrap();
+    let text = std::fs::read_to_string(fixture.join("the-sample/report.json")).unwrap();
+    assert!(text.contains("Gerasimov"));
+    std::fs::write(news.join("breaking/report.json"), text.replace("Gerasimov", word)).unwrap();
+    assert!(api_search(&one.addr, word).is_empty());
+    index(&news, &folder, Some(&pg.url));
+    // Both servers on the archive find it at once; the replica within seconds.
+    assert!(!api_search(&one.addr, word).is_empty() && !api_search(&two.addr, word).is_empty());
+    let lag = within_30s(|| !api_search(&through_replica.addr, word).is_empty());
+    eprintln!("the replica's server found the new report after {} ms", lag.as_millis());
+    assert_eq!(api_search(&through_replica.addr, word), api_search(&one.addr, word));
+    assert_eq!(read(word), search(&archive, Some(&pg.url), word).0);
+
+    // The replica's server reads the replica: with the archive's own server gone it still answers.
+    drop(one);
+    drop(two);
+    drop(pg);
+    assert!(!api_search(&through_replica.addr, "Gerasimov").is_empty());
+}
+
 /// Five 8-second clips, one with its article.
 fn clips(dir: &Path) -> PathBuf {
     let c = dir.join("collection");

@@ -597,6 +597,13 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
         log.line("interrupted; finished reports kept, a re-run resumes")?;
         return Err(BatchError::Cancelled);
     }
+    if !summary.done.is_empty() || !summary.updated.is_empty() {
+        // The database's statistics and full-text indexes brought up to date for the searches
+        // that follow (a failure here loses nothing: the reports are in).
+        if let Err(e) = store.tidy() {
+            log.line(&format!("tidying the database: {}", crate::job::one_line(&e)))?;
+        }
+    }
     log.line(&format!(
         "batch over: {} made, {} updated, {} unchanged, {} made by other batches, {} failed",
         summary.done.len(),
@@ -886,6 +893,11 @@ pub fn index(dirs: &[PathBuf], archive: &Path, db: &Db) -> Result<Indexed, Batch
         };
         store.put(&entry, &doc)?;
         done.reports += 1;
+    }
+    // After a whole collection (not after one report re-indexed by an edit): statistics and
+    // full-text indexes brought up to date for the searches that follow.
+    if done.reports > 1 {
+        store.tidy()?;
     }
     Ok(done)
 }

@@ -22,6 +22,21 @@ impl PgServer {
         Self { dir, url }
     }
 
+    /// A streaming replica of `primary` (pg_basebackup, then a hot standby), started by the
+    /// same script.
+    pub fn replica(primary: &PgServer) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = super::run_tool(
+            Command::new(super::root().join("scripts/pg-server.sh"))
+                .arg("replica")
+                .arg(dir.path().join("pg"))
+                .arg(primary.folder()),
+            "the PostgreSQL replica did not start",
+        );
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Self { dir, url }
+    }
+
     /// A client of its own, for looking at the tables.
     pub fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the test server")

@@ -53,6 +53,9 @@ pub struct Options {
     pub idle_timeout: Duration,
     /// Editing in the browser (`--edit`), as this editor: off when `None`.
     pub edit: Option<String>,
+    /// A replica of the database that searches and pages read from (`--read-db`); saves go
+    /// to the database itself.
+    pub read_db: Option<Db>,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             edit: None,
+            read_db: None,
         }
     }
 }
@@ -85,7 +89,10 @@ const MAX_BLOCKING: usize = 16;
 /// disk (a new file at its path) is noticed at the next request: every connection to the old
 /// file is dropped, so no answer mixes the two.
 pub(crate) struct Pool {
-    db: Db,
+    /// Where saves are indexed.
+    pub(crate) db: Db,
+    /// Where searches and pages read: the database, or a replica of it.
+    read: Db,
     root: PathBuf,
     idle: Mutex<Idle>,
 }
@@ -107,7 +114,7 @@ fn file_identity(db: &Db) -> Option<(u64, u64)> {
 
 impl Pool {
     pub(crate) fn take(&self) -> Result<(Store, u64), StoreError> {
-        let now = file_identity(&self.db);
+        let now = file_identity(&self.read);
         let (idle, generation) = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             if now != idle.file {
@@ -119,7 +126,7 @@ impl Pool {
         };
         match idle {
             Some(s) => Ok((s, generation)),
-            None => Ok((Store::open_read(&self.db, Some(&self.root))?, generation)),
+            None => Ok((Store::open_read(&self.read, Some(&self.root))?, generation)),
         }
     }
 
@@ -152,13 +159,19 @@ impl Server {
                 return Err(ServeError::Host(h.clone()));
             }
         }
-        // Checks that it is an archive now, not at the first request.
-        let store = Store::open_read(db, archive)?;
+        // Checks that it is an archive now, not at the first request (and, with a replica,
+        // that both answer).
+        let read = options.read_db.clone().unwrap_or_else(|| db.clone());
+        if read != *db {
+            Store::open_read(db, archive)?;
+        }
+        let store = Store::open_read(&read, archive)?;
         let root = store.root().canonicalize().unwrap_or_else(|_| store.root().to_path_buf());
         let pool = Pool {
             db: db.clone(),
+            read: read.clone(),
             root,
-            idle: Mutex::new(Idle { stores: vec![store], generation: 0, file: file_identity(db) }),
+            idle: Mutex::new(Idle { stores: vec![store], generation: 0, file: file_identity(&read) }),
         };
         let addr = format!("{}:{}", options.bind, options.port);
         let listen_err = |e: std::io::Error| ServeError::Listen { addr: addr.clone(), message: e.to_string() };

@@ -199,6 +199,9 @@ pub trait Backend: Send {
     fn renew(&mut self, report: &str, worker: &str, lease: Duration) -> Result<bool, StoreError>;
     /// Gives up `worker`'s claim on `report`.
     fn release(&mut self, report: &str, worker: &str) -> Result<(), StoreError>;
+    /// After many reports were written: the planner's statistics and the full-text indexes
+    /// brought up to date.
+    fn tidy(&mut self) -> Result<(), StoreError>;
     /// Rows of one of the dump's queries (`SELECT columns rest`), each value as text.
     fn dump_rows(&mut self, columns: &[&str], rest: &str) -> Result<Vec<Vec<Option<String>>>, StoreError>;
 }

@@ -288,6 +288,12 @@ impl Store {
         self.backend.release(report, worker)
     }
 
+    /// After many reports were written (a batch, an index of a collection): the planner's
+    /// statistics and the full-text indexes brought up to date for the searches that follow.
+    pub fn tidy(&mut self) -> Result<(), StoreError> {
+        self.backend.tidy()
+    }
+
     /// Every row of every table in a fixed order, without row ids or timestamps, each value as
     /// text: two archives of the same reports dump the same, whichever their backends.
     pub fn dump(&mut self) -> Result<String, StoreError> {

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use postgres::Client;
 use postgres::types::ToSql;
+use postgres::{Client, Statement};
 
 use super::backend::{
     Backend, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow, RowStamp, StoreError,
@@ -123,13 +123,27 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 "#;
 
-/// An open PostgreSQL archive.
-pub struct Postgres(Client);
+/// An open PostgreSQL archive: a connection, and the search's statements prepared on it.
+pub struct Postgres(Client, HashMap<&'static str, Statement>);
 
 impl Postgres {
     /// Connects (creating the tables if `create`); returns the archive and its folder.
     pub fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Self, PathBuf), StoreError> {
-        connect(url, root, create).map(|(c, root)| (Postgres(c), root))
+        connect(url, root, create).map(|(c, root)| (Postgres(c, HashMap::new()), root))
+    }
+
+    /// The connection and `sql` prepared on it, once per connection: each of a search's
+    /// queries is then one round trip to the server, not two (parse, then execute).
+    fn prepared(&mut self, sql: &'static str) -> Result<(&mut Client, Statement), StoreError> {
+        let statement = match self.1.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.0.prepare(sql)?;
+                self.1.insert(sql, s.clone());
+                s
+            }
+        };
+        Ok((&mut self.0, statement))
     }
 }
 
@@ -160,6 +174,9 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         Err(_) => return Err(StoreError::NoAnswer { url: shown, seconds: wait.as_secs() }),
     };
     client.batch_execute("SET statement_timeout = '5min'")?;
+    // Prepared statements are planned for their parameters each time, as unprepared ones
+    // were: only the parsing round trip is saved (servers before 12 lack the setting).
+    let _ = client.batch_execute("SET plan_cache_mode = force_custom_plan");
     if create {
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
@@ -386,8 +403,8 @@ impl Backend for Postgres {
     }
 
     fn is_known(&mut self, term: &str) -> Result<bool, StoreError> {
-        let c = &mut self.0;
-        Ok(c.query_opt("SELECT 1 FROM vocabulary WHERE term = $1", &[&term])?.is_some())
+        let (c, st) = self.prepared("SELECT 1 FROM vocabulary WHERE term = $1")?;
+        Ok(c.query_opt(&st, &[&term])?.is_some())
     }
 
     fn vocabulary_near(
@@ -397,16 +414,12 @@ impl Backend for Postgres {
         upper: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let c = &mut self.0;
-        let limit = limit as i64;
-        Ok(c.query(
+        let (c, st) = self.prepared(
             "SELECT term, sound FROM vocabulary WHERE sound = $1
              UNION SELECT term, sound FROM vocabulary WHERE term >= $2 AND term < $3 LIMIT $4",
-            &[&sound, &prefix, &upper, &limit],
-        )?
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
+        )?;
+        let limit = limit as i64;
+        Ok(c.query(&st, &[&sound, &prefix, &upper, &limit])?.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     fn matching_reports(
@@ -416,10 +429,9 @@ impl Backend for Postgres {
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError> {
-        let c = &mut self.0;
         let Some(tsquery) = q.positive_tsquery() else { return Ok(Vec::new()) };
         let (offset, count) = (offset as i64, count as i64);
-        let rows = c.query(
+        let (c, st) = self.prepared(
             "SELECT r.id, ts_rank_cd(r.tsv, q)::float8 AS rank, r.report, r.folder, r.title, r.date, r.source,
                     coalesce(r.page, r.media)
              FROM reports r, CAST($1::text AS tsquery) q
@@ -428,8 +440,8 @@ impl Backend for Postgres {
                AND ($4::text IS NULL OR r.source = $4) AND ($5::text IS NULL OR r.language = $5)
                AND ($8::text IS NULL OR r.report = $8)
              ORDER BY rank DESC, r.report LIMIT $6 OFFSET $7",
-            &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset, &f.report],
         )?;
+        let rows = c.query(&st, &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset, &f.report])?;
         Ok(rows
             .into_iter()
             .map(|r| ReportRow {
@@ -446,15 +458,14 @@ impl Backend for Postgres {
     }
 
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {
-        let c = &mut self.0;
         let mut out: HashMap<i64, Vec<PassageRow>> = HashMap::new();
         let Some(tsquery) = q.positive_tsquery() else { return Ok(out) };
         let ids = report_ids.to_vec();
-        for p in c.query(
+        let (c, st) = self.prepared(
             "SELECT report_id, id, start_ms, end_ms, text, recognised, paragraph, kind, speaker FROM passages
              WHERE report_id = ANY($1) AND tsv @@ CAST($2::text AS tsquery) ORDER BY report_id, number",
-            &[&ids, &tsquery],
-        )? {
+        )?;
+        for p in c.query(&st, &[&ids, &tsquery])? {
             out.entry(p.get(0)).or_default().push(PassageRow {
                 id: p.get(1),
                 start_ms: p.get(2),
@@ -470,29 +481,24 @@ impl Backend for Postgres {
     }
 
     fn words_of(&mut self, passage_ids: &[i64]) -> Result<WordsByPassage, StoreError> {
-        let c = &mut self.0;
         let mut out = WordsByPassage::new();
         let ids = passage_ids.to_vec();
-        for r in c.query(
+        let (c, st) = self.prepared(
             "SELECT passage_id, word, start_ms, end_ms FROM words WHERE passage_id = ANY($1) ORDER BY passage_id, position",
-            &[&ids],
-        )? {
+        )?;
+        for r in c.query(&st, &[&ids])? {
             out.entry(r.get(0)).or_default().push((r.get(1), r.get(2), r.get(3)));
         }
         Ok(out)
     }
 
     fn paragraph_texts(&mut self, wanted: &[(i64, i64)]) -> Result<HashMap<(i64, i64), String>, StoreError> {
-        let c = &mut self.0;
         let (reports, numbers): (Vec<i64>, Vec<i64>) = wanted.iter().copied().unzip();
-        Ok(c.query(
+        let (c, st) = self.prepared(
             "SELECT g.report_id, g.number, g.text FROM paragraphs g
              JOIN unnest($1::bigint[], $2::bigint[]) AS w(r, n) ON g.report_id = w.r AND g.number = w.n",
-            &[&reports, &numbers],
-        )?
-        .into_iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .collect())
+        )?;
+        Ok(c.query(&st, &[&reports, &numbers])?.into_iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
     }
 
     fn claim(
@@ -558,6 +564,13 @@ impl Backend for Postgres {
         let cols: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
         let rows = c.query(&format!("SELECT {} {rest}", cols.join(", ")), &[])?;
         Ok(rows.into_iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect())
+    }
+
+    fn tidy(&mut self) -> Result<(), StoreError> {
+        // Dead rows of replaced reports cleared, the GIN indexes' pending entries merged (a
+        // search reads those one by one), and the planner's statistics brought up to date.
+        self.0.batch_execute("VACUUM (ANALYZE) reports, passages, words, paragraphs, vocabulary")?;
+        Ok(())
     }
 
     fn stamp(&mut self, report: &str) -> Result<Option<RowStamp>, StoreError> {

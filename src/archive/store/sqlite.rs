@@ -384,6 +384,12 @@ impl Backend for Sqlite {
         Ok(())
     }
 
+    fn tidy(&mut self) -> Result<(), StoreError> {
+        // Statistics for the tables whose contents changed most (SQLite decides which).
+        self.0.execute_batch("PRAGMA optimize")?;
+        Ok(())
+    }
+
     fn dump_rows(&mut self, columns: &[&str], rest: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         let mut stmt = self.0.prepare(&format!("SELECT {} {rest}", columns.join(", ")))?;
         let mut rows = stmt.query([])?;

@@ -331,6 +331,18 @@ pub struct SearchArgs {
     /// A PostgreSQL archive (postgres://user@host/db); ARCHIVE is then the folder of its reports.
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+    /// A streaming replica of the PostgreSQL archive to read from instead (postgres://…).
+    #[arg(long, value_name = "URL", value_parser = postgres_url)]
+    pub read_db: Option<String>,
+}
+
+/// A PostgreSQL connection address.
+fn postgres_url(s: &str) -> Result<String, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        Ok(s.to_string())
+    } else {
+        Err("a postgres:// address".into())
+    }
 }
 
 /// A speaker to filter by: some letters or digits, at most 200 characters.
@@ -351,6 +363,10 @@ pub struct ServeArgs {
     /// the one the first batch or index recorded.
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+    /// A streaming replica of the PostgreSQL archive (postgres://…) that searches and pages
+    /// read from; saves of --edit still go to the archive itself.
+    #[arg(long, value_name = "URL", value_parser = postgres_url)]
+    pub read_db: Option<String>,
     /// Port (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,

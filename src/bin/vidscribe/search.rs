@@ -14,6 +14,8 @@ use crate::cli::SearchArgs;
 
 pub(crate) fn search(args: &SearchArgs) -> Result<ExitCode> {
     let (db, folder) = Db::locate(Some(&args.archive), args.db.as_deref()).context("give the archive")?;
+    // Searching only reads: a replica answers as the archive would.
+    let db = args.read_db.as_deref().map_or(db, Db::parse);
     let mut store = vidscribe::archive::Store::open_read(&db, folder.as_deref())?;
     let filters = vidscribe::archive::Filters {
         since: args.since.clone(),

@@ -21,6 +21,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<ExitCode> {
         header_timeout: idle.min(std::time::Duration::from_secs(10)),
         idle_timeout: idle,
         edit: args.edit.then(|| args.editor.clone().unwrap_or_else(vidscribe::job::os_user)),
+        read_db: args.read_db.as_deref().map(Db::parse),
     };
     let server = vidscribe::archive::serve::Server::bind(folder.as_deref(), &db, options)?;
     // The address first, on stdout, so scripts and tests can wait for it.
