@@ -496,3 +496,49 @@ fn a_common_word_shows_each_report_once_with_its_best_passages() {
     assert_eq!(text.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).count(), 20, "{text}");
     assert!(text.contains("more in this report"), "{text}");
 }
+
+/// Search ranks first the reports where the query's words weigh most (read from the impacts
+/// index in that order, a few hundred per word whatever the archive's size), then the rest:
+/// paged through seven at a time, every report that matches comes exactly once — the same set
+/// that ranking every match at once gives — and the first page is mostly the same reports.
+#[test]
+fn ranking_the_weightiest_reports_first_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = synthetic_archive(dir.path(), 400);
+    let mut store = Store::open(&archive, false).unwrap();
+    let filters = vidscribe::archive::Filters::default();
+    let mut beyond = false;
+    for text in
+        ["prisoners", "war prisoners", "\"prisoners of war\"", "children back", "Gerasimov", "Gyumri OR Yerevan"]
+    {
+        let q = vidscribe::archive::search::prepare(&mut store, text).unwrap();
+        let mut paged: Vec<i64> = Vec::new();
+        loop {
+            let page = store.matching_reports(&q, &filters, paged.len(), 7).unwrap();
+            paged.extend(page.iter().map(|r| r.id));
+            if page.len() < 7 {
+                break;
+            }
+        }
+        let expr = q.positive_fts5().unwrap();
+        let conn = store.sqlite().unwrap();
+        let every = |sql: &str| -> Vec<i64> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            stmt.query_map([&expr], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let ranked =
+            every("SELECT rowid FROM reports_fts WHERE reports_fts MATCH ?1 ORDER BY bm25(reports_fts), rowid");
+        let mut once = paged.clone();
+        once.sort_unstable();
+        once.dedup();
+        assert_eq!(once.len(), paged.len(), "{text}: a report came twice");
+        let mut all = ranked.clone();
+        all.sort_unstable();
+        assert_eq!(once, all, "{text}: not the same reports");
+        let first: std::collections::BTreeSet<i64> = paged.iter().take(20).copied().collect();
+        let same = ranked.iter().take(20).filter(|id| first.contains(id)).count();
+        eprintln!("{text:?}: {} reports; first page {same} of {} as ranking all at once", all.len(), first.len());
+        beyond |= all.len() > vidscribe::archive::store::CANDIDATES_PER_TERM;
+    }
+    assert!(beyond, "a word matches more reports than its candidates, so both stages were read");
+}

@@ -227,13 +227,14 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     // before, its old passages with no speaker.
     client
         .batch_execute(
-            "ALTER TABLE passages DROP COLUMN speaker; DROP TABLE revisions; UPDATE settings SET value = '1' WHERE key = 'schema'",
+            "ALTER TABLE passages DROP COLUMN speaker; DROP TABLE revisions; DROP TABLE impacts;
+             UPDATE settings SET value = '1' WHERE key = 'schema'",
         )
         .unwrap();
     let (old, _) = search(&pg.url, None, "prisoners");
     assert!(!old.is_empty());
     let schema: String = client.query_one("SELECT value FROM settings WHERE key = 'schema'", &[]).unwrap().get(0);
-    assert_eq!(schema, "3");
+    assert_eq!(schema, "4");
     let revisions: i64 = client.query_one("SELECT count(*) FROM revisions", &[]).unwrap().get(0);
     assert_eq!(revisions, 0, "the table is back, empty until the report is indexed again");
     let speakers: i64 = client.query_one("SELECT count(speaker) FROM passages", &[]).unwrap().get(0);
@@ -243,7 +244,7 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     client.execute("UPDATE settings SET value = '99' WHERE key = 'schema'", &[]).unwrap();
     let out = bin().arg("search").arg(&pg.url).arg("prisoners").output().unwrap();
     let err = assert_clean_failure(&out, "a newer schema");
-    assert!(err.contains("schema 99, newer than this vidscribe reads (3)"), "{err}");
+    assert!(err.contains("schema 99, newer than this vidscribe reads (4)"), "{err}");
     let out = bin().arg("index").arg(&fixture).arg("-o").arg(&shared).args(["--db", &pg.url]).output().unwrap();
     assert_clean_failure(&out, "index into a newer schema");
     // A wrong address: one line, the password not shown.

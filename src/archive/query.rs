@@ -231,6 +231,22 @@ impl Query {
         self.positive(Term::fts5, " OR ", " AND ")
     }
 
+    /// The words whose weightiest reports are a search's candidates: those of its words and
+    /// phrases; `None` when it has a prefix (its words are not known) or nothing is asked for.
+    pub fn candidate_words(&self) -> Option<Vec<String>> {
+        let mut words = Vec::new();
+        for t in self.groups.iter().flat_map(|g| &g.terms) {
+            match t {
+                Term::Word(w) => words.push(w.clone()),
+                Term::Phrase(ws) => words.extend(ws.iter().cloned()),
+                Term::Prefix(_) => return None,
+            }
+        }
+        words.sort();
+        words.dedup();
+        (!words.is_empty()).then_some(words)
+    }
+
     /// What must be present, as a PostgreSQL tsquery (`None` when nothing is asked for).
     pub fn positive_tsquery(&self) -> Option<String> {
         self.positive(Term::tsquery, " | ", " & ")

@@ -172,14 +172,19 @@ pub trait Backend: Send {
         upper: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError>;
-    /// The reports whose transcript has every group of `q`, best first.
+    /// The reports (`among` them) whose transcript has every group of `q`, best first.
     fn matching_reports(
         &mut self,
         q: &Query,
         filters: &Filters,
+        among: Among,
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError>;
+    /// The reports with the highest impacts of each of `terms`, at most `per_term` each (an
+    /// index range each, whatever the archive's size); `None` when the archive has no impacts
+    /// (written before they were kept, and opened only to read).
+    fn candidates(&mut self, terms: &[String], per_term: usize) -> Result<Option<Vec<i64>>, StoreError>;
     /// The passages of these reports, by report, in speaking order.
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError>;
     /// The words of these passages with their times, in order, by passage.
@@ -228,6 +233,32 @@ pub(crate) struct ReportFields<'a> {
     /// New words for the vocabulary (folded, with sound keys), sorted, each once.
     pub vocabulary: Vec<(String, String)>,
     pub paragraphs: Vec<StoredParagraph>,
+    /// Each token of the whole transcript, sorted, with its [`impact`] in this report.
+    pub impacts: Vec<(String, f64)>,
+}
+
+/// BM25's term-frequency saturation and length normalisation (k1 = 1.2, b = 0.75), against a
+/// fixed typical length rather than the archive's mean: a report's impacts stay as written
+/// however the archive grows. They only choose candidates; ranking is the database's own.
+pub(crate) fn impact(tf: usize, tokens: usize) -> f64 {
+    const K1: f64 = 1.2;
+    const B: f64 = 0.75;
+    const TYPICAL_TOKENS: f64 = 400.0;
+    let tf = tf as f64;
+    tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * tokens as f64 / TYPICAL_TOKENS))
+}
+
+/// The reports with the highest impacts of each term: where search looks first.
+pub const CANDIDATES_PER_TERM: usize = 300;
+
+/// Which of the matching reports a query reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Among<'a> {
+    All,
+    /// Only these (report ids).
+    Only(&'a [i64]),
+    /// All but these.
+    Except(&'a [i64]),
 }
 
 /// An article paragraph as the archive stores it.
@@ -246,8 +277,14 @@ impl<'a> ReportFields<'a> {
         let word_count = passages.iter().map(|p| p.words.len()).sum();
         let title = row_title(doc);
         let whole = report_text(passages.iter().map(|p| (p.text.as_str(), p.recognised.as_deref())));
+        let mut all = crate::archive::query::tokens(&whole);
+        all.sort();
+        let mut impacts: Vec<(String, f64)> = Vec::new();
+        for run in all.chunk_by(|a, b| a == b) {
+            impacts.push((run[0].clone(), impact(run.len(), all.len())));
+        }
         let mut terms: Vec<String> =
-            crate::archive::query::tokens(&whole).into_iter().filter(|t| t.chars().any(char::is_alphabetic)).collect();
+            impacts.iter().map(|(t, _)| t.clone()).filter(|t| t.chars().any(char::is_alphabetic)).collect();
         terms.sort();
         terms.dedup();
         let vocabulary = terms
@@ -278,7 +315,7 @@ impl<'a> ReportFields<'a> {
                 });
             }
         }
-        Self { title, passages, word_count, whole, vocabulary, paragraphs }
+        Self { title, passages, word_count, whole, vocabulary, paragraphs, impacts }
     }
 }
 

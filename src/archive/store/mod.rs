@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use backend::{
-    Backend, ClaimState, Entry, Holder, PassageRow, ReportFiles, ReportRow, RowStamp, StoreError, StoredPassage,
-    TimedWord, WordsByPassage, passages_of,
+    Among, Backend, CANDIDATES_PER_TERM, ClaimState, Entry, Holder, PassageRow, ReportFiles, ReportRow, RowStamp,
+    StoreError, StoredPassage, TimedWord, WordsByPassage, passages_of,
 };
 pub use sqlite::{APPLICATION_ID, DB_FILE, SCHEMA};
 
@@ -238,6 +238,14 @@ impl Store {
 
     /// The reports whose whole transcript has every group of `q` (exclusions and phrases are
     /// judged per passage by the caller), best first: `count` of them from `offset`.
+    ///
+    /// Ranking every report that has a common word costs in proportion to the archive, so the
+    /// database first ranks only the candidates — the reports where the query's words weigh
+    /// most ([`CANDIDATES_PER_TERM`] per word, read from an index in that order) — and those
+    /// that match come first, best first; the other matching reports follow, best first, read
+    /// only when a page reaches past the candidates. Every matching report comes once, as before;
+    /// the order differs from ranking all of them at once only where a report outside the
+    /// candidates would have ranked above one inside.
     pub fn matching_reports(
         &mut self,
         q: &Query,
@@ -245,7 +253,26 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError> {
-        self.backend.matching_reports(q, filters, offset, count)
+        let candidates = match q.candidate_words() {
+            Some(words) if filters.report.is_none() => self.backend.candidates(&words, CANDIDATES_PER_TERM)?,
+            _ => None,
+        };
+        let Some(candidates) = candidates else {
+            return self.backend.matching_reports(q, filters, Among::All, offset, count);
+        };
+        let first = self.backend.matching_reports(q, filters, Among::Only(&candidates), 0, candidates.len())?;
+        let mut out: Vec<ReportRow> = first.iter().skip(offset).take(count).cloned().collect();
+        if out.len() < count {
+            let skip = offset.saturating_sub(first.len());
+            out.extend(self.backend.matching_reports(
+                q,
+                filters,
+                Among::Except(&candidates),
+                skip,
+                count - out.len(),
+            )?);
+        }
+        Ok(out)
     }
 
     /// The passages of these reports, by report, in speaking order: all of them, or (where the

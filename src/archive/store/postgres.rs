@@ -17,15 +17,16 @@ use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::backend::{
-    Backend, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow, RowStamp, StoreError,
+    Among, Backend, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow, RowStamp, StoreError,
     WordsByPassage, revisions_of,
 };
 use crate::archive::query::{Filters, Query};
 use crate::formats::json::Document;
 
 /// Version of the tables below, kept in `settings`.
-/// 2: `passages.speaker`. 3: `revisions`, the edits applied to each report.
-pub const SCHEMA: i64 = 3;
+/// 2: `passages.speaker`. 3: `revisions`, the edits applied to each report. 4: `impacts`, where
+/// search looks first.
+pub const SCHEMA: i64 = 4;
 /// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serialises the creation of the tables when several batches start at once.
@@ -106,6 +107,14 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     sound TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary (sound);
+CREATE TABLE IF NOT EXISTS impacts (
+    term TEXT COLLATE "C" NOT NULL,
+    report_id BIGINT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    impact REAL NOT NULL,
+    PRIMARY KEY (term, report_id)
+);
+CREATE INDEX IF NOT EXISTS impacts_order ON impacts (term, impact DESC);
+CREATE INDEX IF NOT EXISTS impacts_report ON impacts (report_id);
 CREATE TABLE IF NOT EXISTS revisions (
     report_id BIGINT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
     number INTEGER NOT NULL,
@@ -122,6 +131,26 @@ CREATE TABLE IF NOT EXISTS claims (
     lease_until TIMESTAMPTZ NOT NULL
 );
 "#;
+
+/// Matching reports ranked by cover density: of all, of the candidates, or of all but them.
+macro_rules! matching {
+    ($among:literal) => {
+        concat!(
+            "SELECT r.id, ts_rank_cd(r.tsv, q)::float8 AS rank, r.report, r.folder, r.title, r.date, r.source,
+                    coalesce(r.page, r.media)
+             FROM reports r, CAST($1::text AS tsquery) q
+             WHERE r.tsv @@ q
+               AND ($2::text IS NULL OR r.date >= $2) AND ($3::text IS NULL OR r.date <= $3)
+               AND ($4::text IS NULL OR r.source = $4) AND ($5::text IS NULL OR r.language = $5)
+               AND ($8::text IS NULL OR r.report = $8) AND ($9::bigint[] IS NULL OR TRUE) ",
+            $among,
+            " ORDER BY rank DESC, r.report LIMIT $6 OFFSET $7"
+        )
+    };
+}
+const MATCHING_ALL: &str = matching!("");
+const MATCHING_ONLY: &str = matching!("AND r.id = ANY($9)");
+const MATCHING_EXCEPT: &str = matching!("AND NOT (r.id = ANY($9))");
 
 /// An open PostgreSQL archive: a connection, and the search's statements prepared on it.
 pub struct Postgres(Client, HashMap<&'static str, Statement>);
@@ -226,7 +255,7 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
         tx.batch_execute("ALTER TABLE passages ADD COLUMN IF NOT EXISTS speaker TEXT")?;
-        // Schema 2 had no revisions table.
+        // Schema 2 had no revisions table, schema 3 no impacts.
         tx.batch_execute(TABLES)?;
         tx.execute("UPDATE settings SET value = $1 WHERE key = 'schema'", &[&SCHEMA.to_string()])?;
         tx.commit()?;
@@ -370,6 +399,11 @@ impl Backend for Postgres {
             "INSERT INTO vocabulary (term, sound) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (term) DO NOTHING",
             &[&terms, &sounds],
         )?;
+        let (terms, impacts): (Vec<&str>, Vec<f32>) = row.impacts.iter().map(|(t, w)| (t.as_str(), *w as f32)).unzip();
+        tx.execute(
+            "INSERT INTO impacts (term, report_id, impact) SELECT u.t, $1, u.w FROM unnest($2::text[], $3::real[]) AS u(t, w)",
+            &[&report_id, &terms, &impacts],
+        )?;
         let g = &row.paragraphs;
         let g_number: Vec<i64> = g.iter().map(|p| p.number).collect();
         let g_kind: Vec<&str> = g.iter().map(|p| p.kind.as_str()).collect();
@@ -426,22 +460,20 @@ impl Backend for Postgres {
         &mut self,
         q: &Query,
         f: &Filters,
+        among: Among,
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError> {
         let Some(tsquery) = q.positive_tsquery() else { return Ok(Vec::new()) };
         let (offset, count) = (offset as i64, count as i64);
-        let (c, st) = self.prepared(
-            "SELECT r.id, ts_rank_cd(r.tsv, q)::float8 AS rank, r.report, r.folder, r.title, r.date, r.source,
-                    coalesce(r.page, r.media)
-             FROM reports r, CAST($1::text AS tsquery) q
-             WHERE r.tsv @@ q
-               AND ($2::text IS NULL OR r.date >= $2) AND ($3::text IS NULL OR r.date <= $3)
-               AND ($4::text IS NULL OR r.source = $4) AND ($5::text IS NULL OR r.language = $5)
-               AND ($8::text IS NULL OR r.report = $8)
-             ORDER BY rank DESC, r.report LIMIT $6 OFFSET $7",
-        )?;
-        let rows = c.query(&st, &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset, &f.report])?;
+        let (sql, ids) = match among {
+            Among::All => (MATCHING_ALL, None),
+            Among::Only(ids) => (MATCHING_ONLY, Some(ids.to_vec())),
+            Among::Except(ids) => (MATCHING_EXCEPT, Some(ids.to_vec())),
+        };
+        let (c, st) = self.prepared(sql)?;
+        let rows =
+            c.query(&st, &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset, &f.report, &ids])?;
         Ok(rows
             .into_iter()
             .map(|r| ReportRow {
@@ -455,6 +487,22 @@ impl Backend for Postgres {
                 target: r.get(7),
             })
             .collect())
+    }
+
+    fn candidates(&mut self, terms: &[String], per_term: usize) -> Result<Option<Vec<i64>>, StoreError> {
+        let (c, st) = self.prepared("SELECT to_regclass('impacts') IS NOT NULL")?;
+        if !c.query_one(&st, &[])?.get::<_, bool>(0) {
+            return Ok(None);
+        }
+        // Each term's weightiest reports, an index range each.
+        let (c, st) = self.prepared(
+            "SELECT DISTINCT i.report_id FROM unnest($1::text[]) AS t(term),
+             LATERAL (SELECT report_id FROM impacts WHERE term = t.term ORDER BY impact DESC LIMIT $2) AS i",
+        )?;
+        let terms = terms.to_vec();
+        let mut ids: Vec<i64> = c.query(&st, &[&terms, &(per_term as i64)])?.into_iter().map(|r| r.get(0)).collect();
+        ids.sort_unstable();
+        Ok(Some(ids))
     }
 
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {

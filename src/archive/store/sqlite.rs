@@ -10,7 +10,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::backend::{
-    Backend, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow, RowStamp, StoreError,
+    Among, Backend, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow, RowStamp, StoreError,
     TimedWord, WordsByPassage, report_text, revisions_of,
 };
 use crate::archive::query::{Filters, Query};
@@ -21,8 +21,8 @@ pub const DB_FILE: &str = "archive.db";
 /// Version of the tables below, kept in `PRAGMA user_version`. 3: `reports_fts` holds folded
 /// text (compatibility forms, no invisible characters), rebuilt when a version 2 archive is
 /// opened for writing. 4: `passages.speaker`, who speaks each passage. 5: `revisions`, the
-/// edits applied to each report.
-pub const SCHEMA: i64 = 5;
+/// edits applied to each report. 6: `impacts`, where search looks first.
+pub const SCHEMA: i64 = 6;
 
 const TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS reports (
@@ -101,6 +101,17 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     sound TEXT NOT NULL               -- its sound key, to find other spellings of names
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary(sound);
+-- Each token of each report with its weight there (BM25's saturated, length-normalised term
+-- frequency): a search ranks the reports where its words weigh most first, read in this
+-- index's order, instead of every report that has a common word (schema 6).
+CREATE TABLE IF NOT EXISTS impacts (
+    term TEXT NOT NULL,
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    impact REAL NOT NULL,
+    PRIMARY KEY (term, report_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS impacts_order ON impacts(term, impact DESC);
+CREATE INDEX IF NOT EXISTS impacts_report ON impacts(report_id);
 -- Reports being made: a batch claims one before making it and renews its lease as it works;
 -- another batch leaves it alone until the lease runs out (schema 2).
 CREATE TABLE IF NOT EXISTS claims (
@@ -142,6 +153,26 @@ CREATE TRIGGER IF NOT EXISTS paragraphs_au AFTER UPDATE ON paragraphs BEGIN
     INSERT INTO paragraphs_fts(rowid, text) VALUES (new.id, new.text);
 END;
 "#;
+
+/// Matching reports ranked by BM25: of all, of the candidates (FTS5 looks each up by rowid), or
+/// of all but them.
+macro_rules! matching {
+    ($among:literal) => {
+        concat!(
+            "SELECT r.id, bm25(reports_fts) AS rank, r.report, r.folder, r.title, r.date, r.source, coalesce(r.page, r.media)
+             FROM reports_fts JOIN reports r ON r.id = reports_fts.rowid
+             WHERE reports_fts MATCH ?1
+               AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
+               AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
+               AND (?8 IS NULL OR r.report = ?8) AND (?9 IS NULL OR TRUE) ",
+            $among,
+            " ORDER BY rank, r.report LIMIT ?6 OFFSET ?7"
+        )
+    };
+}
+const MATCHING_ALL: &str = matching!("");
+const MATCHING_ONLY: &str = matching!("AND reports_fts.rowid IN (SELECT value FROM json_each(?9))");
+const MATCHING_EXCEPT: &str = matching!("AND reports_fts.rowid NOT IN (SELECT value FROM json_each(?9))");
 
 /// An open SQLite archive.
 pub struct Sqlite(pub Connection);
@@ -242,19 +273,19 @@ impl Backend for Sqlite {
         &mut self,
         q: &Query,
         filters: &Filters,
+        among: Among,
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError> {
         let Some(expr) = q.positive_fts5() else { return Ok(Vec::new()) };
-        let mut stmt = self.0.prepare_cached(
-            "SELECT r.id, bm25(reports_fts) AS rank, r.report, r.folder, r.title, r.date, r.source, coalesce(r.page, r.media)
-             FROM reports_fts JOIN reports r ON r.id = reports_fts.rowid
-             WHERE reports_fts MATCH ?1
-               AND (?2 IS NULL OR r.date >= ?2) AND (?3 IS NULL OR r.date <= ?3)
-               AND (?4 IS NULL OR r.source = ?4) AND (?5 IS NULL OR r.language = ?5)
-               AND (?8 IS NULL OR r.report = ?8)
-             ORDER BY rank, r.report LIMIT ?6 OFFSET ?7",
-        )?;
+        // The candidates as a JSON list: FTS5 is asked for each of them by rowid.
+        let (sql, ids) = match among {
+            Among::All => (MATCHING_ALL, None),
+            Among::Only(ids) => (MATCHING_ONLY, Some(ids)),
+            Among::Except(ids) => (MATCHING_EXCEPT, Some(ids)),
+        };
+        let ids = ids.map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()));
+        let mut stmt = self.0.prepare_cached(sql)?;
         let rows = stmt
             .query_map(
                 params![
@@ -265,7 +296,8 @@ impl Backend for Sqlite {
                     filters.language,
                     count as i64,
                     offset as i64,
-                    filters.report
+                    filters.report,
+                    ids
                 ],
                 |r| {
                     Ok(ReportRow {
@@ -282,6 +314,27 @@ impl Backend for Sqlite {
             )?
             .collect::<Result<_, _>>()?;
         Ok(rows)
+    }
+
+    fn candidates(&mut self, terms: &[String], per_term: usize) -> Result<Option<Vec<i64>>, StoreError> {
+        let has: i64 = self
+            .0
+            .prepare_cached("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'impacts'")?
+            .query_row([], |r| r.get(0))?;
+        if has == 0 {
+            return Ok(None);
+        }
+        let mut stmt =
+            self.0.prepare_cached("SELECT report_id FROM impacts WHERE term = ?1 ORDER BY impact DESC LIMIT ?2")?;
+        let mut ids = Vec::new();
+        for t in terms {
+            for id in stmt.query_map(params![t, per_term as i64], |r| r.get::<_, i64>(0))? {
+                ids.push(id?);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Some(ids))
     }
 
     fn passages_of(&mut self, report_ids: &[i64], _: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {
@@ -673,6 +726,10 @@ fn put_sqlite(conn: &mut Connection, entry: &Entry, doc: &Document) -> Result<()
         let mut ins_vocab = tx.prepare("INSERT OR IGNORE INTO vocabulary (term, sound) VALUES (?1, ?2)")?;
         for (t, sound) in &row.vocabulary {
             ins_vocab.execute(params![t, sound])?;
+        }
+        let mut ins_impact = tx.prepare("INSERT INTO impacts (term, report_id, impact) VALUES (?1, ?2, ?3)")?;
+        for (t, w) in &row.impacts {
+            ins_impact.execute(params![t, report_id, w])?;
         }
         tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![report_id, row.whole])?;
         let mut ins_para = tx.prepare(
