@@ -371,9 +371,16 @@ fn ranking_the_weightiest_reports_first_loses_and_repeats_nothing() {
     let mut client = pg.client();
     let filters = vidscribe::archive::Filters::default();
     let mut beyond = false;
-    for text in
-        ["prisoners", "war prisoners", "\"prisoners of war\"", "children back", "Gerasimov", "Gyumri OR Yerevan"]
-    {
+    for text in [
+        "prisoners",
+        "war prisoners",
+        "\"prisoners of war\"",
+        "children back",
+        "Gerasimov",
+        "Gyumri OR Yerevan",
+        "negotia*",
+        "pash* OR gera* prisoners",
+    ] {
         let q = vidscribe::archive::search::prepare(&mut store, text).unwrap();
         let mut paged: Vec<i64> = Vec::new();
         loop {

@@ -231,20 +231,20 @@ impl Query {
         self.positive(Term::fts5, " OR ", " AND ")
     }
 
-    /// The words whose weightiest reports are a search's candidates: those of its words and
-    /// phrases; `None` when it has a prefix (its words are not known) or nothing is asked for.
-    pub fn candidate_words(&self) -> Option<Vec<String>> {
-        let mut words = Vec::new();
+    /// The words whose weightiest reports are a search's candidates — those of its words and
+    /// phrases — and its prefixes (whose words the archive's vocabulary knows).
+    pub fn candidate_words(&self) -> (Vec<String>, Vec<String>) {
+        let (mut words, mut prefixes) = (Vec::new(), Vec::new());
         for t in self.groups.iter().flat_map(|g| &g.terms) {
             match t {
                 Term::Word(w) => words.push(w.clone()),
                 Term::Phrase(ws) => words.extend(ws.iter().cloned()),
-                Term::Prefix(_) => return None,
+                Term::Prefix(p) => prefixes.push(p.clone()),
             }
         }
         words.sort();
         words.dedup();
-        (!words.is_empty()).then_some(words)
+        (words, prefixes)
     }
 
     /// What must be present, as a PostgreSQL tsquery (`None` when nothing is asked for).
