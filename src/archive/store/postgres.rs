@@ -307,10 +307,43 @@ impl Backend for Postgres {
     }
 
     fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
-        let c = &mut self.0;
+        // Prepared once per connection and planned once: generic plans suit these inserts.
+        let delete_report = self.prepared("DELETE FROM reports WHERE report = $1")?.1;
+        let insert_report = self
+            .prepared(
+                "INSERT INTO reports (report, folder, title, date, source, url, page, media, media_path, article_path,
+                    duration_ms, language, model, model_sha256, media_sha256, article_sha256, fingerprint, passages,
+                    words, tsv)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                    $20::text::tsvector)
+                 RETURNING id",
+            )?
+            .1;
+        let insert_passages = self.prepared("INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv, speaker)
+             SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector, u.w
+             FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+                         $9::text[], $10::text[]) AS u(n, s, e, t, r, p, k, v, w)
+             RETURNING id, number")?.1;
+        let insert_words = self
+            .prepared(
+                "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::real[])",
+            )?
+            .1;
+        let insert_vocabulary = self.prepared("INSERT INTO vocabulary (term, sound) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (term) DO NOTHING")?.1;
+        let insert_impacts = self.prepared("INSERT INTO impacts (term, report_id, impact) SELECT u.t, $1, u.w FROM unnest($2::text[], $3::real[]) AS u(t, w)")?.1;
+        let insert_paragraphs = self
+            .prepared(
+                "INSERT INTO paragraphs (report_id, number, kind, text, first_spoken_ms, spoken)
+             SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u",
+            )?
+            .1;
+        let insert_revision = self.prepared("INSERT INTO revisions (report_id, number, editor, at, source, changes) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)")?.1;
+        let delete_failure = self.prepared("DELETE FROM failures WHERE input = $1")?.1;
         let row = ReportFields::of(doc);
-        let mut tx = c.transaction()?;
-        tx.execute("DELETE FROM reports WHERE report = $1", &[&entry.report])?;
+        let mut tx = self.0.transaction()?;
+        tx.batch_execute("SET LOCAL plan_cache_mode = auto")?;
+        tx.execute(&delete_report, &[&entry.report])?;
         let article_path = doc.article.as_ref().map(|a| crate::secret::address(&a.path));
         let media_path = crate::secret::address(&doc.input.path);
         let duration = doc.input.audio.duration_ms as i64;
@@ -338,17 +371,7 @@ impl Backend for Postgres {
             &n_words,
             &tsv,
         ];
-        let report_id: i64 = tx
-            .query_one(
-                "INSERT INTO reports (report, folder, title, date, source, url, page, media, media_path, article_path,
-                    duration_ms, language, model, model_sha256, media_sha256, article_sha256, fingerprint, passages,
-                    words, tsv)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                    $20::text::tsvector)
-                 RETURNING id",
-                &params,
-            )?
-            .get(0);
+        let report_id: i64 = tx.query_one(&insert_report, &params)?.get(0);
         let ps = &row.passages;
         let numbers: Vec<i64> = (1..=ps.len() as i64).collect();
         let starts: Vec<i64> = ps.iter().map(|p| p.start_ms as i64).collect();
@@ -363,11 +386,7 @@ impl Backend for Postgres {
             .map(|p| tsvector(&format!("{}\n{}", p.text, p.recognised.as_deref().unwrap_or_default())))
             .collect();
         let ids = tx.query(
-            "INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv, speaker)
-             SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector, u.w
-             FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
-                         $9::text[], $10::text[]) AS u(n, s, e, t, r, p, k, v, w)
-             RETURNING id, number",
+            &insert_passages,
             &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors, &speakers],
         )?;
         let mut passage_ids = vec![0i64; ps.len()];
@@ -387,41 +406,24 @@ impl Backend for Postgres {
                 w_prob.push(w.probability);
             }
         }
-        tx.execute(
-            "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::real[])",
-            &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob],
-        )?;
+        tx.execute(&insert_words, &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob])?;
         // Sorted: two batches adding the same new words lock them in the same order.
         let (terms, sounds): (Vec<&str>, Vec<&str>) =
             row.vocabulary.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
-        tx.execute(
-            "INSERT INTO vocabulary (term, sound) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (term) DO NOTHING",
-            &[&terms, &sounds],
-        )?;
+        tx.execute(&insert_vocabulary, &[&terms, &sounds])?;
         let (terms, impacts): (Vec<&str>, Vec<f32>) = row.impacts.iter().map(|(t, w)| (t.as_str(), *w as f32)).unzip();
-        tx.execute(
-            "INSERT INTO impacts (term, report_id, impact) SELECT u.t, $1, u.w FROM unnest($2::text[], $3::real[]) AS u(t, w)",
-            &[&report_id, &terms, &impacts],
-        )?;
+        tx.execute(&insert_impacts, &[&report_id, &terms, &impacts])?;
         let g = &row.paragraphs;
         let g_number: Vec<i64> = g.iter().map(|p| p.number).collect();
         let g_kind: Vec<&str> = g.iter().map(|p| p.kind.as_str()).collect();
         let g_text: Vec<&str> = g.iter().map(|p| p.text.as_str()).collect();
         let g_first: Vec<Option<i64>> = g.iter().map(|p| p.first_spoken_ms).collect();
         let g_spoken: Vec<&str> = g.iter().map(|p| p.spoken.as_str()).collect();
-        tx.execute(
-            "INSERT INTO paragraphs (report_id, number, kind, text, first_spoken_ms, spoken)
-             SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u",
-            &[&report_id, &g_number, &g_kind, &g_text, &g_first, &g_spoken],
-        )?;
+        tx.execute(&insert_paragraphs, &[&report_id, &g_number, &g_kind, &g_text, &g_first, &g_spoken])?;
         for (r, changes) in revisions_of(doc) {
-            tx.execute(
-                "INSERT INTO revisions (report_id, number, editor, at, source, changes) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)",
-                &[&report_id, &(r.number as i32), &r.editor, &r.at, &r.source, &changes],
-            )?;
+            tx.execute(&insert_revision, &[&report_id, &(r.number as i32), &r.editor, &r.at, &r.source, &changes])?;
         }
-        tx.execute("DELETE FROM failures WHERE input = $1", &[&doc.input.path])?;
+        tx.execute(&delete_failure, &[&doc.input.path])?;
         tx.commit()?;
         Ok(())
     }
