@@ -329,9 +329,31 @@ fn audio_ctx(samples: usize) -> c_int {
     frames.next_multiple_of(32).min(1500) as c_int
 }
 
-/// One whisper_full call over `pcm` with the callbacks reading `data`.
-fn full(state: &mut WhisperState, mut params: FullParams, pcm: &[f32], data: &CallbackData) -> Result<(), String> {
-    let user = data as *const CallbackData as *mut c_void;
+/// One whisper_full call over `pcm` (which starts `offset_ms` into the input) with the
+/// callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say.
+#[allow(clippy::too_many_arguments)]
+fn full(
+    model: &Model,
+    state: &mut WhisperState,
+    mut params: FullParams,
+    pcm: &[f32],
+    offset_ms: Ms,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+    forced: Option<&[c_int]>,
+) -> Result<(), TranscribeError> {
+    let data = CallbackData {
+        progress,
+        offset_ms,
+        len_ms: samples_to_ms(pcm.len() as u64, TARGET_RATE),
+        cancel,
+        eot: model.ctx.token_eot(),
+        beg: model.ctx.token_beg(),
+        n_vocab: model.ctx.n_vocab(),
+        encoding: std::cell::Cell::new(false),
+        forced,
+    };
+    let user = &data as *const CallbackData as *mut c_void;
     // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
     // (whisper-rs's own set_abort_callback_safe is broken in 0.16, hence the raw callbacks.)
     unsafe {
@@ -347,7 +369,10 @@ fn full(state: &mut WhisperState, mut params: FullParams, pcm: &[f32], data: &Ca
     let scope = AbortScope::new(user);
     let result = state.full(params, pcm);
     drop(scope);
-    result.map(|_| ()).map_err(|e| e.to_string())
+    if cancel.is_cancelled() {
+        return Err(TranscribeError::Cancelled);
+    }
+    result.map(|_| ()).map_err(|e| TranscribeError::Whisper(e.to_string()))
 }
 
 /// What a window is conditioned on.
@@ -539,22 +564,7 @@ impl<'m> Recognizer<'m> {
         if !tokens.is_empty() {
             params.set_tokens(tokens);
         }
-        let data = CallbackData {
-            progress,
-            offset_ms,
-            len_ms,
-            cancel,
-            eot: self.model.ctx.token_eot(),
-            beg: self.model.ctx.token_beg(),
-            n_vocab: self.model.ctx.n_vocab(),
-            encoding: std::cell::Cell::new(false),
-            forced: None,
-        };
-        let result = full(&mut self.state, params, pcm, &data);
-        if cancel.is_cancelled() {
-            return Err(TranscribeError::Cancelled);
-        }
-        result.map_err(TranscribeError::Whisper)?;
+        full(self.model, &mut self.state, params, pcm, offset_ms, progress, cancel, None)?;
         Ok(self.collect(offset_ms))
     }
 
@@ -735,23 +745,7 @@ impl<'m> Forcer<'m> {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_audio_ctx(audio_ctx(pcm.len()));
-        let progress = crate::progress::Silent;
-        let data = CallbackData {
-            progress: &progress,
-            offset_ms,
-            len_ms,
-            cancel,
-            eot: self.model.ctx.token_eot(),
-            beg: self.model.ctx.token_beg(),
-            n_vocab: self.model.ctx.n_vocab(),
-            encoding: std::cell::Cell::new(false),
-            forced: Some(&forced),
-        };
-        let result = full(&mut self.state, params, pcm, &data);
-        if cancel.is_cancelled() {
-            return Err(TranscribeError::Cancelled);
-        }
-        result.map_err(TranscribeError::Whisper)?;
+        full(self.model, &mut self.state, params, pcm, offset_ms, &crate::progress::Silent, cancel, Some(&forced))?;
         // The text tokens said, each with its DTW instant; they must be the text, in order.
         let eot = self.model.ctx.token_eot();
         let mut said = Vec::with_capacity(forced.len());
