@@ -391,31 +391,13 @@ pub fn transcribe(
     // The script's words are timed from the audio again: it is kept as it is decoded.
     let mut kept = Vec::new();
     let keep = prepared.script.is_some().then_some(&mut kept);
-    let recognised = if cfg.strict {
-        pipeline::recognise(
-            &mut Keep(&mut Strict(&mut stream), keep),
-            engine,
-            detector.as_mut(),
-            embedder.as_mut(),
-            &options,
-            progress,
-            cancel,
-        )
-    } else {
-        pipeline::recognise(
-            &mut Keep(&mut stream, keep),
-            engine,
-            detector.as_mut(),
-            embedder.as_mut(),
-            &options,
-            progress,
-            cancel,
-        )
-    }
-    .map_err(|source| match source {
-        pipeline::PipelineError::Model(e) => JobError::Load(e),
-        source => JobError::Recognition { what: what.clone(), source },
-    })?;
+    let mut source = Source { stream: &mut stream, strict: cfg.strict, keep };
+    let recognised =
+        pipeline::recognise(&mut source, engine, detector.as_mut(), embedder.as_mut(), &options, progress, cancel)
+            .map_err(|source| match source {
+                pipeline::PipelineError::Model(e) => JobError::Load(e),
+                source => JobError::Recognition { what: what.clone(), source },
+            })?;
     let model = engine.model()?;
     options.dtw = model.uses_dtw();
     if cancel.is_cancelled() {
@@ -501,37 +483,30 @@ pub fn transcribe(
     Ok(Report { doc, notes, stats, load: engine.load_time() })
 }
 
-/// A source whose samples are also kept, when asked.
-struct Keep<'a, S>(&'a mut S, Option<&'a mut Vec<f32>>);
+/// The input stream as recognition reads it: stopped at the first damage it reports when
+/// strict (`--strict`: nothing after it is recognised, nothing is written), and its samples also
+/// kept when asked (to time a script's words from the audio again).
+struct Source<'a> {
+    stream: &'a mut media::Stream,
+    strict: bool,
+    keep: Option<&'a mut Vec<f32>>,
+}
 
-impl<S: pipeline::PcmSource> pipeline::PcmSource for Keep<'_, S> {
+impl pipeline::PcmSource for Source<'_> {
     fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, media::DecodeError> {
         let from = out.len();
-        let more = self.0.read(out, want)?;
-        if let Some(kept) = self.1.as_mut() {
+        let more = self.stream.read(out, want)?;
+        let lost = self.stream.damaged();
+        if self.strict && !lost.is_empty() {
+            return Err(media::DecodeError::Refused(media::decode::describe_damage(lost)));
+        }
+        if let Some(kept) = self.keep.as_mut() {
             kept.extend_from_slice(&out[from..]);
         }
         Ok(more)
     }
     fn total_ms(&self) -> Option<crate::time::Ms> {
-        self.0.total_ms()
-    }
-}
-
-/// A stream that stops at the first damage it reports (`--strict`): nothing after it is
-/// recognised, nothing is written.
-struct Strict<'a>(&'a mut media::Stream);
-
-impl pipeline::PcmSource for Strict<'_> {
-    fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, media::DecodeError> {
-        let more = self.0.read(out, want)?;
-        match self.0.damaged() {
-            [] => Ok(more),
-            lost => Err(media::DecodeError::Refused(media::decode::describe_damage(lost))),
-        }
-    }
-    fn total_ms(&self) -> Option<crate::time::Ms> {
-        self.0.declared_ms()
+        self.stream.declared_ms()
     }
 }
 
