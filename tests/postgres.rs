@@ -202,22 +202,8 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
 
     // serve --db: the API gives what search gives.
     let server = serve(&["--db".as_ref(), pg.url.as_ref()]);
-    let addr = server.addr.clone();
     for q in ["Gerasimov", "\"prisoners of war\"", "negotia*"] {
-        let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        let path = format!("/api/search?q={}&limit=1000", q.replace(' ', "+").replace('"', "%22").replace('*', "%2A"));
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-        let mut all = Vec::new();
-        s.read_to_end(&mut all).unwrap();
-        let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        assert!(
-            all.starts_with(b"HTTP/1.0 200") || all.starts_with(b"HTTP/1.1 200"),
-            "{}",
-            String::from_utf8_lossy(&all[..at])
-        );
-        let api: Vec<serde_json::Value> = serde_json::from_slice(&all[at + 4..]).unwrap();
-        let api: BTreeSet<(String, u64)> =
-            api.iter().map(|h| (h["report"].as_str().unwrap().to_string(), h["start_ms"].as_u64().unwrap())).collect();
+        let api = api_search(&server.addr, q);
         assert!(!api.is_empty(), "{q}");
         assert_eq!(api, search(&pg.url, None, q).0, "{q}");
     }
