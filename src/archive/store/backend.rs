@@ -181,10 +181,11 @@ pub trait Backend: Send {
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError>;
-    /// The reports with the highest impacts of each of `terms`, at most `per_term` each (an
-    /// index range each, whatever the archive's size); `None` when the archive has no impacts
-    /// (written before they were kept, and opened only to read).
-    fn candidates(&mut self, terms: &[String], per_term: usize) -> Result<Option<Vec<i64>>, StoreError>;
+    /// The reports with the highest impacts of each of `words` and of the archive's first
+    /// [`WORDS_PER_PREFIX`] words that begin with each of `prefixes`, at most
+    /// [`CANDIDATES_PER_TERM`] each (an index range each, whatever the archive's size); `None`
+    /// when the backend ranks every match instead.
+    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<i64>>, StoreError>;
     /// The passages of these reports, by report, in speaking order.
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError>;
     /// The words of these passages with their times, in order, by passage.
@@ -250,6 +251,9 @@ pub(crate) fn impact(tf: usize, tokens: usize) -> f64 {
 
 /// The reports with the highest impacts of each term: where search looks first.
 pub const CANDIDATES_PER_TERM: usize = 300;
+/// Words of the vocabulary a prefix's candidates are looked for under (a prefix of more words
+/// ranks the reports of the others after the candidates, found all the same).
+pub const WORDS_PER_PREFIX: usize = 20;
 
 /// Which of the matching reports a query reads.
 #[derive(Debug, Clone, Copy)]

@@ -67,9 +67,6 @@ impl Db {
         }
     }
 }
-/// Words of the vocabulary a prefix's candidates are looked for under.
-const WORDS_PER_PREFIX: usize = 20;
-
 /// An open archive database.
 pub struct Store {
     backend: Box<dyn Backend>,
@@ -256,20 +253,11 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError> {
-        let (mut words, prefixes) = q.candidate_words();
-        for p in &prefixes {
-            // The archive's words that begin so, the first of them (a prefix of more words
-            // ranks the others after the candidates, found all the same).
-            let mut upper = p.clone();
-            upper.push(char::MAX);
-            // (No word has a control character for its sound key: only the prefix matches.)
-            let known = self.backend.vocabulary_near("\u{1}", p, &upper, WORDS_PER_PREFIX)?;
-            words.extend(known.into_iter().map(|(w, _)| w));
-        }
-        let candidates = if words.is_empty() || filters.report.is_some() {
+        let (words, prefixes) = q.candidate_words();
+        let candidates = if (words.is_empty() && prefixes.is_empty()) || filters.report.is_some() {
             None
         } else {
-            self.backend.candidates(&words, CANDIDATES_PER_TERM)?
+            self.backend.candidates(&words, &prefixes)?
         };
         let Some(candidates) = candidates else {
             return self.backend.matching_reports(q, filters, Among::All, offset, count);

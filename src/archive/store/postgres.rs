@@ -17,8 +17,8 @@ use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::backend::{
-    Among, Backend, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow, RowStamp, StoreError,
-    WordsByPassage, revisions_of,
+    Among, Backend, CANDIDATES_PER_TERM, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow,
+    RowStamp, StoreError, WORDS_PER_PREFIX, WordsByPassage, revisions_of,
 };
 use crate::archive::query::{Filters, Query};
 use crate::formats::json::Document;
@@ -491,18 +491,22 @@ impl Backend for Postgres {
             .collect())
     }
 
-    fn candidates(&mut self, terms: &[String], per_term: usize) -> Result<Option<Vec<i64>>, StoreError> {
-        let (c, st) = self.prepared("SELECT to_regclass('impacts') IS NOT NULL")?;
-        if !c.query_one(&st, &[])?.get::<_, bool>(0) {
-            return Ok(None);
-        }
-        // Each term's weightiest reports, an index range each.
+    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<i64>>, StoreError> {
+        // The words and the first words of each prefix (connecting made the table: it is
+        // there), then each term's weightiest reports: an index range each, one round trip.
         let (c, st) = self.prepared(
-            "SELECT DISTINCT i.report_id FROM unnest($1::text[]) AS t(term),
-             LATERAL (SELECT report_id FROM impacts WHERE term = t.term ORDER BY impact DESC LIMIT $2) AS i",
+            "WITH t AS (
+                 SELECT unnest($1::text[]) AS term
+                 UNION SELECT v.term FROM unnest($2::text[]) AS p(prefix),
+                     LATERAL (SELECT term FROM vocabulary WHERE term >= p.prefix AND term < p.prefix || chr(1114111)
+                              ORDER BY term LIMIT $3) AS v)
+             SELECT DISTINCT i.report_id FROM t,
+                 LATERAL (SELECT report_id FROM impacts WHERE term = t.term ORDER BY impact DESC LIMIT $4) AS i",
         )?;
-        let terms = terms.to_vec();
-        let mut ids: Vec<i64> = c.query(&st, &[&terms, &(per_term as i64)])?.into_iter().map(|r| r.get(0)).collect();
+        let (words, prefixes) = (words.to_vec(), prefixes.to_vec());
+        let (per_prefix, per_term) = (WORDS_PER_PREFIX as i64, CANDIDATES_PER_TERM as i64);
+        let mut ids: Vec<i64> =
+            c.query(&st, &[&words, &prefixes, &per_prefix, &per_term])?.into_iter().map(|r| r.get(0)).collect();
         ids.sort_unstable();
         Ok(Some(ids))
     }

@@ -305,7 +305,7 @@ impl Backend for Sqlite {
         Ok(rows)
     }
 
-    fn candidates(&mut self, _: &[String], _: usize) -> Result<Option<Vec<i64>>, StoreError> {
+    fn candidates(&mut self, _: &[String], _: &[String]) -> Result<Option<Vec<i64>>, StoreError> {
         // FTS5 ranks every match fast (a word in all of 10,000 reports: 13 ms) but looks
         // candidates up one by one slower than that (300 of them: 78 ms): no first stage here.
         Ok(None)
