@@ -648,7 +648,7 @@ pub fn keep_edits_of(report: &mut Report, before: &Path, cfg: &JobConfig, cancel
         Media::File(p) => Some(p.as_path()),
         Media::Stdin => None,
     };
-    let dir = before.parent().unwrap_or(Path::new("."));
+    let dir = folder_of(before);
     let listener = Listener::find(&report.doc, dir, media, cfg.model.as_deref(), cancel).ok();
     let mut hear = listener.as_ref().and_then(|l| l.hearing(cancel));
     let kept = keep_edits(&mut report.doc, &old, hear.as_mut());
@@ -715,8 +715,11 @@ impl Listener {
                 .or_else(|| Some(PathBuf::from(&doc.input.path)).filter(|p| p.is_file()))
                 .ok_or_else(|| JobError::NoMedia(format!("{} and media.* in {}", doc.input.path, dir.display())))?,
         };
-        let model = Model::load_with(&model::resolve(model)?, true)?;
         let what = path.display().to_string();
+        // Only a file: a FIFO given as the media would wait for a writer for ever.
+        crate::hash::regular(&path)
+            .map_err(|e| JobError::Media { what: what.clone(), source: DecodeError::Open(e) })?;
+        let model = Model::load_with(&model::resolve(model)?, true)?;
         let audio = media::decode_path(&path, &DecodeOptions::default(), &crate::progress::Silent, cancel)
             .map_err(|source| JobError::Media { what, source })?;
         Ok(Self {
@@ -891,12 +894,20 @@ pub fn write_outputs(
 /// The output set a report's JSON lives in, made again (into `out` when given): the formats
 /// found beside it, its page, and the address that page plays the video from.
 pub fn outputs_beside(report: &Path, out: Option<&Path>, doc: &Document) -> Outputs {
-    let from = report.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let from = folder_of(report).to_path_buf();
     let dir = out.map_or_else(|| from.clone(), Path::to_path_buf);
     let stem = report.file_stem().map_or("report".into(), |s| s.to_string_lossy().into_owned());
     let (formats, page) = formats_beside(&from, &stem);
     let video = page_video(&from, &dir, doc);
     Outputs { dir, formats, stem, page, media_copy: None, video: Some(video), inputs: Vec::new() }
+}
+
+/// The folder a file is in: its parent, or `.` for a bare name (whose parent is "").
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// The formats of a report's outputs beside its JSON (`stem.srt`, …, its page), the JSON always.

@@ -152,7 +152,7 @@ pub fn apply_file(cfg: &ApplyConfig, cancel: &Cancel) -> Result<Outcome, ReviseE
     };
     let number = revision.number;
     let edit_err = |source| ReviseError::Edit { path: cfg.edited.clone(), report: cfg.report.clone(), source };
-    let dir = cfg.report.parent().unwrap_or(Path::new("."));
+    let dir = job::folder_of(&cfg.report);
     let find = || job::Listener::find(&doc, dir, cfg.media.as_deref(), cfg.model.as_deref(), cancel);
     let mut laid_doc = doc.clone();
     let laid = lay_over_heard(&mut laid_doc, &edited, revision, find, cancel).map_err(edit_err)?;

@@ -326,6 +326,26 @@ fn new_words_are_timed_from_the_audio_where_they_were_said() {
     assert_eq!(*timing, Some(vidscribe::correction::Timing::Interpolated));
     assert!(said.contains("timed between their neighbours") && said.contains("gone.mp4"), "{said}");
     assert!(start.abs_diff(truth.start_ms) > 1000, "spreading alone was already right: the test shows nothing");
+
+    // Media that is not a file (a FIFO nobody writes to) is not waited for; a bare file name
+    // for the report is its own folder.
+    let folder = tmp.path().join("fifo");
+    std::fs::create_dir_all(&folder).unwrap();
+    vidscribe::formats::json::write(&mut std::fs::File::create(folder.join("report.json")).unwrap(), &missed).unwrap();
+    let fifo = folder.join("media.mp4");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = bin()
+        .current_dir(&folder)
+        .arg("apply")
+        .arg(&edited)
+        .args(["--to", "report.json", "--media", "media.mp4", "-m"])
+        .arg(model())
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("not a regular file"), "{said}");
 }
 
 #[test]

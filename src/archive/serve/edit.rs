@@ -173,7 +173,7 @@ pub(crate) fn save(pool: &Pool, editing: &Editing, id: &str, body: &[u8]) -> Ans
     let never = crate::progress::Cancel::new();
     // New words are timed from the report's media (with the default model) when it is there.
     let before = doc.clone();
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = crate::job::folder_of(&path);
     let find = || crate::job::Listener::find(&before, dir, None, None, &never);
     let unheard = match crate::job::lay_over_heard(&mut doc, &Edited::from_cues(&cues), revision, find, &never) {
         Ok(None) => return (StatusCode::OK, serde_json::json!({ "unchanged": true })),

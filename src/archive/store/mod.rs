@@ -138,14 +138,6 @@ const DUMP: [(&[&str], &str); 6] = [
         "FROM revisions v JOIN reports r ON r.id = v.report_id ORDER BY r.report, v.number",
     ),
 ];
-/// The folder an SQLite database lives in: the archive's.
-fn folder_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 impl Store {
     /// Opens (creating if `create`) the SQLite archive at `archive` (a folder or its archive.db).
     pub fn open(archive: &Path, create: bool) -> Result<Self, StoreError> {
@@ -157,7 +149,9 @@ impl Store {
     /// PostgreSQL the one given, else the one recorded by the first batch or index.
     pub fn connect(db: &Db, root: Option<&Path>, create: bool) -> Result<Self, StoreError> {
         let (backend, root): (Box<dyn Backend>, PathBuf) = match db {
-            Db::Sqlite(path) => (Box::new(sqlite::Sqlite::open(path, create)?), folder_of(path)),
+            Db::Sqlite(path) => {
+                (Box::new(sqlite::Sqlite::open(path, create)?), crate::job::folder_of(path).to_path_buf())
+            }
             Db::Postgres(url) => {
                 let (client, root) = postgres::Postgres::connect(url, root, create)?;
                 (Box::new(client), root)
@@ -170,9 +164,11 @@ impl Store {
     /// another user owns, or on a read-only disk, can be searched; nothing is created or changed.
     pub fn open_read(db: &Db, root: Option<&Path>) -> Result<Self, StoreError> {
         match db {
-            Db::Sqlite(path) => {
-                Ok(Self { backend: Box::new(sqlite::Sqlite::open_read(path)?), root: folder_of(path), db: db.clone() })
-            }
+            Db::Sqlite(path) => Ok(Self {
+                backend: Box::new(sqlite::Sqlite::open_read(path)?),
+                root: crate::job::folder_of(path).to_path_buf(),
+                db: db.clone(),
+            }),
             Db::Postgres(_) => Self::connect(db, root, false),
         }
     }
