@@ -18,6 +18,11 @@
 #               server of its own: search latency over HTTP, then 50 concurrent clients for 30 s
 #               (scripts/serve-load.py), then 500 idle and half-open connections held while one
 #               client searches (latency beside them, server memory, alive afterwards)
+#   --scale     the archive at 10,000, 50,000 and 100,000 synthetic reports (SCALE_SIZES to
+#               choose), archive.db and PostgreSQL: index time (cumulative: each size adds to the
+#               last) and size, CLI latency (process start included) and HTTP latency over the
+#               bench queries (median, p95, max), requests/s with 50 clients for 30 s, the
+#               100,000/10,000 latency ratio; a plot-ready CSV (SCALE_CSV, else printed)
 #   --speakers  --speakers: diarization error on a real meeting and on two real readers against
 #               their known turns, then its cost (wall time, embedding, peak memory, per hour)
 #   --quick     --pipeline and the defaults half of --peer (a few minutes)
@@ -28,7 +33,7 @@ cd "$(dirname "$0")/.."
 sections=()
 while [[ ${1:-} == --* ]]; do
   case "$1" in
-    --pipeline | --article | --peer | --long | --load | --archive | --serve | --speakers) sections+=("${1#--}") ;;
+    --pipeline | --article | --peer | --long | --load | --archive | --serve | --scale | --speakers) sections+=("${1#--}") ;;
     --quick) sections+=(pipeline peer-defaults) ;;
     *) break ;;
   esac
@@ -60,12 +65,8 @@ archive_bench() {
   printf 'index build: %.1f s for %s reports, %s passages, %s words; archive.db %s MB\n' \
     "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$reports" "$passages" "$words" \
     "$(( $(stat -c %s "$out/archive/archive.db") / 1000000 ))"
-  local queries=(
-    'prisoners' 'return prisoners' 'children back' 'landmine maps' 'negotiation'
-    '"prisoners of war"' '"we need our children back"' '"European Court"' '"December 9"' '"human rights"'
-    'Gerasimov' 'Sahakian' 'Poghosyan' 'Siranuysh' 'Kerasimoff'
-    'negotia*' 'captiv*' 'Gyumri OR Yerevan' 'prisoners -Azerbaijan' 'soldiers captivity'
-  )
+  local queries
+  mapfile -t queries < <(python3 scripts/serve-load.py --queries)
   : > "$out/latency"
   local q r hits
   printf '%-30s %6s %9s\n' query hits median_ms
@@ -79,7 +80,7 @@ archive_bench() {
     done
     printf '%-30s %6s %9.1f\n' "$q" "$hits" "$(sort -n "$out/one" | awk '{a[NR]=$1} END{print a[3]/1000}')"
   done
-  sort -n "$out/latency" | awk '{a[NR]=$1} END{printf "search latency over %d runs (20 queries x 5, top 20 hits): median %.1f ms, p95 %.1f ms\n", NR, a[int(NR/2)+1]/1000, a[int(NR*0.95)]/1000}'
+  sort -n "$out/latency" | awk '{a[NR]=$1} END{printf "search latency over %d runs (%d queries x 5, top 20 hits): median %.1f ms, p95 %.1f ms\n", NR, NR/5, a[int(NR/2)+1]/1000, a[int(NR*0.95)]/1000}'
   local filtered
   start=$(date +%s%N)
   filtered=$("$bin" search "$out/archive" prisoners --source CivilNet --since 2022-01-01 --json | wc -l)
@@ -413,6 +414,79 @@ if wanted serve; then
     "$(runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version 2>/dev/null | awk '{print $3}')" \
     "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
   serve_bench PostgreSQL --db "$url" "$out/archive"
+fi
+
+# Scale: one fixture of 100,000 reports, made once into the cache (its first N reports are
+# those of a fixture of N), indexed in steps (10,000, then 40,000 more, then 50,000 more) into
+# archive.db and into a PostgreSQL server of our own; after each step, the figures.
+scale_cli() { # archive [--db URL] -> "median p95 max" over the bench queries x 3, in ms
+  local q r start end
+  : > "$out/cli"
+  for q in "${scale_queries[@]}"; do
+    for r in 1 2 3; do
+      start=$(date +%s%N)
+      "$bin" search "$@" "$q" --json --limit 20 > /dev/null
+      end=$(date +%s%N)
+      echo $(( (end - start) / 1000 )) >> "$out/cli"
+    done
+  done
+  sort -n "$out/cli" | awk '{a[NR]=$1} END{printf "%.1f %.1f %.1f\n", a[int(NR/2)+1]/1000, a[int(NR*0.95)]/1000, a[NR]/1000}'
+}
+scale_http() { # serve arguments... -> "median p95 max requests/s"
+  "$bin" serve "$@" --port 0 > "$out/serve.out" &
+  server=$!
+  for _ in $(seq 100); do grep -q listening "$out/serve.out" && break; sleep 0.1; done
+  base=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' "$out/serve.out")
+  python3 scripts/serve-load.py "$base" 50 30 > "$out/load"
+  kill "$server"; wait "$server" 2>/dev/null || true
+  sed -n 's/^figures: //p' "$out/load"
+}
+if wanted scale; then
+  sizes=(${SCALE_SIZES:-10000 50000 100000})
+  mapfile -t scale_queries < <(python3 scripts/serve-load.py --queries)
+  fixture=$cache/archive-fixture-100000
+  if [[ ! -f $fixture/complete ]]; then
+    rm -rf "$fixture"
+    python3 scripts/archive-fixture.py 100000 "$fixture"
+    touch "$fixture/complete"
+  fi
+  echo
+  echo "The archive at scale (synthetic reports, ${#scale_queries[@]} bench queries, top 20; index time cumulative):"
+  url=$(scripts/pg-server.sh start "$out/pg")
+  trap '[[ -z $loader ]] || kill -- -"$loader" 2>/dev/null; scripts/pg-server.sh stop "$out/pg" 2>/dev/null; rm -rf "$out"' EXIT
+  csv=$out/scale.csv
+  echo "backend,reports,index_s,size_mb,cli_median_ms,cli_p95_ms,cli_max_ms,http_median_ms,http_p95_ms,http_max_ms,requests_per_s" > "$csv"
+  printf '%-10s %8s %8s %8s | %-20s | %-20s | %8s\n' backend reports index_s size_MB 'CLI med/p95/max' 'HTTP med/p95/max' 'req/s'
+  declare -A indexed=([sqlite]=0 [postgres]=0)
+  done_dirs=0
+  for n in "${sizes[@]}"; do
+    dirs=()
+    for ((i = done_dirs; i < n / 1000; i++)); do dirs+=("$fixture/r$(printf %02d "$i")"); done
+    done_dirs=$((n / 1000))
+    for backend in sqlite postgres; do
+      db=(); [[ $backend == sqlite ]] || db=(--db "$url")
+      start=$(date +%s.%N)
+      "$bin" index "${dirs[@]}" -o "$out/scale" "${db[@]}" -q
+      end=$(date +%s.%N)
+      indexed[$backend]=$(awk -v t="${indexed[$backend]}" -v a="$start" -v b="$end" 'BEGIN{print t+b-a}')
+      if [[ $backend == sqlite ]]; then
+        size=$(du -cm "$out/scale"/archive.db* | tail -1 | cut -f1)
+      else
+        size=$(( $(psql "$url" -Atc 'select pg_database_size(current_database())') / 1000000 ))
+      fi
+      read -r cm cp cx <<<"$(scale_cli "$out/scale" "${db[@]}")"
+      read -r hm hp hx rps <<<"$(scale_http "${db[@]}" "$out/scale")"
+      printf '%-10s %8s %8.1f %8s | %6s %6s %6s | %6s %6s %6s | %8s\n' "$backend" "$n" "${indexed[$backend]}" "$size" \
+        "$cm" "$cp" "$cx" "$hm" "$hp" "$hx" "$rps"
+      echo "$backend,$n,${indexed[$backend]},$size,$cm,$cp,$cx,$hm,$hp,$hx,$rps" >> "$csv"
+    done
+  done
+  # Latency at the largest size against the smallest, per backend and measure.
+  awk -F, 'NR > 1 { if (!($1 in first)) { first[$1] = $0 } last[$1] = $0 }
+    END { for (b in first) { split(first[b], f, ","); split(last[b], l, ",");
+      printf "%s: %s/%s reports, latency ratio CLI p95 %.2fx, HTTP median %.2fx, HTTP p95 %.2fx\n",
+        b, l[2], f[2], l[6] / f[6], l[8] / f[8], l[9] / f[9] } }' "$csv"
+  if [[ -n ${SCALE_CSV:-} ]]; then cp "$csv" "$SCALE_CSV"; echo "CSV: $SCALE_CSV"; else echo; cat "$csv"; fi
 fi
 
 # Speakers: diarization error against known turns on real voices (a real meeting with its

@@ -124,6 +124,16 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     let mut client = pg.client();
     let reports: i64 = client.query_one("SELECT count(*) FROM reports", &[]).unwrap().get(0);
     assert_eq!(reports, 401);
+    // Words and impacts have no foreign key: the report indexed again took its old ones along.
+    let orphans: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM words w WHERE NOT EXISTS (SELECT 1 FROM passages p WHERE p.id = w.passage_id))
+                  + (SELECT count(*) FROM impacts i WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.id = i.report_id))",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(orphans, 0);
     let (editor, changes): (String, i32) = client
         .query_one("SELECT editor, jsonb_array_length(changes) FROM revisions", &[])
         .map(|r| (r.get(0), r.get(1)))
@@ -209,8 +219,19 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     }
     drop(server);
 
-    // A database of schema 1 (no speakers, no revisions) is upgraded when opened: searched as
-    // before, its old passages with no speaker.
+    // A database of schema 1 (no speakers, no revisions, no impacts) is upgraded when opened:
+    // searched as before, its old passages with no speaker, its reports given their impacts as
+    // indexing gives them.
+    let impacts = |client: &mut postgres::Client| -> Vec<(String, i64, f32)> {
+        client
+            .query("SELECT term, report_id, impact FROM impacts ORDER BY term, report_id", &[])
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+    let indexed = impacts(&mut client);
+    assert!(indexed.len() > 100, "{}", indexed.len());
     client
         .batch_execute(
             "ALTER TABLE passages DROP COLUMN speaker; DROP TABLE revisions; DROP TABLE impacts;
@@ -220,7 +241,31 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     let (old, _) = search(&pg.url, None, "prisoners");
     assert!(!old.is_empty());
     let schema: String = client.query_one("SELECT value FROM settings WHERE key = 'schema'", &[]).unwrap().get(0);
-    assert_eq!(schema, "4");
+    assert_eq!(schema, "5");
+    assert_eq!(impacts(&mut client), indexed, "backfilled impacts");
+    // Schema 4 had a primary key on impacts and foreign keys on words and impacts (checked on
+    // every row inserted): dropped when opened, the rows kept.
+    client
+        .batch_execute(
+            "ALTER TABLE impacts ADD PRIMARY KEY (term, report_id);
+             ALTER TABLE impacts ADD FOREIGN KEY (report_id) REFERENCES reports (id) ON DELETE CASCADE;
+             ALTER TABLE words ADD FOREIGN KEY (passage_id) REFERENCES passages (id) ON DELETE CASCADE;
+             UPDATE settings SET value = '4' WHERE key = 'schema'",
+        )
+        .unwrap();
+    assert!(!search(&pg.url, None, "prisoners").0.is_empty());
+    let constraints: Vec<String> = client
+        .query(
+            "SELECT conname::text FROM pg_constraint WHERE conrelid IN ('impacts'::regclass, 'words'::regclass)
+             AND contype IN ('p', 'f') ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(constraints, ["words_pkey"]);
+    assert_eq!(impacts(&mut client), indexed);
     let revisions: i64 = client.query_one("SELECT count(*) FROM revisions", &[]).unwrap().get(0);
     assert_eq!(revisions, 0, "the table is back, empty until the report is indexed again");
     let speakers: i64 = client.query_one("SELECT count(speaker) FROM passages", &[]).unwrap().get(0);
@@ -230,7 +275,7 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     client.execute("UPDATE settings SET value = '99' WHERE key = 'schema'", &[]).unwrap();
     let out = bin().arg("search").arg(&pg.url).arg("prisoners").output().unwrap();
     let err = assert_clean_failure(&out, "a newer schema");
-    assert!(err.contains("schema 99, newer than this vidscribe reads (4)"), "{err}");
+    assert!(err.contains("schema 99, newer than this vidscribe reads (5)"), "{err}");
     let out = bin().arg("index").arg(&fixture).arg("-o").arg(&shared).args(["--db", &pg.url]).output().unwrap();
     assert_clean_failure(&out, "index into a newer schema");
     // A wrong address: one line, the password not shown.

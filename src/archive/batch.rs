@@ -852,54 +852,77 @@ pub fn index(dirs: &[PathBuf], archive: &Path, db: &Db) -> Result<Indexed, Batch
         }
     }
     let mut done = Indexed::default();
-    for f in files {
-        let doc: Document = match job::read_document(&f) {
-            Ok(d) => d,
-            Err(e) => {
-                done.skipped.push((f.display().to_string(), job::one_line(&e)));
-                continue;
+    // Reading and parsing the next documents overlaps with the database storing this one
+    // (a few reports ahead: memory stays bounded).
+    let (send, receive) = std::sync::mpsc::sync_channel(8);
+    std::thread::scope(|scope| -> Result<(), BatchError> {
+        scope.spawn(move || {
+            for f in files {
+                if send.send(index_entry(&f, &root)).is_err() {
+                    break;
+                }
             }
-        };
-        let path = f.canonicalize().unwrap_or_else(|_| f.clone());
-        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let (report, folder) = match dir.strip_prefix(&root) {
-            Ok(rel) if !rel.as_os_str().is_empty() => {
-                let rel = rel.to_string_lossy().into_owned();
-                (rel.clone(), rel)
+        });
+        for read in receive {
+            match read {
+                Ok((entry, doc)) => {
+                    store.put(&entry, &doc)?;
+                    done.reports += 1;
+                }
+                Err(skipped) => done.skipped.push(skipped),
             }
-            _ => {
-                let key = crate::hash::sha256(path.to_string_lossy().as_bytes());
-                (format!("{stem}-{}", &key[..10]), dir.to_string_lossy().into_owned())
-            }
-        };
-        let jsons_here = std::fs::read_dir(&dir)
-            .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count())
-            .unwrap_or(0);
-        let page = [format!("{stem}.html"), "report.html".to_string()]
-            .into_iter()
-            .find(|p| dir.join(p).is_file() && (p != "report.html" || jsons_here == 1));
-        // The input beside its JSON, else the copy a batch keeps (`media.*`).
-        let media = crate::job::media_beside(&dir, &doc);
-        let stamp = doc.archive.clone();
-        let entry = Entry {
-            report,
-            folder,
-            page,
-            media,
-            media_sha256: stamp.as_ref().map(|s| s.media_sha256.clone()),
-            article_sha256: stamp.as_ref().and_then(|s| s.article_sha256.clone()),
-            fingerprint: stamp.map(|s| s.fingerprint),
-        };
-        store.put(&entry, &doc)?;
-        done.reports += 1;
-    }
+        }
+        Ok(())
+    })?;
     // After a whole collection (not after one report re-indexed by an edit): statistics and
     // full-text indexes brought up to date for the searches that follow.
     if done.reports > 1 {
         store.tidy()?;
     }
     Ok(done)
+}
+
+/// A document found by `index` and where its report lives, or why it is skipped.
+fn index_entry(f: &Path, root: &Path) -> Result<(Entry, Document), (String, String)> {
+    let doc = job::read_document(f).map_err(|e| (f.display().to_string(), job::one_line(&e)))?;
+    let path = f.canonicalize().unwrap_or_else(|_| f.to_path_buf());
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let (report, folder) = match dir.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => {
+            let rel = rel.to_string_lossy().into_owned();
+            (rel.clone(), rel)
+        }
+        _ => {
+            let key = crate::hash::sha256(path.to_string_lossy().as_bytes());
+            (format!("{stem}-{}", &key[..10]), dir.to_string_lossy().into_owned())
+        }
+    };
+    // `report.html` is this document's page only when it is its folder's one JSON (the folder
+    // is listed only then: a collection of thousands of JSON files in one folder is not).
+    let only_json_here = || {
+        std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count() == 1
+            })
+            .unwrap_or(false)
+    };
+    let page = [format!("{stem}.html"), "report.html".to_string()]
+        .into_iter()
+        .find(|p| dir.join(p).is_file() && (p != "report.html" || only_json_here()));
+    // The input beside its JSON, else the copy a batch keeps (`media.*`).
+    let media = crate::job::media_beside(&dir, &doc);
+    let stamp = doc.archive.clone();
+    let entry = Entry {
+        report,
+        folder,
+        page,
+        media,
+        media_sha256: stamp.as_ref().map(|s| s.media_sha256.clone()),
+        article_sha256: stamp.as_ref().and_then(|s| s.article_sha256.clone()),
+        fingerprint: stamp.map(|s| s.fingerprint),
+    };
+    Ok((entry, doc))
 }
 
 #[cfg(test)]

@@ -249,6 +249,13 @@ pub(crate) fn impact(tf: usize, tokens: usize) -> f64 {
     tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * tokens as f64 / TYPICAL_TOKENS))
 }
 
+/// Each token of a report's whole transcript ([`report_text`]), sorted, with its [`impact`].
+pub(crate) fn impacts_of(whole: &str) -> Vec<(String, f64)> {
+    let mut all = crate::archive::query::tokens(whole);
+    all.sort();
+    all.chunk_by(|a, b| a == b).map(|run| (run[0].clone(), impact(run.len(), all.len()))).collect()
+}
+
 /// The reports with the highest impacts of each term: where search looks first.
 pub const CANDIDATES_PER_TERM: usize = 300;
 /// Words of the vocabulary a prefix's candidates are looked for under (a prefix of more words
@@ -281,12 +288,7 @@ impl<'a> ReportFields<'a> {
         let word_count = passages.iter().map(|p| p.words.len()).sum();
         let title = row_title(doc);
         let whole = report_text(passages.iter().map(|p| (p.text.as_str(), p.recognised.as_deref())));
-        let mut all = crate::archive::query::tokens(&whole);
-        all.sort();
-        let mut impacts: Vec<(String, f64)> = Vec::new();
-        for run in all.chunk_by(|a, b| a == b) {
-            impacts.push((run[0].clone(), impact(run.len(), all.len())));
-        }
+        let impacts = impacts_of(&whole);
         let mut terms: Vec<String> =
             impacts.iter().map(|(t, _)| t.clone()).filter(|t| t.chars().any(char::is_alphabetic)).collect();
         terms.sort();

@@ -9,7 +9,7 @@
 //! the same passages in either. Reports are ranked by `ts_rank_cd`.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,15 +18,17 @@ use postgres::{Client, Statement};
 
 use super::backend::{
     Among, Backend, CANDIDATES_PER_TERM, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow,
-    RowStamp, StoreError, WORDS_PER_PREFIX, WordsByPassage, revisions_of,
+    RowStamp, StoreError, WORDS_PER_PREFIX, WordsByPassage, impacts_of, report_text, revisions_of,
 };
 use crate::archive::query::{Filters, Query};
 use crate::formats::json::Document;
 
 /// Version of the tables below, kept in `settings`.
 /// 2: `passages.speaker`. 3: `revisions`, the edits applied to each report. 4: `impacts`, where
-/// search looks first.
-pub const SCHEMA: i64 = 4;
+/// search looks first. 5: one index on `impacts` in search's order holds the report too (no
+/// primary key: one fewer random insert per word of a report); no foreign keys on `words` and
+/// `impacts` (deleted with their report by [`Backend::put`]).
+pub const SCHEMA: i64 = 5;
 /// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serialises the creation of the tables when several batches start at once.
@@ -77,8 +79,10 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_report ON passages (report_id, number);
 CREATE INDEX IF NOT EXISTS passages_tsv ON passages USING GIN (tsv);
+-- words and impacts hold no foreign key: checking one per row was half of an index's time
+-- (a report's 450 words and 220 impacts); put deletes them with their report.
 CREATE TABLE IF NOT EXISTS words (
-    passage_id BIGINT NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    passage_id BIGINT NOT NULL,
     position BIGINT NOT NULL,
     word TEXT NOT NULL,
     start_ms BIGINT NOT NULL,
@@ -109,11 +113,10 @@ CREATE TABLE IF NOT EXISTS vocabulary (
 CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary (sound);
 CREATE TABLE IF NOT EXISTS impacts (
     term TEXT COLLATE "C" NOT NULL,
-    report_id BIGINT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
-    impact REAL NOT NULL,
-    PRIMARY KEY (term, report_id)
+    report_id BIGINT NOT NULL,
+    impact REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS impacts_order ON impacts (term, impact DESC);
+CREATE INDEX IF NOT EXISTS impacts_top ON impacts (term, impact DESC, report_id);
 CREATE INDEX IF NOT EXISTS impacts_report ON impacts (report_id);
 CREATE TABLE IF NOT EXISTS revisions (
     report_id BIGINT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
@@ -153,26 +156,34 @@ const MATCHING_ONLY: &str = matching!("AND r.id = ANY($9)");
 const MATCHING_EXCEPT: &str = matching!("AND NOT (r.id = ANY($9))");
 
 /// An open PostgreSQL archive: a connection, and the search's statements prepared on it.
-pub struct Postgres(Client, HashMap<&'static str, Statement>);
+pub struct Postgres {
+    client: Client,
+    /// Statements prepared on this connection, by their text.
+    statements: HashMap<&'static str, Statement>,
+    /// Words this connection has seen committed to the vocabulary (never removed from it):
+    /// a collection's reports share most of their words, which are then not sent again.
+    known_terms: HashSet<String>,
+}
 
 impl Postgres {
     /// Connects (creating the tables if `create`); returns the archive and its folder.
     pub fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Self, PathBuf), StoreError> {
-        connect(url, root, create).map(|(c, root)| (Postgres(c, HashMap::new()), root))
+        connect(url, root, create)
+            .map(|(client, root)| (Postgres { client, statements: HashMap::new(), known_terms: HashSet::new() }, root))
     }
 
     /// The connection and `sql` prepared on it, once per connection: each of a search's
     /// queries is then one round trip to the server, not two (parse, then execute).
     fn prepared(&mut self, sql: &'static str) -> Result<(&mut Client, Statement), StoreError> {
-        let statement = match self.1.get(sql) {
+        let statement = match self.statements.get(sql) {
             Some(s) => s.clone(),
             None => {
-                let s = self.0.prepare(sql)?;
-                self.1.insert(sql, s.clone());
+                let s = self.client.prepare(sql)?;
+                self.statements.insert(sql, s.clone());
                 s
             }
         };
-        Ok((&mut self.0, statement))
+        Ok((&mut self.client, statement))
     }
 }
 
@@ -255,8 +266,18 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
         tx.batch_execute("ALTER TABLE passages ADD COLUMN IF NOT EXISTS speaker TEXT")?;
+        // Schema 4's impacts had two indexes by term; words and impacts had foreign keys.
+        tx.batch_execute(
+            "ALTER TABLE IF EXISTS impacts DROP CONSTRAINT IF EXISTS impacts_pkey;
+             ALTER TABLE IF EXISTS impacts DROP CONSTRAINT IF EXISTS impacts_report_id_fkey;
+             ALTER TABLE IF EXISTS words DROP CONSTRAINT IF EXISTS words_passage_id_fkey;
+             DROP INDEX IF EXISTS impacts_order",
+        )?;
         // Schema 2 had no revisions table, schema 3 no impacts.
         tx.batch_execute(TABLES)?;
+        if found < 4 {
+            backfill_impacts(&mut tx)?;
+        }
         tx.execute("UPDATE settings SET value = $1 WHERE key = 'schema'", &[&SCHEMA.to_string()])?;
         tx.commit()?;
     }
@@ -265,6 +286,29 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         None => setting(&mut client, "root")?.map(PathBuf::from).ok_or(StoreError::NoFolder { url: shown })?,
     };
     Ok((client, root))
+}
+
+/// Gives the reports indexed before schema 4 their impacts, from their stored passages as
+/// [`Backend::put`] would: without them they are found only after the candidates.
+fn backfill_impacts(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
+    let ids: Vec<i64> = tx
+        .query("SELECT id FROM reports r WHERE NOT EXISTS (SELECT 1 FROM impacts i WHERE i.report_id = r.id)", &[])?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let passages = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = $1 ORDER BY number")?;
+    let insert = tx.prepare(
+        "INSERT INTO impacts (term, report_id, impact) SELECT u.t, $1, u.w FROM unnest($2::text[], $3::real[]) AS u(t, w)",
+    )?;
+    for id in ids {
+        let rows: Vec<(String, Option<String>)> =
+            tx.query(&passages, &[&id])?.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+        let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
+        let (terms, impacts): (Vec<String>, Vec<f32>) =
+            impacts_of(&whole).into_iter().map(|(t, w)| (t, w as f32)).unzip();
+        tx.execute(&insert, &[&id, &terms, &impacts])?;
+    }
+    Ok(())
 }
 
 /// A tsvector literal of `text`'s tokens with their positions (PostgreSQL keeps positions up to
@@ -293,12 +337,12 @@ fn tsvector(text: &str) -> String {
 
 impl Backend for Postgres {
     fn fingerprint(&mut self, report: &str) -> Result<Option<String>, StoreError> {
-        let c = &mut self.0;
+        let c = &mut self.client;
         Ok(c.query_opt("SELECT fingerprint FROM reports WHERE report = $1", &[&report])?.and_then(|r| r.get(0)))
     }
 
     fn report_files(&mut self, report: &str) -> Result<Option<ReportFiles>, StoreError> {
-        let c = &mut self.0;
+        let c = &mut self.client;
         Ok(c.query_opt("SELECT folder, page, media FROM reports WHERE report = $1", &[&report])?.map(|r| ReportFiles {
             folder: r.get(0),
             page: r.get(1),
@@ -308,7 +352,16 @@ impl Backend for Postgres {
 
     fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
         // Prepared once per connection and planned once: generic plans suit these inserts.
-        let delete_report = self.prepared("DELETE FROM reports WHERE report = $1")?.1;
+        // The report's words and impacts first (no foreign key deletes them), then the report
+        // (its passages, paragraphs and revisions go with it).
+        let delete_report = self
+            .prepared(
+                "WITH old AS (SELECT id FROM reports WHERE report = $1),
+                      w AS (DELETE FROM words WHERE passage_id IN (SELECT p.id FROM passages p JOIN old ON p.report_id = old.id)),
+                      i AS (DELETE FROM impacts WHERE report_id IN (SELECT id FROM old))
+                 DELETE FROM reports WHERE id IN (SELECT id FROM old)",
+            )?
+            .1;
         let insert_report = self
             .prepared(
                 "INSERT INTO reports (report, folder, title, date, source, url, page, media, media_path, article_path,
@@ -341,7 +394,7 @@ impl Backend for Postgres {
         let insert_revision = self.prepared("INSERT INTO revisions (report_id, number, editor, at, source, changes) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)")?.1;
         let delete_failure = self.prepared("DELETE FROM failures WHERE input = $1")?.1;
         let row = ReportFields::of(doc);
-        let mut tx = self.0.transaction()?;
+        let mut tx = self.client.transaction()?;
         tx.batch_execute("SET LOCAL plan_cache_mode = auto")?;
         tx.execute(&delete_report, &[&entry.report])?;
         let article_path = doc.article.as_ref().map(|a| crate::secret::address(&a.path));
@@ -408,9 +461,12 @@ impl Backend for Postgres {
         }
         tx.execute(&insert_words, &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob])?;
         // Sorted: two batches adding the same new words lock them in the same order.
-        let (terms, sounds): (Vec<&str>, Vec<&str>) =
-            row.vocabulary.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
-        tx.execute(&insert_vocabulary, &[&terms, &sounds])?;
+        let new_words: Vec<&(String, String)> =
+            row.vocabulary.iter().filter(|(t, _)| !self.known_terms.contains(t)).collect();
+        let (terms, sounds): (Vec<&str>, Vec<&str>) = new_words.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
+        if !terms.is_empty() {
+            tx.execute(&insert_vocabulary, &[&terms, &sounds])?;
+        }
         let (terms, impacts): (Vec<&str>, Vec<f32>) = row.impacts.iter().map(|(t, w)| (t.as_str(), *w as f32)).unzip();
         tx.execute(&insert_impacts, &[&report_id, &terms, &impacts])?;
         let g = &row.paragraphs;
@@ -425,11 +481,12 @@ impl Backend for Postgres {
         }
         tx.execute(&delete_failure, &[&doc.input.path])?;
         tx.commit()?;
+        self.known_terms.extend(new_words.into_iter().map(|(t, _)| t.clone()));
         Ok(())
     }
 
     fn fail(&mut self, input: &str, error: &str) -> Result<(), StoreError> {
-        let c = &mut self.0;
+        let c = &mut self.client;
         c.execute(
             "INSERT INTO failures (input, error) VALUES ($1, $2)
              ON CONFLICT (input) DO UPDATE SET error = excluded.error, failed_at = now()",
@@ -562,7 +619,7 @@ impl Backend for Postgres {
         lease: Duration,
         _: &dyn Fn(&str) -> bool,
     ) -> Result<ClaimState, StoreError> {
-        let c = &mut self.0;
+        let c = &mut self.client;
         let ms = lease.as_millis() as f64;
         let mut tx = c.transaction()?;
         let inserted = tx.execute(
@@ -599,7 +656,7 @@ impl Backend for Postgres {
     }
 
     fn renew(&mut self, report: &str, worker: &str, lease: Duration) -> Result<bool, StoreError> {
-        let c = &mut self.0;
+        let c = &mut self.client;
         let ms = lease.as_millis() as f64;
         Ok(c.execute(
             "UPDATE claims SET lease_until = now() + $3::float8 * interval '1 millisecond' WHERE report = $1 AND worker = $2",
@@ -608,13 +665,13 @@ impl Backend for Postgres {
     }
 
     fn release(&mut self, report: &str, worker: &str) -> Result<(), StoreError> {
-        let c = &mut self.0;
+        let c = &mut self.client;
         c.execute("DELETE FROM claims WHERE report = $1 AND worker = $2", &[&report, &worker])?;
         Ok(())
     }
 
     fn dump_rows(&mut self, columns: &[&str], rest: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
-        let c = &mut self.0;
+        let c = &mut self.client;
         let cols: Vec<String> = columns.iter().map(|c| format!("({c})::text")).collect();
         let rows = c.query(&format!("SELECT {} {rest}", cols.join(", ")), &[])?;
         Ok(rows.into_iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect())
@@ -623,13 +680,13 @@ impl Backend for Postgres {
     fn tidy(&mut self) -> Result<(), StoreError> {
         // Dead rows of replaced reports cleared, the GIN indexes' pending entries merged (a
         // search reads those one by one), and the planner's statistics brought up to date.
-        self.0.batch_execute("VACUUM (ANALYZE) reports, passages, words, paragraphs, vocabulary")?;
+        self.client.batch_execute("VACUUM (ANALYZE) reports, passages, words, paragraphs, vocabulary")?;
         Ok(())
     }
 
     fn stamp(&mut self, report: &str) -> Result<Option<RowStamp>, StoreError> {
         Ok(self
-            .0
+            .client
             .query_opt(
                 "SELECT fingerprint, title, date, source, url, media FROM reports WHERE report = $1",
                 &[&report],
