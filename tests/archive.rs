@@ -496,3 +496,125 @@ fn a_common_word_shows_each_report_once_with_its_best_passages() {
     assert_eq!(text.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).count(), 20, "{text}");
     assert!(text.contains("more in this report"), "{text}");
 }
+
+/// archive.db ranks the candidates (each word's weightiest reports, kept as reports are indexed)
+/// first, the other matches after them: paging through a query gives every matching report
+/// once, the reports FTS5 finds; the kept reports are those a rebuild from the passages keeps.
+#[test]
+fn archive_db_ranks_the_weightiest_reports_first_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = tmp.path().join("fixture");
+    run_tool(
+        Command::new("python3").arg(root().join("scripts/archive-fixture.py")).arg("400").arg(&fixture),
+        "scripts/archive-fixture.py failed",
+    );
+    let folder = tmp.path().join("archive");
+    index(&[&fixture], &folder);
+    // Ten of them indexed again: their old impacts and counts go with them.
+    let again: Vec<PathBuf> = (0..10).map(|i| fixture.join(format!("r00/report-{i:05}.json"))).collect();
+    index(&again.iter().map(PathBuf::as_path).collect::<Vec<_>>(), &folder);
+    let mut store = Store::open(&folder, false).unwrap();
+    let filters = vidscribe::archive::Filters::default();
+    let mut beyond = false;
+    for text in [
+        "prisoners",
+        "war prisoners",
+        "\"prisoners of war\"",
+        "children back",
+        "Gerasimov",
+        "Gyumri OR Yerevan",
+        "negotia*",
+        "pash* OR gera* prisoners",
+        "the",
+    ] {
+        let q = vidscribe::archive::search::prepare(&mut store, text).unwrap();
+        let mut paged: Vec<i64> = Vec::new();
+        loop {
+            let page = store.matching_reports(&q, &filters, paged.len(), 7).unwrap();
+            paged.extend(page.iter().map(|r| r.id));
+            if page.len() < 7 {
+                break;
+            }
+        }
+        let conn = store.sqlite().unwrap();
+        let ranked: Vec<i64> = conn
+            .prepare("SELECT rowid FROM reports_fts WHERE reports_fts MATCH ?1 ORDER BY bm25(reports_fts), rowid")
+            .unwrap()
+            .query_map([q.positive_fts5().unwrap()], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut once = paged.clone();
+        once.sort_unstable();
+        once.dedup();
+        assert_eq!(once.len(), paged.len(), "{text}: a report came twice");
+        let mut all = ranked.clone();
+        all.sort_unstable();
+        assert_eq!(once, all, "{text}: not the same reports");
+        let first: std::collections::BTreeSet<i64> = paged.iter().take(20).copied().collect();
+        let same = ranked.iter().take(20).filter(|id| first.contains(id)).count();
+        eprintln!("{text:?}: {} reports; first page {same} of {} as BM25 over all", all.len(), first.len());
+        beyond |= all.len() > vidscribe::archive::store::CANDIDATES_PER_TERM;
+    }
+    assert!(beyond, "a word matches more reports than it keeps, so both stages were read");
+
+    // Each word's count of reports is true, and the reports kept for it are its weightiest —
+    // the same as a rebuild from the stored passages keeps (an archive of schema 5 opened for
+    // writing is rebuilt so).
+    type Kept = Vec<(String, f64, i64)>;
+    type Stats = Vec<(String, i64, i64, Option<f64>)>;
+    let tables = |store: &Store| -> (Kept, Stats) {
+        let conn = store.sqlite().unwrap();
+        let impacts = conn
+            .prepare("SELECT term, impact, report_id FROM impacts ORDER BY term, impact DESC, report_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let stats = conn
+            .prepare("SELECT term, reports, kept, floor FROM term_stats WHERE reports > 0 ORDER BY term")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        (impacts, stats)
+    };
+    let (impacts, stats) = tables(&store);
+    let conn = store.sqlite().unwrap();
+    let mut full = 0;
+    for (term, reports, kept, floor) in &stats {
+        let has: i64 = conn
+            .query_row("SELECT count(*) FROM reports_fts WHERE reports_fts MATCH ?1", [format!("\"{term}\"")], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(*reports, has, "{term}: reports counted");
+        let rows: Vec<f64> = impacts.iter().filter(|(t, _, _)| t == term).map(|(_, w, _)| *w).collect();
+        assert_eq!(rows.len() as i64, *kept, "{term}");
+        if *kept == vidscribe::archive::store::CANDIDATES_PER_TERM as i64 {
+            full += 1;
+            assert_eq!(*floor, rows.iter().copied().reduce(f64::min), "{term}");
+        }
+    }
+    assert!(full > 10, "common words keep their weightiest reports only: {full}");
+    drop(store);
+    let conn = rusqlite::Connection::open(folder.join("archive.db")).unwrap();
+    conn.pragma_update(None, "user_version", 5).unwrap();
+    drop(conn);
+    let store = Store::open(&folder, true).unwrap();
+    let (rebuilt_impacts, rebuilt_stats) = tables(&store);
+    // Reports indexed again left their words with fewer kept than they could have.
+    let differ: Vec<&String> = stats.iter().zip(&rebuilt_stats).filter(|(a, b)| a != b).map(|(a, _)| &a.0).collect();
+    assert_eq!(stats.len(), rebuilt_stats.len());
+    assert!(differ.len() < stats.len() / 10, "{} of {} words differ from a rebuild", differ.len(), stats.len());
+    let kept_same = impacts.iter().filter(|(t, _, _)| !differ.contains(&t)).count();
+    let rebuilt_same = rebuilt_impacts.iter().filter(|(t, _, _)| !differ.contains(&t)).count();
+    // (Which of two reports of equal impact is kept at the floor follows the order they came in.)
+    let kept: Vec<_> = impacts.iter().filter(|(t, _, _)| !differ.contains(&t)).map(|(t, w, _)| (t, w)).collect();
+    let rebuilt: Vec<_> =
+        rebuilt_impacts.iter().filter(|(t, _, _)| !differ.contains(&t)).map(|(t, w, _)| (t, w)).collect();
+    let first_difference = kept.iter().zip(&rebuilt).find(|(a, b)| a != b);
+    assert!(first_difference.is_none() && kept_same == rebuilt_same, "{first_difference:?} {kept_same} {rebuilt_same}");
+}

@@ -863,15 +863,20 @@ pub fn index(dirs: &[PathBuf], archive: &Path, db: &Db) -> Result<Indexed, Batch
                 }
             }
         });
+        let mut group = Vec::with_capacity(INDEX_GROUP);
         for read in receive {
             match read {
-                Ok((entry, doc)) => {
-                    store.put(&entry, &doc)?;
-                    done.reports += 1;
-                }
+                Ok(report) => group.push(report),
                 Err(skipped) => done.skipped.push(skipped),
             }
+            if group.len() == INDEX_GROUP {
+                store.put_all(&group)?;
+                done.reports += group.len();
+                group.clear();
+            }
         }
+        store.put_all(&group)?;
+        done.reports += group.len();
         Ok(())
     })?;
     // After a whole collection (not after one report re-indexed by an edit): statistics and
@@ -881,6 +886,11 @@ pub fn index(dirs: &[PathBuf], archive: &Path, db: &Db) -> Result<Indexed, Batch
     }
     Ok(done)
 }
+
+/// Reports `index` stores in one transaction: readers see a collection arrive a hundred at a
+/// time (a second or so apart), and the database writes a common word's index pages once per
+/// hundred reports rather than once each (10,000 reports into archive.db: … s rather than … s).
+const INDEX_GROUP: usize = 100;
 
 /// A document found by `index` and where its report lives, or why it is skipped.
 fn index_entry(f: &Path, root: &Path) -> Result<(Entry, Document), (String, String)> {

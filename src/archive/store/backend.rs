@@ -158,8 +158,8 @@ pub trait Backend: Send {
     fn stamp(&mut self, report: &str) -> Result<Option<RowStamp>, StoreError>;
     /// The fingerprint recorded for `report`, if it is in the archive.
     fn fingerprint(&mut self, report: &str) -> Result<Option<String>, StoreError>;
-    /// Adds a report or replaces the one of the same key, in one transaction.
-    fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError>;
+    /// Adds these reports, each replacing the one of the same key, in one transaction.
+    fn put(&mut self, reports: &[(Entry, &Document)]) -> Result<(), StoreError>;
     /// Records that `input` failed with `error` (both already free of secrets).
     fn fail(&mut self, input: &str, error: &str) -> Result<(), StoreError>;
     /// Whether `term` (folded) is a word of the archive.
@@ -183,9 +183,9 @@ pub trait Backend: Send {
     ) -> Result<Vec<ReportRow>, StoreError>;
     /// The reports with the highest impacts of each of `words` and of the archive's first
     /// [`WORDS_PER_PREFIX`] words that begin with each of `prefixes`, at most
-    /// [`CANDIDATES_PER_TERM`] each (an index range each, whatever the archive's size); `None`
-    /// when the backend ranks every match instead.
-    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<i64>>, StoreError>;
+    /// [`CANDIDATES_PER_TERM`] each (an index range each, whatever the archive's size), the
+    /// weightiest first; `None` when the backend ranks every match instead.
+    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<Candidate>>, StoreError>;
     /// The passages of these reports, by report, in speaking order.
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError>;
     /// The words of these passages with their times, in order, by passage.
@@ -249,6 +249,13 @@ pub(crate) fn impact(tf: usize, tokens: usize) -> f64 {
     tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * tokens as f64 / TYPICAL_TOKENS))
 }
 
+/// How much a word found in `with` of an archive's `reports` tells (BM25's idf, as Lucene's:
+/// never negative, however common the word).
+pub(crate) fn idf(reports: i64, with: i64) -> f64 {
+    let (n, df) = (reports.max(with) as f64, with as f64);
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
 /// Each token of a report's whole transcript ([`report_text`]), sorted, with its [`impact`].
 pub(crate) fn impacts_of(whole: &str) -> Vec<(String, f64)> {
     let mut all = crate::archive::query::tokens(whole);
@@ -262,14 +269,37 @@ pub const CANDIDATES_PER_TERM: usize = 300;
 /// ranks the reports of the others after the candidates, found all the same).
 pub const WORDS_PER_PREFIX: usize = 20;
 
+/// A report where a query's words weigh most, and how much: the sum over the query's words of
+/// their impacts in it, each weighed by how rare the word is (BM25's idf) where the backend
+/// knows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub id: i64,
+    pub weight: f64,
+}
+
 /// Which of the matching reports a query reads.
 #[derive(Debug, Clone, Copy)]
 pub enum Among<'a> {
     All,
-    /// Only these (report ids).
-    Only(&'a [i64]),
+    /// Only these, the weightiest first.
+    Only(&'a [Candidate]),
     /// All but these.
-    Except(&'a [i64]),
+    Except(&'a [Candidate]),
+}
+
+impl Among<'_> {
+    /// The report ids of the candidates, sorted (`None` for all reports).
+    pub fn ids(&self) -> Option<Vec<i64>> {
+        match self {
+            Among::All => None,
+            Among::Only(c) | Among::Except(c) => {
+                let mut ids: Vec<i64> = c.iter().map(|c| c.id).collect();
+                ids.sort_unstable();
+                Some(ids)
+            }
+        }
+    }
 }
 
 /// An article paragraph as the archive stores it.

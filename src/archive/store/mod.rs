@@ -206,7 +206,22 @@ impl Store {
 
     /// Adds a report or replaces the one of the same key, in one transaction.
     pub fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
-        self.backend.put(entry, doc)
+        self.backend.put(&[(entry.clone(), doc)])
+    }
+
+    /// Adds these reports (a collection being indexed), each replacing the one of the same key,
+    /// in one transaction: a word's place in the indexes is written once for all of them, not
+    /// once each. If that fails they are stored one at a time, so that every report before the
+    /// one at fault is kept; its error is returned.
+    pub fn put_all(&mut self, reports: &[(Entry, Document)]) -> Result<(), StoreError> {
+        let all: Vec<(Entry, &Document)> = reports.iter().map(|(e, d)| (e.clone(), d)).collect();
+        if self.backend.put(&all).is_ok() {
+            return Ok(());
+        }
+        for one in all {
+            self.backend.put(&[one])?;
+        }
+        Ok(())
     }
 
     /// Records that `input` failed with `error` (replacing an earlier failure of it).
@@ -258,8 +273,9 @@ impl Store {
         let Some(candidates) = candidates else {
             return self.backend.matching_reports(q, filters, Among::All, offset, count);
         };
-        let first = self.backend.matching_reports(q, filters, Among::Only(&candidates), 0, candidates.len())?;
+        let first = self.backend.matching_reports(q, filters, Among::Only(&candidates), 0, offset + count)?;
         let mut out: Vec<ReportRow> = first.iter().skip(offset).take(count).cloned().collect();
+        // Fewer than asked for: `first` is every matching candidate, and the page goes on past them.
         if out.len() < count {
             let skip = offset.saturating_sub(first.len());
             out.extend(self.backend.matching_reports(

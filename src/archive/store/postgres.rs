@@ -17,8 +17,8 @@ use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::backend::{
-    Among, Backend, CANDIDATES_PER_TERM, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow,
-    RowStamp, StoreError, WORDS_PER_PREFIX, WordsByPassage, impacts_of, report_text, revisions_of,
+    Among, Backend, CANDIDATES_PER_TERM, Candidate, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles,
+    ReportRow, RowStamp, StoreError, WORDS_PER_PREFIX, WordsByPassage, impacts_of, report_text, revisions_of,
 };
 use crate::archive::query::{Filters, Query};
 use crate::formats::json::Document;
@@ -350,7 +350,7 @@ impl Backend for Postgres {
         }))
     }
 
-    fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
+    fn put(&mut self, reports: &[(Entry, &Document)]) -> Result<(), StoreError> {
         // Prepared once per connection and planned once: generic plans suit these inserts.
         // The report's words and impacts first (no foreign key deletes them), then the report
         // (its passages, paragraphs and revisions go with it).
@@ -393,95 +393,102 @@ impl Backend for Postgres {
             .1;
         let insert_revision = self.prepared("INSERT INTO revisions (report_id, number, editor, at, source, changes) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)")?.1;
         let delete_failure = self.prepared("DELETE FROM failures WHERE input = $1")?.1;
-        let row = ReportFields::of(doc);
         let mut tx = self.client.transaction()?;
         tx.batch_execute("SET LOCAL plan_cache_mode = auto")?;
-        tx.execute(&delete_report, &[&entry.report])?;
-        let article_path = doc.article.as_ref().map(|a| crate::secret::address(&a.path));
-        let media_path = crate::secret::address(&doc.input.path);
-        let duration = doc.input.audio.duration_ms as i64;
-        let (n_passages, n_words) = (row.passages.len() as i64, row.word_count as i64);
-        let tsv = tsvector(&row.whole);
-        let params: [&(dyn ToSql + Sync); 20] = [
-            &entry.report,
-            &entry.folder,
-            &row.title,
-            &doc.meta.date,
-            &doc.meta.source,
-            &doc.meta.url,
-            &entry.page,
-            &entry.media,
-            &media_path,
-            &article_path,
-            &duration,
-            &doc.transcript.language,
-            &doc.model.name,
-            &doc.model.sha256,
-            &entry.media_sha256,
-            &entry.article_sha256,
-            &entry.fingerprint,
-            &n_passages,
-            &n_words,
-            &tsv,
-        ];
-        let report_id: i64 = tx.query_one(&insert_report, &params)?.get(0);
-        let ps = &row.passages;
-        let numbers: Vec<i64> = (1..=ps.len() as i64).collect();
-        let starts: Vec<i64> = ps.iter().map(|p| p.start_ms as i64).collect();
-        let ends: Vec<i64> = ps.iter().map(|p| p.end_ms as i64).collect();
-        let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
-        let heard: Vec<Option<&str>> = ps.iter().map(|p| p.recognised.as_deref()).collect();
-        let paragraphs: Vec<Option<i64>> = ps.iter().map(|p| p.paragraph.map(|n| n as i64)).collect();
-        let kinds: Vec<Option<&str>> = ps.iter().map(|p| p.kind).collect();
-        let speakers: Vec<Option<&str>> = ps.iter().map(|p| p.speaker.as_deref()).collect();
-        let vectors: Vec<String> = ps
-            .iter()
-            .map(|p| tsvector(&format!("{}\n{}", p.text, p.recognised.as_deref().unwrap_or_default())))
-            .collect();
-        let ids = tx.query(
-            &insert_passages,
-            &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors, &speakers],
-        )?;
-        let mut passage_ids = vec![0i64; ps.len()];
-        for r in ids {
-            let number: i64 = r.get(1);
-            passage_ids[(number - 1) as usize] = r.get(0);
-        }
-        let (mut w_passage, mut w_pos, mut w_text, mut w_start, mut w_end, mut w_prob) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (p, id) in ps.iter().zip(&passage_ids) {
-            for (i, w) in p.words.iter().enumerate() {
-                w_passage.push(*id);
-                w_pos.push(i as i64);
-                w_text.push(w.text.as_str());
-                w_start.push(w.start_ms as i64);
-                w_end.push(w.end_ms as i64);
-                w_prob.push(w.probability);
+        // Words first stored by this transaction: known once it commits.
+        let mut added: HashSet<String> = HashSet::new();
+        for (entry, doc) in reports {
+            let row = ReportFields::of(doc);
+            tx.execute(&delete_report, &[&entry.report])?;
+            let article_path = doc.article.as_ref().map(|a| crate::secret::address(&a.path));
+            let media_path = crate::secret::address(&doc.input.path);
+            let duration = doc.input.audio.duration_ms as i64;
+            let (n_passages, n_words) = (row.passages.len() as i64, row.word_count as i64);
+            let tsv = tsvector(&row.whole);
+            let params: [&(dyn ToSql + Sync); 20] = [
+                &entry.report,
+                &entry.folder,
+                &row.title,
+                &doc.meta.date,
+                &doc.meta.source,
+                &doc.meta.url,
+                &entry.page,
+                &entry.media,
+                &media_path,
+                &article_path,
+                &duration,
+                &doc.transcript.language,
+                &doc.model.name,
+                &doc.model.sha256,
+                &entry.media_sha256,
+                &entry.article_sha256,
+                &entry.fingerprint,
+                &n_passages,
+                &n_words,
+                &tsv,
+            ];
+            let report_id: i64 = tx.query_one(&insert_report, &params)?.get(0);
+            let ps = &row.passages;
+            let numbers: Vec<i64> = (1..=ps.len() as i64).collect();
+            let starts: Vec<i64> = ps.iter().map(|p| p.start_ms as i64).collect();
+            let ends: Vec<i64> = ps.iter().map(|p| p.end_ms as i64).collect();
+            let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
+            let heard: Vec<Option<&str>> = ps.iter().map(|p| p.recognised.as_deref()).collect();
+            let paragraphs: Vec<Option<i64>> = ps.iter().map(|p| p.paragraph.map(|n| n as i64)).collect();
+            let kinds: Vec<Option<&str>> = ps.iter().map(|p| p.kind).collect();
+            let speakers: Vec<Option<&str>> = ps.iter().map(|p| p.speaker.as_deref()).collect();
+            let vectors: Vec<String> = ps
+                .iter()
+                .map(|p| tsvector(&format!("{}\n{}", p.text, p.recognised.as_deref().unwrap_or_default())))
+                .collect();
+            let ids = tx.query(
+                &insert_passages,
+                &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors, &speakers],
+            )?;
+            let mut passage_ids = vec![0i64; ps.len()];
+            for r in ids {
+                let number: i64 = r.get(1);
+                passage_ids[(number - 1) as usize] = r.get(0);
             }
+            let (mut w_passage, mut w_pos, mut w_text, mut w_start, mut w_end, mut w_prob) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (p, id) in ps.iter().zip(&passage_ids) {
+                for (i, w) in p.words.iter().enumerate() {
+                    w_passage.push(*id);
+                    w_pos.push(i as i64);
+                    w_text.push(w.text.as_str());
+                    w_start.push(w.start_ms as i64);
+                    w_end.push(w.end_ms as i64);
+                    w_prob.push(w.probability);
+                }
+            }
+            tx.execute(&insert_words, &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob])?;
+            // Sorted: two batches adding the same new words lock them in the same order.
+            let new_words: Vec<&(String, String)> =
+                row.vocabulary.iter().filter(|(t, _)| !self.known_terms.contains(t) && !added.contains(t)).collect();
+            let (terms, sounds): (Vec<&str>, Vec<&str>) =
+                new_words.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
+            if !terms.is_empty() {
+                tx.execute(&insert_vocabulary, &[&terms, &sounds])?;
+            }
+            added.extend(new_words.into_iter().map(|(t, _)| t.clone()));
+            let (terms, impacts): (Vec<&str>, Vec<f32>) =
+                row.impacts.iter().map(|(t, w)| (t.as_str(), *w as f32)).unzip();
+            tx.execute(&insert_impacts, &[&report_id, &terms, &impacts])?;
+            let g = &row.paragraphs;
+            let g_number: Vec<i64> = g.iter().map(|p| p.number).collect();
+            let g_kind: Vec<&str> = g.iter().map(|p| p.kind.as_str()).collect();
+            let g_text: Vec<&str> = g.iter().map(|p| p.text.as_str()).collect();
+            let g_first: Vec<Option<i64>> = g.iter().map(|p| p.first_spoken_ms).collect();
+            let g_spoken: Vec<&str> = g.iter().map(|p| p.spoken.as_str()).collect();
+            tx.execute(&insert_paragraphs, &[&report_id, &g_number, &g_kind, &g_text, &g_first, &g_spoken])?;
+            for (r, changes) in revisions_of(doc) {
+                tx.execute(&insert_revision, &[&report_id, &(r.number as i32), &r.editor, &r.at, &r.source, &changes])?;
+            }
+            tx.execute(&delete_failure, &[&doc.input.path])?;
         }
-        tx.execute(&insert_words, &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob])?;
-        // Sorted: two batches adding the same new words lock them in the same order.
-        let new_words: Vec<&(String, String)> =
-            row.vocabulary.iter().filter(|(t, _)| !self.known_terms.contains(t)).collect();
-        let (terms, sounds): (Vec<&str>, Vec<&str>) = new_words.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
-        if !terms.is_empty() {
-            tx.execute(&insert_vocabulary, &[&terms, &sounds])?;
-        }
-        let (terms, impacts): (Vec<&str>, Vec<f32>) = row.impacts.iter().map(|(t, w)| (t.as_str(), *w as f32)).unzip();
-        tx.execute(&insert_impacts, &[&report_id, &terms, &impacts])?;
-        let g = &row.paragraphs;
-        let g_number: Vec<i64> = g.iter().map(|p| p.number).collect();
-        let g_kind: Vec<&str> = g.iter().map(|p| p.kind.as_str()).collect();
-        let g_text: Vec<&str> = g.iter().map(|p| p.text.as_str()).collect();
-        let g_first: Vec<Option<i64>> = g.iter().map(|p| p.first_spoken_ms).collect();
-        let g_spoken: Vec<&str> = g.iter().map(|p| p.spoken.as_str()).collect();
-        tx.execute(&insert_paragraphs, &[&report_id, &g_number, &g_kind, &g_text, &g_first, &g_spoken])?;
-        for (r, changes) in revisions_of(doc) {
-            tx.execute(&insert_revision, &[&report_id, &(r.number as i32), &r.editor, &r.at, &r.source, &changes])?;
-        }
-        tx.execute(&delete_failure, &[&doc.input.path])?;
         tx.commit()?;
-        self.known_terms.extend(new_words.into_iter().map(|(t, _)| t.clone()));
+        self.known_terms.extend(added);
         Ok(())
     }
 
@@ -525,11 +532,12 @@ impl Backend for Postgres {
     ) -> Result<Vec<ReportRow>, StoreError> {
         let Some(tsquery) = q.positive_tsquery() else { return Ok(Vec::new()) };
         let (offset, count) = (offset as i64, count as i64);
-        let (sql, ids) = match among {
-            Among::All => (MATCHING_ALL, None),
-            Among::Only(ids) => (MATCHING_ONLY, Some(ids.to_vec())),
-            Among::Except(ids) => (MATCHING_EXCEPT, Some(ids.to_vec())),
+        let sql = match among {
+            Among::All => MATCHING_ALL,
+            Among::Only(_) => MATCHING_ONLY,
+            Among::Except(_) => MATCHING_EXCEPT,
         };
+        let ids = among.ids();
         let (c, st) = self.prepared(sql)?;
         let rows =
             c.query(&st, &[&tsquery, &f.since, &f.until, &f.source, &f.language, &count, &offset, &f.report, &ids])?;
@@ -548,7 +556,7 @@ impl Backend for Postgres {
             .collect())
     }
 
-    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<i64>>, StoreError> {
+    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<Candidate>>, StoreError> {
         // The words and the first words of each prefix (connecting made the table: it is
         // there), then each term's weightiest reports: an index range each, one round trip.
         let (c, st) = self.prepared(
@@ -557,15 +565,18 @@ impl Backend for Postgres {
                  UNION SELECT v.term FROM unnest($2::text[]) AS p(prefix),
                      LATERAL (SELECT term FROM vocabulary WHERE term >= p.prefix AND term < p.prefix || chr(1114111)
                               ORDER BY term LIMIT $3) AS v)
-             SELECT DISTINCT i.report_id FROM t,
-                 LATERAL (SELECT report_id FROM impacts WHERE term = t.term ORDER BY impact DESC LIMIT $4) AS i",
+             SELECT i.report_id, sum(i.impact)::float8 AS weight FROM t,
+                 LATERAL (SELECT report_id, impact FROM impacts WHERE term = t.term ORDER BY impact DESC LIMIT $4) AS i
+             GROUP BY i.report_id ORDER BY weight DESC, i.report_id",
         )?;
         let (words, prefixes) = (words.to_vec(), prefixes.to_vec());
         let (per_prefix, per_term) = (WORDS_PER_PREFIX as i64, CANDIDATES_PER_TERM as i64);
-        let mut ids: Vec<i64> =
-            c.query(&st, &[&words, &prefixes, &per_prefix, &per_term])?.into_iter().map(|r| r.get(0)).collect();
-        ids.sort_unstable();
-        Ok(Some(ids))
+        Ok(Some(
+            c.query(&st, &[&words, &prefixes, &per_prefix, &per_term])?
+                .into_iter()
+                .map(|r| Candidate { id: r.get(0), weight: r.get(1) })
+                .collect(),
+        ))
     }
 
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {
