@@ -5,6 +5,8 @@
 #   scripts/pg-server.sh start DIR   prints postgres://vidscribe@127.0.0.1:PORT/postgres
 #   scripts/pg-server.sh replica DIR PRIMARY   a streaming replica of the server in PRIMARY
 #   scripts/pg-server.sh stop DIR
+# PG_SHARED_BUFFERS sets the server's buffer cache (Debian's default, 128MB, when unset): the
+# benchmarks give it what a server for a large archive would be given.
 set -euo pipefail
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [[ -x $bin/initdb ]] || { echo "pg-server: PostgreSQL is not installed (scripts/setup.sh test)" >&2; exit 1; }
@@ -27,7 +29,7 @@ prepare() {
 run() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c shared_buffers=${PG_SHARED_BUFFERS:-128MB}" start >/dev/null
   echo "$port" >"$dir/port"
   echo "postgres://vidscribe@127.0.0.1:$port/postgres"
 }

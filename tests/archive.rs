@@ -584,7 +584,9 @@ fn archive_db_ranks_the_weightiest_reports_first_and_loses_nothing() {
     let (impacts, stats) = tables(&store);
     let conn = store.sqlite().unwrap();
     let mut full = 0;
-    for (term, reports, kept, floor) in &stats {
+    let all: i64 = conn.query_row("SELECT count(*) FROM reports", [], |r| r.get(0)).unwrap();
+    assert_eq!(stats[0], (String::new(), all, 0, None), "the empty word counts the reports");
+    for (term, reports, kept, floor) in &stats[1..] {
         let has: i64 = conn
             .query_row("SELECT count(*) FROM reports_fts WHERE reports_fts MATCH ?1", [format!("\"{term}\"")], |r| {
                 r.get(0)

@@ -241,13 +241,15 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     let (old, _) = search(&pg.url, None, "prisoners");
     assert!(!old.is_empty());
     let schema: String = client.query_one("SELECT value FROM settings WHERE key = 'schema'", &[]).unwrap().get(0);
-    assert_eq!(schema, "5");
+    assert_eq!(schema, "6");
     assert_eq!(impacts(&mut client), indexed, "backfilled impacts");
     // Schema 4 had a primary key on impacts and foreign keys on words and impacts (checked on
-    // every row inserted): dropped when opened, the rows kept.
+    // every row inserted), schema 5 a GIN index on the passages' vectors: dropped when opened,
+    // the rows kept.
     client
         .batch_execute(
-            "ALTER TABLE impacts ADD PRIMARY KEY (term, report_id);
+            "CREATE INDEX passages_tsv ON passages USING GIN (tsv);
+             ALTER TABLE impacts ADD PRIMARY KEY (term, report_id);
              ALTER TABLE impacts ADD FOREIGN KEY (report_id) REFERENCES reports (id) ON DELETE CASCADE;
              ALTER TABLE words ADD FOREIGN KEY (passage_id) REFERENCES passages (id) ON DELETE CASCADE;
              UPDATE settings SET value = '4' WHERE key = 'schema'",
@@ -265,6 +267,9 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(constraints, ["words_pkey"]);
+    let gin: i64 =
+        client.query_one("SELECT count(*) FROM pg_indexes WHERE indexname = 'passages_tsv'", &[]).unwrap().get(0);
+    assert_eq!(gin, 0);
     assert_eq!(impacts(&mut client), indexed);
     let revisions: i64 = client.query_one("SELECT count(*) FROM revisions", &[]).unwrap().get(0);
     assert_eq!(revisions, 0, "the table is back, empty until the report is indexed again");
@@ -275,7 +280,7 @@ fn postgres_gives_the_same_rows_and_answers_as_sqlite() {
     client.execute("UPDATE settings SET value = '99' WHERE key = 'schema'", &[]).unwrap();
     let out = bin().arg("search").arg(&pg.url).arg("prisoners").output().unwrap();
     let err = assert_clean_failure(&out, "a newer schema");
-    assert!(err.contains("schema 99, newer than this vidscribe reads (5)"), "{err}");
+    assert!(err.contains("schema 99, newer than this vidscribe reads (6)"), "{err}");
     let out = bin().arg("index").arg(&fixture).arg("-o").arg(&shared).args(["--db", &pg.url]).output().unwrap();
     assert_clean_failure(&out, "index into a newer schema");
     // A wrong address: one line, the password not shown.

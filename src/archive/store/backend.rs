@@ -181,11 +181,11 @@ pub trait Backend: Send {
         offset: usize,
         count: usize,
     ) -> Result<Vec<ReportRow>, StoreError>;
-    /// The reports with the highest impacts of each of `words` and of the archive's first
-    /// [`WORDS_PER_PREFIX`] words that begin with each of `prefixes`, at most
-    /// [`CANDIDATES_PER_TERM`] each (an index range each, whatever the archive's size), the
-    /// weightiest first; `None` when the backend ranks every match instead.
-    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<Candidate>>, StoreError>;
+    /// For each of `words` and of the archive's first [`WORDS_PER_PREFIX`] words that begin with
+    /// each of `prefixes`, the reports where it weighs most, at most [`CANDIDATES_PER_TERM`]
+    /// (an index range each, whatever the archive's size); `None` when the backend ranks every
+    /// match instead.
+    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<WordsWeights>, StoreError>;
     /// The passages of these reports, by report, in speaking order.
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError>;
     /// The words of these passages with their times, in order, by passage.
@@ -265,13 +265,63 @@ pub(crate) fn impacts_of(whole: &str) -> Vec<(String, f64)> {
 
 /// The reports with the highest impacts of each term: where search looks first.
 pub const CANDIDATES_PER_TERM: usize = 300;
+/// Candidates looked up at a time, the weightiest first, until a page is full.
+pub const CHECKED_AT_ONCE: usize = 48;
 /// Words of the vocabulary a prefix's candidates are looked for under (a prefix of more words
 /// ranks the reports of the others after the candidates, found all the same).
 pub const WORDS_PER_PREFIX: usize = 20;
 
-/// A report where a query's words weigh most, and how much: the sum over the query's words of
-/// their impacts in it, each weighed by how rare the word is (BM25's idf) where the backend
-/// knows it.
+/// What a backend knows of a query's words: how many reports the archive has, and per word the
+/// reports where it weighs most.
+#[derive(Debug, Clone, Default)]
+pub struct WordsWeights {
+    pub reports: i64,
+    pub words: Vec<WordWeights>,
+}
+
+/// One word's weightiest reports.
+#[derive(Debug, Clone, Default)]
+pub struct WordWeights {
+    /// Reports that have the word (for its idf; a backend may stop counting at a bound).
+    pub reports: i64,
+    /// The impact no report left out of `top` exceeds, when some are left out.
+    pub floor: Option<f64>,
+    /// (report id, impact), at most [`CANDIDATES_PER_TERM`].
+    pub top: Vec<(i64, f64)>,
+}
+
+impl WordsWeights {
+    /// The candidates, weightiest first: each report's weight is the sum over the words of its
+    /// impact (a word's floor where it is not among the word's weightiest) times the word's idf.
+    pub fn candidates(&self) -> Vec<Candidate> {
+        let mut known: HashMap<i64, Vec<(usize, f64)>> = HashMap::new();
+        for (i, w) in self.words.iter().enumerate() {
+            for &(id, impact) in &w.top {
+                known.entry(id).or_default().push((i, impact));
+            }
+        }
+        let idf: Vec<f64> = self.words.iter().map(|w| idf(self.reports, w.reports)).collect();
+        let mut out: Vec<Candidate> = known
+            .into_iter()
+            .map(|(id, impacts)| {
+                let weight = self
+                    .words
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| {
+                        let impact = impacts.iter().find(|(t, _)| *t == i).map(|k| k.1);
+                        idf[i] * impact.or(w.floor).unwrap_or(0.0)
+                    })
+                    .sum();
+                Candidate { id, weight }
+            })
+            .collect();
+        out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.id.cmp(&b.id)));
+        out
+    }
+}
+
+/// A report where a query's words weigh most, and how much ([`WordsWeights::candidates`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
     pub id: i64,
@@ -282,7 +332,7 @@ pub struct Candidate {
 #[derive(Debug, Clone, Copy)]
 pub enum Among<'a> {
     All,
-    /// Only these, the weightiest first.
+    /// Only these, in any order, unranked: the caller orders them by weight.
     Only(&'a [Candidate]),
     /// All but these.
     Except(&'a [Candidate]),

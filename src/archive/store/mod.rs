@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use backend::{
-    Among, Backend, CANDIDATES_PER_TERM, ClaimState, Entry, Holder, PassageRow, ReportFiles, ReportRow, RowStamp,
-    StoreError, StoredPassage, TimedWord, WordsByPassage, passages_of,
+    Among, Backend, CANDIDATES_PER_TERM, CHECKED_AT_ONCE, ClaimState, Entry, Holder, PassageRow, ReportFiles,
+    ReportRow, RowStamp, StoreError, StoredPassage, TimedWord, WordsByPassage, passages_of,
 };
 pub use sqlite::{APPLICATION_ID, DB_FILE, SCHEMA};
 
@@ -251,12 +251,11 @@ impl Store {
     /// judged per passage by the caller), best first: `count` of them from `offset`.
     ///
     /// Ranking every report that has a common word costs in proportion to the archive, so the
-    /// database first ranks only the candidates — the reports where the query's words weigh
-    /// most ([`CANDIDATES_PER_TERM`] per word, read from an index in that order) — and those
-    /// that match come first, best first; the other matching reports follow, best first, read
-    /// only when a page reaches past the candidates. Every matching report comes once, as before;
-    /// the order differs from ranking all of them at once only where a report outside the
-    /// candidates would have ranked above one inside.
+    /// candidates come first — the reports where the query's words weigh most
+    /// ([`CANDIDATES_PER_TERM`] per word, read from an index in that order), ranked by their
+    /// weight ([`WordsWeights::candidates`]) and looked up a few dozen at a time until the page
+    /// is full; the other matching reports follow, ranked by the database (BM25, cover density),
+    /// read only when a page reaches past the candidates. Every matching report comes once.
     pub fn matching_reports(
         &mut self,
         q: &Query,
@@ -270,10 +269,30 @@ impl Store {
         } else {
             self.backend.candidates(&words, &prefixes)?
         };
-        let Some(candidates) = candidates else {
+        let Some(weights) = candidates else {
             return self.backend.matching_reports(q, filters, Among::All, offset, count);
         };
-        let first = self.backend.matching_reports(q, filters, Among::Only(&candidates), 0, offset + count)?;
+        let candidates = weights.candidates();
+        // The candidates that match, weightiest first, a few dozen looked up at a time until
+        // the page is full (ranking them all by the database's own measure read every one).
+        let mut first = Vec::new();
+        for chunk in candidates.chunks(CHECKED_AT_ONCE) {
+            let mut found: HashMap<i64, ReportRow> = self
+                .backend
+                .matching_reports(q, filters, Among::Only(chunk), 0, chunk.len())?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
+            for c in chunk {
+                if let Some(mut row) = found.remove(&c.id) {
+                    row.rank = -c.weight;
+                    first.push(row);
+                }
+            }
+            if first.len() >= offset + count {
+                break;
+            }
+        }
         let mut out: Vec<ReportRow> = first.iter().skip(offset).take(count).cloned().collect();
         // Fewer than asked for: `first` is every matching candidate, and the page goes on past them.
         if out.len() < count {

@@ -17,8 +17,9 @@ use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
 use super::backend::{
-    Among, Backend, CANDIDATES_PER_TERM, Candidate, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles,
-    ReportRow, RowStamp, StoreError, WORDS_PER_PREFIX, WordsByPassage, impacts_of, report_text, revisions_of,
+    Among, Backend, CANDIDATES_PER_TERM, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow,
+    RowStamp, StoreError, WORDS_PER_PREFIX, WordWeights, WordsByPassage, WordsWeights, impacts_of, report_text,
+    revisions_of,
 };
 use crate::archive::query::{Filters, Query};
 use crate::formats::json::Document;
@@ -27,8 +28,9 @@ use crate::formats::json::Document;
 /// 2: `passages.speaker`. 3: `revisions`, the edits applied to each report. 4: `impacts`, where
 /// search looks first. 5: one index on `impacts` in search's order holds the report too (no
 /// primary key: one fewer random insert per word of a report); no foreign keys on `words` and
-/// `impacts` (deleted with their report by [`Backend::put`]).
-pub const SCHEMA: i64 = 5;
+/// `impacts` (deleted with their report by [`Backend::put`]). 6: no GIN index on the passages'
+/// vectors (passages are read by report: it was only written, for every passage indexed).
+pub const SCHEMA: i64 = 6;
 /// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serialises the creation of the tables when several batches start at once.
@@ -78,7 +80,6 @@ CREATE TABLE IF NOT EXISTS passages (
     speaker TEXT
 );
 CREATE INDEX IF NOT EXISTS passages_report ON passages (report_id, number);
-CREATE INDEX IF NOT EXISTS passages_tsv ON passages USING GIN (tsv);
 -- words and impacts hold no foreign key: checking one per row was half of an index's time
 -- (a report's 450 words and 220 impacts); put deletes them with their report.
 CREATE TABLE IF NOT EXISTS words (
@@ -135,11 +136,15 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 "#;
 
-/// Matching reports ranked by cover density: of all, of the candidates, or of all but them.
+/// Matching reports ranked by cover density: of all, or of all but the candidates; or,
+/// unranked, those of the candidates (ranking them read every candidate's vector: 15–33 ms a
+/// query at 100,000 reports).
 macro_rules! matching {
-    ($among:literal) => {
+    ($rank:literal, $among:literal) => {
         concat!(
-            "SELECT r.id, ts_rank_cd(r.tsv, q)::float8 AS rank, r.report, r.folder, r.title, r.date, r.source,
+            "SELECT r.id, ",
+            $rank,
+            " AS rank, r.report, r.folder, r.title, r.date, r.source,
                     coalesce(r.page, r.media)
              FROM reports r, CAST($1::text AS tsquery) q
              WHERE r.tsv @@ q
@@ -151,9 +156,12 @@ macro_rules! matching {
         )
     };
 }
-const MATCHING_ALL: &str = matching!("");
-const MATCHING_ONLY: &str = matching!("AND r.id = ANY($9)");
-const MATCHING_EXCEPT: &str = matching!("AND NOT (r.id = ANY($9))");
+const MATCHING_ALL: &str = matching!("ts_rank_cd(r.tsv, q)::float8", "");
+const MATCHING_ONLY: &str = matching!("0::float8", "AND r.id = ANY($9)");
+const MATCHING_EXCEPT: &str = matching!("ts_rank_cd(r.tsv, q)::float8", "AND NOT (r.id = ANY($9))");
+/// Reports a word is counted in, at most, for its idf: a word in more is common either way
+/// (counting all of a word in every one of 100,000 reports reads 100,000 index entries).
+const COUNTED_AT_MOST: i64 = 1_000;
 
 /// An open PostgreSQL archive: a connection, and the search's statements prepared on it.
 pub struct Postgres {
@@ -271,7 +279,8 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
             "ALTER TABLE IF EXISTS impacts DROP CONSTRAINT IF EXISTS impacts_pkey;
              ALTER TABLE IF EXISTS impacts DROP CONSTRAINT IF EXISTS impacts_report_id_fkey;
              ALTER TABLE IF EXISTS words DROP CONSTRAINT IF EXISTS words_passage_id_fkey;
-             DROP INDEX IF EXISTS impacts_order",
+             DROP INDEX IF EXISTS impacts_order;
+             DROP INDEX IF EXISTS passages_tsv",
         )?;
         // Schema 2 had no revisions table, schema 3 no impacts.
         tx.batch_execute(TABLES)?;
@@ -556,27 +565,49 @@ impl Backend for Postgres {
             .collect())
     }
 
-    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<Candidate>>, StoreError> {
+    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<WordsWeights>, StoreError> {
         // The words and the first words of each prefix (connecting made the table: it is
-        // there), then each term's weightiest reports: an index range each, one round trip.
+        // there), then each word's count of reports (to a bound) and weightiest reports: index
+        // ranges, one round trip; the archive's size from the planner's statistics.
         let (c, st) = self.prepared(
             "WITH t AS (
                  SELECT unnest($1::text[]) AS term
                  UNION SELECT v.term FROM unnest($2::text[]) AS p(prefix),
                      LATERAL (SELECT term FROM vocabulary WHERE term >= p.prefix AND term < p.prefix || chr(1114111)
-                              ORDER BY term LIMIT $3) AS v)
-             SELECT i.report_id, sum(i.impact)::float8 AS weight FROM t,
-                 LATERAL (SELECT report_id, impact FROM impacts WHERE term = t.term ORDER BY impact DESC LIMIT $4) AS i
-             GROUP BY i.report_id ORDER BY weight DESC, i.report_id",
+                              ORDER BY term LIMIT $3) AS v),
+                  counted AS MATERIALIZED (
+                     SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM impacts WHERE term = t.term LIMIT $5) AS c) AS n
+                     FROM t),
+                  archive AS MATERIALIZED (
+                     SELECT greatest(reltuples::bigint, 0) AS n FROM pg_class WHERE oid = 'reports'::regclass)
+             SELECT w.term, w.n, i.report_id, i.impact::float8, archive.n
+             FROM counted w CROSS JOIN archive,
+                  LATERAL (SELECT report_id, impact FROM impacts WHERE term = w.term ORDER BY impact DESC LIMIT $4) AS i
+             ORDER BY w.term",
         )?;
         let (words, prefixes) = (words.to_vec(), prefixes.to_vec());
         let (per_prefix, per_term) = (WORDS_PER_PREFIX as i64, CANDIDATES_PER_TERM as i64);
-        Ok(Some(
-            c.query(&st, &[&words, &prefixes, &per_prefix, &per_term])?
-                .into_iter()
-                .map(|r| Candidate { id: r.get(0), weight: r.get(1) })
-                .collect(),
-        ))
+        let mut out = WordsWeights::default();
+        let mut last: Option<String> = None;
+        for r in c.query(&st, &[&words, &prefixes, &per_prefix, &per_term, &COUNTED_AT_MOST])? {
+            let term: String = r.get(0);
+            if last.as_ref() != Some(&term) {
+                out.words.push(WordWeights { reports: r.get(1), ..Default::default() });
+                last = Some(term);
+            }
+            out.reports = out.reports.max(r.get(4));
+            if let Some(w) = out.words.last_mut() {
+                w.top.push((r.get(2), r.get(3)));
+            }
+        }
+        for w in &mut out.words {
+            // Every report of the word is there (impacts keeps them all) unless it has more.
+            if w.top.len() >= CANDIDATES_PER_TERM {
+                w.floor = w.top.iter().map(|t| t.1).reduce(f64::min);
+            }
+            out.reports = out.reports.max(w.reports);
+        }
+        Ok(Some(out))
     }
 
     fn passages_of(&mut self, report_ids: &[i64], q: &Query) -> Result<HashMap<i64, Vec<PassageRow>>, StoreError> {

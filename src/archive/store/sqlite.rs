@@ -10,9 +10,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::backend::{
-    Among, Backend, CANDIDATES_PER_TERM, Candidate, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles,
-    ReportRow, RowStamp, StoreError, TimedWord, WORDS_PER_PREFIX, WordsByPassage, idf, impacts_of, report_text,
-    revisions_of,
+    Among, Backend, CANDIDATES_PER_TERM, ClaimState, Entry, Holder, PassageRow, ReportFields, ReportFiles, ReportRow,
+    RowStamp, StoreError, TimedWord, WORDS_PER_PREFIX, WordWeights, WordsByPassage, WordsWeights, impacts_of,
+    report_text, revisions_of,
 };
 use crate::archive::query::{Filters, Query};
 use crate::formats::json::Document;
@@ -123,7 +123,7 @@ CREATE TABLE IF NOT EXISTS impacts (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS term_stats (
     term TEXT PRIMARY KEY,
-    reports INTEGER NOT NULL,         -- reports whose transcript has it (for its idf)
+    reports INTEGER NOT NULL,         -- reports whose transcript has it (for its idf); '': all reports
     kept INTEGER NOT NULL,            -- of them in impacts
     floor REAL                        -- the lowest impact kept, once 300 are: a report under it is not
 ) WITHOUT ROWID;
@@ -189,8 +189,6 @@ const MATCHING_ONLY_READ_THROUGH: &str =
     matching!("0.0", "AND +reports_fts.rowid IN (SELECT value FROM json_each(?9))");
 const MATCHING_EXCEPT: &str =
     matching!("bm25(reports_fts)", "AND reports_fts.rowid NOT IN (SELECT value FROM json_each(?9))");
-/// Candidates looked up in FTS5 at a time, the weightiest first, until a page is full.
-const CHECKED_AT_ONCE: usize = 48;
 
 /// An open SQLite archive.
 pub struct Sqlite {
@@ -351,27 +349,10 @@ impl Backend for Sqlite {
             )?;
             Ok(rows.collect::<Result<_, _>>()?)
         };
-        let Among::Only(candidates) = among else { return read(among.ids(), count as i64, offset as i64) };
-        // The candidates in order of weight, a few at a time, until the page is full: ranked by
-        // their weight (FTS5's BM25 would cost a pass over the whole index for each).
-        let mut found = Vec::new();
-        for chunk in candidates.chunks(CHECKED_AT_ONCE) {
-            let mut rows: HashMap<i64, ReportRow> =
-                read(Some(chunk.iter().map(|c| c.id).collect()), -1, 0)?.into_iter().map(|r| (r.id, r)).collect();
-            for c in chunk {
-                if let Some(mut row) = rows.remove(&c.id) {
-                    row.rank = -c.weight;
-                    found.push(row);
-                }
-            }
-            if found.len() >= offset + count {
-                break;
-            }
-        }
-        Ok(found.into_iter().skip(offset).take(count).collect())
+        read(among.ids(), count as i64, offset as i64)
     }
 
-    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<Vec<Candidate>>, StoreError> {
+    fn candidates(&mut self, words: &[String], prefixes: &[String]) -> Result<Option<WordsWeights>, StoreError> {
         if !self.impacts {
             return Ok(None);
         }
@@ -387,44 +368,26 @@ impl Backend for Sqlite {
         }
         terms.sort();
         terms.dedup();
-        let reports: i64 = self.conn.prepare_cached("SELECT count(*) FROM reports")?.query_row([], |r| r.get(0))?;
         let mut stats = self.conn.prepare_cached("SELECT reports, kept, floor FROM term_stats WHERE term = ?1")?;
         let mut top = self
             .conn
             .prepare_cached("SELECT report_id, impact FROM impacts WHERE term = ?1 ORDER BY impact DESC LIMIT ?2")?;
-        // Per term: its idf, the impact of a report not kept for it (at most its floor), and the
-        // impacts of the reports kept.
-        let mut weights: HashMap<i64, Vec<(usize, f64)>> = HashMap::new();
-        let mut per_term = Vec::new();
+        let mut out =
+            WordsWeights { reports: stats.query_row([""], |r| r.get(0)).optional()?.unwrap_or(0), words: Vec::new() };
         for t in &terms {
-            let Some((with, kept, floor)) = stats
+            let Some((reports, kept, floor)) = stats
                 .query_row([t], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<f64>>(2)?)))
                 .optional()?
             else {
                 continue;
             };
-            let idf = idf(reports, with);
-            let unknown = if kept as usize >= CANDIDATES_PER_TERM { floor.unwrap_or(0.0) } else { 0.0 };
-            for row in top
-                .query_map(params![t, CANDIDATES_PER_TERM as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)))?
-            {
-                let (id, impact) = row?;
-                weights.entry(id).or_default().push((per_term.len(), impact));
-            }
-            per_term.push((idf, unknown));
+            let top = top
+                .query_map(params![t, CANDIDATES_PER_TERM as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            // Reports left out of a word's kept ones weigh at most its floor there.
+            let floor = if kept as usize >= CANDIDATES_PER_TERM { floor } else { None };
+            out.words.push(WordWeights { reports, floor, top });
         }
-        let mut out: Vec<Candidate> = weights
-            .into_iter()
-            .map(|(id, known)| {
-                let weight = per_term
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (idf, unknown))| idf * known.iter().find(|(t, _)| *t == i).map_or(*unknown, |k| k.1))
-                    .sum();
-                Candidate { id, weight }
-            })
-            .collect();
-        out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.id.cmp(&b.id)));
         Ok(Some(out))
     }
 
@@ -847,6 +810,11 @@ fn put_sqlite(tx: &Connection, entry: &Entry, doc: &Document) -> Result<(), Stor
     Ok(())
 }
 
+/// The row of the empty word (no word is empty) counts the reports: a word's idf needs it, and
+/// counting them at each search reads the whole table.
+const COUNT_REPORT: &str = "INSERT INTO term_stats (term, reports, kept) VALUES ('', ?1, 0)
+     ON CONFLICT (term) DO UPDATE SET reports = reports + excluded.reports";
+
 /// Counts report `id` among the reports of each of its words and keeps it among a word's
 /// weightiest where it weighs more than the last kept (which then goes).
 fn add_impacts(tx: &Connection, id: i64, impacts: &[(String, f64)]) -> rusqlite::Result<()> {
@@ -859,6 +827,7 @@ fn add_impacts(tx: &Connection, id: i64, impacts: &[(String, f64)]) -> rusqlite:
     let mut update =
         tx.prepare_cached("INSERT OR REPLACE INTO term_stats (term, reports, kept, floor) VALUES (?1, ?2, ?3, ?4)")?;
     let most = CANDIDATES_PER_TERM as i64;
+    tx.execute(COUNT_REPORT, [1])?;
     for (term, impact) in impacts {
         let (reports, mut kept, mut floor) = stats
             .query_row([term], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<f64>>(2)?)))
@@ -889,6 +858,7 @@ fn remove_impacts(tx: &Connection, id: i64, impacts: &[(String, f64)]) -> rusqli
         "UPDATE term_stats SET reports = reports - 1, kept = kept - ?2, floor = CASE WHEN ?2 = 1 THEN NULL ELSE floor END
          WHERE term = ?1",
     )?;
+    tx.execute(COUNT_REPORT, [-1])?;
     for (term, impact) in impacts {
         let gone = delete.execute(params![term, impact, id])? as i64;
         update.execute(params![term, gone])?;
