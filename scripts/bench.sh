@@ -390,17 +390,28 @@ fi
 
 # The archive over HTTP: the same 10,000 synthetic reports behind `vidscribe serve`, from
 # archive.db, then from a PostgreSQL server of our own (scripts/pg-server.sh, loopback).
+# Starts `vidscribe serve ARGS…` on a free loopback port, runs scripts/serve-load.py against it
+# (50 clients for 30 s; with IDLE > 0, then IDLE idle and half-open connections), stops it.
+serve_load() { # IDLE serve arguments...
+  local idle=$1
+  shift
+  "$bin" serve "$@" --port 0 > "$out/serve.out" &
+  server=$!
+  for _ in $(seq 100); do grep -q listening "$out/serve.out" && break; sleep 0.1; done
+  base=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' "$out/serve.out")
+  if ((idle)); then
+    python3 scripts/serve-load.py "$base" 50 30 "$idle" "$server"
+  else
+    python3 scripts/serve-load.py "$base" 50 30
+  fi
+  kill "$server"; wait "$server" 2>/dev/null || true
+}
 serve_bench() {
   local label=$1
   shift
   echo
   echo "vidscribe serve over 10,000 synthetic reports, $label (loopback):"
-  "$bin" serve "$@" --port 0 > "$out/serve.out" &
-  server=$!
-  for _ in $(seq 100); do grep -q listening "$out/serve.out" && break; sleep 0.1; done
-  base=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' "$out/serve.out")
-  python3 scripts/serve-load.py "$base" 50 30 500 "$server"
-  kill "$server"; wait "$server" 2>/dev/null || true
+  serve_load 500 "$@"
 }
 if wanted serve; then
   [[ -d $out/archive ]] || { python3 scripts/archive-fixture.py 10000 "$out/fixture"; "$bin" index "$out/fixture" -o "$out/archive" -q; }
@@ -433,12 +444,7 @@ scale_cli() { # archive [--db URL] -> "median p95 max" over the bench queries x 
   sort -n "$out/cli" | awk '{a[NR]=$1} END{printf "%.1f %.1f %.1f\n", a[int(NR/2)+1]/1000, a[int(NR*0.95)]/1000, a[NR]/1000}'
 }
 scale_http() { # serve arguments... -> "median p95 max requests/s"
-  "$bin" serve "$@" --port 0 > "$out/serve.out" &
-  server=$!
-  for _ in $(seq 100); do grep -q listening "$out/serve.out" && break; sleep 0.1; done
-  base=$(sed -n 's|^listening on \(http://[^/]*\)/$|\1|p' "$out/serve.out")
-  python3 scripts/serve-load.py "$base" 50 30 > "$out/load"
-  kill "$server"; wait "$server" 2>/dev/null || true
+  serve_load 0 "$@" > "$out/load"
   sed -n 's/^figures: //p' "$out/load"
 }
 if wanted scale; then

@@ -196,3 +196,54 @@ pub fn synthetic_archive(dir: &Path, n: usize) -> PathBuf {
     assert!(out.status.success(), "index: {}", String::from_utf8_lossy(&out.stderr));
     archive
 }
+
+/// Queries of every form that the two-stage ranking tests page through.
+pub const PAGED_QUERIES: [&str; 9] = [
+    "prisoners",
+    "war prisoners",
+    "\"prisoners of war\"",
+    "children back",
+    "Gerasimov",
+    "Gyumri OR Yerevan",
+    "negotia*",
+    "pash* OR gera* prisoners",
+    "the",
+];
+
+/// Pages through each of [`PAGED_QUERIES`] seven reports at a time and checks that every
+/// matching report comes exactly once and that they are the reports the database's own ranking
+/// of all matches gives (`rank_all`, best first); prints how many of the first twenty are that
+/// ranking's first twenty (named `order`). Checks that some query matched more reports than a
+/// word's candidates, so that both stages were read.
+pub fn assert_paging_loses_and_repeats_nothing(
+    store: &mut vidscribe::archive::Store,
+    order: &str,
+    mut rank_all: impl FnMut(&mut vidscribe::archive::Store, &vidscribe::archive::query::Query) -> Vec<i64>,
+) {
+    let filters = vidscribe::archive::Filters::default();
+    let mut beyond = false;
+    for text in PAGED_QUERIES {
+        let q = vidscribe::archive::search::prepare(store, text).unwrap();
+        let mut paged: Vec<i64> = Vec::new();
+        loop {
+            let page = store.matching_reports(&q, &filters, paged.len(), 7).unwrap();
+            paged.extend(page.iter().map(|r| r.id));
+            if page.len() < 7 {
+                break;
+            }
+        }
+        let ranked = rank_all(store, &q);
+        let mut once = paged.clone();
+        once.sort_unstable();
+        once.dedup();
+        assert_eq!(once.len(), paged.len(), "{text}: a report came twice");
+        let mut all = ranked.clone();
+        all.sort_unstable();
+        assert_eq!(once, all, "{text}: not the same reports");
+        let first: std::collections::BTreeSet<i64> = paged.iter().take(20).copied().collect();
+        let same = ranked.iter().take(20).filter(|id| first.contains(id)).count();
+        eprintln!("{text:?}: {} reports; first page {same} of {} as {order}", all.len(), first.len());
+        beyond |= all.len() > vidscribe::archive::store::CANDIDATES_PER_TERM;
+    }
+    assert!(beyond, "a word matches more reports than its candidates, so both stages were read");
+}

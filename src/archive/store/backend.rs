@@ -159,7 +159,7 @@ pub trait Backend: Send {
     /// The fingerprint recorded for `report`, if it is in the archive.
     fn fingerprint(&mut self, report: &str) -> Result<Option<String>, StoreError>;
     /// Adds these reports, each replacing the one of the same key, in one transaction.
-    fn put(&mut self, reports: &[(Entry, &Document)]) -> Result<(), StoreError>;
+    fn put(&mut self, reports: &[(&Entry, &Document)]) -> Result<(), StoreError>;
     /// Records that `input` failed with `error` (both already free of secrets).
     fn fail(&mut self, input: &str, error: &str) -> Result<(), StoreError>;
     /// Whether `term` (folded) is a word of the archive.

@@ -206,7 +206,7 @@ impl Store {
 
     /// Adds a report or replaces the one of the same key, in one transaction.
     pub fn put(&mut self, entry: &Entry, doc: &Document) -> Result<(), StoreError> {
-        self.backend.put(&[(entry.clone(), doc)])
+        self.backend.put(&[(entry, doc)])
     }
 
     /// Adds these reports (a collection being indexed), each replacing the one of the same key,
@@ -214,7 +214,7 @@ impl Store {
     /// once each. If that fails they are stored one at a time, so that every report before the
     /// one at fault is kept; its error is returned.
     pub fn put_all(&mut self, reports: &[(Entry, Document)]) -> Result<(), StoreError> {
-        let all: Vec<(Entry, &Document)> = reports.iter().map(|(e, d)| (e.clone(), d)).collect();
+        let all: Vec<(&Entry, &Document)> = reports.iter().map(|(e, d)| (e, d)).collect();
         if self.backend.put(&all).is_ok() {
             return Ok(());
         }

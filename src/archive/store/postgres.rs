@@ -359,7 +359,7 @@ impl Backend for Postgres {
         }))
     }
 
-    fn put(&mut self, reports: &[(Entry, &Document)]) -> Result<(), StoreError> {
+    fn put(&mut self, reports: &[(&Entry, &Document)]) -> Result<(), StoreError> {
         // Prepared once per connection and planned once: generic plans suit these inserts.
         // The report's words and impacts first (no foreign key deletes them), then the report
         // (its passages, paragraphs and revisions go with it).

@@ -258,7 +258,7 @@ impl Backend for Sqlite {
             .flatten())
     }
 
-    fn put(&mut self, reports: &[(Entry, &Document)]) -> Result<(), StoreError> {
+    fn put(&mut self, reports: &[(&Entry, &Document)]) -> Result<(), StoreError> {
         // Immediate: the write lock is taken (or waited for) first; a deferred transaction that
         // reads and then writes fails at once with "database is locked" when another batch
         // wrote meanwhile.
@@ -715,12 +715,7 @@ fn put_sqlite(tx: &Connection, entry: &Entry, doc: &Document) -> Result<(), Stor
     let old: Option<i64> =
         tx.query_row("SELECT id FROM reports WHERE report = ?1", [&entry.report], |r| r.get(0)).optional()?;
     if let Some(id) = old {
-        let mut stmt =
-            tx.prepare_cached("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
-        let rows: Vec<(String, Option<String>)> =
-            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        drop(stmt);
-        let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
+        let whole = stored_text(tx, id)?;
         tx.execute("INSERT INTO reports_fts (reports_fts, rowid, text) VALUES ('delete', ?1, ?2)", params![id, whole])?;
         remove_impacts(tx, id, &impacts_of(&whole))?;
         tx.execute("DELETE FROM reports WHERE id = ?1", [id])?;
@@ -873,28 +868,32 @@ fn remove_impacts(tx: &Connection, id: i64, impacts: &[(String, f64)]) -> rusqli
 /// of schema 5 or older had none); inside the caller's transaction.
 fn backfill_impacts(tx: &Connection) -> rusqlite::Result<()> {
     tx.execute_batch("DELETE FROM impacts; DELETE FROM term_stats")?;
-    let ids: Vec<i64> = tx.prepare("SELECT id FROM reports")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let mut passages = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
-    for id in ids {
-        let rows: Vec<(String, Option<String>)> =
-            passages.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
-        add_impacts(tx, id, &impacts_of(&whole))?;
+    for id in report_ids(tx)? {
+        add_impacts(tx, id, &impacts_of(&stored_text(tx, id)?))?;
     }
     Ok(())
+}
+
+/// Every report's id.
+fn report_ids(tx: &Connection) -> rusqlite::Result<Vec<i64>> {
+    tx.prepare("SELECT id FROM reports")?.query_map([], |r| r.get(0))?.collect()
+}
+
+/// Report `id`'s whole transcript as its stored passages give it ([`report_text`]): what its
+/// index rows and impacts were made from.
+fn stored_text(tx: &Connection, id: i64) -> rusqlite::Result<String> {
+    let mut stmt = tx.prepare_cached("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
+    let rows: Vec<(String, Option<String>)> =
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    Ok(report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref()))))
 }
 
 /// Rebuilds `reports_fts` from the passages, folded (an archive of schema 2 indexed them as
 /// written); inside the caller's transaction.
 fn refold_reports_index(tx: &Connection) -> rusqlite::Result<()> {
     tx.execute("INSERT INTO reports_fts (reports_fts) VALUES ('delete-all')", [])?;
-    let ids: Vec<i64> = tx.prepare("SELECT id FROM reports")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let mut passages = tx.prepare("SELECT text, recognised FROM passages WHERE report_id = ?1 ORDER BY number")?;
-    for id in ids {
-        let rows: Vec<(String, Option<String>)> =
-            passages.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        let whole = report_text(rows.iter().map(|(t, r)| (t.as_str(), r.as_deref())));
-        tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![id, whole])?;
+    for id in report_ids(tx)? {
+        tx.execute("INSERT INTO reports_fts (rowid, text) VALUES (?1, ?2)", params![id, stored_text(tx, id)?])?;
     }
     Ok(())
 }
