@@ -2,11 +2,13 @@
 //! a team. Several batches on different machines fill it at once, each claiming a report before
 //! making it (`FOR UPDATE SKIP LOCKED`, with a lease the worker renews).
 //!
-//! Full text: each report's whole transcript, and each passage, is a `tsvector` with a GIN
-//! index. The vectors and queries are built here from the tokens of [`crate::archive::query::tokens`],
-//! not by PostgreSQL's parser and dictionaries, so both backends split, fold and match words
-//! exactly alike (whatever the server's locale and text-search configuration) and a query finds
-//! the same passages in either. Reports are ranked by `ts_rank_cd`.
+//! Full text: each report's whole transcript (with a GIN index), and each passage, is a
+//! `tsvector`. The vectors and queries are built here from the tokens of
+//! [`crate::archive::query::tokens`], not by PostgreSQL's parser and dictionaries, so both
+//! backends split, fold and match words exactly alike (whatever the server's locale and
+//! text-search configuration) and a query finds the same passages in either. Search looks first
+//! at the reports where the query's words weigh most (`impacts`); the others are ranked by
+//! `ts_rank_cd` when a page reaches past those.
 #![forbid(unsafe_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -30,7 +32,8 @@ use crate::formats::json::Document;
 /// primary key: one fewer random insert per word of a report); no foreign keys on `words` and
 /// `impacts` (deleted with their report by [`Backend::put`]). 6: no GIN index on the passages'
 /// vectors (passages are read by report: it was only written, for every passage indexed).
-pub const SCHEMA: i64 = 6;
+/// 7: a passage's words are arrays of the passage (`words` is a view of them).
+pub const SCHEMA: i64 = 7;
 /// Waited for a server that does not answer, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serialises the creation of the tables when several batches start at once.
@@ -77,20 +80,15 @@ CREATE TABLE IF NOT EXISTS passages (
     paragraph BIGINT,
     kind TEXT,
     tsv TSVECTOR NOT NULL,
-    speaker TEXT
+    speaker TEXT,
+    -- The passage's words, timed (a row per word, with its index entry, was a third of an
+    -- index's time): read whole, by passage; `words` shows them a row per word.
+    word_texts TEXT[] NOT NULL DEFAULT '{}',
+    word_starts BIGINT[] NOT NULL DEFAULT '{}',
+    word_ends BIGINT[] NOT NULL DEFAULT '{}',
+    word_probabilities REAL[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS passages_report ON passages (report_id, number);
--- words and impacts hold no foreign key: checking one per row was half of an index's time
--- (a report's 450 words and 220 impacts); put deletes them with their report.
-CREATE TABLE IF NOT EXISTS words (
-    passage_id BIGINT NOT NULL,
-    position BIGINT NOT NULL,
-    word TEXT NOT NULL,
-    start_ms BIGINT NOT NULL,
-    end_ms BIGINT NOT NULL,
-    probability REAL,
-    PRIMARY KEY (passage_id, position)
-);
 CREATE TABLE IF NOT EXISTS paragraphs (
     id BIGSERIAL PRIMARY KEY,
     report_id BIGINT NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
@@ -112,6 +110,8 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     sound TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS vocabulary_sound ON vocabulary (sound);
+-- impacts holds no foreign key: checking one per row was a quarter of an index's time (a
+-- report's 220 impacts); put deletes them with their report.
 CREATE TABLE IF NOT EXISTS impacts (
     term TEXT COLLATE "C" NOT NULL,
     report_id BIGINT NOT NULL,
@@ -134,6 +134,20 @@ CREATE TABLE IF NOT EXISTS claims (
     claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     lease_until TIMESTAMPTZ NOT NULL
 );
+"#;
+
+/// The passages' words a row per word, as archive.db keeps them (the dump and other readers
+/// see one table in both); made once the table of schema 6 and before is gone.
+const WORDS_VIEW: &str = r#"
+DO $$ BEGIN
+    IF to_regclass('words') IS NULL THEN
+        CREATE VIEW words AS
+            SELECT p.id AS passage_id, w.position - 1 AS position, w.word, w.start_ms, w.end_ms, w.probability
+            FROM passages p,
+                 unnest(p.word_texts, p.word_starts, p.word_ends, p.word_probabilities)
+                     WITH ORDINALITY AS w(word, start_ms, end_ms, probability, position);
+    END IF;
+END $$;
 "#;
 
 /// Matching reports ranked by cover density: of all, or of all but the candidates; or,
@@ -229,6 +243,7 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
         tx.batch_execute(TABLES)?;
+        tx.batch_execute(WORDS_VIEW)?;
         tx.execute(
             "INSERT INTO settings (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
             &[&SCHEMA.to_string()],
@@ -274,11 +289,11 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
         tx.batch_execute("ALTER TABLE passages ADD COLUMN IF NOT EXISTS speaker TEXT")?;
-        // Schema 4's impacts had two indexes by term; words and impacts had foreign keys.
+        // Schema 4's impacts had two indexes by term and a foreign key (words had one too: its
+        // table goes below).
         tx.batch_execute(
             "ALTER TABLE IF EXISTS impacts DROP CONSTRAINT IF EXISTS impacts_pkey;
              ALTER TABLE IF EXISTS impacts DROP CONSTRAINT IF EXISTS impacts_report_id_fkey;
-             ALTER TABLE IF EXISTS words DROP CONSTRAINT IF EXISTS words_passage_id_fkey;
              DROP INDEX IF EXISTS impacts_order;
              DROP INDEX IF EXISTS passages_tsv",
         )?;
@@ -287,6 +302,7 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         if found < 4 {
             backfill_impacts(&mut tx)?;
         }
+        words_into_passages(&mut tx)?;
         tx.execute("UPDATE settings SET value = $1 WHERE key = 'schema'", &[&SCHEMA.to_string()])?;
         tx.commit()?;
     }
@@ -295,6 +311,30 @@ fn connect(url: &str, root: Option<&Path>, create: bool) -> Result<(Client, Path
         None => setting(&mut client, "root")?.map(PathBuf::from).ok_or(StoreError::NoFolder { url: shown })?,
     };
     Ok((client, root))
+}
+
+/// Moves the words of schema 6 and before, a row each, into their passages' arrays, and shows
+/// them through the view that replaces their table.
+fn words_into_passages(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
+    tx.batch_execute(
+        "ALTER TABLE passages ADD COLUMN IF NOT EXISTS word_texts TEXT[] NOT NULL DEFAULT '{}',
+             ADD COLUMN IF NOT EXISTS word_starts BIGINT[] NOT NULL DEFAULT '{}',
+             ADD COLUMN IF NOT EXISTS word_ends BIGINT[] NOT NULL DEFAULT '{}',
+             ADD COLUMN IF NOT EXISTS word_probabilities REAL[] NOT NULL DEFAULT '{}'",
+    )?;
+    let table = tx.query_opt("SELECT 1 FROM pg_class WHERE oid = to_regclass('words') AND relkind = 'r'", &[])?;
+    if table.is_some() {
+        tx.batch_execute(
+            "UPDATE passages p SET word_texts = w.t, word_starts = w.s, word_ends = w.e, word_probabilities = w.pr
+             FROM (SELECT passage_id, array_agg(word ORDER BY position) AS t, array_agg(start_ms ORDER BY position) AS s,
+                          array_agg(end_ms ORDER BY position) AS e, array_agg(probability ORDER BY position) AS pr
+                   FROM words GROUP BY passage_id) AS w
+             WHERE p.id = w.passage_id;
+             DROP TABLE words",
+        )?;
+    }
+    tx.batch_execute(WORDS_VIEW)?;
+    Ok(())
 }
 
 /// Gives the reports indexed before schema 4 their impacts, from their stored passages as
@@ -361,12 +401,11 @@ impl Backend for Postgres {
 
     fn put(&mut self, reports: &[(&Entry, &Document)]) -> Result<(), StoreError> {
         // Prepared once per connection and planned once: generic plans suit these inserts.
-        // The report's words and impacts first (no foreign key deletes them), then the report
-        // (its passages, paragraphs and revisions go with it).
+        // The report's impacts first (no foreign key deletes them), then the report (its
+        // passages, paragraphs and revisions go with it).
         let delete_report = self
             .prepared(
                 "WITH old AS (SELECT id FROM reports WHERE report = $1),
-                      w AS (DELETE FROM words WHERE passage_id IN (SELECT p.id FROM passages p JOIN old ON p.report_id = old.id)),
                       i AS (DELETE FROM impacts WHERE report_id IN (SELECT id FROM old))
                  DELETE FROM reports WHERE id IN (SELECT id FROM old)",
             )?
@@ -381,17 +420,14 @@ impl Backend for Postgres {
                  RETURNING id",
             )?
             .1;
-        let insert_passages = self.prepared("INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv, speaker)
-             SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector, u.w
+        // The words of all passages in one array each, a passage's slice given by its bounds.
+        let insert_passages = self.prepared("INSERT INTO passages (report_id, number, start_ms, end_ms, text, recognised, paragraph, kind, tsv, speaker,
+                 word_texts, word_starts, word_ends, word_probabilities)
+             SELECT $1, u.n, u.s, u.e, u.t, u.r, u.p, u.k, u.v::tsvector, u.w,
+                 coalesce(($13::text[])[u.a:u.b], '{}'), coalesce(($14::bigint[])[u.a:u.b], '{}'),
+                 coalesce(($15::bigint[])[u.a:u.b], '{}'), coalesce(($16::real[])[u.a:u.b], '{}')
              FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
-                         $9::text[], $10::text[]) AS u(n, s, e, t, r, p, k, v, w)
-             RETURNING id, number")?.1;
-        let insert_words = self
-            .prepared(
-                "INSERT INTO words (passage_id, position, word, start_ms, end_ms, probability)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::real[])",
-            )?
-            .1;
+                         $9::text[], $10::text[], $11::int[], $12::int[]) AS u(n, s, e, t, r, p, k, v, w, a, b)")?.1;
         let insert_vocabulary = self.prepared("INSERT INTO vocabulary (term, sound) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (term) DO NOTHING")?.1;
         let insert_impacts = self.prepared("INSERT INTO impacts (term, report_id, impact) SELECT u.t, $1, u.w FROM unnest($2::text[], $3::real[]) AS u(t, w)")?.1;
         let insert_paragraphs = self
@@ -404,8 +440,10 @@ impl Backend for Postgres {
         let delete_failure = self.prepared("DELETE FROM failures WHERE input = $1")?.1;
         let mut tx = self.client.transaction()?;
         tx.batch_execute("SET LOCAL plan_cache_mode = auto")?;
-        // Words first stored by this transaction: known once it commits.
-        let mut added: HashSet<String> = HashSet::new();
+        // Words new to this connection, stored once for all the reports just before the commit
+        // and in order: writers adding the same new words (two of one index, several batches)
+        // wait for one another, never in a circle; known once the transaction commits.
+        let mut added: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
         for (entry, doc) in reports {
             let row = ReportFields::of(doc);
             tx.execute(&delete_report, &[&entry.report])?;
@@ -450,37 +488,45 @@ impl Backend for Postgres {
                 .iter()
                 .map(|p| tsvector(&format!("{}\n{}", p.text, p.recognised.as_deref().unwrap_or_default())))
                 .collect();
-            let ids = tx.query(
-                &insert_passages,
-                &[&report_id, &numbers, &starts, &ends, &texts, &heard, &paragraphs, &kinds, &vectors, &speakers],
-            )?;
-            let mut passage_ids = vec![0i64; ps.len()];
-            for r in ids {
-                let number: i64 = r.get(1);
-                passage_ids[(number - 1) as usize] = r.get(0);
-            }
-            let (mut w_passage, mut w_pos, mut w_text, mut w_start, mut w_end, mut w_prob) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (p, id) in ps.iter().zip(&passage_ids) {
-                for (i, w) in p.words.iter().enumerate() {
-                    w_passage.push(*id);
-                    w_pos.push(i as i64);
+            let (mut firsts, mut lasts) = (Vec::new(), Vec::new());
+            let (mut w_text, mut w_start, mut w_end, mut w_prob) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for p in ps {
+                // Bounds of the passage's slice, inclusive and from 1 (an empty slice: last < first).
+                firsts.push(w_text.len() as i32 + 1);
+                for w in &p.words {
                     w_text.push(w.text.as_str());
                     w_start.push(w.start_ms as i64);
                     w_end.push(w.end_ms as i64);
                     w_prob.push(w.probability);
                 }
+                lasts.push(w_text.len() as i32);
             }
-            tx.execute(&insert_words, &[&w_passage, &w_pos, &w_text, &w_start, &w_end, &w_prob])?;
-            // Sorted: two batches adding the same new words lock them in the same order.
-            let new_words: Vec<&(String, String)> =
-                row.vocabulary.iter().filter(|(t, _)| !self.known_terms.contains(t) && !added.contains(t)).collect();
-            let (terms, sounds): (Vec<&str>, Vec<&str>) =
-                new_words.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
-            if !terms.is_empty() {
-                tx.execute(&insert_vocabulary, &[&terms, &sounds])?;
+            tx.execute(
+                &insert_passages,
+                &[
+                    &report_id,
+                    &numbers,
+                    &starts,
+                    &ends,
+                    &texts,
+                    &heard,
+                    &paragraphs,
+                    &kinds,
+                    &vectors,
+                    &speakers,
+                    &firsts,
+                    &lasts,
+                    &w_text,
+                    &w_start,
+                    &w_end,
+                    &w_prob,
+                ],
+            )?;
+            for (t, sound) in &row.vocabulary {
+                if !self.known_terms.contains(t) && !added.contains_key(t) {
+                    added.insert(t.clone(), sound.clone());
+                }
             }
-            added.extend(new_words.into_iter().map(|(t, _)| t.clone()));
             let (terms, impacts): (Vec<&str>, Vec<f32>) =
                 row.impacts.iter().map(|(t, w)| (t.as_str(), *w as f32)).unzip();
             tx.execute(&insert_impacts, &[&report_id, &terms, &impacts])?;
@@ -496,8 +542,12 @@ impl Backend for Postgres {
             }
             tx.execute(&delete_failure, &[&doc.input.path])?;
         }
+        if !added.is_empty() {
+            let (terms, sounds): (Vec<&str>, Vec<&str>) = added.iter().map(|(t, s)| (t.as_str(), s.as_str())).unzip();
+            tx.execute(&insert_vocabulary, &[&terms, &sounds])?;
+        }
         tx.commit()?;
-        self.known_terms.extend(added);
+        self.known_terms.extend(added.into_keys());
         Ok(())
     }
 
@@ -636,11 +686,12 @@ impl Backend for Postgres {
     fn words_of(&mut self, passage_ids: &[i64]) -> Result<WordsByPassage, StoreError> {
         let mut out = WordsByPassage::new();
         let ids = passage_ids.to_vec();
-        let (c, st) = self.prepared(
-            "SELECT passage_id, word, start_ms, end_ms FROM words WHERE passage_id = ANY($1) ORDER BY passage_id, position",
-        )?;
+        let (c, st) =
+            self.prepared("SELECT id, word_texts, word_starts, word_ends FROM passages WHERE id = ANY($1)")?;
         for r in c.query(&st, &[&ids])? {
-            out.entry(r.get(0)).or_default().push((r.get(1), r.get(2), r.get(3)));
+            let (texts, starts, ends): (Vec<String>, Vec<i64>, Vec<i64>) = (r.get(1), r.get(2), r.get(3));
+            let words = texts.into_iter().zip(starts).zip(ends).map(|((t, s), e)| (t, s, e)).collect();
+            out.insert(r.get(0), words);
         }
         Ok(out)
     }
@@ -722,7 +773,7 @@ impl Backend for Postgres {
     fn tidy(&mut self) -> Result<(), StoreError> {
         // Dead rows of replaced reports cleared, the GIN indexes' pending entries merged (a
         // search reads those one by one), and the planner's statistics brought up to date.
-        self.client.batch_execute("VACUUM (ANALYZE) reports, passages, words, paragraphs, vocabulary")?;
+        self.client.batch_execute("VACUUM (ANALYZE) reports, passages, paragraphs, vocabulary, impacts")?;
         Ok(())
     }
 
