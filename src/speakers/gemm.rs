@@ -1,5 +1,6 @@
 //! The one matrix product the speaker model is made of, behind a safe, bounds-checked call.
-//! matrixmultiply picks AVX2/FMA kernels at run time (the crate is built for baseline x86-64);
+//! matrixmultiply picks its kernels at run time (AVX-512 where the CPU has it, else AVX2/FMA;
+//! the crate is built for baseline x86-64);
 //! its entry point takes raw pointers, hence the only `unsafe` outside the whisper bindings.
 #![allow(unsafe_code)]
 
