@@ -458,6 +458,7 @@ pub fn transcribe(
             vad: if engine.vad_model.is_some() { VAD_THREADS } else { 0 },
             lanes: stats.lanes.max(1),
         }),
+        redecoded: stats.redecoded.clone(),
         transcript,
         speech,
         captions: None,

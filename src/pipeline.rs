@@ -10,6 +10,8 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::asr::transcribe::Saved;
 use crate::asr::vad::{Detector, VadError};
 use crate::asr::window::{self, PAD_BEFORE_MS, SPLIT_GAP_MS, Window};
@@ -113,6 +115,10 @@ pub struct Stats {
     pub retried: usize,
     /// Of those, windows recognised in two halves.
     pub split: usize,
+    /// Windows recognised again because their text went round in a loop.
+    pub looped: usize,
+    /// Every window recognised again, why, and which attempt was kept (in the JSON).
+    pub redecoded: Vec<Redecoded>,
     /// Most samples held at once.
     pub peak_buffer_samples: usize,
     /// Fewest and most recognition threads a window used (fewer than asked while other
@@ -140,6 +146,9 @@ impl Stats {
         self.windows += lane.windows;
         self.retried += lane.retried;
         self.split += lane.split;
+        self.looped += lane.looped;
+        self.redecoded.extend(lane.redecoded.iter().cloned());
+        self.redecoded.sort_by_key(|r| r.start_ms);
         self.ran_on(lane.min_threads);
         self.ran_on(lane.max_threads);
     }
@@ -162,6 +171,69 @@ const MIN_WORDS_PER_S: f64 = 1.0;
 const PACE_SHARE: f64 = 0.6;
 /// Windows with less speech than this are not judged.
 const JUDGED_SPEECH_MS: Ms = 2_500;
+/// A window's text that deflate compresses more than this has gone round in a loop (Whisper's
+/// and faster-whisper's `compression_ratio_threshold`): beam search on the sample report
+/// repeated one sentence six times (ratio 4.6); whole windows of speech give 1.3–1.9.
+const LOOP_RATIO: f64 = 2.4;
+
+/// How much deflate shrinks `text`: high for text that repeats itself.
+fn compression_ratio(text: &str) -> f64 {
+    use std::io::Write;
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to memory does not fail.
+    let packed = z.write_all(text.as_bytes()).and_then(|_| z.finish()).map_or(text.len(), |v| v.len());
+    text.len() as f64 / packed.max(1) as f64
+}
+
+/// The compression ratio of a window's text.
+fn window_ratio(segs: &[Segment]) -> f64 {
+    let text: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
+    compression_ratio(&text.join(" "))
+}
+
+/// A window recognised again: why, what each attempt gave, and which was kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Redecoded {
+    pub start_ms: Ms,
+    pub end_ms: Ms,
+    /// `looped` (its text compressed more than [`LOOP_RATIO`]) or `short` (fewer words than
+    /// its speech holds at the pace heard so far).
+    pub why: String,
+    /// The attempts in order: `full` (the text so far as context), `prompt-only`,
+    /// `no-context`, `halves` (in two, cut at its quietest moment).
+    pub attempts: Vec<Attempt>,
+    /// Which attempt's words were kept.
+    pub kept: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub context: String,
+    pub words: usize,
+    /// Its text's compression ratio, to two decimals.
+    pub compression_ratio: f64,
+}
+
+impl Attempt {
+    fn of(context: &str, segs: &[Segment]) -> Self {
+        Attempt {
+            context: context.into(),
+            words: words(segs),
+            compression_ratio: (window_ratio(segs) * 100.0).round() / 100.0,
+        }
+    }
+}
+
+fn context_name(c: Context) -> &'static str {
+    match c {
+        Context::Full => "full",
+        Context::PromptOnly => "prompt-only",
+        Context::Nothing => "no-context",
+    }
+}
 
 /// Recognises everything `source` gives. Without a VAD `detector` all audio counts as speech
 /// (windows are then cut at the quietest moments); with one, word ends are kept inside the
@@ -438,7 +510,9 @@ fn words(segs: &[Segment]) -> usize {
 }
 
 /// Recognises one window; if its text is too short for its speech, recognises it again with
-/// less context, then in two halves, and keeps the attempt with the most words.
+/// less context, then in two halves, and keeps the attempt with the most words. If its text
+/// went round in a loop, recognises it again with less context and keeps the first attempt
+/// that does not (else the one that compresses least).
 #[allow(clippy::too_many_arguments)]
 fn guarded(
     r: &mut Recognizer,
@@ -452,15 +526,50 @@ fn guarded(
 ) -> Result<Vec<Segment>, TranscribeError> {
     let before: Saved = r.save();
     let mut best = r.recognise(pcm, w.start_ms, Context::Full, progress, cancel)?;
-    if pace.too_few(words(&best), speech_ms) {
-        stats.retried += 1;
+    if window_ratio(&best) > LOOP_RATIO {
+        stats.looped += 1;
+        let mut record = Redecoded {
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            why: "looped".into(),
+            attempts: vec![Attempt::of("full", &best)],
+            kept: "full".into(),
+        };
         let mut best_saved = r.save();
         for context in [Context::PromptOnly, Context::Nothing] {
             r.restore(before.clone());
             let got = r.recognise(pcm, w.start_ms, context, progress, cancel)?;
+            record.attempts.push(Attempt::of(context_name(context), &got));
+            if window_ratio(&got) < window_ratio(&best) {
+                best = got;
+                best_saved = r.save();
+                record.kept = context_name(context).into();
+            }
+            if window_ratio(&best) <= LOOP_RATIO {
+                break;
+            }
+        }
+        r.restore(best_saved);
+        stats.redecoded.push(record);
+    }
+    if pace.too_few(words(&best), speech_ms) {
+        stats.retried += 1;
+        let mut record = Redecoded {
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            why: "short".into(),
+            attempts: vec![Attempt::of("full", &best)],
+            kept: "full".into(),
+        };
+        let mut best_saved = r.save();
+        for context in [Context::PromptOnly, Context::Nothing] {
+            r.restore(before.clone());
+            let got = r.recognise(pcm, w.start_ms, context, progress, cancel)?;
+            record.attempts.push(Attempt::of(context_name(context), &got));
             if words(&got) > words(&best) {
                 best = got;
                 best_saved = r.save();
+                record.kept = context_name(context).into();
             }
             if !pace.too_few(words(&best), speech_ms) {
                 break;
@@ -473,13 +582,16 @@ fn guarded(
             let split = ms_to_samples(cut - w.start_ms, TARGET_RATE);
             let mut halves = r.recognise(&pcm[..split], w.start_ms, Context::Full, progress, cancel)?;
             halves.extend(r.recognise(&pcm[split..], cut, Context::Full, progress, cancel)?);
+            record.attempts.push(Attempt::of("halves", &halves));
             if words(&halves) > words(&best) {
                 stats.split += 1;
                 best = halves;
                 best_saved = r.save();
+                record.kept = "halves".into();
             }
         }
         r.restore(best_saved);
+        stats.redecoded.push(record);
     }
     pace.words += words(&best);
     pace.speech_ms += speech_ms;
@@ -489,6 +601,23 @@ fn guarded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_that_goes_round_in_a_loop_is_told_from_speech() {
+        // What beam search gave for a window of the sample report, and what the speech said.
+        let looping = "\"We spoke to family in the cross of the country this week and many cities have heard in \
+            four months.\" The third has been for months. \"We spoke to the third, having four months. \"We spoke to \
+            the third, having four months. \"We spoke to the third, having four months. \"We spoke to the third, \
+            having four months. \"We spoke to the third, having four months. \"We spoke to the third, having four months.";
+        let speech = "We spoke to families across the country this week and many said they had heard nothing in \
+            four months. I remember the first flight when we left Baku and the faces of those servicemen when they \
+            flew to Yerevan to the Erebuni airfield. Estimates of how many Armenian soldiers are still held in \
+            Azerbaijan range from forty to one hundred and forty.";
+        assert!(compression_ratio(looping) > LOOP_RATIO, "{}", compression_ratio(looping));
+        assert!(compression_ratio(speech) < LOOP_RATIO, "{}", compression_ratio(speech));
+        assert!(compression_ratio("Good evening.") < LOOP_RATIO);
+        assert_eq!(compression_ratio(""), 0.0);
+    }
 
     #[test]
     fn a_window_is_suspect_when_its_text_is_short_for_its_speech() {

@@ -136,3 +136,33 @@ fn jfk_every_word_right() {
     let e = word_errors(&reference("en_jfk.txt"), &doc.transcript.text());
     assert_eq!(e.rate(), 0.0, "{}", doc.transcript.text());
 }
+
+/// Beam search of width 2 on the sample report went round in loops (one sentence six times, then
+/// another five: WER 73 %). A window whose text compresses like a loop is recognised again with
+/// less context, and the JSON says which window, why, what each attempt gave and which was kept.
+#[test]
+fn a_window_that_loops_is_recognised_again_and_recorded() {
+    let reference_text = std::fs::read_to_string(sample("report.txt")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let doc = transcribe_json(&sample("report.mp4"), dir.path(), &["--beam", "2"]);
+    let text = doc.transcript.text();
+    let e = word_errors(&reference_text, &text);
+    eprintln!("report.mp4, beam 2: WER {:.2} %, {:?}", e.rate() * 100.0, doc.redecoded);
+    assert!(e.rate() <= REPORT_WER_BOUND, "WER {:.1} %:\n{text}", e.rate() * 100.0);
+    // No sentence of eight words or more comes three times.
+    let sentences: Vec<Vec<String>> = text.split(['.', '?', '!']).map(normalize).filter(|s| s.len() >= 8).collect();
+    for s in &sentences {
+        assert!(sentences.iter().filter(|t| *t == s).count() < 3, "repeated: {s:?}\n{text}");
+    }
+    let looped: Vec<_> = doc.redecoded.iter().filter(|r| r.why == "looped").collect();
+    assert!(!looped.is_empty(), "the loop is recorded: {:?}", doc.redecoded);
+    for r in looped {
+        assert!(r.attempts.len() >= 2 && r.attempts[0].context == "full" && r.attempts[0].compression_ratio > 2.4);
+        let kept = r.attempts.iter().find(|a| a.context == r.kept).unwrap();
+        assert!(kept.compression_ratio <= 2.4, "{r:?}");
+        assert!(r.start_ms < r.end_ms && r.end_ms <= doc.input.audio.duration_ms, "{r:?}");
+    }
+    // Greedy decoding of the same report loops nowhere, so nothing is recognised again for it.
+    let greedy = transcribe_json(&sample("report.mp4"), dir.path(), &[]);
+    assert!(greedy.redecoded.iter().all(|r| r.why != "looped"), "{:?}", greedy.redecoded);
+}

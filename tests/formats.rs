@@ -142,6 +142,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             speakers: None,
         },
         threads_used: Some(json::ThreadsUsed { recognition: [1, 2], vad: 1, lanes: 1 }),
+        redecoded: Vec::new(),
         transcript: transcript(),
         speech: None,
         captions: None,

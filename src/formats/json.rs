@@ -58,6 +58,11 @@ pub struct Document {
     /// processes kept cores busy); absent in documents written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads_used: Option<ThreadsUsed>,
+    /// Windows recognised again (their text went round in a loop, or was short for their
+    /// speech): what each attempt gave and which was kept. Absent when none was, and in
+    /// documents written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redecoded: Vec<crate::pipeline::Redecoded>,
     #[serde(flatten)]
     pub transcript: Transcript,
     /// Speech found by voice activity detection (absent if it did not run).
