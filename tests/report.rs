@@ -102,6 +102,18 @@ fn run_links_quotes_names_and_a_page_that_works_in_chromium() {
         assert_ne!(c.before, c.after);
         assert!(c.start_ms <= c.end_ms && c.end_ms <= doc.input.audio.duration_ms + 10, "{c:?}");
     }
+    // No name put in makes a right word wrong: every word a name correction writes is a word
+    // the script says there.
+    for c in doc.corrections.iter().filter(|c| c.reason == wording::Reason::ProperNoun) {
+        let said: Vec<String> = script()
+            .iter()
+            .filter(|r| spoken_within(r, c.start_ms, c.end_ms))
+            .flat_map(|r| r.text.split_whitespace().map(|w| bare(w).to_lowercase()).collect::<Vec<_>>())
+            .collect();
+        for w in c.after.split_whitespace().map(|w| bare(w).to_lowercase()) {
+            assert!(said.contains(&w), "{w:?} is not said there: {c:?}");
+        }
+    }
 
     // The page, in a real browser.
     let page = browser_check(&dir.path().join("report.html"), "children back", "30.25");

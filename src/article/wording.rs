@@ -187,8 +187,59 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
                 }
             }
         }
-        // 3. Near-miss spellings of the article's names anywhere else.
-        let names = names(article);
+        // 3. Where a passage matches its paragraph on both sides of a name and the recogniser
+        // heard, unsure, something else in between ("held in every my young range" for "held
+        // in Azerbaijan range"): the name. Not where it heard a name of the article (the
+        // speaker may have said another) or a word of the paragraph.
+        let article_names = names(article);
+        let is_article_name =
+            |w: &str| article_names.iter().any(|nm| nm.text.eq_ignore_ascii_case(w)) || name_phrases_has(&phrases, w);
+        for p in links.passages.iter().filter(|p| p.kind.is_source()) {
+            let Some(number) = p.paragraph else { continue };
+            let Some(block) = article.blocks.iter().find(|b| b.number == number) else { continue };
+            let article_words: Vec<&str> = block.text.split_whitespace().collect();
+            let block_lower: Vec<String> = article_words.iter().map(|w| bare(w).to_lowercase()).collect();
+            let in_block = block_names(&block.text);
+            let heard: Vec<String> =
+                words[p.words.first..p.words.end].iter().map(|w| bare(&w.text).to_lowercase()).collect();
+            let pairs: Vec<(usize, usize)> =
+                same_words(&heard, &block_lower).into_iter().map(|(i, j)| (p.words.first + i, j)).collect();
+            for pair in pairs.windows(2) {
+                let ((i0, j0), (i1, j1)) = (pair[0], pair[1]);
+                if i1 <= i0 + 1 || j1 <= j0 + 1 || j1 > article_words.len() {
+                    continue;
+                }
+                let gap: Vec<String> = article_words[j0 + 1..j1].iter().map(|w| bare(w).to_string()).collect();
+                let Some(name) = in_block.iter().find(|nm| **nm == gap) else { continue };
+                let (i, n) = (i0 + 1, i1 - i0 - 1);
+                if n > 3 * name.len() + 1 || !free(i, n, &replaced) {
+                    continue;
+                }
+                let run = &words[i..i + n];
+                // Unsure of every word it heard there but little ones ("may leverage her as in on
+                // the" for "Valery Gerasimov": only "leverage", at 0.48).
+                let content: Vec<&Word> = run.iter().filter(|w| !is_stop_word(&bare(&w.text).to_lowercase())).collect();
+                let unsure = !content.is_empty() && content.iter().all(|w| w.probability < SURE);
+                let heard_else = run.iter().any(|w| {
+                    let b = bare(&w.text);
+                    is_article_name(b) || (!is_stop_word(&b.to_lowercase()) && block_lower.contains(&b.to_lowercase()))
+                });
+                if !unsure || heard_else {
+                    continue;
+                }
+                let mut texts = name.clone();
+                if let Some(last) = texts.last_mut() {
+                    *last = respell(&run[n - 1].text, last);
+                }
+                if let Some(first) = texts.first_mut() {
+                    let lead: String = run[0].text.chars().take_while(|c| !c.is_alphanumeric()).collect();
+                    *first = format!("{lead}{first}");
+                }
+                replace_run(&words, i, n, &texts, (Reason::ProperNoun, Some(number)), &mut replaced, &mut corrections);
+            }
+        }
+        // 4. Near-miss spellings of the article's names anywhere else.
+        let names = article_names;
         let mut i = 0;
         while i < words.len() {
             if replaced[i].is_some() || quoted[i] {
@@ -268,6 +319,37 @@ fn respell(word: &str, name: &str) -> String {
         Some(at) if !b.is_empty() => format!("{}{name}{}", &word[..at], &word[at + b.len()..]),
         _ => name.to_string(),
     }
+}
+
+/// The longest run of equal words `a` and `b` share in order (their longest common
+/// subsequence), as index pairs.
+fn same_words(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
+    let (n, m) = (a.len(), b.len());
+    // l[i][j]: length of the longest common subsequence of a[i..] and b[j..].
+    let mut l = vec![vec![0u16; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            l[i][j] = if !a[i].is_empty() && a[i] == b[j] { l[i + 1][j + 1] + 1 } else { l[i + 1][j].max(l[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < n && j < m {
+        if !a[i].is_empty() && a[i] == b[j] {
+            out.push((i, j));
+            i += 1;
+            j += 1;
+        } else if l[i + 1][j] >= l[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Whether `w` is a word of one of the article's names of several words.
+fn name_phrases_has(phrases: &[Vec<String>], w: &str) -> bool {
+    phrases.iter().flatten().any(|part| part.eq_ignore_ascii_case(w))
 }
 
 /// Runs of two or more capitalised words in the article ("European Court", "Valery Gerasimov").
@@ -626,5 +708,39 @@ mod tests {
         let t2 = transcript("The lawyer Zorahayk Savakin says the return of prisoners cannot wait.");
         let c = correct(&t2, &unrelated, &link(&t2, &unrelated), false, true);
         assert!(c.transcript.text().contains("Zorahayk Savakin"), "{}", c.transcript.text());
+    }
+
+    #[test]
+    fn a_name_between_two_words_of_its_paragraph_replaces_what_was_heard_unsure() {
+        let article = parse_text(
+            "Title\n\nThe Chief of the General Staff of the Russian Armed Forces, Valery Gerasimov, discussed the issue on December 9, saying that the military is now focused on repatriating the prisoners.\n\n“We are waiting,” said Muradov.\n".as_bytes(),
+        )
+        .unwrap();
+        let heard = "The chief on the general staff on the Russian armed forces, may leverage her as in on the discussed the issue on December 9.";
+        let unsure_of = |unsure: &'static [&'static str]| {
+            crate::asr::transcript::spoken(heard, move |w| if unsure.contains(&bare(w)) { 0.48 } else { 0.9 })
+        };
+        let t = unsure_of(&["leverage"]);
+        let links = link(&t, &article);
+        assert!(links.passages[0].kind.is_source(), "{:?}", links.passages[0]);
+        let c = correct(&t, &article, &links, false, true);
+        assert!(
+            c.transcript.text().contains("Forces, Valery Gerasimov discussed the issue"),
+            "{}",
+            c.transcript.text()
+        );
+        let fix = c.corrections.iter().find(|c| c.after == "Valery Gerasimov").expect("the correction is recorded");
+        assert_eq!((fix.before.as_str(), fix.paragraph), ("may leverage her as in on the", Some(2)));
+        // Sure of what it heard there: nothing changes.
+        let sure = unsure_of(&[]);
+        let c = correct(&sure, &article, &link(&sure, &article), false, true);
+        assert!(c.corrections.iter().all(|c| !c.after.contains("Gerasimov")), "{:?}", c.corrections);
+        // Another of the article's names heard there: the speaker may have said it.
+        let other = crate::asr::transcript::spoken(
+            "The chief on the general staff on the Russian armed forces, Muradov discussed the issue on December 9.",
+            |_| 0.4,
+        );
+        let c = correct(&other, &article, &link(&other, &article), false, true);
+        assert!(c.transcript.text().contains("Muradov discussed"), "{}", c.transcript.text());
     }
 }
