@@ -321,10 +321,17 @@ fn respell(word: &str, name: &str) -> String {
     }
 }
 
+/// Most cells (passage words × paragraph words) [`same_words`] fills: a passage of 100 words
+/// against a paragraph of 20,000. Past that it finds nothing (names are left as heard).
+const MAX_ALIGNED_CELLS: usize = 2_000_000;
+
 /// The longest run of equal words `a` and `b` share in order (their longest common
-/// subsequence), as index pairs.
+/// subsequence), as index pairs; none when the table would exceed [`MAX_ALIGNED_CELLS`].
 fn same_words(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
     let (n, m) = (a.len(), b.len());
+    if (n + 1).saturating_mul(m + 1) > MAX_ALIGNED_CELLS {
+        return Vec::new();
+    }
     // l[i][j]: length of the longest common subsequence of a[i..] and b[j..].
     let mut l = vec![vec![0u16; m + 1]; n + 1];
     for i in (0..n).rev() {
@@ -742,5 +749,18 @@ mod tests {
         );
         let c = correct(&other, &article, &link(&other, &article), false, true);
         assert!(c.transcript.text().contains("Muradov discussed"), "{}", c.transcript.text());
+    }
+
+    #[test]
+    fn words_in_common_are_found_in_order_within_a_bound() {
+        let w = |t: &str| t.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            same_words(&w("held in every my young range"), &w("still held in Azerbaijan range from")),
+            [(0, 1), (1, 2), (5, 4)]
+        );
+        assert!(same_words(&w(""), &w("a b")).is_empty());
+        // A paragraph too long to align against: nothing, at once.
+        let long: Vec<String> = (0..MAX_ALIGNED_CELLS).map(|i| format!("w{i}")).collect();
+        assert!(same_words(&w("w1 w2"), &long).is_empty());
     }
 }
