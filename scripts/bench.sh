@@ -157,10 +157,10 @@ fi
 # "plain" is `run --literal` (links only: no prompt, no article wording, no name fixes).
 if wanted article; then
   echo
-  echo "Article features (samples/article.txt) on the sample report, tiny.en and base:"
+  echo "Article features (samples/article.txt) on the sample report, tiny.en (q8_0, the default, and f16) and base:"
   scripts/fetch-model.sh base >/dev/null
-  printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' model input mode WER link_prec link_rec kind_right names_right distinct missed
-  for model in tiny.en base; do
+  printf '%-13s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' model input mode WER link_prec link_rec kind_right names_right distinct missed
+  for model in tiny.en-q8_0 tiny.en base; do
     for input in samples/report.mp4 samples/report.webm; do
       for mode in plain article; do
         flags=()
@@ -172,7 +172,7 @@ if wanted article; then
         wer=$(head -1 <<<"$report" | awk '{print $2}')
         links=$(grep '^links:' <<<"$report")
         names=$(grep '^names:' <<<"$report")
-        printf '%-8s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' "$model" "$input" "$mode" "$wer" \
+        printf '%-13s %-20s %-8s %7s %10s %8s %10s %15s %9s  %s\n' "$model" "$input" "$mode" "$wer" \
           "$(sed -E 's/.*precision ([0-9.]+%).*/\1/' <<<"$links")" \
           "$(sed -E 's/.*recall ([0-9.]+%).*/\1/' <<<"$links")" \
           "$(sed -E 's/.*kind right for ([0-9]+) of ([0-9]+).*/\1\/\2/' <<<"$links")" \
