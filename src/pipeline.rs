@@ -513,6 +513,56 @@ fn words(segs: &[Segment]) -> usize {
 /// less context, then in two halves, and keeps the attempt with the most words. If its text
 /// went round in a loop, recognises it again with less context and keeps the first attempt
 /// that does not (else the one that compresses least).
+/// A window being recognised again: the record of its attempts, and the text context after the
+/// best so far (restored once the attempts are over).
+struct Again {
+    record: Redecoded,
+    best_saved: Saved,
+}
+
+impl Again {
+    fn new(r: &Recognizer, w: Window, why: &str, first: &[Segment]) -> Self {
+        let record = Redecoded {
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            why: why.into(),
+            attempts: vec![Attempt::of("full", first)],
+            kept: "full".into(),
+        };
+        Again { record, best_saved: r.save() }
+    }
+
+    /// Recognises the window again from the context `before` it with less of it (the prompt
+    /// only, then nothing), keeping an attempt that is `better` than the best so far, until the
+    /// best is `enough`.
+    #[allow(clippy::too_many_arguments)]
+    fn with_less_context(
+        &mut self,
+        r: &mut Recognizer,
+        pcm: &[f32],
+        before: &Saved,
+        best: &mut Vec<Segment>,
+        better: impl Fn(&[Segment], &[Segment]) -> bool,
+        enough: impl Fn(&[Segment]) -> bool,
+        (progress, cancel): (&dyn Progress, &Cancel),
+    ) -> Result<(), TranscribeError> {
+        for context in [Context::PromptOnly, Context::Nothing] {
+            r.restore(before.clone());
+            let got = r.recognise(pcm, self.record.start_ms, context, progress, cancel)?;
+            self.record.attempts.push(Attempt::of(context_name(context), &got));
+            if better(&got, best) {
+                *best = got;
+                self.best_saved = r.save();
+                self.record.kept = context_name(context).into();
+            }
+            if enough(best) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn guarded(
     r: &mut Recognizer,
@@ -528,53 +578,31 @@ fn guarded(
     let mut best = r.recognise(pcm, w.start_ms, Context::Full, progress, cancel)?;
     if window_ratio(&best) > LOOP_RATIO {
         stats.looped += 1;
-        let mut record = Redecoded {
-            start_ms: w.start_ms,
-            end_ms: w.end_ms,
-            why: "looped".into(),
-            attempts: vec![Attempt::of("full", &best)],
-            kept: "full".into(),
-        };
-        let mut best_saved = r.save();
-        for context in [Context::PromptOnly, Context::Nothing] {
-            r.restore(before.clone());
-            let got = r.recognise(pcm, w.start_ms, context, progress, cancel)?;
-            record.attempts.push(Attempt::of(context_name(context), &got));
-            if window_ratio(&got) < window_ratio(&best) {
-                best = got;
-                best_saved = r.save();
-                record.kept = context_name(context).into();
-            }
-            if window_ratio(&best) <= LOOP_RATIO {
-                break;
-            }
-        }
-        r.restore(best_saved);
-        stats.redecoded.push(record);
+        let mut again = Again::new(r, w, "looped", &best);
+        again.with_less_context(
+            r,
+            pcm,
+            &before,
+            &mut best,
+            |got, best| window_ratio(got) < window_ratio(best),
+            |best| window_ratio(best) <= LOOP_RATIO,
+            (progress, cancel),
+        )?;
+        r.restore(again.best_saved);
+        stats.redecoded.push(again.record);
     }
     if pace.too_few(words(&best), speech_ms) {
         stats.retried += 1;
-        let mut record = Redecoded {
-            start_ms: w.start_ms,
-            end_ms: w.end_ms,
-            why: "short".into(),
-            attempts: vec![Attempt::of("full", &best)],
-            kept: "full".into(),
-        };
-        let mut best_saved = r.save();
-        for context in [Context::PromptOnly, Context::Nothing] {
-            r.restore(before.clone());
-            let got = r.recognise(pcm, w.start_ms, context, progress, cancel)?;
-            record.attempts.push(Attempt::of(context_name(context), &got));
-            if words(&got) > words(&best) {
-                best = got;
-                best_saved = r.save();
-                record.kept = context_name(context).into();
-            }
-            if !pace.too_few(words(&best), speech_ms) {
-                break;
-            }
-        }
+        let mut again = Again::new(r, w, "short", &best);
+        again.with_less_context(
+            r,
+            pcm,
+            &before,
+            &mut best,
+            |got, best| words(got) > words(best),
+            |best| !pace.too_few(words(best), speech_ms),
+            (progress, cancel),
+        )?;
         if pace.too_few(words(&best), speech_ms) && w.len_ms() >= 2 * window::MIN_WINDOW_MS {
             r.restore(before.clone());
             let third = w.len_ms() / 3;
@@ -582,16 +610,16 @@ fn guarded(
             let split = ms_to_samples(cut - w.start_ms, TARGET_RATE);
             let mut halves = r.recognise(&pcm[..split], w.start_ms, Context::Full, progress, cancel)?;
             halves.extend(r.recognise(&pcm[split..], cut, Context::Full, progress, cancel)?);
-            record.attempts.push(Attempt::of("halves", &halves));
+            again.record.attempts.push(Attempt::of("halves", &halves));
             if words(&halves) > words(&best) {
                 stats.split += 1;
                 best = halves;
-                best_saved = r.save();
-                record.kept = "halves".into();
+                again.best_saved = r.save();
+                again.record.kept = "halves".into();
             }
         }
-        r.restore(best_saved);
-        stats.redecoded.push(record);
+        r.restore(again.best_saved);
+        stats.redecoded.push(again.record);
     }
     pace.words += words(&best);
     pace.speech_ms += speech_ms;

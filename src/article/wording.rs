@@ -165,14 +165,7 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
                         .filter(|(sim, nm)| *sim >= if nm.len() > 1 { 0.45 } else { 0.6 })
                         .max_by(|a, b| a.0.total_cmp(&b.0));
                     if let Some((_, nm)) = best {
-                        let mut texts = nm.clone();
-                        if let Some(last) = texts.last_mut() {
-                            *last = respell(&run[n - 1].text, last);
-                        }
-                        if let Some(first) = texts.first_mut() {
-                            let lead: String = run[0].text.chars().take_while(|c| !c.is_alphanumeric()).collect();
-                            *first = format!("{lead}{first}");
-                        }
+                        let texts = name_in_place_of(nm, run);
                         replace_run(
                             &words,
                             i,
@@ -227,14 +220,7 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
                 if !unsure || heard_else {
                     continue;
                 }
-                let mut texts = name.clone();
-                if let Some(last) = texts.last_mut() {
-                    *last = respell(&run[n - 1].text, last);
-                }
-                if let Some(first) = texts.first_mut() {
-                    let lead: String = run[0].text.chars().take_while(|c| !c.is_alphanumeric()).collect();
-                    *first = format!("{lead}{first}");
-                }
+                let texts = name_in_place_of(name, run);
                 replace_run(&words, i, n, &texts, (Reason::ProperNoun, Some(number)), &mut replaced, &mut corrections);
             }
         }
@@ -310,6 +296,20 @@ fn replace_run(
     for r in &mut replaced[i + 1..i + n] {
         *r = Some(Vec::new());
     }
+}
+
+/// The words of `name` in place of the heard `run`: the run's opening punctuation before the
+/// first, its closing punctuation after the last.
+fn name_in_place_of(name: &[String], run: &[Word]) -> Vec<String> {
+    let mut texts = name.to_vec();
+    if let (Some(last), Some(heard)) = (texts.last_mut(), run.last()) {
+        *last = respell(&heard.text, last);
+    }
+    if let (Some(first), Some(heard)) = (texts.first_mut(), run.first()) {
+        let lead: String = heard.text.chars().take_while(|c| !c.is_alphanumeric()).collect();
+        *first = format!("{lead}{first}");
+    }
+    texts
 }
 
 /// `name` in place of the bare word of `word`, keeping its punctuation and possessive.
