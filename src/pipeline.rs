@@ -263,6 +263,8 @@ pub fn recognise(
     let mut segments: Vec<Segment> = Vec::new();
     let mut pace = Pace::default();
     let mut watch = crate::cpu::Watch::start();
+    // Speech recognised and not yet embedded (with `--speakers`).
+    let mut heard: Option<Heard> = None;
     let total_ms = source.total_ms();
     progress.begin("transcribing", total_ms);
     loop {
@@ -273,31 +275,50 @@ pub fn recognise(
         // that an interruption is seen within one such step.
         let piece_start = buf.len();
         let mut more = true;
-        while more && buf.len() - piece_start < piece_samples {
-            if cancel.is_cancelled() {
-                return Err(PipelineError::Cancelled);
+        // The voices of the piece before are embedded meanwhile: reading and finding speech
+        // keep one core busy, and neither they nor the embedding spin at barriers, so the three
+        // threads share the two cores that recognition has just let go of.
+        std::thread::scope(|s| {
+            let embedding = match (heard.take(), embedder.as_deref_mut()) {
+                (Some(h), Some(e)) => Some(s.spawn(move || h.embed(e, cancel))),
+                _ => None,
+            };
+            let read = (|| {
+                while more && buf.len() - piece_start < piece_samples {
+                    if cancel.is_cancelled() {
+                        return Err(PipelineError::Cancelled);
+                    }
+                    let t = Instant::now();
+                    let from = buf.len();
+                    progress.step("decoding");
+                    more = source.read(&mut buf, PIECE_SAMPLES)?;
+                    stats.decode += t.elapsed();
+                    stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
+                    let step_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
+                    let step_end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
+                    let t = Instant::now();
+                    if detector.is_some() {
+                        progress.step("finding speech");
+                    }
+                    match detector.as_deref_mut() {
+                        Some(d) => d.push(&buf[from..], step_ms, &mut spans)?,
+                        None => match spans.last_mut() {
+                            Some(last) => last.end_ms = step_end_ms,
+                            None if step_end_ms > 0 => spans.push(Span { start_ms: 0, end_ms: step_end_ms }),
+                            None => {}
+                        },
+                    }
+                    stats.vad += t.elapsed();
+                }
+                Ok::<_, PipelineError>(())
+            })();
+            if let Some(Err(panic)) = embedding.map(|h| h.join()) {
+                std::panic::resume_unwind(panic);
             }
-            let t = Instant::now();
-            let from = buf.len();
-            progress.step("decoding");
-            more = source.read(&mut buf, PIECE_SAMPLES)?;
-            stats.decode += t.elapsed();
-            stats.peak_buffer_samples = stats.peak_buffer_samples.max(buf.len());
-            let step_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
-            let step_end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
-            let t = Instant::now();
-            if detector.is_some() {
-                progress.step("finding speech");
-            }
-            match detector.as_deref_mut() {
-                Some(d) => d.push(&buf[from..], step_ms, &mut spans)?,
-                None => match spans.last_mut() {
-                    Some(last) => last.end_ms = step_end_ms,
-                    None if step_end_ms > 0 => spans.push(Span { start_ms: 0, end_ms: step_end_ms }),
-                    None => {}
-                },
-            }
-            stats.vad += t.elapsed();
+            read
+        })?;
+        if let Some(e) = embedder.as_deref() {
+            stats.speakers = e.time;
         }
         let end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
 
@@ -403,22 +424,26 @@ pub fn recognise(
             }
         }
         stats.recognise += t.elapsed();
-        // Voices of the speech just recognised, while its audio is at hand: on the cores that
-        // are idle now, after recognition has let go of them.
-        if let Some(e) = embedder.as_deref_mut()
-            && !ready.is_empty()
-        {
-            progress.step("telling voices apart");
+        // Voices of the speech just recognised: its audio kept for the embedding, which runs
+        // while the next piece is read (above), or now when there is none.
+        if embedder.is_some() && !ready.is_empty() {
             let threads = watch.threads(opts.threads);
-            for w in ready {
-                if cancel.is_cancelled() {
-                    return Err(PipelineError::Cancelled);
-                }
-                let (a, b) = (at(w.start_ms, origin_ms), at(w.end_ms, origin_ms));
-                let start = origin_ms + samples_to_ms(a as u64, TARGET_RATE);
-                e.hear(&buf[a..b], start, pending, threads);
-            }
+            let stretches = ready
+                .iter()
+                .map(|w| {
+                    let (a, b) = (at(w.start_ms, origin_ms), at(w.end_ms, origin_ms));
+                    (origin_ms + samples_to_ms(a as u64, TARGET_RATE), buf[a..b].to_vec())
+                })
+                .collect();
+            heard = Some(Heard { stretches, speech: pending.to_vec(), threads });
+        }
+        if !more && let (Some(h), Some(e)) = (heard.take(), embedder.as_deref_mut()) {
+            progress.step("telling voices apart");
+            h.embed(e, cancel);
             stats.speakers = e.time;
+            if cancel.is_cancelled() {
+                return Err(PipelineError::Cancelled);
+            }
         }
         if !more {
             break;
@@ -441,6 +466,26 @@ pub fn recognise(
     });
     stats.min_threads = stats.min_threads.min(stats.max_threads);
     Ok(Recognised { transcript, speech, stats })
+}
+
+/// Recognised speech whose voices are still to be embedded: each window's start and audio, the
+/// speech spans around them, and the threads the embedding may take.
+struct Heard {
+    stretches: Vec<(Ms, Vec<f32>)>,
+    speech: Vec<Span>,
+    threads: usize,
+}
+
+impl Heard {
+    /// Embeds the stretches in order, stopping early when cancelled (the caller sees that).
+    fn embed(self, e: &mut crate::speakers::Embedder<'_>, cancel: &Cancel) {
+        for (start, pcm) in &self.stretches {
+            if cancel.is_cancelled() {
+                return;
+            }
+            e.hear(pcm, *start, &self.speech, self.threads);
+        }
+    }
 }
 
 /// The first lane's recogniser, made on first use (when the model is first needed).
