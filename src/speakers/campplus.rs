@@ -1,9 +1,10 @@
 //! CAM++ (Wang et al., Interspeech 2023; 3D-Speaker's `campplus`), the speaker-embedding
 //! network, evaluated by hand: a 2-D convolutional front end over the fbank "image", a strided
 //! TDNN, three densely connected TDNN blocks with context-aware masking, statistics pooling and a
-//! 192-wide embedding. Every convolution is an im2col and one matrix product; batch norms that
-//! follow a convolution are folded into it when the weights are loaded, so evaluation is
-//! products, additions and ReLUs. The reference outputs in `tests/data/speakers/` come from
+//! 192-wide embedding. The front end's 3×3 convolutions of stride 1 are Winograd's
+//! F(2×2, 3×3) (16 small products); every other convolution is an im2col and one matrix
+//! product; batch norms that follow a convolution are folded into it when the weights are
+//! loaded, so evaluation is products, additions and ReLUs. The reference outputs in `tests/data/speakers/` come from
 //! PyTorch running 3D-Speaker's own module on the same weights.
 #![forbid(unsafe_code)]
 
@@ -38,6 +39,9 @@ struct Conv {
     cin: usize,
     kh: usize,
     kw: usize,
+    /// For a 3×3 convolution of stride 1 over many channels: its weights in the Winograd
+    /// domain (see [`winograd`]); empty otherwise.
+    wino: Vec<f32>,
 }
 
 /// A batch norm standing alone (before a ReLU and a convolution): `x·scale + shift` per channel.
@@ -117,7 +121,7 @@ impl Weights<'_> {
             4 => (shape[2], shape[3]),
             _ => (1, shape[2]),
         };
-        Ok(Conv { w, b, cout, cin: shape[1], kh, kw })
+        Ok(Conv { w, b, cout, cin: shape[1], kh, kw, wino: Vec::new() })
     }
 }
 
@@ -131,6 +135,33 @@ impl Conv {
             }
             self.b[o] = self.b[o] * bn.scale[o] + bn.shift[o];
         }
+        self
+    }
+
+    /// Readies this 3×3 convolution for [`winograd`]: `U = G·g·Gᵀ` for every kernel `g`, as 16
+    /// matrices `cout × cin` (one per element of the 4×4 transformed tile).
+    fn for_winograd(mut self) -> Conv {
+        assert!(self.kh == 3 && self.kw == 3, "Winograd F(2×2, 3×3) is for 3×3 kernels");
+        const G: [[f32; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+        let (cout, cin) = (self.cout, self.cin);
+        let mut u = vec![0.0; 16 * cout * cin];
+        for o in 0..cout {
+            for c in 0..cin {
+                let g = &self.w[(o * cin + c) * 9..][..9];
+                for (a, ga) in G.iter().enumerate() {
+                    for (b, gb) in G.iter().enumerate() {
+                        let mut v = 0.0;
+                        for i in 0..3 {
+                            for j in 0..3 {
+                                v += ga[i] * g[i * 3 + j] * gb[j];
+                            }
+                        }
+                        u[(a * 4 + b) * cout * cin + o * cin + c] = v;
+                    }
+                }
+            }
+        }
+        self.wino = u;
         self
     }
 }
@@ -153,6 +184,124 @@ fn product(conv: &Conv, col: &[f32], n: usize) -> Vec<f32> {
     }
     let biased = conv.b.iter().any(|b| *b != 0.0);
     matmul(conv.cout, conv.w.len() / conv.cout, n, &conv.w, col, &mut out, biased);
+    out
+}
+
+/// A 3×3 convolution of stride 1 and padding 1 over `x` (`cin × h × w`) by Winograd's minimal
+/// filtering F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of output from a 4×4 block of input,
+/// 16 products of `cout × cin` by `cin × tiles` in place of one of `cout × 9·cin`, 2.25 times fewer
+/// multiplications and an operand 4 times the input instead of im2col's 9. The same sums as
+/// [`conv2d`] up to rounding. `cout × h × w`.
+fn winograd(conv: &Conv, x: &[f32], h: usize, w: usize) -> Vec<f32> {
+    let (cin, cout) = (conv.cin, conv.cout);
+    let (ty, tx) = (h.div_ceil(2), w.div_ceil(2));
+    // Each channel zero-padded (a row and a column before, enough after for whole tiles), and
+    // each padded row split into its even and odd columns, `half` each: tile t reads columns
+    // 2t…2t+3, that is even[t], odd[t], even[t+1], odd[t+1], so every step below goes along
+    // contiguous memory.
+    let (ph, half) = (2 * ty + 2, tx + 1);
+    let row = |c: usize, i: usize| (c * ph + i) * 2 * half;
+    let mut pad = vec![0.0f32; cin * ph * 2 * half];
+    for c in 0..cin {
+        for r in 0..h {
+            let src = &x[(c * h + r) * w..][..w];
+            let dst = &mut pad[row(c, r + 1)..][..2 * half];
+            let (even, odd) = dst.split_at_mut(half);
+            // Input column x is padded column x + 1.
+            let mut pairs = src.chunks_exact(2);
+            for ((pair, o), e) in (&mut pairs).zip(odd.iter_mut()).zip(&mut even[1..]) {
+                (*o, *e) = (pair[0], pair[1]);
+            }
+            if let [last] = pairs.remainder() {
+                odd[w / 2] = *last;
+            }
+        }
+    }
+    let mut out = vec![0.0f32; cout * h * w];
+    // A band of tile rows at a time, so that its transformed input and products stay in cache.
+    let band = (16384 / (cin.max(cout) * tx).max(1)).clamp(1, ty);
+    let most = band * tx;
+    let mut v = vec![0.0f32; 16 * cin * most];
+    let mut m = vec![0.0f32; 16 * cout * most];
+    let mut e = vec![0.0f32; 8 * half];
+    let mut s = vec![0.0f32; 8 * tx];
+    for t0 in (0..ty).step_by(band) {
+        let t1 = (t0 + band).min(ty);
+        let p = (t1 - t0) * tx;
+        // V = Bᵀ·d·B for every channel and tile, as 16 matrices `cin × p`.
+        for c in 0..cin {
+            for r in t0..t1 {
+                let d = |i: usize, odd: bool| &pad[row(c, 2 * r + i) + usize::from(odd) * half..][..half];
+                // Bᵀ·d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3 (even and odd halves alike).
+                for (a, (l, r2, sign)) in
+                    [(0, 2, -1.0), (1, 2, 1.0), (2, 1, -1.0), (1, 3, -1.0)].into_iter().enumerate()
+                {
+                    for odd in [false, true] {
+                        let dst = &mut e[(2 * a + usize::from(odd)) * half..][..half];
+                        for ((o, x), y) in dst.iter_mut().zip(d(l, odd)).zip(d(r2, odd)) {
+                            *o = x + sign * y;
+                        }
+                    }
+                }
+                // ·B: columns c0 − c2, c1 + c2, c2 − c1, c1 − c3 of each row.
+                let at = c * p + (r - t0) * tx;
+                for a in 0..4 {
+                    let (ev, od) = e[2 * a * half..][..2 * half].split_at(half);
+                    let (ev0, ev1, od0, od1) = (&ev[..tx], &ev[1..], &od[..tx], &od[1..]);
+                    for (b, (xs, ys, sign)) in
+                        [(ev0, ev1, -1.0f32), (od0, ev1, 1.0), (ev1, od0, -1.0), (od0, od1, -1.0)]
+                            .into_iter()
+                            .enumerate()
+                    {
+                        let out = &mut v[(a * 4 + b) * cin * p + at..][..tx];
+                        for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
+                            *o = x + sign * y;
+                        }
+                    }
+                }
+            }
+        }
+        for k in 0..16 {
+            let u = &conv.wino[k * cout * cin..][..cout * cin];
+            matmul(cout, cin, p, u, &v[k * cin * p..][..cin * p], &mut m[k * cout * p..][..cout * p], false);
+        }
+        // Y = Aᵀ·M·A: each tile's 2×2 outputs, plus the bias.
+        for o in 0..cout {
+            let bias = conv.b[o];
+            for r in t0..t1 {
+                let q = o * p + (r - t0) * tx;
+                let g = |k: usize| &m[k * cout * p + q..][..tx];
+                // Aᵀ·M: rows m0 + m1 + m2 and m1 − m2 − m3, each of 4 columns.
+                for j in 0..4 {
+                    let (s0, rest) = s[2 * j * tx..][..2 * tx].split_at_mut(tx);
+                    for ((((o0, o1), a), b), (c, d)) in
+                        s0.iter_mut().zip(rest.iter_mut()).zip(g(j)).zip(g(4 + j)).zip(g(8 + j).iter().zip(g(12 + j)))
+                    {
+                        *o0 = a + b + c;
+                        *o1 = b - c - d;
+                    }
+                }
+                // ·A: columns c0 + c1 + c2 and c1 − c2 − c3, interleaved into the output row.
+                for i in 0..2 {
+                    let y = 2 * r + i;
+                    if y >= h {
+                        continue;
+                    }
+                    let col = |j: usize| &s[(2 * j + i) * tx..][..tx];
+                    let dst = &mut out[(o * h + y) * w..][..w];
+                    let (c0, c1, c2, c3) = (col(0), col(1), col(2), col(3));
+                    let mut pairs = dst.chunks_exact_mut(2);
+                    for ((((pair, a), b), c), d) in (&mut pairs).zip(c0).zip(c1).zip(c2).zip(c3) {
+                        pair[0] = a + b + c + bias;
+                        pair[1] = b - c - d + bias;
+                    }
+                    if let [last] = pairs.into_remainder() {
+                        *last = c0[tx - 1] + c1[tx - 1] + c2[tx - 1] + bias;
+                    }
+                }
+            }
+        }
+    }
     out
 }
 
@@ -268,17 +417,15 @@ impl CamPlus {
             for i in 0..2 {
                 let p = format!("head.layer{layer}.{i}");
                 let stride = if i == 0 { 2 } else { 1 };
+                let conv1 =
+                    w.conv(&format!("{p}.conv1"), &[32, 32, 3, 3], false)?.fold(w.bn(&format!("{p}.bn1"), 32, true)?);
                 res.push(ResBlock {
-                    conv1: w.conv(&format!("{p}.conv1"), &[32, 32, 3, 3], false)?.fold(w.bn(
-                        &format!("{p}.bn1"),
-                        32,
-                        true,
-                    )?),
-                    conv2: w.conv(&format!("{p}.conv2"), &[32, 32, 3, 3], false)?.fold(w.bn(
-                        &format!("{p}.bn2"),
-                        32,
-                        true,
-                    )?),
+                    // Stride 1 is Winograd's; stride 2 stays an im2col product.
+                    conv1: if stride == 1 { conv1.for_winograd() } else { conv1 },
+                    conv2: w
+                        .conv(&format!("{p}.conv2"), &[32, 32, 3, 3], false)?
+                        .fold(w.bn(&format!("{p}.bn2"), 32, true)?)
+                        .for_winograd(),
                     shortcut: if stride == 1 {
                         None
                     } else {
@@ -423,9 +570,12 @@ impl CamPlus {
         let (mut x, mut h) = conv2d(&self.stem, &x, BINS, t, 1);
         relu(&mut x);
         for r in &self.res {
-            let (mut y, ho) = conv2d(&r.conv1, &x, h, t, r.stride);
+            let (mut y, ho) = match r.stride {
+                1 => (winograd(&r.conv1, &x, h, t), h),
+                _ => conv2d(&r.conv1, &x, h, t, r.stride),
+            };
             relu(&mut y);
-            let (mut y, _) = conv2d(&r.conv2, &y, ho, t, 1);
+            let mut y = winograd(&r.conv2, &y, ho, t);
             match &r.shortcut {
                 Some(s) => {
                     let (sc, _) = conv2d(s, &x, h, t, r.stride);
@@ -483,5 +633,31 @@ impl DenseLayer {
             }
         }
         y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Winograd's F(2×2, 3×3) gives im2col's sums, odd and even sizes alike (the padding and
+    /// the last half tile), bias included.
+    #[test]
+    fn winograd_matches_the_direct_convolution() {
+        let (cin, cout) = (5, 7);
+        let w: Vec<f32> = (0..cout * cin * 9).map(|i| (i as f32 * 0.731).sin()).collect();
+        let b: Vec<f32> = (0..cout).map(|i| i as f32 * 0.1 - 0.3).collect();
+        let conv = Conv { w, b, cout, cin, kh: 3, kw: 3, wino: Vec::new() };
+        let fast = conv.for_winograd();
+        for (h, w) in [(1, 1), (2, 3), (7, 4), (8, 9), (40, 75), (3, 150)] {
+            let x: Vec<f32> = (0..cin * h * w).map(|i| (i as f32 * 0.377).cos()).collect();
+            let (want, ho) = conv2d(&fast, &x, h, w, 1);
+            assert_eq!(ho, h);
+            let got = winograd(&fast, &x, h, w);
+            assert_eq!(got.len(), want.len());
+            for (g, e) in got.iter().zip(&want) {
+                assert!((g - e).abs() < 1e-4, "{h}×{w}: {g} against {e}");
+            }
+        }
     }
 }
