@@ -477,14 +477,13 @@ struct Heard {
 }
 
 impl Heard {
-    /// Embeds the stretches in order, stopping early when cancelled (the caller sees that).
+    /// Embeds the stretches, unless cancelled (the caller sees that).
     fn embed(self, e: &mut crate::speakers::Embedder<'_>, cancel: &Cancel) {
-        for (start, pcm) in &self.stretches {
-            if cancel.is_cancelled() {
-                return;
-            }
-            e.hear(pcm, *start, &self.speech, self.threads);
+        if cancel.is_cancelled() {
+            return;
         }
+        let stretches: Vec<(Ms, &[f32])> = self.stretches.iter().map(|(t, pcm)| (*t, pcm.as_slice())).collect();
+        e.hear_all(&stretches, &self.speech, self.threads);
     }
 }
 

@@ -183,34 +183,72 @@ impl<'m> Embedder<'m> {
     /// Embeds the speech in `pcm` (16 kHz, starting at `origin_ms`), on up to `threads` threads.
     /// `speech` is the speech inside it (spans are clipped to the audio given).
     pub fn hear(&mut self, pcm: &[f32], origin_ms: Ms, speech: &[Span], threads: usize) {
+        self.hear_all(&[(origin_ms, pcm)], speech, threads);
+    }
+
+    /// As [`Embedder::hear`] for several stretches of audio (each with the time of its first
+    /// sample), embedded together so that the threads share all their stretches rather than a
+    /// few at a time. Each stretch is planned on its own, and what is embedded is kept in the
+    /// stretches' order, so the result is that of hearing them one after the other (but where
+    /// [`cluster::MAX_ITEMS`] cuts the plan short: every stretch's planned windows go before any
+    /// refinement).
+    pub fn hear_all(&mut self, stretches: &[(Ms, &[f32])], speech: &[Span], threads: usize) {
         let t0 = Instant::now();
-        let end_ms = origin_ms + crate::time::samples_to_ms(pcm.len() as u64, fbank::RATE);
-        let clipped: Vec<Span> = speech
+        let mut room = cluster::MAX_ITEMS.saturating_sub(self.items.len());
+        let plans: Vec<(Vec<Span>, Vec<Span>)> = stretches
             .iter()
-            .map(|s| Span { start_ms: s.start_ms.max(origin_ms), end_ms: s.end_ms.min(end_ms) })
-            .filter(|s| s.end_ms > s.start_ms)
+            .map(|&(origin_ms, pcm)| {
+                let end_ms = origin_ms + crate::time::samples_to_ms(pcm.len() as u64, fbank::RATE);
+                let clipped: Vec<Span> = speech
+                    .iter()
+                    .map(|s| Span { start_ms: s.start_ms.max(origin_ms), end_ms: s.end_ms.min(end_ms) })
+                    .filter(|s| s.end_ms > s.start_ms)
+                    .collect();
+                let mut windows = plan_windows(&clipped, self.step_ms);
+                windows.truncate(room);
+                room -= windows.len();
+                (clipped, windows)
+            })
             .collect();
-        let mut windows = plan_windows(&clipped, self.step_ms);
-        windows.truncate(cluster::MAX_ITEMS.saturating_sub(self.items.len()));
-        let vectors = self.embed_all(pcm, origin_ms, &windows, threads);
-        let mut extra = refinements(&windows, &vectors, &clipped);
-        extra.truncate(cluster::MAX_ITEMS.saturating_sub(self.items.len() + windows.len()));
-        let more = self.embed_all(pcm, origin_ms, &extra, threads);
-        for (w, v) in windows.into_iter().zip(vectors).chain(extra.into_iter().zip(more)) {
-            if let Some(vector) = v {
-                self.items.push(Embedded { span: w, vector });
+        let audio = |i: usize, w: &Span| {
+            let (origin_ms, pcm) = stretches[i];
+            let at = |ms: Ms| ms_to_samples(ms.saturating_sub(origin_ms), fbank::RATE).min(pcm.len());
+            &pcm[at(w.start_ms)..at(w.end_ms)]
+        };
+        let first: Vec<&[f32]> =
+            plans.iter().enumerate().flat_map(|(i, (_, ws))| ws.iter().map(move |w| audio(i, w))).collect();
+        let mut vectors = self.embed_all(&first, threads).into_iter();
+        let vectors: Vec<Vec<Option<Vec<f32>>>> =
+            plans.iter().map(|(_, ws)| vectors.by_ref().take(ws.len()).collect()).collect();
+        let extras: Vec<Vec<Span>> = plans
+            .iter()
+            .zip(&vectors)
+            .map(|((clipped, windows), v)| {
+                let mut extra = refinements(windows, v, clipped);
+                extra.truncate(room);
+                room -= extra.len();
+                extra
+            })
+            .collect();
+        let second: Vec<&[f32]> =
+            extras.iter().enumerate().flat_map(|(i, ws)| ws.iter().map(move |w| audio(i, w))).collect();
+        let mut more = self.embed_all(&second, threads).into_iter();
+        for (((_, windows), v), extra) in plans.into_iter().zip(vectors).zip(extras) {
+            let n = extra.len();
+            for (w, v) in windows.into_iter().zip(v).chain(extra.into_iter().zip(more.by_ref().take(n))) {
+                if let Some(vector) = v {
+                    self.items.push(Embedded { span: w, vector });
+                }
             }
         }
         self.time += t0.elapsed();
     }
 
-    /// Unit embeddings of `windows` of `pcm`, in batches spread over `threads` threads.
-    fn embed_all(&self, pcm: &[f32], origin_ms: Ms, windows: &[Span], threads: usize) -> Vec<Option<Vec<f32>>> {
-        let at = |ms: Ms| ms_to_samples(ms.saturating_sub(origin_ms), fbank::RATE).min(pcm.len());
+    /// Unit embeddings of `windows` (their audio), in batches spread over `threads` threads.
+    fn embed_all(&self, windows: &[&[f32]], threads: usize) -> Vec<Option<Vec<f32>>> {
         let (net, fbank) = (self.net, &self.fbank);
-        let embed = |group: &[Span]| -> Vec<Option<Vec<f32>>> {
-            let feats: Vec<Vec<f32>> =
-                group.iter().map(|w| fbank.compute(&pcm[at(w.start_ms)..at(w.end_ms)])).collect();
+        let embed = |group: &[&[f32]]| -> Vec<Option<Vec<f32>>> {
+            let feats: Vec<Vec<f32>> = group.iter().map(|pcm| fbank.compute(pcm)).collect();
             let refs: Vec<&[f32]> = feats.iter().map(Vec::as_slice).collect();
             net.embed_batch(&refs)
                 .into_iter()
