@@ -259,7 +259,9 @@ impl<'m> Embedder<'m> {
                 })
                 .collect()
         };
-        let threads = threads.clamp(1, windows.len().div_ceil(BATCH).max(1));
+        // A few stretches (the refinements) are still shared: a batch is packed per thread, but an
+        // idle core costs more.
+        let threads = threads.clamp(1, windows.len().max(1));
         let per = windows.len().div_ceil(threads).max(1);
         std::thread::scope(|s| {
             let handles: Vec<_> = windows
