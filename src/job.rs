@@ -517,10 +517,8 @@ pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &Articl
     // A script says what was said: the article's wording and spellings do not override it.
     let scripted = doc.script.is_some();
     if (spec.wording || spec.fix_names) && !scripted {
-        let mut c = wording::correct(&doc.transcript, &a, &links, spec.wording, spec.fix_names);
-        // The article's words are input like any other.
-        c.transcript.make_safe();
-        doc.links = Some(link(&c.transcript, &a));
+        let (c, links) = wording::correct_settled(&doc.transcript, &a, links, spec.wording, spec.fix_names);
+        doc.links = Some(links);
         doc.transcript = c.transcript;
         doc.corrections.extend(c.corrections);
     } else {
