@@ -203,9 +203,20 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
                     continue;
                 }
                 let gap: Vec<String> = article_words[j0 + 1..j1].iter().map(|w| bare(w).to_string()).collect();
-                let Some(name) = in_block.iter().find(|nm| **nm == gap) else { continue };
+                // The name alone, or the name and one word of the paragraph beside it that was
+                // misheard with it ("Valery Gerasimov, discussed" heard as "may leverage her as
+                // in on"): the name takes the run, the word stays unheard.
+                let Some(name) = in_block.iter().find(|nm| {
+                    **nm == gap
+                        || (gap.len() == nm.len() + 1
+                            && (gap.starts_with(nm) || gap.ends_with(nm))
+                            && !is_article_name(if gap.starts_with(nm) { &gap[nm.len()] } else { &gap[0] }))
+                }) else {
+                    continue;
+                };
+                let extra = gap.len() - name.len();
                 let (i, n) = (i0 + 1, i1 - i0 - 1);
-                if n > 3 * name.len() + 1 || !free(i, n, &replaced) {
+                if n > 3 * name.len() + 1 + 2 * extra || !free(i, n, &replaced) {
                     continue;
                 }
                 let run = &words[i..i + n];
@@ -784,6 +795,25 @@ mod tests {
         );
         let c = correct(&other, &article, &link(&other, &article), false, true);
         assert!(c.transcript.text().contains("Muradov discussed"), "{}", c.transcript.text());
+    }
+
+    #[test]
+    fn a_name_misheard_with_the_word_beside_it_is_put_back_without_that_word() {
+        let article = parse_text(
+            "Title\n\nThe Chief of the General Staff of the Russian Armed Forces, Valery Gerasimov, discussed the issue on December 9, saying that the military is now focused on repatriating the prisoners.\n".as_bytes(),
+        )
+        .unwrap();
+        let heard = "The chief on the general staff on the Russian armed forces, may leverage her as in on the first little on December 9.";
+        let t = crate::asr::transcript::spoken(heard, |w| if bare(w) == "leverage" { 0.48 } else { 0.9 });
+        let c = correct(&t, &article, &link(&t, &article), false, true);
+        let fix = c.corrections.iter().find(|c| c.after == "Valery Gerasimov").expect("the name is put back");
+        assert_eq!(fix.before, "may leverage her as in on", "{:?}", c.corrections);
+        // "discussed" is not written where "first" was heard: outside a verbatim passage, only names.
+        assert!(c.transcript.text().contains("Gerasimov the first little"), "{}", c.transcript.text());
+        // Sure of every word it heard there: nothing.
+        let sure = crate::asr::transcript::spoken(heard, |_| 0.9);
+        let c = correct(&sure, &article, &link(&sure, &article), false, true);
+        assert!(c.corrections.iter().all(|c| !c.after.contains("Gerasimov")), "{:?}", c.corrections);
     }
 
     #[test]
