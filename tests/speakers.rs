@@ -9,7 +9,7 @@ use vidscribe::captions::rules::{Rule, reading_chars, word_count};
 use vidscribe::eval::{LabelledTurn, read_rttm, speaker_errors};
 use vidscribe::media::decode::{DecodeOptions, decode_path};
 use vidscribe::progress::{Cancel, Silent};
-use vidscribe::speakers::{campplus::DIM, fbank::Fbank, model};
+use vidscribe::speakers::{campplus::DIM, fbank::Fbank, model, uses_bf16};
 
 /// The converted speaker model; its absence is a failure, never a skip.
 fn speaker_model() -> PathBuf {
@@ -54,9 +54,12 @@ fn campplus_matches_pytorch_on_real_speech() {
         let dot: f32 = got.iter().zip(&want).map(|(a, b)| a * b).sum();
         let (ng, nw) = (got.iter().map(|x| x * x).sum::<f32>().sqrt(), want.iter().map(|x| x * x).sum::<f32>().sqrt());
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        // Measured: cosine 0.9999997–1, largest difference 2e-5 (norms 8–10).
-        assert!(dot / ng / nw > 0.99999, "{clip}: cosine to PyTorch's embedding {}", dot / ng / nw);
-        assert!(worst < 1e-3, "{clip}: largest difference from PyTorch's embedding {worst}");
+        // Measured in f32: cosine 0.9999997–1, largest difference 2e-5 (norms 8–10). With the
+        // products on bfloat16 operands (CPUs with AVX-512 BF16; AMD EPYC, 2026-12-04): cosine
+        // 0.99982–0.99988, largest difference 0.025–0.041; the clustering cuts at a distance of 0.6.
+        let (cosine, largest) = if uses_bf16() { (0.9995, 0.1) } else { (0.99999, 1e-3) };
+        assert!(dot / ng / nw > cosine, "{clip}: cosine to PyTorch's embedding {}", dot / ng / nw);
+        assert!(worst < largest, "{clip}: largest difference from PyTorch's embedding {worst}");
         all.push((feats, got));
     }
     // Side by side (stretches of different lengths, one too short), the same numbers.

@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod fbank;
 mod gemm;
+pub use gemm::uses_bf16;
 pub mod model;
 pub mod names;
 
