@@ -9,10 +9,11 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use super::checkpoint::Tensor;
 use super::fbank::BINS;
-use super::gemm::{matmul, matmul_into};
+use super::gemm::{Packed, matmul};
 
 /// Width of an embedding.
 pub const DIM: usize = 192;
@@ -42,6 +43,10 @@ struct Conv {
     /// For a 3×3 convolution of stride 1 over many channels: its weights in the Winograd
     /// domain (see [`winograd`]); empty otherwise.
     wino: Vec<f32>,
+    /// `w`'s and each of `wino`'s 16 matrices' bfloat16 form, made at first use (after the
+    /// loader's folding) rather than at every product.
+    packed: OnceLock<Option<Packed>>,
+    packed_wino: OnceLock<Vec<Option<Packed>>>,
 }
 
 /// A batch norm standing alone (before a ReLU and a convolution): `x·scale + shift` per channel.
@@ -121,11 +126,29 @@ impl Weights<'_> {
             4 => (shape[2], shape[3]),
             _ => (1, shape[2]),
         };
-        Ok(Conv { w, b, cout, cin: shape[1], kh, kw, wino: Vec::new() })
+        Ok(Conv::new(w, b, cout, shape[1], kh, kw))
     }
 }
 
 impl Conv {
+    fn new(w: Vec<f32>, b: Vec<f32>, cout: usize, cin: usize, kh: usize, kw: usize) -> Conv {
+        Conv { w, b, cout, cin, kh, kw, wino: Vec::new(), packed: OnceLock::new(), packed_wino: OnceLock::new() }
+    }
+
+    /// `w`'s packed form for [`matmul`].
+    fn packed(&self) -> Option<&Packed> {
+        self.packed.get_or_init(|| Packed::new(self.cout, self.w.len() / self.cout, &self.w)).as_ref()
+    }
+
+    /// The packed form of `wino`'s `k`-th matrix (`cout × cin`).
+    fn packed_wino(&self, k: usize) -> Option<&Packed> {
+        let (cout, cin) = (self.cout, self.cin);
+        self.packed_wino
+            .get_or_init(|| self.wino.chunks_exact(cout * cin).map(|u| Packed::new(cout, cin, u)).collect())
+            .get(k)?
+            .as_ref()
+    }
+
     /// Folds the batch norm that follows this convolution into it.
     fn fold(mut self, bn: Affine) -> Conv {
         let k = self.w.len() / self.cout;
@@ -135,6 +158,7 @@ impl Conv {
             }
             self.b[o] = self.b[o] * bn.scale[o] + bn.shift[o];
         }
+        self.packed = OnceLock::new();
         self
     }
 
@@ -162,6 +186,7 @@ impl Conv {
             }
         }
         self.wino = u;
+        self.packed_wino = OnceLock::new();
         self
     }
 }
@@ -183,7 +208,7 @@ fn product(conv: &Conv, col: &[f32], n: usize) -> Vec<f32> {
         out.extend(std::iter::repeat_n(*b, n));
     }
     let biased = conv.b.iter().any(|b| *b != 0.0);
-    matmul(conv.cout, conv.w.len() / conv.cout, n, &conv.w, col, &mut out, biased);
+    matmul(conv.cout, conv.w.len() / conv.cout, n, &conv.w, conv.packed(), col, &mut out, n, biased);
     out
 }
 
@@ -263,7 +288,8 @@ fn winograd(conv: &Conv, x: &[f32], h: usize, w: usize) -> Vec<f32> {
         }
         for k in 0..16 {
             let u = &conv.wino[k * cout * cin..][..cout * cin];
-            matmul(cout, cin, p, u, &v[k * cin * p..][..cin * p], &mut m[k * cout * p..][..cout * p], false);
+            let (b, c) = (&v[k * cin * p..][..cin * p], &mut m[k * cout * p..][..cout * p]);
+            matmul(cout, cin, p, u, conv.packed_wino(k), b, c, p, false);
         }
         // Y = Aᵀ·M·A: each tile's 2×2 outputs, plus the bias.
         for o in 0..cout {
@@ -343,7 +369,7 @@ fn conv2d(conv: &Conv, x: &[f32], h: usize, w: usize, stride: usize) -> (Vec<f32
                 }
             }
         }
-        matmul_into(conv.cout, k, (r1 - r0) * w, &conv.w, &col, &mut out[r0 * w..], n, true);
+        matmul(conv.cout, k, (r1 - r0) * w, &conv.w, conv.packed(), &col, &mut out[r0 * w..], n, true);
     }
     (out, ho)
 }
@@ -647,7 +673,7 @@ mod tests {
         let (cin, cout) = (5, 7);
         let w: Vec<f32> = (0..cout * cin * 9).map(|i| (i as f32 * 0.731).sin()).collect();
         let b: Vec<f32> = (0..cout).map(|i| i as f32 * 0.1 - 0.3).collect();
-        let conv = Conv { w, b, cout, cin, kh: 3, kw: 3, wino: Vec::new() };
+        let conv = Conv::new(w, b, cout, cin, 3, 3);
         let fast = conv.for_winograd();
         for (h, w) in [(1, 1), (2, 3), (7, 4), (8, 9), (40, 75), (3, 150)] {
             let x: Vec<f32> = (0..cin * h * w).map(|i| (i as f32 * 0.377).cos()).collect();

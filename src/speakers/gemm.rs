@@ -6,18 +6,39 @@
 //! hence the only `unsafe` outside the whisper bindings.
 #![allow(unsafe_code)]
 
-/// `c = a · b (+ c if accumulate)`, all row-major: `a` is m×k, `b` k×n, `c` m×n.
-///
-/// # Panics
-/// When a slice is shorter than its dimensions say (a programming error, never input-driven:
-/// every shape is checked when the model is loaded).
-pub fn matmul(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
-    matmul_into(m, k, n, a, b, c, n, accumulate);
+/// `a` in the form the bfloat16 kernel reads, made once for a matrix used many times (the
+/// model's weights) instead of at every product; `None` where the CPU lacks AVX-512 BF16.
+pub struct Packed {
+    m: usize,
+    k: usize,
+    data: Vec<u32>,
 }
 
-/// As [`matmul`], with the rows of `c` `ldc` apart (`ldc ≥ n`): a block of a wider matrix.
+impl Packed {
+    pub fn new(m: usize, k: usize, a: &[f32]) -> Option<Packed> {
+        (uses_bf16() && m > 0 && k > 0).then(|| Packed { m, k, data: pack_a(m, k, a) })
+    }
+}
+
+/// `c = a · b (+ c if accumulate)`, all row-major: `a` is m×k, `b` k×n, `c` m×n with its rows
+/// `ldc` apart (`ldc ≥ n`: a block of a wider matrix); `packed` is `a`'s packed form where one
+/// was made ([`Packed::new`] of this `a`), else it is packed here when the kernel needs it.
+///
+/// # Panics
+/// When a slice is shorter than its dimensions say, or `packed` is of another shape (a
+/// programming error, never input-driven: every shape is checked when the model is loaded).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_into(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize, accumulate: bool) {
+pub fn matmul(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    packed: Option<&Packed>,
+    b: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
     check(m, k, n, a, b, c, ldc);
     if m == 0 || n == 0 {
         return;
@@ -28,7 +49,7 @@ pub fn matmul_into(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [
         }
         return;
     }
-    if matmul_bf16(m, k, n, a, b, c, ldc, accumulate).is_none() {
+    if matmul_bf16(m, k, n, a, packed, b, c, ldc, accumulate).is_none() {
         matmul_exact(m, k, n, a, b, c, ldc, accumulate);
     }
 }
@@ -42,7 +63,7 @@ fn check(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32], ldc: usi
     );
 }
 
-/// As [`matmul_into`] in f32 throughout.
+/// As [`matmul`] in f32 throughout.
 #[allow(clippy::too_many_arguments)]
 fn matmul_exact(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize, accumulate: bool) {
     check(m, k, n, a, b, c, ldc);
@@ -80,6 +101,7 @@ fn matmul_bf16(
     k: usize,
     n: usize,
     a: &[f32],
+    packed: Option<&Packed>,
     b: &[f32],
     c: &mut [f32],
     ldc: usize,
@@ -94,14 +116,17 @@ fn matmul_bf16(
             }
             let kp = k.div_ceil(2);
             let (mb, nb) = (m.div_ceil(MR), n.div_ceil(NR));
-            // A in blocks of MR rows, each a column of k-pairs: pa[(ib·kp + p)·MR + r].
-            let mut pa = vec![0u32; mb * kp * MR];
-            for (i, row) in a.chunks_exact(k).take(m).enumerate() {
-                let block = &mut pa[(i / MR) * kp * MR + i % MR..];
-                for (p, pair) in row.chunks(2).enumerate() {
-                    block[p * MR] = bf16(pair[0]) | pair.get(1).map_or(0, |y| bf16(*y)) << 16;
+            let owned;
+            let pa = match packed {
+                Some(p) => {
+                    assert!(p.m == m && p.k == k, "matmul: packed {}x{} for a {m}x{k} operand", p.m, p.k);
+                    &p.data
                 }
-            }
+                None => {
+                    owned = pack_a(m, k, a);
+                    &owned
+                }
+            };
             // B in blocks of NR columns, each a row of k-pairs: pb[(jb·kp + p)·NR + c].
             // SAFETY: the CPU has AVX-512F and BF16 (checked above); safe code inside.
             let pb = unsafe { pack_b(k, n, b) };
@@ -131,8 +156,21 @@ fn matmul_bf16(
             return Some(());
         }
     }
-    let _ = (m, k, n, a, b, c, ldc, accumulate);
+    let _ = (m, k, n, a, packed, b, c, ldc, accumulate);
     None
+}
+
+/// A (m×k) in blocks of MR rows, each a column of k-pairs: `pa[(ib·kp + p)·MR + r]`.
+fn pack_a(m: usize, k: usize, a: &[f32]) -> Vec<u32> {
+    let kp = k.div_ceil(2);
+    let mut pa = vec![0u32; m.div_ceil(MR) * kp * MR];
+    for (i, row) in a.chunks_exact(k).take(m).enumerate() {
+        let block = &mut pa[(i / MR) * kp * MR + i % MR..];
+        for (p, pair) in row.chunks(2).enumerate() {
+            block[p * MR] = bf16(pair[0]) | pair.get(1).map_or(0, |y| bf16(*y)) << 16;
+        }
+    }
+    pa
 }
 
 /// B (k×n) in blocks of NR columns, each a row of k-pairs: `pb[(jb·kp + p)·NR + c]`; compiled
@@ -250,7 +288,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "shorter")]
     fn short_slices_are_refused() {
-        matmul(2, 2, 2, &[0.0; 3], &[0.0; 4], &mut [0.0; 4], false);
+        matmul(2, 2, 2, &[0.0; 3], None, &[0.0; 4], &mut [0.0; 4], 2, false);
     }
 
     #[test]
@@ -261,11 +299,15 @@ mod tests {
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut c = vec![0.5; m * ldc];
-        let Some(()) = matmul_bf16(m, k, n, &a, &b, &mut c, ldc, true) else {
+        let Some(()) = matmul_bf16(m, k, n, &a, None, &b, &mut c, ldc, true) else {
             assert!(!uses_bf16());
             eprintln!("this CPU has no AVX-512 BF16: the exact products are the only ones");
             return;
         };
+        // The weights' packed form, made once, gives the very same sums.
+        let mut again = vec![0.5; m * ldc];
+        matmul(m, k, n, &a, Packed::new(m, k, &a).as_ref(), &b, &mut again, ldc, true);
+        assert_eq!(again, c);
         for i in 0..m {
             for j in 0..ldc {
                 let got = c[i * ldc + j];
