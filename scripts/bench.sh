@@ -24,7 +24,8 @@
 #               bench queries (median, p95, max), requests/s with 50 clients for 30 s, the
 #               100,000/10,000 latency ratio; a plot-ready CSV (SCALE_CSV, else printed)
 #   --speakers  --speakers: diarization error on a real meeting and on two real readers against
-#               their known turns, then its cost (wall time, embedding, peak memory, per hour)
+#               their known turns, then its cost (5 alternating pairs: wall and CPU time,
+#               embedding, peak memory, per hour)
 #   --quick     --pipeline and the defaults half of --peer (a few minutes)
 # Run it on an idle machine (not while a build runs). Arguments after the sections are passed to
 # vidscribe in --pipeline, e.g. --beam 5 or -m models/ggml-base.bin.
@@ -500,18 +501,20 @@ if wanted scale; then
 fi
 
 # Speakers: diarization error against known turns on real voices (a real meeting with its
-# reference, and a clip of two readers made here with sox), then what --speakers costs: wall
-# time, the time spent embedding, peak memory, with and without, median of 3 runs.
+# reference, and a clip of two readers made here with sox), then what --speakers costs. Wall
+# times on a shared 2-core machine vary by ±10 % from run to run, more than the cost itself, so
+# runs alternate without/with (5 pairs) and the cost is the median of each pair's difference
+# (wall, and CPU seconds user + system), beside the embedding's own time.
 speakers_row() { # label input
-  local label=$1 input=$2 r walls=() spk=() rss=()
-  for r in 1 2 3; do
+  local label=$1 input=$2 r
+  for r in 1 2 3 4 5; do
     for mode in off on; do
       local extra=()
       [[ $mode == on ]] && extra=(--speakers)
-      /usr/bin/time -f "%e %M" -o "$out/time" "$bin" transcribe "$input" -o "$out/spk-cost" -f json -q --stats \
+      /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$bin" transcribe "$input" -o "$out/spk-cost" -f json -q --stats \
         "${extra[@]}" 2> "$out/stats"
-      read -r wall kb < "$out/time"
-      echo "$mode $wall $kb $(grep -o 'speakers_ms=[0-9]*' "$out/stats" | cut -d= -f2)" >> "$out/cost-$label"
+      read -r wall user sys kb < "$out/time"
+      echo "$mode $wall $(awk -v u="$user" -v s="$sys" 'BEGIN{print u + s}') $kb $(grep -o 'speakers_ms=[0-9]*' "$out/stats" | cut -d= -f2)" >> "$out/cost-$label"
     done
   done
   local audio
@@ -519,11 +522,14 @@ speakers_row() { # label input
   stem=$(basename "${input%.*}")
   audio=$(grep -o '"duration_ms": [0-9]*' "$out/spk-cost/$stem.json" | head -1 | awk '{print $2/1000}')
   col() { awk -v m="$1" -v c="$2" '$1 == m {print $c}' "$out/cost-$label" | median; }
-  local off on emb kb_off kb_on
-  off=$(col off 2) on=$(col on 2) emb=$(col on 4) kb_off=$(col off 3) kb_on=$(col on 3)
-  awk -v label="$label" -v audio="$audio" -v off="$off" -v on="$on" -v emb="$emb" -v a="$kb_off" -v b="$kb_on" 'BEGIN {
-    printf "%-28s %7.0f s %8.2f s %8.2f s %+6.1f %% %8.2f s %5.0f → %4.0f MB %9.0f s\n", label, audio, off, on,
-      (on - off) / off * 100, emb / 1000, a / 1024, b / 1024, emb / 1000 / audio * 3600 }'
+  # Pair i's difference in column c (the i-th run without against the i-th with).
+  diffs() { awk -v c="$1" '$1 == "off" {a[++i] = $c} $1 == "on" {b[++j] = $c} END {for (k = 1; k <= i; k++) print b[k] - a[k]}' "$out/cost-$label" | median; }
+  local off on emb kb_off kb_on cpu_off dwall dcpu
+  off=$(col off 2) on=$(col on 2) cpu_off=$(col off 3) emb=$(col on 5) kb_off=$(col off 4) kb_on=$(col on 4)
+  dwall=$(diffs 2) dcpu=$(diffs 3)
+  awk -v label="$label" -v audio="$audio" -v off="$off" -v on="$on" -v dw="$dwall" -v c0="$cpu_off" -v dc="$dcpu" -v emb="$emb" -v a="$kb_off" -v b="$kb_on" 'BEGIN {
+    printf "%-28s %7.0f s %8.2f s %8.2f s %+6.1f %% %+6.1f %% %8.2f s %5.0f → %4.0f MB %9.0f s\n", label, audio, off, on,
+      dw / off * 100, dc / c0 * 100, emb / 1000, a / 1024, b / 1024, emb / 1000 / audio * 3600 }'
 }
 if wanted speakers; then
   scripts/fetch-model.sh campplus >/dev/null
@@ -550,8 +556,8 @@ if wanted speakers; then
     "$bin" score "$clip.rttm" "$out/spk/out/$(basename "$clip").json"
   done
   echo
-  echo "What --speakers costs (median of 3; embedding time per hour of audio extrapolated):"
-  printf '%-28s %9s %10s %10s %8s %10s %15s %11s\n' input audio without with cost embedding "peak memory" "embed/hour"
+  echo "What --speakers costs (5 alternating pairs: medians, and the median pair's difference in wall and CPU time; embedding time per hour of audio extrapolated):"
+  printf '%-28s %9s %10s %10s %8s %8s %10s %15s %11s\n' input audio without with cost "CPU cost" embedding "peak memory" "embed/hour"
   speakers_row "LibriSpeech reading" tests/data/speech/en_ls_32-21631.flac
   speakers_row "sample report (MP4)" samples/report.mp4
 fi
