@@ -19,6 +19,17 @@ pub enum Reason {
     Edited,
     /// The script the speech follows (`--script`) spells it so.
     Script,
+    /// A rare name of the article that the decoder, asked again over that audio, found clearly
+    /// likelier than what it first heard (see `heard`).
+    HeardName,
+}
+
+/// How likely the decoder found the heard text and the text with the name, over the same audio
+/// (natural log of the probability).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Heard {
+    pub before: f32,
+    pub after: f32,
 }
 
 /// One change to the recognised text (or, for an edit, to the captions' cues).
@@ -35,6 +46,9 @@ pub struct Correction {
     /// What an edit changed and how its new words were timed (edits only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit: Option<EditNote>,
+    /// The decoder's likelihoods that decided a [`Reason::HeardName`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard: Option<Heard>,
 }
 
 /// The details of an edit.

@@ -388,10 +388,14 @@ pub fn transcribe(
         (Some(_), None) => return Err(JobError::Usage("speaker turns were asked for without a speaker model".into())),
         _ => None,
     };
-    // The script's words are timed from the audio again: it is kept as it is decoded.
+    // The script's words are timed from the audio again, and the article's rare names asked of
+    // the decoder over it: it is kept as it is decoded (for names, up to MAX_ASKED_AUDIO_MS).
     let mut kept = Vec::new();
-    let keep = prepared.script.is_some().then_some(&mut kept);
-    let mut source = Source { stream: &mut stream, strict: cfg.strict, keep };
+    let asks_names = cfg.article.as_ref().is_some_and(|a| a.fix_names) && prepared.article.is_some();
+    let keep = (prepared.script.is_some() || asks_names).then_some(&mut kept);
+    let limit =
+        prepared.script.is_none().then(|| crate::time::ms_to_samples(MAX_ASKED_AUDIO_MS, media::resample::TARGET_RATE));
+    let mut source = Source { stream: &mut stream, strict: cfg.strict, keep, limit };
     let recognised =
         pipeline::recognise(&mut source, engine, detector.as_mut(), embedder.as_mut(), &options, progress, cancel)
             .map_err(|source| match source {
@@ -423,7 +427,7 @@ pub fn transcribe(
                 return Err(JobError::Cancelled);
             }
             let (t, c, report) = followed.map_err(|source| JobError::Script { path: path.clone(), source })?;
-            drop(kept);
+            kept = Vec::new();
             transcript = t;
             transcript.make_safe();
             corrections = c;
@@ -475,7 +479,18 @@ pub fn transcribe(
     if let (Some(spec), Some((path, a))) = (&cfg.article, prepared.article) {
         // A fetched page is known by its address, not by its place in the cache.
         let path = cfg.web.article.as_ref().map_or(path, |w| w.url.clone());
-        apply_article(&mut doc, a, path, spec);
+        // The decoder is asked on a copy of the model without DTW timing, which whisper.cpp
+        // would otherwise compute at every pass (a fifth of its time) for nothing.
+        let scorer = (!kept.is_empty()).then(|| Model::load_with(&model.info.path, false).ok()).flatten();
+        let mut hear = scorer
+            .as_ref()
+            .and_then(|m| Forcer::scorer(m, &doc.transcript.language, 1).ok())
+            .map(|forcer| Hearing { pcm: &kept, speech: &[], forcer, threads: doc.options.threads, cancel });
+        apply_article(&mut doc, a, path, spec, hear.as_mut());
+        drop(hear);
+        if cancel.is_cancelled() {
+            return Err(JobError::Cancelled);
+        }
         if let Some(article) = doc.article.as_mut() {
             article.web = cfg.web.article.clone();
         }
@@ -491,7 +506,14 @@ struct Source<'a> {
     stream: &'a mut media::Stream,
     strict: bool,
     keep: Option<&'a mut Vec<f32>>,
+    /// Samples kept at most: past it, none are (an hour is 230 MB).
+    limit: Option<usize>,
 }
+
+/// Longest input whose audio is kept for asking the decoder about the article's names
+/// ([`crate::article::heard`]): 30 minutes, 115 MB of samples. Longer inputs keep the other
+/// name corrections only.
+pub const MAX_ASKED_AUDIO_MS: crate::time::Ms = 30 * 60 * 1000;
 
 impl pipeline::PcmSource for Source<'_> {
     fn read(&mut self, out: &mut Vec<f32>, want: usize) -> Result<bool, media::DecodeError> {
@@ -503,6 +525,10 @@ impl pipeline::PcmSource for Source<'_> {
         }
         if let Some(kept) = self.keep.as_mut() {
             kept.extend_from_slice(&out[from..]);
+            if self.limit.is_some_and(|l| kept.len() > l) {
+                **kept = Vec::new();
+                self.keep = None;
+            }
         }
         Ok(more)
     }
@@ -511,16 +537,31 @@ impl pipeline::PcmSource for Source<'_> {
     }
 }
 
-/// Links the transcript to the article and applies the corrections asked for, recording all.
-pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &ArticleSpec) {
+/// Links the transcript to the article and applies the corrections asked for, recording all;
+/// with the report's audio (`hear`), the article's rare names are also asked of the decoder
+/// where it heard something doubtful ([`crate::article::heard`]).
+pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &ArticleSpec, hear: Option<&mut Hearing>) {
     let links = link(&doc.transcript, &a);
     // A script says what was said: the article's wording and spellings do not override it.
     let scripted = doc.script.is_some();
     if (spec.wording || spec.fix_names) && !scripted {
-        let (c, links) = wording::correct_settled(&doc.transcript, &a, links, spec.wording, spec.fix_names);
-        doc.links = Some(links);
+        let (c, mut links) = wording::correct_settled(&doc.transcript, &a, links, spec.wording, spec.fix_names);
         doc.transcript = c.transcript;
         doc.corrections.extend(c.corrections);
+        if let Some(hear) = hear.filter(|_| spec.fix_names) {
+            let prompt = doc.options.prompt.clone().unwrap_or_default();
+            // Only a stop ends it early; the caller sees that.
+            if let Ok(asked) = crate::article::heard::ask(&doc.transcript, &a, &prompt, hear)
+                && !asked.corrections.is_empty()
+            {
+                doc.transcript = asked.transcript;
+                doc.transcript.make_safe();
+                doc.corrections.extend(asked.corrections);
+                doc.corrections.sort_by_key(|c| c.start_ms);
+                links = link(&doc.transcript, &a);
+            }
+        }
+        doc.links = Some(links);
     } else {
         doc.links = Some(links);
     }

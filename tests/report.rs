@@ -88,13 +88,14 @@ fn run_links_quotes_names_and_a_page_that_works_in_chromium() {
     }
 
     // Names, as spoken in the script, spelled as in the article in the subtitles. tiny.en with
-    // the article's help: 87.5 % on the MP4 (plain: 37.5 %); see README for base.
+    // the article's help: 31 of 32 on this WebM on AMD EPYC (plain: 37.5 %); see README for
+    // base. Which words tiny.en mishears moves with the CPU, so the floor leaves room.
     let names: Vec<String> = wording::names(&article).into_iter().map(|n| n.text).collect();
     let said: Vec<String> = script().iter().map(|r| r.text.clone()).collect();
     let subtitles: Vec<String> = captions.cues.iter().map(|c| c.lines.join(" ")).collect();
     let n = names_spelled(&names, &said.join(" "), &subtitles.join(" "));
     eprintln!("names spelled as in the article: {}/{} ({:?} missed)", n.right, n.spoken, n.missed);
-    assert!(n.rate() >= 0.75, "only {} of {} names spelled right; missed {:?}", n.right, n.spoken, n.missed);
+    assert!(n.rate() >= 0.875, "only {} of {} names spelled right; missed {:?}", n.right, n.spoken, n.missed);
 
     // Every change is listed, with its time.
     assert!(!doc.corrections.is_empty());
@@ -103,8 +104,15 @@ fn run_links_quotes_names_and_a_page_that_works_in_chromium() {
         assert!(c.start_ms <= c.end_ms && c.end_ms <= doc.input.audio.duration_ms + 10, "{c:?}");
     }
     // No name put in makes a right word wrong: every word a name correction writes is a word
-    // the script says there.
-    for c in doc.corrections.iter().filter(|c| c.reason == wording::Reason::ProperNoun) {
+    // the script says there — those the decoder was asked about too, each with the
+    // likelihoods that decided it.
+    for c in doc.corrections.iter().filter(|c| c.reason == wording::Reason::HeardName) {
+        let h = c.heard.expect("a name the decoder was asked about records its likelihoods");
+        assert!(h.after as f64 >= h.before as f64 + vidscribe::article::heard::MARGIN - 1e-3, "{c:?}");
+    }
+    for c in
+        doc.corrections.iter().filter(|c| matches!(c.reason, wording::Reason::ProperNoun | wording::Reason::HeardName))
+    {
         let said: Vec<String> = script()
             .iter()
             .filter(|r| spoken_within(r, c.start_ms, c.end_ms))

@@ -312,6 +312,7 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                     let text = &new[new_index + k].0;
                     if &w.text != text {
                         corrections.push(Correction {
+                            heard: None,
                             before: w.text.clone(),
                             after: text.clone(),
                             start_ms: w.start_ms,
@@ -345,6 +346,7 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
             DiffOp::Delete { old_index, old_len, .. } => {
                 let gone = &old[old_index..old_index + old_len];
                 corrections.push(Correction {
+                    heard: None,
                     before: joined(gone),
                     after: String::new(),
                     start_ms: gone[0].0.start_ms,
@@ -384,6 +386,7 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                     k = run_end;
                 }
                 corrections.push(Correction {
+                    heard: None,
                     before: joined(gone),
                     after: texts.join(" "),
                     start_ms: start,
@@ -418,6 +421,7 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                     if after_sentence { next.or(prev) } else { prev.or(next) }.map_or((None, 0), |(_, sp, s)| (sp, s));
                 let words = spread(&texts, start, end, 1.0);
                 corrections.push(Correction {
+                    heard: None,
                     before: String::new(),
                     after: texts.join(" "),
                     start_ms: start,
@@ -803,6 +807,7 @@ fn cue_changes(old: &[Cue], new: &[Cue], revision: u32) -> Vec<Correction> {
         let span = |cs: &[Cue]| cs.first().map(|c| c.start_ms).zip(cs.last().map(|c| c.end_ms));
         let (start_ms, end_ms) = span(after).or(span(before)).unwrap_or_default();
         out.push(Correction {
+            heard: None,
             before: text(before),
             after: text(after),
             start_ms,

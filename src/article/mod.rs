@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attribution;
+pub mod heard;
 pub mod html;
 pub mod link;
 pub mod parse;

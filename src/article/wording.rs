@@ -337,6 +337,7 @@ fn replace_run(
         reason,
         paragraph,
         edit: None,
+        heard: None,
     });
     replaced[i] = Some(spread(texts, start, end, probability));
     for r in &mut replaced[i + 1..i + n] {
@@ -346,7 +347,7 @@ fn replace_run(
 
 /// The words of `name` in place of the heard `run`: the run's opening punctuation before the
 /// first, its closing punctuation after the last.
-fn name_in_place_of(name: &[String], run: &[Word]) -> Vec<String> {
+pub(crate) fn name_in_place_of(name: &[String], run: &[Word]) -> Vec<String> {
     let mut texts = name.to_vec();
     if let (Some(last), Some(heard)) = (texts.last_mut(), run.last()) {
         *last = respell(&heard.text, last);
@@ -420,7 +421,7 @@ pub fn name_phrases(article: &Article) -> Vec<Vec<String>> {
 
 /// The names in one block of text: runs of capitalised words, not counting a sentence's first
 /// word when it is a common one ("The", "In").
-fn block_names(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn block_names(text: &str) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
     let mut run: Vec<String> = Vec::new();
     let flush = |run: &mut Vec<String>, out: &mut Vec<Vec<String>>| {

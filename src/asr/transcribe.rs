@@ -186,6 +186,11 @@ struct CallbackData<'a> {
     encoding: std::cell::Cell<bool>,
     /// The text the decoder must say, token by token, then end ([`Forcer`]).
     forced: Option<&'a [c_int]>,
+    /// The log-probability the decoder gave the forced tokens so far (natural log, summed).
+    forced_logprob: std::cell::Cell<f64>,
+    /// The forced tokens before which the log-probabilities of every token are kept, and them.
+    peek_at: &'a [usize],
+    peeked: std::cell::RefCell<Vec<(usize, Vec<f32>)>>,
 }
 
 unsafe extern "C" fn on_progress(
@@ -228,6 +233,12 @@ unsafe extern "C" fn on_logits(
         // Only the next token of the text (whatever the rules before this said of it), then
         // only the end.
         let next = forced.get(tokens.len()).copied().unwrap_or(data.eot);
+        // SAFETY: as above, n_vocab logits.
+        let all = unsafe { std::slice::from_raw_parts(logits, data.n_vocab as usize) };
+        data.forced_logprob.set(data.forced_logprob.get() + log_softmax_at(all, next as usize));
+        if data.peek_at.contains(&tokens.len()) {
+            data.peeked.borrow_mut().push((tokens.len(), log_softmax(all)));
+        }
         for id in 0..data.n_vocab {
             unsafe { *logits.add(id as usize) = if id == next { 0.0 } else { f32::NEG_INFINITY } };
         }
@@ -239,6 +250,24 @@ unsafe extern "C" fn on_logits(
             unsafe { *logits.add(id as usize) = f32::NEG_INFINITY };
         }
     }
+}
+
+/// `ln softmax(logits)`.
+fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&l| (l as f64 - top).exp()).sum();
+    let norm = top + sum.ln();
+    logits.iter().map(|&l| (l as f64 - norm) as f32).collect()
+}
+
+/// `ln softmax(logits)[at]`, with the largest logit taken out first (suppressed tokens are −∞).
+fn log_softmax_at(logits: &[f32], at: usize) -> f64 {
+    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    if !top.is_finite() || at >= logits.len() {
+        return f64::NEG_INFINITY;
+    }
+    let sum: f64 = logits.iter().map(|&l| (l as f64 - top).exp()).sum();
+    logits[at] as f64 - top - sum.ln()
 }
 
 unsafe extern "C" fn on_abort(user: *mut c_void) -> bool {
@@ -329,6 +358,9 @@ fn audio_ctx(samples: usize) -> c_int {
     frames.next_multiple_of(32).min(1500) as c_int
 }
 
+/// The distributions a forced pass kept: each with the forced token it came before.
+type Peeked = Vec<(usize, Vec<f32>)>;
+
 /// One whisper_full call over `pcm` (which starts `offset_ms` into the input) with the
 /// callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say.
 #[allow(clippy::too_many_arguments)]
@@ -341,7 +373,8 @@ fn full(
     progress: &dyn Progress,
     cancel: &Cancel,
     forced: Option<&[c_int]>,
-) -> Result<(), TranscribeError> {
+    peek_at: &[usize],
+) -> Result<(f64, Peeked), TranscribeError> {
     let data = CallbackData {
         progress,
         offset_ms,
@@ -352,6 +385,9 @@ fn full(
         n_vocab: model.ctx.n_vocab(),
         encoding: std::cell::Cell::new(false),
         forced,
+        forced_logprob: std::cell::Cell::new(0.0),
+        peek_at,
+        peeked: std::cell::RefCell::new(Vec::new()),
     };
     let user = &data as *const CallbackData as *mut c_void;
     // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
@@ -372,7 +408,7 @@ fn full(
     if cancel.is_cancelled() {
         return Err(TranscribeError::Cancelled);
     }
-    result.map(|_| ()).map_err(|e| TranscribeError::Whisper(e.to_string()))
+    result.map(|_| (data.forced_logprob.get(), data.peeked.take())).map_err(|e| TranscribeError::Whisper(e.to_string()))
 }
 
 /// What a window is conditioned on.
@@ -564,7 +600,7 @@ impl<'m> Recognizer<'m> {
         if !tokens.is_empty() {
             params.set_tokens(tokens);
         }
-        full(self.model, &mut self.state, params, pcm, offset_ms, progress, cancel, None)?;
+        full(self.model, &mut self.state, params, pcm, offset_ms, progress, cancel, None, &[])?;
         Ok(self.collect(offset_ms))
     }
 
@@ -672,6 +708,16 @@ pub const MAX_FORCED_TOKENS: usize = 200;
 /// Shortest audio a forced pass reads: whisper.cpp's DTW aborts the process on less than 160 ms.
 pub const MIN_FORCED_MS: Ms = 1000;
 
+/// What [`Forcer::likelihood`] found.
+#[derive(Debug, Clone)]
+pub struct Likelihood {
+    /// ln P(text | audio, prompt).
+    pub logprob: f64,
+    /// For each word peeked at: ln P(token | audio, prompt, the text before it), for every token
+    /// id (empty if the decoder never got there).
+    pub next: Vec<Vec<f32>>,
+}
+
 /// Makes the decoder say a known text over a stretch of audio and times its words by the same
 /// DTW alignment that times recognised words: forced alignment with the recognition model.
 pub struct Forcer<'m> {
@@ -687,6 +733,12 @@ impl<'m> Forcer<'m> {
         if !model.dtw {
             return Err(TranscribeError::NoDtw(model.info.name.clone()));
         }
+        Self::scorer(model, language, threads)
+    }
+
+    /// A forcer for [`Forcer::likelihood`] alone, which needs no DTW timing (and is faster
+    /// without: whisper.cpp aligns every pass of a DTW model).
+    pub fn scorer(model: &'m Model, language: &str, threads: usize) -> Result<Self, TranscribeError> {
         let opts = TranscribeOptions { language: Some(language.to_string()), ..Default::default() };
         let language = language_for(model, &opts)?;
         let state = model.ctx.create_state().map_err(|e| TranscribeError::Whisper(e.to_string()))?;
@@ -704,6 +756,84 @@ impl<'m> Forcer<'m> {
             .iter()
             .map(|w| self.model.ctx.tokenize(&format!(" {w}"), 64).map_err(|e| TranscribeError::Whisper(e.to_string())))
             .collect()
+    }
+
+    /// whisper.cpp's parameters for a forced pass over `samples` of audio in `language`, after
+    /// `prompt`.
+    fn params<'s>(threads: usize, language: &'s str, samples: usize, prompt: Option<&'s str>) -> FullParams<'s, 's> {
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(threads as c_int);
+        params.set_language(Some(language));
+        params.set_translate(false);
+        params.set_no_timestamps(true);
+        params.set_token_timestamps(true);
+        params.set_single_segment(true);
+        params.set_no_context(true);
+        params.set_suppress_blank(false);
+        // One decoding, whatever its probabilities: the text is known, not guessed.
+        params.set_temperature_inc(0.0);
+        params.set_entropy_thold(f32::NEG_INFINITY);
+        params.set_logprob_thold(f32::NEG_INFINITY);
+        params.set_no_speech_thold(f32::INFINITY);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        params.set_audio_ctx(audio_ctx(samples));
+        if let Some(p) = prompt.filter(|p| !p.is_empty()) {
+            params.set_initial_prompt(p);
+        }
+        params
+    }
+
+    /// How likely the decoder finds `words` said over `pcm` (16 kHz mono, [`MIN_FORCED_MS`] to
+    /// 30 s) after `prompt`: the natural log of the probability it gives their tokens and the end,
+    /// one after the other (teacher forcing). Two texts over the same audio and prompt compare by
+    /// it as the decoder would have ranked them. For each word index in `peek`, also the
+    /// log-probability of every token where that word begins, the text before it said. `None`
+    /// as for [`Forcer::starts`].
+    pub fn likelihood(
+        &mut self,
+        pcm: &[f32],
+        prompt: &str,
+        words: &[&str],
+        peek: &[usize],
+        cancel: &Cancel,
+    ) -> Result<Option<Likelihood>, TranscribeError> {
+        let len_ms = samples_to_ms(pcm.len() as u64, TARGET_RATE);
+        if words.is_empty() || !(MIN_FORCED_MS..=WHISPER_WINDOW_MS).contains(&len_ms) {
+            return Ok(None);
+        }
+        let Ok(per_word) = self.tokens(words) else { return Ok(None) };
+        let forced: Vec<c_int> = per_word.iter().flatten().copied().collect();
+        if forced.len() > MAX_FORCED_TOKENS || per_word.iter().any(|t| t.is_empty()) {
+            return Ok(None);
+        }
+        let peek_at: Vec<usize> =
+            peek.iter().map(|&w| per_word[..w.min(per_word.len())].iter().map(Vec::len).sum()).collect();
+        let mut params = Self::params(self.threads, &self.language, pcm.len(), Some(prompt));
+        params.set_token_timestamps(false);
+        let (logprob, peeked) = full(
+            self.model,
+            &mut self.state,
+            params,
+            pcm,
+            0,
+            &crate::progress::Silent,
+            cancel,
+            Some(&forced),
+            &peek_at,
+        )?;
+        let next = peek_at
+            .iter()
+            .map(|t| peeked.iter().find(|(at, _)| at == t).map(|(_, l)| l.clone()).unwrap_or_default())
+            .collect();
+        Ok(logprob.is_finite().then_some(Likelihood { logprob, next }))
+    }
+
+    /// The tokens of `word` said after a space, as the decoder would say it within a text.
+    pub fn word_tokens(&self, word: &str) -> Vec<c_int> {
+        self.tokens(&[word]).ok().and_then(|mut t| t.pop()).unwrap_or_default()
     }
 
     /// When each of `words` starts in `pcm` (16 kHz mono, [`MIN_FORCED_MS`] to 30 s, starting
@@ -726,26 +856,18 @@ impl<'m> Forcer<'m> {
         if forced.len() > MAX_FORCED_TOKENS || per_word.iter().any(|t| t.is_empty()) {
             return Ok(None);
         }
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(self.threads as c_int);
-        params.set_language(Some(&self.language));
-        params.set_translate(false);
-        params.set_no_timestamps(true);
-        params.set_token_timestamps(true);
-        params.set_single_segment(true);
-        params.set_no_context(true);
-        params.set_suppress_blank(false);
-        // One decoding, whatever its probabilities: the text is known, not guessed.
-        params.set_temperature_inc(0.0);
-        params.set_entropy_thold(f32::NEG_INFINITY);
-        params.set_logprob_thold(f32::NEG_INFINITY);
-        params.set_no_speech_thold(f32::INFINITY);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_special(false);
-        params.set_print_timestamps(false);
-        params.set_audio_ctx(audio_ctx(pcm.len()));
-        full(self.model, &mut self.state, params, pcm, offset_ms, &crate::progress::Silent, cancel, Some(&forced))?;
+        let params = Self::params(self.threads, &self.language, pcm.len(), None);
+        full(
+            self.model,
+            &mut self.state,
+            params,
+            pcm,
+            offset_ms,
+            &crate::progress::Silent,
+            cancel,
+            Some(&forced),
+            &[],
+        )?;
         // The text tokens said, each with its DTW instant; they must be the text, in order.
         let eot = self.model.ctx.token_eot();
         let mut said = Vec::with_capacity(forced.len());

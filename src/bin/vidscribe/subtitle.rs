@@ -33,7 +33,7 @@ pub(crate) fn subtitle(
             wording: from_article.article_wording,
             fix_names: from_article.fix_names,
         };
-        job::apply_article(&mut doc, a, path.display().to_string(), &spec);
+        job::apply_article(&mut doc, a, path.display().to_string(), &spec, None);
         inputs.push(path.clone());
     }
     let notes = job::build_captions(&mut doc, profile);
