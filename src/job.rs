@@ -510,6 +510,17 @@ struct Source<'a> {
     limit: Option<usize>,
 }
 
+/// Adds `new` to `kept` unless that passes `limit` samples, in which case nothing is kept any
+/// more (`kept` emptied, memory returned): whether it still keeps.
+fn keep_within(kept: &mut Vec<f32>, new: &[f32], limit: Option<usize>) -> bool {
+    if limit.is_some_and(|l| kept.len() + new.len() > l) {
+        *kept = Vec::new();
+        return false;
+    }
+    kept.extend_from_slice(new);
+    true
+}
+
 /// Longest input whose audio is kept for asking the decoder about the article's names
 /// ([`crate::article::heard`]): 30 minutes, 115 MB of samples. Longer inputs keep the other
 /// name corrections only.
@@ -523,12 +534,10 @@ impl pipeline::PcmSource for Source<'_> {
         if self.strict && !lost.is_empty() {
             return Err(media::DecodeError::Refused(media::decode::describe_damage(lost)));
         }
-        if let Some(kept) = self.keep.as_mut() {
-            kept.extend_from_slice(&out[from..]);
-            if self.limit.is_some_and(|l| kept.len() > l) {
-                **kept = Vec::new();
-                self.keep = None;
-            }
+        if let Some(kept) = self.keep.as_mut()
+            && !keep_within(kept, &out[from..], self.limit)
+        {
+            self.keep = None;
         }
         Ok(more)
     }
@@ -1019,4 +1028,23 @@ pub fn recognise(cfg: &JobConfig, progress: &dyn Progress, cancel: &Cancel) -> R
     let engine = Engine::start(cfg.model.as_deref(), cfg.options.dtw, cfg.vad)?
         .with_speakers(cfg.options.speakers.is_some(), cfg.speaker_model.as_deref())?;
     transcribe(cfg, prepared, &engine, progress, cancel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_is_kept_up_to_its_limit_then_not_at_all() {
+        let mut kept = Vec::new();
+        assert!(keep_within(&mut kept, &[0.5; 6], Some(10)));
+        assert!(keep_within(&mut kept, &[0.5; 4], Some(10)));
+        assert_eq!(kept.len(), 10);
+        assert!(!keep_within(&mut kept, &[0.5; 1], Some(10)));
+        assert!(kept.is_empty() && kept.capacity() == 0);
+        // A script's audio has no limit.
+        assert!(keep_within(&mut kept, &[0.5; 100], None));
+        // The limit is half an hour of 16 kHz samples.
+        assert_eq!(crate::time::ms_to_samples(MAX_ASKED_AUDIO_MS, media::resample::TARGET_RATE), 30 * 60 * 16_000);
+    }
 }

@@ -336,6 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn at_most_max_stretches_are_asked_about_the_least_sure_first() {
+        // 60 one-word stretches between sure words, each a little surer than the one before.
+        let ws: Vec<Word> = (0..120)
+            .map(|i| {
+                if i % 2 == 0 { word("mumble", 0.01 + i as f32 * 0.003, i * 200) } else { word("sure", 0.99, i * 200) }
+            })
+            .collect();
+        let got = stretches(&ws, &|_| false);
+        assert_eq!(got.len(), MAX_STRETCHES);
+        assert_eq!(got, (0..MAX_STRETCHES).map(|k| (2 * k, 2 * k + 1)).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_stretch_is_at_most_max_stretch_words_long() {
         let ws: Vec<Word> = (0..20).map(|i| word("mumble", 0.1, i * 200)).collect();
         let got = stretches(&ws, &|_| false);
