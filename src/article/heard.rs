@@ -9,10 +9,9 @@
 #![forbid(unsafe_code)]
 
 use super::Article;
-use super::wording::{block_names, name_in_place_of, names};
+use super::wording::{block_names, name_in_place_of, names, rebuilt, replace_run};
 use crate::align::Hearing;
-use crate::asr::transcript::spread;
-use crate::asr::{Segment, TranscribeError, Transcript, Word};
+use crate::asr::{TranscribeError, Transcript, Word};
 use crate::correction::{Correction, Heard, Reason};
 use crate::media::resample::TARGET_RATE;
 use crate::text::{bare, is_stop_word};
@@ -257,51 +256,14 @@ pub fn ask(
             .filter(|t| t.0 >= base.logprob + MARGIN && t.0 >= top - FULLER)
             .max_by(|x, y| x.4.cmp(&y.4).then(x.0.total_cmp(&y.0)));
         let Some((logprob, first, e, texts, _)) = best else { continue };
-        let run = &words[first..e];
-        let (s, t) = (run[0].start_ms, run[run.len() - 1].end_ms);
-        asked.corrections.push(Correction {
-            before: run.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
-            after: texts.join(" "),
-            start_ms: s,
-            end_ms: t,
-            reason: Reason::HeardName,
-            paragraph: None,
-            edit: None,
-            heard: Some(Heard { before: base.logprob as f32, after: logprob as f32 }),
-        });
-        let probability = run.iter().map(|w| w.probability).fold(1.0, f32::min);
-        let mut said = spread(&texts, s, t, probability);
-        said.iter_mut().for_each(|w| w.speaker = run[0].speaker);
-        replaced[first] = Some(said);
-        for r in &mut replaced[first + 1..e] {
-            *r = Some(Vec::new());
+        replace_run(&words, first, e - first, &texts, (Reason::HeardName, None), &mut replaced, &mut asked.corrections);
+        if let Some(c) = asked.corrections.last_mut() {
+            c.heard = Some(Heard { before: base.logprob as f32, after: logprob as f32 });
         }
     }
-    if asked.corrections.is_empty() {
-        return Ok(asked);
+    if !asked.corrections.is_empty() {
+        asked.transcript = rebuilt(transcript, &words, &replaced);
     }
-    let mut segments = Vec::new();
-    let mut k = 0;
-    for s in &transcript.segments {
-        let mut new_words = Vec::new();
-        for _ in 0..s.words.len() {
-            match &replaced[k] {
-                Some(ws) => new_words.extend(ws.iter().cloned()),
-                None => new_words.push(words[k].clone()),
-            }
-            k += 1;
-        }
-        if new_words.is_empty() {
-            continue;
-        }
-        let text = if new_words == s.words {
-            s.text.clone()
-        } else {
-            new_words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
-        };
-        segments.push(Segment { text, words: new_words, ..s.clone() });
-    }
-    asked.transcript = Transcript { language: transcript.language.clone(), segments };
     Ok(asked)
 }
 

@@ -255,7 +255,12 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
     }
     corrections.sort_by_key(|c| c.start_ms);
 
-    // Rebuild the segments from the words.
+    Corrected { transcript: rebuilt(transcript, &words, &replaced), corrections }
+}
+
+/// `transcript` with each of its words (`words`, in order) replaced where `replaced` says (by
+/// several words, or none: a segment left without words goes).
+pub(crate) fn rebuilt(transcript: &Transcript, words: &[Word], replaced: &[Option<Vec<Word>>]) -> Transcript {
     let mut segments = Vec::new();
     let mut k = 0;
     for s in &transcript.segments {
@@ -277,7 +282,7 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
         }
         segments.push(Segment { text, words: new_words, ..s.clone() });
     }
-    Corrected { transcript: Transcript { language: transcript.language.clone(), segments }, corrections }
+    Transcript { language: transcript.language.clone(), segments }
 }
 
 /// Most rounds of [`correct_settled`]: each round can only act on passages that the one before
@@ -315,9 +320,9 @@ pub fn correct_settled(
     (done, links)
 }
 
-/// Replaces words `i..i + n` by `texts`, spread over their time, and records why (and from which
-/// paragraph).
-fn replace_run(
+/// Replaces words `i..i + n` by `texts`, spread over their time and said by the run's first
+/// speaker, and records why (and from which paragraph).
+pub(crate) fn replace_run(
     words: &[Word],
     i: usize,
     n: usize,
@@ -339,7 +344,9 @@ fn replace_run(
         edit: None,
         heard: None,
     });
-    replaced[i] = Some(spread(texts, start, end, probability));
+    let mut said = spread(texts, start, end, probability);
+    said.iter_mut().for_each(|w| w.speaker = run[0].speaker);
+    replaced[i] = Some(said);
     for r in &mut replaced[i + 1..i + n] {
         *r = Some(Vec::new());
     }

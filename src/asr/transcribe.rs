@@ -800,15 +800,7 @@ impl<'m> Forcer<'m> {
         peek: &[usize],
         cancel: &Cancel,
     ) -> Result<Option<Likelihood>, TranscribeError> {
-        let len_ms = samples_to_ms(pcm.len() as u64, TARGET_RATE);
-        if words.is_empty() || !(MIN_FORCED_MS..=WHISPER_WINDOW_MS).contains(&len_ms) {
-            return Ok(None);
-        }
-        let Ok(per_word) = self.tokens(words) else { return Ok(None) };
-        let forced: Vec<c_int> = per_word.iter().flatten().copied().collect();
-        if forced.len() > MAX_FORCED_TOKENS || per_word.iter().any(|t| t.is_empty()) {
-            return Ok(None);
-        }
+        let Some((per_word, forced)) = self.forced(pcm, words) else { return Ok(None) };
         let peek_at: Vec<usize> =
             peek.iter().map(|&w| per_word[..w.min(per_word.len())].iter().map(Vec::len).sum()).collect();
         let mut params = Self::params(self.threads, &self.language, pcm.len(), Some(prompt));
@@ -831,6 +823,19 @@ impl<'m> Forcer<'m> {
         Ok(logprob.is_finite().then_some(Likelihood { logprob, next }))
     }
 
+    /// The tokens of each of `words` and all of them in a row, when a forced pass can say them
+    /// over `pcm`: [`MIN_FORCED_MS`] to 30 s of audio, at most [`MAX_FORCED_TOKENS`] tokens, no
+    /// word of more than 64 or of none.
+    fn forced(&self, pcm: &[f32], words: &[&str]) -> Option<(Vec<Vec<c_int>>, Vec<c_int>)> {
+        let len_ms = samples_to_ms(pcm.len() as u64, TARGET_RATE);
+        if words.is_empty() || !(MIN_FORCED_MS..=WHISPER_WINDOW_MS).contains(&len_ms) {
+            return None;
+        }
+        let per_word = self.tokens(words).ok()?;
+        let forced: Vec<c_int> = per_word.iter().flatten().copied().collect();
+        (forced.len() <= MAX_FORCED_TOKENS && per_word.iter().all(|t| !t.is_empty())).then_some((per_word, forced))
+    }
+
     /// The tokens of `word` said after a space, as the decoder would say it within a text.
     pub fn word_tokens(&self, word: &str) -> Vec<c_int> {
         self.tokens(&[word]).ok().and_then(|mut t| t.pop()).unwrap_or_default()
@@ -847,15 +852,7 @@ impl<'m> Forcer<'m> {
         words: &[&str],
         cancel: &Cancel,
     ) -> Result<Option<Vec<Ms>>, TranscribeError> {
-        let len_ms = samples_to_ms(pcm.len() as u64, TARGET_RATE);
-        if words.is_empty() || !(MIN_FORCED_MS..=WHISPER_WINDOW_MS).contains(&len_ms) {
-            return Ok(None);
-        }
-        let Ok(per_word) = self.tokens(words) else { return Ok(None) };
-        let forced: Vec<c_int> = per_word.iter().flatten().copied().collect();
-        if forced.len() > MAX_FORCED_TOKENS || per_word.iter().any(|t| t.is_empty()) {
-            return Ok(None);
-        }
+        let Some((per_word, forced)) = self.forced(pcm, words) else { return Ok(None) };
         let params = Self::params(self.threads, &self.language, pcm.len(), None);
         full(
             self.model,
