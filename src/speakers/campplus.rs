@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use super::checkpoint::Tensor;
 use super::fbank::BINS;
-use super::gemm::{Packed, matmul};
+use super::gemm::{Packed, PackedI8, matmul, matmul_nonneg};
 
 /// Width of an embedding.
 pub const DIM: usize = 192;
@@ -47,6 +47,8 @@ struct Conv {
     /// loader's folding) rather than at every product.
     packed: OnceLock<Option<Packed>>,
     packed_wino: OnceLock<Vec<Option<Packed>>>,
+    /// `w` in 8 bits, for the dense blocks' 1×1 convolutions (see [`product_bn_relu`]).
+    packed_i8: OnceLock<Option<PackedI8>>,
 }
 
 /// A batch norm standing alone (before a ReLU and a convolution): `x·scale + shift` per channel.
@@ -132,7 +134,18 @@ impl Weights<'_> {
 
 impl Conv {
     fn new(w: Vec<f32>, b: Vec<f32>, cout: usize, cin: usize, kh: usize, kw: usize) -> Conv {
-        Conv { w, b, cout, cin, kh, kw, wino: Vec::new(), packed: OnceLock::new(), packed_wino: OnceLock::new() }
+        Conv {
+            w,
+            b,
+            cout,
+            cin,
+            kh,
+            kw,
+            wino: Vec::new(),
+            packed: OnceLock::new(),
+            packed_wino: OnceLock::new(),
+            packed_i8: OnceLock::new(),
+        }
     }
 
     /// `w`'s packed form for [`matmul`].
@@ -159,6 +172,7 @@ impl Conv {
             self.b[o] = self.b[o] * bn.scale[o] + bn.shift[o];
         }
         self.packed = OnceLock::new();
+        self.packed_i8 = OnceLock::new();
         self
     }
 
@@ -210,6 +224,28 @@ fn product(conv: &Conv, col: &[f32], n: usize) -> Vec<f32> {
     let biased = conv.b.iter().any(|b| *b != 0.0);
     matmul(conv.cout, conv.w.len() / conv.cout, n, &conv.w, conv.packed(), col, &mut out, n, biased);
     out
+}
+
+/// A 1×1 convolution of `relu(x·scale + shift)` (`x`: `cin × n`; a batch norm's scale and
+/// shift per channel), the dense blocks' products (most of their multiply-adds). Where the CPU
+/// has AVX-512 VNNI in 8 bits, the batch norm and ReLU applied as the product reads `x`
+/// ([`matmul_nonneg`]: on AMD EPYC the embedding ~17 % faster; against PyTorch's embeddings of
+/// the reference clips cosine 0.9986–0.9990 in place of 0.9998, the same speaker turns on the tests'
+/// real clips), else [`bn_relu`] and [`product`]. Only here: 8-bit products for the other
+/// convolutions that follow a ReLU (the front end's, the TDNN's, the local ones) saved ~4 % more
+/// and moved a real meeting's DER from 6.4 to 7.3 %.
+fn product_bn_relu(conv: &Conv, bn: &Affine, x: &[f32], n: usize) -> Vec<f32> {
+    let k = conv.w.len() / conv.cout;
+    if let Some(packed) = conv.packed_i8.get_or_init(|| PackedI8::new(conv.cout, k, &conv.w)) {
+        let mut out = Vec::with_capacity(conv.cout * n);
+        for b in &conv.b {
+            out.extend(std::iter::repeat_n(*b, n));
+        }
+        if matmul_nonneg(conv.cout, k, n, packed, x, Some((&bn.scale, &bn.shift)), &mut out, n, true).is_some() {
+            return out;
+        }
+    }
+    product(conv, &bn_relu(bn, x, n), n)
 }
 
 /// A 3×3 convolution of stride 1 and padding 1 over `x` (`cin × h × w`) by Winograd's minimal
@@ -544,8 +580,7 @@ impl CamPlus {
                 let y = layer.forward(&x, &lens);
                 x.extend_from_slice(&y);
             }
-            let y = bn_relu(&block.transit_bn, &x, n);
-            x = conv1d(&block.transit, &y, &lens, 1);
+            x = product_bn_relu(&block.transit, &block.transit_bn, &x, n);
         }
         let x = bn_relu(&self.out_bn, &x, n);
         // Statistics pooling per stretch: means, then unbiased standard deviations; one column
@@ -626,8 +661,7 @@ impl DenseLayer {
     /// stretches of `lens` frames side by side).
     fn forward(&self, x: &[f32], lens: &[usize]) -> Vec<f32> {
         let n: usize = lens.iter().sum();
-        let h = bn_relu(&self.bn1, x, n);
-        let mut h = conv1d(&self.linear1, &h, lens, 1);
+        let mut h = product_bn_relu(&self.linear1, &self.bn1, x, n);
         relu(&mut h);
         let mut y = conv1d(&self.local, &h, lens, self.dilation);
         // Context, per stretch: its mean plus the mean of each of its 100-frame segments; the

@@ -11,7 +11,7 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod fbank;
 mod gemm;
-pub use gemm::uses_bf16;
+pub use gemm::{uses_bf16, uses_vnni};
 pub mod model;
 pub mod names;
 
