@@ -5,7 +5,7 @@
 //! F(2×2, 3×3) (16 small products); every other convolution is an im2col and one matrix
 //! product; batch norms that follow a convolution are folded into it when the weights are
 //! loaded, so evaluation is products, additions and ReLUs (the dense blocks' 1×1 products, most
-//! of their work, in 8 bits where the CPU can: [`product_bn_relu`]). The reference outputs in `tests/data/speakers/` come from
+//! of their work, in 8 bits where the CPU can: `product_bn_relu`). The reference outputs in `tests/data/speakers/` come from
 //! PyTorch running 3D-Speaker's own module on the same weights.
 #![forbid(unsafe_code)]
 
