@@ -276,9 +276,15 @@ pub struct PackedI8 {
     data: Vec<u32>,
 }
 
+/// Longest row an 8-bit product takes: its sums, at most 255 · 127 per term, stay exact in an
+/// i32 (the speaker model's longest is 992).
+pub const MAX_K_I8: usize = i32::MAX as usize / (255 * 127);
+
 impl PackedI8 {
+    /// `None` where the CPU lacks AVX-512 VNNI or `k` exceeds [`MAX_K_I8`] (the caller then uses
+    /// the other products).
     pub fn new(m: usize, k: usize, a: &[f32]) -> Option<PackedI8> {
-        if !uses_vnni() || m == 0 || k == 0 || a.len() < m * k {
+        if !uses_vnni() || m == 0 || k == 0 || k > MAX_K_I8 || a.len() < m * k {
             return None;
         }
         let kq = k.div_ceil(4);
@@ -547,6 +553,17 @@ mod tests {
                 let scale: f32 = (0..k).map(|p| (a[i * k + p] * b[p * n + j]).abs()).sum();
                 assert!((got - exact).abs() <= scale / 128.0 + 1e-5, "({i}, {j}): {got} against {exact}");
             }
+        }
+    }
+
+    #[test]
+    fn eight_bit_rows_longer_than_exact_sums_allow_are_refused() {
+        assert!(MAX_K_I8 as u64 * 255 * 127 <= i32::MAX as u64);
+        assert!((MAX_K_I8 as u64 + 1) * 255 * 127 > i32::MAX as u64);
+        let k = MAX_K_I8 + 1;
+        assert!(PackedI8::new(1, k, &vec![1.0; k]).is_none());
+        if uses_vnni() {
+            assert!(PackedI8::new(1, MAX_K_I8, &vec![1.0; MAX_K_I8]).is_some());
         }
     }
 
