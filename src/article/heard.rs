@@ -24,6 +24,8 @@ const DOUBTFUL: f32 = 0.5;
 const UNSURE: f32 = 0.75;
 /// Longest stretch asked about, in words.
 const MAX_STRETCH_WORDS: usize = 8;
+/// Doubtful little words before a stretch where a name may begin.
+const LEAD_WORDS: usize = 2;
 /// Most stretches asked about in one report (the least sure first): stretches near each other
 /// share a decoder pass over their audio, each name tried costs one more.
 pub const MAX_STRETCHES: usize = 24;
@@ -126,6 +128,20 @@ fn stretches(words: &[Word], is_name: &dyn Fn(&str) -> bool) -> Vec<(usize, usiz
     out
 }
 
+/// Where a name may begin for the stretch that begins at `f`: also at up to [`LEAD_WORDS`]
+/// doubtful little words just before it ("ever my young" for "Azerbaijan", where "ever" and "my"
+/// are too common to begin a stretch themselves).
+fn lead(words: &[Word], f: usize, plain: &dyn Fn(&Word) -> bool) -> usize {
+    let mut g = f;
+    while g > 0 && f - g < LEAD_WORDS && {
+        let w = &words[g - 1];
+        plain(w) && w.probability < UNSURE && is_stop_word(&bare(&w.text).to_lowercase())
+    } {
+        g -= 1;
+    }
+    g
+}
+
 /// A word a name may take the place of: not a name itself, not a number.
 fn plain_word(w: &Word, is_name: &dyn Fn(&str) -> bool) -> bool {
     let b = bare(&w.text);
@@ -177,12 +193,13 @@ pub fn ask(
         if hear.cancel.is_cancelled() {
             return Err(TranscribeError::Cancelled);
         }
-        if replaced[f..e].iter().any(Option::is_some) {
+        let g = lead(&words, f, &plain);
+        if replaced[g..e].iter().any(Option::is_some) {
             continue;
         }
         let starts: Vec<(usize, usize)> =
-            (f..e).filter(|&i| words[i].probability < UNSURE).map(|i| (i, reach(i))).collect();
-        let from = f.saturating_sub(BEFORE);
+            (g..e).filter(|&i| words[i].probability < UNSURE).map(|i| (i, reach(i))).collect();
+        let from = g.saturating_sub(BEFORE);
         let to = (starts.iter().map(|s| s.1).max().unwrap_or(e) + AFTER).min(words.len());
         let (start_ms, end_ms) = (words[from].start_ms, words[to - 1].end_ms);
         let pad = MIN_CLIP_MS.saturating_sub(end_ms - start_ms).div_ceil(2).max(PAD_MS);
@@ -295,6 +312,25 @@ mod tests {
         .collect();
         let got = stretches(&ws, &|w: &str| w == "Azerbaijan");
         assert_eq!(got, vec![(1, 6)]);
+    }
+
+    #[test]
+    fn a_name_may_begin_at_doubtful_little_words_before_a_stretch() {
+        let ws: Vec<Word> =
+            [("held", 0.92), ("in", 0.85), ("ever", 0.17), ("my", 0.32), ("young", 0.16), ("range", 0.94)]
+                .iter()
+                .enumerate()
+                .map(|(i, (t, p))| word(t, *p, i as Ms * 200))
+                .collect();
+        let plain = |w: &Word| plain_word(w, &|_| false);
+        let got = stretches(&ws, &|_| false);
+        assert_eq!(got, vec![(4, 5)], "little words do not begin a stretch");
+        // "ever" and "my" are doubtful little words; "in" is sure, so the lead stops there.
+        assert_eq!(lead(&ws, 4, &plain), 2);
+        // At most LEAD_WORDS back, and never past a sure word or a name.
+        let sure: Vec<Word> = ws.iter().map(|w| Word { probability: 0.9, ..w.clone() }).collect();
+        assert_eq!(lead(&sure, 4, &plain), 4);
+        assert_eq!(lead(&ws, 4, &|w: &Word| w.text != "my"), 4);
     }
 
     #[test]
