@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
+use crate::asr::LOOP_RATIO;
 use crate::asr::transcribe::Saved;
 use crate::asr::vad::{Detector, VadError};
 use crate::asr::window::{self, PAD_BEFORE_MS, SPLIT_GAP_MS, Window};
@@ -171,10 +173,6 @@ const MIN_WORDS_PER_S: f64 = 1.0;
 const PACE_SHARE: f64 = 0.6;
 /// Windows with less speech than this are not judged.
 const JUDGED_SPEECH_MS: Ms = 2_500;
-/// A window's text that deflate compresses more than this has gone round in a loop (Whisper's
-/// and faster-whisper's `compression_ratio_threshold`): beam search on the sample report
-/// repeated one sentence six times (ratio 4.6); whole windows of speech give 1.3–1.9.
-const LOOP_RATIO: f64 = 2.4;
 
 /// How much deflate shrinks `text`: high for text that repeats itself.
 fn compression_ratio(text: &str) -> f64 {
@@ -199,7 +197,7 @@ fn window_ratio(segs: &[Segment]) -> f64 {
 pub struct Redecoded {
     pub start_ms: Ms,
     pub end_ms: Ms,
-    /// `looped` (its text compressed more than [`LOOP_RATIO`]) or `short` (fewer words than
+    /// `looped` (its text compressed more than the options' `loop_ratio`) or `short` (fewer words than
     /// its speech holds at the pace heard so far).
     pub why: String,
     /// The attempts in order: `full` (the text so far as context), `prompt-only`,
@@ -342,7 +340,8 @@ pub fn recognise(
                 None => format!("window {number}"),
             });
             let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
-            let got = guarded(rec, pcm, *w, window::speech_ms(w, pending), pace, st, progress, cancel)?;
+            let speech_ms = window::speech_ms(w, pending);
+            let got = guarded(rec, pcm, *w, speech_ms, opts.loop_ratio, pace, st, progress, cancel)?;
             st.windows += 1;
             Ok::<_, TranscribeError>(got)
         };
@@ -613,6 +612,7 @@ fn guarded(
     pcm: &[f32],
     w: Window,
     speech_ms: Ms,
+    loop_ratio: f64,
     pace: &mut Pace,
     stats: &mut Stats,
     progress: &dyn Progress,
@@ -620,7 +620,7 @@ fn guarded(
 ) -> Result<Vec<Segment>, TranscribeError> {
     let before: Saved = r.save();
     let mut best = r.recognise(pcm, w.start_ms, Context::Full, progress, cancel)?;
-    if window_ratio(&best) > LOOP_RATIO {
+    if window_ratio(&best) > loop_ratio {
         stats.looped += 1;
         let mut again = Again::new(r, w, "looped", &best);
         again.with_less_context(
@@ -629,7 +629,7 @@ fn guarded(
             &before,
             &mut best,
             |got, best| window_ratio(got) < window_ratio(best),
-            |best| window_ratio(best) <= LOOP_RATIO,
+            |best| window_ratio(best) <= loop_ratio,
             (progress, cancel),
         )?;
         r.restore(again.best_saved);

@@ -77,6 +77,12 @@ fn usage_errors_exit_2_and_help_has_examples() {
     assert_eq!(out.status.code(), Some(2));
     let out = bin().args(["transcribe", "x.mp4", "-f", "docx"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    for ratio in ["0.5", "11", "NaN", "two"] {
+        let out = bin().args(["transcribe", "x.mp4", "--loop-ratio", ratio]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "--loop-ratio {ratio}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a compression ratio from 1 to 10"), "{err}");
+    }
     let out = bin().args(["transcribe", "x.mp4", "-o", "-"]).arg("-m").arg(model()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "stdout takes one format");
     let out = bin().arg("--help").output().unwrap();

@@ -140,6 +140,7 @@ fn txt_and_json_match_golden_and_json_round_trips() {
             dtw: true,
             lanes: 1,
             speakers: None,
+            loop_ratio: vidscribe::asr::LOOP_RATIO,
         },
         threads_used: Some(json::ThreadsUsed { recognition: [1, 2], vad: 1, lanes: 1 }),
         redecoded: Vec::new(),

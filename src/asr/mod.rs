@@ -13,5 +13,7 @@ pub mod vad;
 pub mod window;
 
 pub use model::{ModelError, ModelInfo};
-pub use transcribe::{Context, Forcer, Likelihood, Model, Recognizer, TranscribeError, TranscribeOptions, transcribe};
+pub use transcribe::{
+    Context, Forcer, LOOP_RATIO, Likelihood, Model, Recognizer, TranscribeError, TranscribeOptions, transcribe,
+};
 pub use transcript::{Segment, Transcript, Word};

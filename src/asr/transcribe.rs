@@ -63,6 +63,22 @@ pub struct TranscribeOptions {
     /// Speaker turns asked for (`--speakers`), and how their number is decided; since schema 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speakers: Option<crate::speakers::SpeakerOptions>,
+    /// A window whose text deflate compresses more than this has gone round in a loop and is
+    /// recognised again with less context (`--loop-ratio`; recorded only where not the default).
+    #[serde(default = "default_loop_ratio", skip_serializing_if = "is_default_loop_ratio")]
+    pub loop_ratio: f64,
+}
+
+/// Whisper's and faster-whisper's `compression_ratio_threshold`: beam search on the sample
+/// report repeated one sentence six times (ratio 4.6); whole windows of speech give 1.3–1.9.
+pub const LOOP_RATIO: f64 = 2.4;
+
+fn default_loop_ratio() -> f64 {
+    LOOP_RATIO
+}
+
+fn is_default_loop_ratio(r: &f64) -> bool {
+    *r == LOOP_RATIO
 }
 
 fn two_lanes() -> usize {
@@ -80,6 +96,7 @@ impl Default for TranscribeOptions {
             dtw: true,
             lanes: 1,
             speakers: None,
+            loop_ratio: LOOP_RATIO,
         }
     }
 }

@@ -173,6 +173,11 @@ pub struct RecognitionArgs {
     /// Beam width; 1 is greedy decoding.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub beam: u16,
+    /// A window whose text deflate compresses more than this (1–10) went round in a loop and is
+    /// recognised again with less context (Whisper's compression_ratio_threshold; whole windows
+    /// of speech give 1.3–1.9).
+    #[arg(long, value_name = "RATIO", default_value_t = vidscribe::asr::LOOP_RATIO, value_parser = loop_ratio)]
+    pub loop_ratio: f64,
     /// Audio track to use, by index in the container (0-based) [default: first decodable audio track]
     #[arg(long)]
     pub track: Option<usize>,
@@ -530,6 +535,7 @@ impl RecognitionArgs {
             beam: self.beam as usize,
             dtw: !self.no_dtw,
             lanes: self.lanes as usize,
+            loop_ratio: self.loop_ratio,
             speakers: self.speakers.map(|n| vidscribe::speakers::SpeakerOptions {
                 count: (n > 0).then_some(n as usize),
                 threshold: self.speaker_threshold,
@@ -576,6 +582,13 @@ pub enum ModelCommand {
 /// `--speaker-names`, read.
 #[derive(Debug, Clone)]
 pub struct Names(pub Vec<(u32, String)>);
+
+fn loop_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (1.0..=10.0).contains(&r) => Ok(r),
+        _ => Err(format!("{s:?} is not a compression ratio from 1 to 10")),
+    }
+}
 
 fn speaker_names(s: &str) -> Result<Names, String> {
     vidscribe::speakers::parse_names(s).map(Names)
