@@ -197,8 +197,8 @@ fn window_ratio(segs: &[Segment]) -> f64 {
 pub struct Redecoded {
     pub start_ms: Ms,
     pub end_ms: Ms,
-    /// `looped` (its text compressed more than the options' `loop_ratio`) or `short` (fewer words than
-    /// its speech holds at the pace heard so far).
+    /// `looped` (its text compressed more than the options' `loop_ratio`) or `short` (fewer
+    /// words than its speech holds at the pace heard so far).
     pub why: String,
     /// The attempts in order: `full` (the text so far as context), `prompt-only`,
     /// `no-context`, `halves` (in two, cut at its quietest moment).

@@ -96,7 +96,7 @@ fn rare_names(article: &Article, hear: &Hearing) -> Vec<Vec<String>> {
 /// Doubtful stretches of `words`: `(first, end)` word ranges, least sure first.
 fn stretches(words: &[Word], is_name: &dyn Fn(&str) -> bool) -> Vec<(usize, usize)> {
     let plain = |w: &Word| plain_word(w, is_name);
-    let little = |w: &Word| is_stop_word(&bare(&w.text).to_lowercase());
+    let little = little_word;
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -132,14 +132,13 @@ fn stretches(words: &[Word], is_name: &dyn Fn(&str) -> bool) -> Vec<(usize, usiz
 /// doubtful little words just before it ("ever my young" for "Azerbaijan", where "ever" and "my"
 /// are too common to begin a stretch themselves).
 fn lead(words: &[Word], f: usize, plain: &dyn Fn(&Word) -> bool) -> usize {
-    let mut g = f;
-    while g > 0 && f - g < LEAD_WORDS && {
-        let w = &words[g - 1];
-        plain(w) && w.probability < UNSURE && is_stop_word(&bare(&w.text).to_lowercase())
-    } {
-        g -= 1;
-    }
-    g
+    let doubtful_little = |w: &&Word| plain(w) && w.probability < UNSURE && little_word(w);
+    f - words[..f].iter().rev().take(LEAD_WORDS).take_while(doubtful_little).count()
+}
+
+/// A word too common to begin a stretch ("in", "my", "ever").
+fn little_word(w: &Word) -> bool {
+    is_stop_word(&bare(&w.text).to_lowercase())
 }
 
 /// A word a name may take the place of: not a name itself, not a number.
