@@ -231,8 +231,9 @@ pub struct Engine {
     model: OnceLock<(Model, Duration)>,
     loading: Mutex<Option<Loading>>,
     vad_model: Option<PathBuf>,
-    /// The speaker-embedding network, when speaker turns are asked for.
-    speaker_net: Option<crate::speakers::campplus::CamPlus>,
+    /// The speaker-embedding network, when speaker turns are asked for (loading in a thread of
+    /// its own until first needed).
+    speaker_net: Option<crate::speakers::model::Loading>,
 }
 
 impl Engine {
@@ -261,14 +262,23 @@ impl Engine {
         Ok(Self { model: OnceLock::new(), loading: Mutex::new(Some(loading)), vad_model, speaker_net: None })
     }
 
-    /// Loads and checks the speaker model (`given`, else the default one) when `wanted`; a
-    /// missing or damaged one is an error before anything is decoded or written.
+    /// Finds the speaker model (`given`, else the default one) when `wanted` and starts loading
+    /// and checking it in a thread of its own: a missing one is an error at once, a damaged one
+    /// when it is first needed ([`Engine::speaker_net`]), before anything is written.
     pub fn with_speakers(mut self, wanted: bool, given: Option<&Path>) -> Result<Self, JobError> {
         if wanted {
             let path = crate::speakers::model::resolve(given)?;
-            self.speaker_net = Some(crate::speakers::model::load(&path)?);
+            self.speaker_net = Some(crate::speakers::model::Loading::start(path)?);
         }
         Ok(self)
+    }
+
+    /// The speaker model, waited for, when speaker turns were asked for.
+    pub fn speaker_net(&self) -> Result<Option<&crate::speakers::campplus::CamPlus>, JobError> {
+        Ok(match &self.speaker_net {
+            Some(loading) => Some(loading.wait()?),
+            None => None,
+        })
     }
 
     /// The model and how long it took to load, waited for if it is still loading.
@@ -384,7 +394,7 @@ pub fn transcribe(
     };
     let mut options = prepared.options;
     let mut embedder = match (&options.speakers, &engine.speaker_net) {
-        (Some(_), Some(net)) => Some(crate::speakers::Embedder::new(net, stream.declared_ms())),
+        (Some(_), Some(net)) => Some(crate::speakers::Embedder::loading(net, stream.declared_ms())),
         (Some(_), None) => return Err(JobError::Usage("speaker turns were asked for without a speaker model".into())),
         _ => None,
     };
@@ -400,8 +410,11 @@ pub fn transcribe(
         pipeline::recognise(&mut source, engine, detector.as_mut(), embedder.as_mut(), &options, progress, cancel)
             .map_err(|source| match source {
                 pipeline::PipelineError::Model(e) => JobError::Load(e),
+                pipeline::PipelineError::SpeakerModel(e) => JobError::SpeakerModel(e),
                 source => JobError::Recognition { what: what.clone(), source },
             })?;
+    // A speaker model that could not be loaded stops the job here, embedded from or not.
+    engine.speaker_net()?;
     let model = engine.model()?;
     options.dtw = model.uses_dtw();
     if cancel.is_cancelled() {

@@ -87,6 +87,9 @@ pub enum PipelineError {
     /// The model could not be loaded (see [`ModelSource`]).
     #[error(transparent)]
     Model(TranscribeError),
+    /// The speaker model could not be loaded (it loads while the first audio is read).
+    #[error(transparent)]
+    SpeakerModel(crate::speakers::model::SpeakerModelError),
     #[error("cancelled")]
     Cancelled,
 }
@@ -261,8 +264,10 @@ pub fn recognise(
     let mut segments: Vec<Segment> = Vec::new();
     let mut pace = Pace::default();
     let mut watch = crate::cpu::Watch::start();
-    // Speech recognised and not yet embedded (with `--speakers`).
+    // Speech recognised and not yet embedded (with `--speakers`), and whether the speaker model
+    // has been waited for.
     let mut heard: Option<Heard> = None;
+    let mut speakers_ready = false;
     let total_ms = source.total_ms();
     progress.begin("transcribing", total_ms);
     loop {
@@ -316,6 +321,12 @@ pub fn recognise(
             read
         })?;
         if let Some(e) = embedder.as_deref() {
+            // Loaded while the first audio was read: a damaged model stops the job before any
+            // recognition.
+            if !speakers_ready {
+                e.ready().map_err(PipelineError::SpeakerModel)?;
+                speakers_ready = true;
+            }
             stats.speakers = e.time;
         }
         let end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);

@@ -514,6 +514,8 @@ pub fn run(items: &[Item], cfg: &BatchConfig, observer: &dyn Observer, cancel: &
     let mut log = Log::open(&cfg.archive)?;
     let engine = Engine::load(cfg.job.model.as_deref(), cfg.job.options.dtw, cfg.job.vad)?
         .with_speakers(cfg.job.options.speakers.is_some(), cfg.job.speaker_model.as_deref())?;
+    // A damaged speaker model stops the batch before its first report, not at each.
+    engine.speaker_net()?;
     let lengths: Vec<Option<Ms>> = items
         .iter()
         // Regular files only: opening a FIFO or a device here would wait on it, or eat its data.

@@ -110,7 +110,7 @@ pub struct Embedded {
 
 /// Embeds the speech of each recognised window as the pipeline goes.
 pub struct Embedder<'m> {
-    net: &'m CamPlus,
+    net: Net<'m>,
     fbank: Fbank,
     items: Vec<Embedded>,
     step_ms: Ms,
@@ -173,10 +173,35 @@ fn refinements(windows: &[Span], vectors: &[Option<Vec<f32>>], speech: &[Span]) 
 /// Stretches embedded together: each weight matrix is packed once per batch.
 const BATCH: usize = 8;
 
+/// The network an [`Embedder`] uses: loaded, or still loading.
+#[derive(Clone, Copy)]
+enum Net<'m> {
+    Ready(&'m CamPlus),
+    Loading(&'m model::Loading),
+}
+
 impl<'m> Embedder<'m> {
     /// `total_ms`, when known, sets the step: longer inputs embed more sparsely so that the
     /// clustering stays within [`cluster::MAX_ITEMS`].
     pub fn new(net: &'m CamPlus, total_ms: Option<Ms>) -> Self {
+        Self::with(Net::Ready(net), total_ms)
+    }
+
+    /// As [`Embedder::new`] with a network still loading, waited for when first needed. If it
+    /// fails to load, nothing is embedded; the caller learns why from [`model::Loading::wait`].
+    pub fn loading(net: &'m model::Loading, total_ms: Option<Ms>) -> Self {
+        Self::with(Net::Loading(net), total_ms)
+    }
+
+    /// Waits for the network if it is still loading: why it could not be loaded, if it could not.
+    pub fn ready(&self) -> Result<(), model::SpeakerModelError> {
+        match self.net {
+            Net::Ready(_) => Ok(()),
+            Net::Loading(loading) => loading.wait().map(|_| ()),
+        }
+    }
+
+    fn with(net: Net<'m>, total_ms: Option<Ms>) -> Self {
         let per_item = total_ms.map_or(0, |t| t / (cluster::MAX_ITEMS as u64 / 2) + 1);
         Embedder { net, fbank: Fbank::new(), items: Vec::new(), step_ms: STEP_MS.max(per_item), time: Duration::ZERO }
     }
@@ -195,6 +220,13 @@ impl<'m> Embedder<'m> {
     /// refinement).
     pub fn hear_all(&mut self, stretches: &[(Ms, &[f32])], speech: &[Span], threads: usize) {
         let t0 = Instant::now();
+        let net = match self.net {
+            Net::Ready(net) => net,
+            Net::Loading(loading) => match loading.get() {
+                Some(net) => net,
+                None => return,
+            },
+        };
         let mut room = cluster::MAX_ITEMS.saturating_sub(self.items.len());
         let plans: Vec<(Vec<Span>, Vec<Span>)> = stretches
             .iter()
@@ -218,7 +250,7 @@ impl<'m> Embedder<'m> {
         };
         let first: Vec<&[f32]> =
             plans.iter().enumerate().flat_map(|(i, (_, ws))| ws.iter().map(move |w| audio(i, w))).collect();
-        let mut vectors = self.embed_all(&first, threads).into_iter();
+        let mut vectors = self.embed_all(net, &first, threads).into_iter();
         let vectors: Vec<Vec<Option<Vec<f32>>>> =
             plans.iter().map(|(_, ws)| vectors.by_ref().take(ws.len()).collect()).collect();
         let extras: Vec<Vec<Span>> = plans
@@ -233,7 +265,7 @@ impl<'m> Embedder<'m> {
             .collect();
         let second: Vec<&[f32]> =
             extras.iter().enumerate().flat_map(|(i, ws)| ws.iter().map(move |w| audio(i, w))).collect();
-        let mut more = self.embed_all(&second, threads).into_iter();
+        let mut more = self.embed_all(net, &second, threads).into_iter();
         for (((_, windows), v), extra) in plans.into_iter().zip(vectors).zip(extras) {
             let n = extra.len();
             for (w, v) in windows.into_iter().zip(v).chain(extra.into_iter().zip(more.by_ref().take(n))) {
@@ -246,8 +278,8 @@ impl<'m> Embedder<'m> {
     }
 
     /// Unit embeddings of `windows` (their audio), in batches spread over `threads` threads.
-    fn embed_all(&self, windows: &[&[f32]], threads: usize) -> Vec<Option<Vec<f32>>> {
-        let (net, fbank) = (self.net, &self.fbank);
+    fn embed_all(&self, net: &CamPlus, windows: &[&[f32]], threads: usize) -> Vec<Option<Vec<f32>>> {
+        let fbank = &self.fbank;
         let embed = |group: &[&[f32]]| -> Vec<Option<Vec<f32>>> {
             let feats: Vec<Vec<f32>> = group.iter().map(|pcm| fbank.compute(pcm)).collect();
             let refs: Vec<&[f32]> = feats.iter().map(Vec::as_slice).collect();

@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 use super::campplus::{CamPlus, NetError};
 use super::checkpoint::{self, CheckpointError, Tensor};
@@ -183,6 +185,59 @@ fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, SpeakerModelErro
 }
 
 /// The network in `path`, completely checked.
+/// The speaker model loading in a thread of its own (beside the Whisper model and the decoding
+/// of the first audio, ~55 ms of reading and checking that would otherwise come before them),
+/// waited for when first needed.
+pub struct Loading {
+    path: PathBuf,
+    net: OnceLock<CamPlus>,
+    thread: Mutex<Option<JoinHandle<Result<CamPlus, SpeakerModelError>>>>,
+    failed: Mutex<Option<SpeakerModelError>>,
+}
+
+impl Loading {
+    /// Starts loading `path` (found already: see [`resolve`]).
+    pub fn start(path: PathBuf) -> Result<Loading, SpeakerModelError> {
+        let from = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("speaker model".into())
+            .spawn(move || load(&from))
+            .map_err(|source| SpeakerModelError::Read { path: path.clone(), source })?;
+        Ok(Loading { path, net: OnceLock::new(), thread: Mutex::new(Some(thread)), failed: Mutex::new(None) })
+    }
+
+    /// The network, waited for; `None` when it could not be loaded ([`Loading::wait`] says why).
+    pub fn get(&self) -> Option<&CamPlus> {
+        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = thread.take() {
+            let failure = match handle.join() {
+                Ok(Ok(net)) => {
+                    let _ = self.net.set(net);
+                    None
+                }
+                Ok(Err(e)) => Some(e),
+                Err(_) => {
+                    Some(SpeakerModelError::Format { path: self.path.clone(), detail: "loading it failed".into() })
+                }
+            };
+            *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+        }
+        self.net.get()
+    }
+
+    /// The network, waited for, or why it could not be loaded.
+    pub fn wait(&self) -> Result<&CamPlus, SpeakerModelError> {
+        if let Some(net) = self.get() {
+            return Ok(net);
+        }
+        let failed = self.failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        Err(failed.unwrap_or_else(|| SpeakerModelError::Format {
+            path: self.path.clone(),
+            detail: "it could not be loaded".into(),
+        }))
+    }
+}
+
 pub fn load(path: &Path) -> Result<CamPlus, SpeakerModelError> {
     let sd = read_tensors(path)?;
     CamPlus::from_state_dict(&sd).map_err(|source| SpeakerModelError::Net { path: path.to_path_buf(), source })
@@ -226,5 +281,19 @@ mod tests {
         // A well-formed file that is not CAM++.
         std::fs::write(&p, &buf).unwrap();
         assert!(matches!(load(&p), Err(SpeakerModelError::Net { .. })));
+    }
+
+    #[test]
+    fn a_model_that_fails_to_load_in_the_background_says_why_when_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.safetensors");
+        std::fs::write(&garbage, b"\x10\0\0\0\0\0\0\0{\"a\":1}").unwrap();
+        let loading = Loading::start(garbage).unwrap();
+        assert!(loading.get().is_none());
+        assert!(matches!(loading.wait(), Err(SpeakerModelError::Format { .. })));
+        // Asked again, still an error (the first caller has the detail).
+        assert!(loading.wait().is_err());
+        let missing = Loading::start(dir.path().join("missing.safetensors")).unwrap();
+        assert!(matches!(missing.wait(), Err(SpeakerModelError::NotFound { .. })));
     }
 }
