@@ -264,7 +264,7 @@ impl Engine {
 
     /// Finds the speaker model (`given`, else the default one) when `wanted` and starts loading
     /// and checking it in a thread of its own: a missing one is an error at once, a damaged one
-    /// when it is first needed ([`Engine::speaker_net`]), before anything is written.
+    /// as soon as the first audio has been read (before any recognition, and nothing written).
     pub fn with_speakers(mut self, wanted: bool, given: Option<&Path>) -> Result<Self, JobError> {
         if wanted {
             let path = crate::speakers::model::resolve(given)?;
