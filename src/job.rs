@@ -413,8 +413,6 @@ pub fn transcribe(
                 pipeline::PipelineError::SpeakerModel(e) => JobError::SpeakerModel(e),
                 source => JobError::Recognition { what: what.clone(), source },
             })?;
-    // A speaker model that could not be loaded stops the job here, embedded from or not.
-    engine.speaker_net()?;
     let model = engine.model()?;
     options.dtw = model.uses_dtw();
     if cancel.is_cancelled() {

@@ -167,6 +167,16 @@ impl Conv {
             .as_ref()
     }
 
+    /// `M = U·V` for each of `wino`'s matrices `U` (`cout × wino_k`): `V` (`wino_k × p`) the
+    /// transformed input, `stride_v` apart in `v`; each `M` (`cout × p`) `stride_m` apart in `m`.
+    fn wino_products(&self, v: &[f32], stride_v: usize, m: &mut [f32], stride_m: usize, p: usize) {
+        let (cout, inner) = (self.cout, self.wino_k);
+        for (x, u) in self.wino.chunks_exact(cout * inner).enumerate() {
+            let (b, c) = (&v[x * stride_v..][..inner * p], &mut m[x * stride_m..][..cout * p]);
+            matmul(cout, inner, p, u, self.packed_wino(x), b, c, p, false);
+        }
+    }
+
     /// Folds the batch norm that follows this convolution into it.
     fn fold(mut self, bn: Affine) -> Conv {
         let k = self.w.len() / self.cout;
@@ -185,14 +195,13 @@ impl Conv {
     /// matrices `cout × cin` (one per element of the 4×4 transformed tile).
     fn for_winograd(mut self) -> Conv {
         assert!(self.kh == 3 && self.kw == 3, "Winograd F(2×2, 3×3) is for 3×3 kernels");
-        const G: [[f32; 3]; 4] = WINO_G;
         let (cout, cin) = (self.cout, self.cin);
         let mut u = vec![0.0; 16 * cout * cin];
         for o in 0..cout {
             for c in 0..cin {
                 let g = &self.w[(o * cin + c) * 9..][..9];
-                for (a, ga) in G.iter().enumerate() {
-                    for (b, gb) in G.iter().enumerate() {
+                for (a, ga) in WINO_G.iter().enumerate() {
+                    for (b, gb) in WINO_G.iter().enumerate() {
                         let mut v = 0.0;
                         for i in 0..3 {
                             for j in 0..3 {
@@ -231,10 +240,54 @@ impl Conv {
     }
 }
 
-/// Winograd's F(2, 3) (Lavin & Gray 2016): the transform of three taps, `G` (4×3). Its input
-/// transform `Bᵀ` makes `d0 − d2, d1 + d2, d2 − d1, d1 − d3` of four inputs, its output transform
-/// `Aᵀ` makes `m0 + m1 + m2, m1 − m2 − m3` of four products.
+/// Winograd's F(2, 3) (Lavin & Gray 2016): the transform of three taps, `G` (4×3).
 const WINO_G: [[f32; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+
+/// F(2, 3)'s input transform `Bᵀ`: element x of a tile is `d[l] + sign·d[r]` of its four inputs
+/// (`d0 − d2, d1 + d2, d2 − d1, d1 − d3`).
+const F23_IN: [(usize, usize, f32); 4] = [(0, 2, -1.0), (1, 2, 1.0), (2, 1, -1.0), (1, 3, -1.0)];
+
+/// `row` padded with one zero before (and zeros after) and split into its even and odd columns,
+/// `half` (> `row.len() / 2`) each: tile t of F(2, 3) reads padded columns 2t…2t+3, that is
+/// even[t], odd[t], even[t+1], odd[t+1], so every step along it goes along contiguous memory.
+fn split_padded(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    even.fill(0.0);
+    odd.fill(0.0);
+    // Input column i is padded column i + 1.
+    let mut pairs = row.chunks_exact(2);
+    for ((pair, o), e) in (&mut pairs).zip(odd.iter_mut()).zip(&mut even[1..]) {
+        (*o, *e) = (pair[0], pair[1]);
+    }
+    if let [last] = pairs.remainder() {
+        odd[row.len() / 2] = *last;
+    }
+}
+
+/// `Bᵀ·d` along a row split by [`split_padded`], for `tx` tiles: element x of tile t into
+/// `dst[x·stride + t]`.
+fn f23_in(even: &[f32], odd: &[f32], tx: usize, dst: &mut [f32], stride: usize) {
+    let d = [&even[..tx], &odd[..tx], &even[1..=tx], &odd[1..=tx]];
+    for (x, (l, r, sign)) in F23_IN.into_iter().enumerate() {
+        for ((o, a), b) in dst[x * stride..][..tx].iter_mut().zip(d[l]).zip(d[r]) {
+            *o = a + sign * b;
+        }
+    }
+}
+
+/// F(2, 3)'s output transform `Aᵀ` (`m0 + m1 + m2`, `m1 − m2 − m3`) of each tile's four
+/// products, interleaved into `dst` plus `bias` (an odd-width `dst` takes the last tile's first).
+fn f23_out(m: [&[f32]; 4], bias: f32, dst: &mut [f32]) {
+    let [g0, g1, g2, g3] = m;
+    let last_tile = dst.len() / 2;
+    let mut pairs = dst.chunks_exact_mut(2);
+    for ((((pair, a), b), c), d) in (&mut pairs).zip(g0).zip(g1).zip(g2).zip(g3) {
+        pair[0] = a + b + c + bias;
+        pair[1] = b - c - d + bias;
+    }
+    if let [last] = pairs.into_remainder() {
+        *last = g0[last_tile] + g1[last_tile] + g2[last_tile] + bias;
+    }
+}
 
 fn relu(x: &mut [f32]) {
     for v in x {
@@ -303,16 +356,8 @@ fn winograd(conv: &Conv, x: &[f32], h: usize, w: usize) -> Vec<f32> {
     for c in 0..cin {
         for r in 0..h {
             let src = &x[(c * h + r) * w..][..w];
-            let dst = &mut pad[row(c, r + 1)..][..2 * half];
-            let (even, odd) = dst.split_at_mut(half);
-            // Input column x is padded column x + 1.
-            let mut pairs = src.chunks_exact(2);
-            for ((pair, o), e) in (&mut pairs).zip(odd.iter_mut()).zip(&mut even[1..]) {
-                (*o, *e) = (pair[0], pair[1]);
-            }
-            if let [last] = pairs.remainder() {
-                odd[w / 2] = *last;
-            }
+            let (even, odd) = pad[row(c, r + 1)..][..2 * half].split_at_mut(half);
+            split_padded(src, even, odd);
         }
     }
     let mut out = vec![0.0f32; cout * h * w];
@@ -331,9 +376,7 @@ fn winograd(conv: &Conv, x: &[f32], h: usize, w: usize) -> Vec<f32> {
             for r in t0..t1 {
                 let d = |i: usize, odd: bool| &pad[row(c, 2 * r + i) + usize::from(odd) * half..][..half];
                 // Bᵀ·d: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3 (even and odd halves alike).
-                for (a, (l, r2, sign)) in
-                    [(0, 2, -1.0), (1, 2, 1.0), (2, 1, -1.0), (1, 3, -1.0)].into_iter().enumerate()
-                {
+                for (a, (l, r2, sign)) in F23_IN.into_iter().enumerate() {
                     for odd in [false, true] {
                         let dst = &mut e[(2 * a + usize::from(odd)) * half..][..half];
                         for ((o, x), y) in dst.iter_mut().zip(d(l, odd)).zip(d(r2, odd)) {
@@ -345,25 +388,11 @@ fn winograd(conv: &Conv, x: &[f32], h: usize, w: usize) -> Vec<f32> {
                 let at = c * p + (r - t0) * tx;
                 for a in 0..4 {
                     let (ev, od) = e[2 * a * half..][..2 * half].split_at(half);
-                    let (ev0, ev1, od0, od1) = (&ev[..tx], &ev[1..], &od[..tx], &od[1..]);
-                    for (b, (xs, ys, sign)) in
-                        [(ev0, ev1, -1.0f32), (od0, ev1, 1.0), (ev1, od0, -1.0), (od0, od1, -1.0)]
-                            .into_iter()
-                            .enumerate()
-                    {
-                        let out = &mut v[(a * 4 + b) * cin * p + at..][..tx];
-                        for ((o, x), y) in out.iter_mut().zip(xs).zip(ys) {
-                            *o = x + sign * y;
-                        }
-                    }
+                    f23_in(ev, od, tx, &mut v[a * 4 * cin * p + at..], cin * p);
                 }
             }
         }
-        for k in 0..16 {
-            let u = &conv.wino[k * cout * cin..][..cout * cin];
-            let (b, c) = (&v[k * cin * p..][..cin * p], &mut m[k * cout * p..][..cout * p]);
-            matmul(cout, cin, p, u, conv.packed_wino(k), b, c, p, false);
-        }
+        conv.wino_products(&v, cin * p, &mut m, cout * p, p);
         // Y = Aᵀ·M·A: each tile's 2×2 outputs, plus the bias.
         for o in 0..cout {
             let bias = conv.b[o];
@@ -387,16 +416,7 @@ fn winograd(conv: &Conv, x: &[f32], h: usize, w: usize) -> Vec<f32> {
                         continue;
                     }
                     let col = |j: usize| &s[(2 * j + i) * tx..][..tx];
-                    let dst = &mut out[(o * h + y) * w..][..w];
-                    let (c0, c1, c2, c3) = (col(0), col(1), col(2), col(3));
-                    let mut pairs = dst.chunks_exact_mut(2);
-                    for ((((pair, a), b), c), d) in (&mut pairs).zip(c0).zip(c1).zip(c2).zip(c3) {
-                        pair[0] = a + b + c + bias;
-                        pair[1] = b - c - d + bias;
-                    }
-                    if let [last] = pairs.into_remainder() {
-                        *last = c0[tx - 1] + c1[tx - 1] + c2[tx - 1] + bias;
-                    }
+                    f23_out([col(0), col(1), col(2), col(3)], bias, &mut out[(o * h + y) * w..][..w]);
                 }
             }
         }
@@ -441,52 +461,20 @@ fn winograd_time(conv: &Conv, x: &[f32], h: usize, w: usize, stride: usize) -> (
                         }
                         continue;
                     }
-                    // Input column i is padded column i + 1.
                     let (even, odd) = split.split_at_mut(half);
-                    even.fill(0.0);
-                    odd.fill(0.0);
-                    let mut pairs = x[(c * h + ih) * w..][..w].chunks_exact(2);
-                    for ((pair, o), e) in (&mut pairs).zip(odd.iter_mut()).zip(&mut even[1..]) {
-                        (*o, *e) = (pair[0], pair[1]);
-                    }
-                    if let [last] = pairs.remainder() {
-                        odd[w / 2] = *last;
-                    }
-                    let (ev0, ev1, od0, od1) = (&even[..tx], &even[1..], &odd[..tx], &odd[1..]);
-                    for (x, (xs, ys, sign)) in
-                        [(ev0, ev1, -1.0f32), (od0, ev1, 1.0), (ev1, od0, -1.0), (od0, od1, -1.0)]
-                            .into_iter()
-                            .enumerate()
-                    {
-                        let dst = &mut v[x * k * most + at..][..tx];
-                        for ((o, a), b) in dst.iter_mut().zip(xs).zip(ys) {
-                            *o = a + sign * b;
-                        }
-                    }
+                    split_padded(&x[(c * h + ih) * w..][..w], even, odd);
+                    f23_in(even, odd, tx, &mut v[at..], k * most);
                 }
             }
         }
-        for x in 0..4 {
-            let u = &conv.wino[x * cout * k..][..cout * k];
-            let (b, c) = (&v[x * k * most..][..k * p], &mut m[x * cout * most..][..cout * p]);
-            matmul(cout, k, p, u, conv.packed_wino(x), b, c, p, false);
-        }
+        conv.wino_products(&v, k * most, &mut m, cout * most, p);
         // Y = Aᵀ·M along time: each tile's two output frames, plus the bias.
         for o in 0..cout {
             let bias = conv.b[o];
             for fo in r0..r1 {
                 let q = o * p + (fo - r0) * tx;
                 let g = |x: usize| &m[x * cout * most + q..][..tx];
-                let dst = &mut out[(o * ho + fo) * w..][..w];
-                let (g0, g1, g2, g3) = (g(0), g(1), g(2), g(3));
-                let mut pairs = dst.chunks_exact_mut(2);
-                for ((((pair, a), b), c), d) in (&mut pairs).zip(g0).zip(g1).zip(g2).zip(g3) {
-                    pair[0] = a + b + c + bias;
-                    pair[1] = b - c - d + bias;
-                }
-                if let [last] = pairs.into_remainder() {
-                    *last = g0[tx - 1] + g1[tx - 1] + g2[tx - 1] + bias;
-                }
+                f23_out([g(0), g(1), g(2), g(3)], bias, &mut out[(o * ho + fo) * w..][..w]);
             }
         }
     }
