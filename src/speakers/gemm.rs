@@ -1,11 +1,12 @@
 //! The matrix products the speaker model is made of, behind safe, bounds-checked calls.
 //! Where the CPU has AVX-512 BF16 (AMD Zen 4 and later, Intel Cooper Lake and later) the product
 //! is this file's kernel on bfloat16 operands with f32 sums, about twice matrixmultiply's speed;
-//! where it has AVX2 and FMA but no AVX-512, this file's f32 kernel for products of 64 rows or
-//! more (the weights packed once, a batch norm and ReLU applied while `b` is packed: on AMD EPYC
-//! Zen 2 the dense blocks' shapes 39–42 GMAC/s against matrixmultiply's 33–35, the embedding
-//! ~11 % faster); elsewhere matrixmultiply, which picks its kernels at run time (AVX-512 where
-//! the CPU has it, else AVX2/FMA; the crate is built for baseline x86-64). Products whose right operand is all
+//! where it has AVX2 and FMA but no AVX-512, this file's f32 kernel (the weights packed once, a
+//! batch norm and ReLU applied while `b` is packed: on AMD EPYC Zen 2 the dense blocks' shapes
+//! 39–42 GMAC/s against matrixmultiply's 33–35; the front end's 32-row products, `b` read in
+//! place, 40–44 against 30–32, the embedding 8 % faster for it); elsewhere matrixmultiply,
+//! which picks its kernels at run time (AVX-512 where the CPU has it, else AVX2/FMA; the crate
+//! is built for baseline x86-64). Products whose right operand is all
 //! ≥ 0 (it follows a ReLU) run in 8 bits where the CPU has AVX-512 VNNI ([`matmul_nonneg`]: on
 //! AMD EPYC, 1.6–2× the bfloat16 kernel's speed on the dense blocks' shapes, packing included).
 //! All take raw pointers or intrinsics, hence the only `unsafe` outside the whisper bindings.
@@ -217,9 +218,9 @@ fn shape(p: &Packed, m: usize, k: usize) {
 
 /// Whether the products are this file's AVX2/FMA kernel's (the CPU has AVX2 and FMA but not
 /// AVX-512, where matrixmultiply's kernel or the bfloat16 one is faster). On AMD EPYC (Zen 2) it
-/// does about what matrixmultiply does per multiply-add, but the model's weights are packed
-/// once instead of at every product, and a batch norm and ReLU ride along with the packing of
-/// `b` ([`matmul_bn_relu`]). 8 bits would not pay there: `vpmaddubsw` and `vpmaddwd` share one
+/// does 20–40 % more multiply-adds a second than matrixmultiply: the model's weights are packed
+/// once instead of at every product, a batch norm and ReLU ride along with the packing of `b`
+/// ([`matmul_bn_relu`]), and narrow products do not pack `b` at all. 8 bits would not pay there: `vpmaddubsw` and `vpmaddwd` share one
 /// pipe, so 8-bit products run no faster than f32 ones on two FMA pipes.
 pub fn uses_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -232,14 +233,16 @@ pub fn uses_avx2() -> bool {
     false
 }
 
-/// The AVX2 kernel's block: MR2 rows of A by NR2 columns of B, 12 accumulators of 8 lanes
-/// (BLIS's Haswell shape); KC deep at a time, so that a block of A (6 KB) and one of B (16 KB)
-/// stay in L1 while the kernel runs over them.
+/// The AVX2 kernel's block for products of [`MIN_M_AVX2`] rows or more: MR2 rows of A by NR2
+/// columns of B, 12 accumulators of 8 lanes (BLIS's Haswell shape); KC deep at a time, so that
+/// a block of A (6 KB) and one of B (16 KB) stay in L1 while the kernel runs over them.
 const MR2: usize = 6;
 const NR2: usize = 16;
 const KC: usize = 256;
-/// Fewer rows are matrixmultiply's: its 8-row kernel fits the front end's 32-row products
-/// (im2col's 32×288 by 3000 columns: 30 against 26 GMAC/s here, AMD EPYC Zen 2).
+/// Fewer rows (the front end's 32-row products, most only 32 or 96 deep) read `b` where it
+/// lies instead of packing it: each block of it serves a few row blocks only, and a shallow
+/// one stays in L1 meanwhile (32×32 by 444 columns: 40 GMAC/s against matrixmultiply's 31,
+/// which packs both operands at every product; AMD EPYC Zen 2).
 const MIN_M_AVX2: usize = 64;
 
 /// A (m×k) in blocks of MR2 rows, each a column of k values: `pa[(ib·k + p)·MR2 + r]`, the
@@ -275,7 +278,8 @@ fn pack_b_f32(k: usize, n: usize, b: &[f32], affine: Option<(&[f32], &[f32])>) -
 }
 
 /// The product on this file's AVX2 kernel, `b` passed through `affine` (see [`matmul_bn_relu`]);
-/// `None` where [`uses_avx2`] says no. The caller has checked the shapes and that none is 0.
+/// `None` where [`uses_avx2`] says no, or for fewer than [`MIN_M_AVX2`] rows with `affine`.
+/// The caller has checked the shapes and that none is 0.
 #[allow(clippy::too_many_arguments)]
 fn matmul_avx2(
     m: usize,
@@ -291,7 +295,8 @@ fn matmul_avx2(
 ) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
-        if uses_avx2() && m >= MIN_M_AVX2 {
+        let wide = m >= MIN_M_AVX2;
+        if uses_avx2() && (wide || affine.is_none()) {
             check(m, k, n, a, b, c, ldc);
             let owned;
             let pa = match packed.map(|p| (p, shape(p, m, k))) {
@@ -301,7 +306,21 @@ fn matmul_avx2(
                     &owned
                 }
             };
-            let pb = pack_b_f32(k, n, b, affine);
+            // Wide products: `b` packed in blocks of NR2 columns. Narrow ones read it where it
+            // lies, but for its last columns (fewer than a block), packed here with zeros after.
+            let (pb, tail) = if wide {
+                (pack_b_f32(k, n, b, affine), Vec::new())
+            } else {
+                let whole = n / NR2 * NR2;
+                let mut tail = Vec::new();
+                if whole < n {
+                    tail = vec![0.0; k * NR2];
+                    for (row, out) in b.chunks_exact(n).zip(tail.chunks_exact_mut(NR2)) {
+                        out[..n - whole].copy_from_slice(&row[whole..]);
+                    }
+                }
+                (Vec::new(), tail)
+            };
             // Passes of equal depth: a short last one would read and write `c` once more for
             // little work.
             let depth = k.div_ceil(k.div_ceil(KC));
@@ -309,21 +328,27 @@ fn matmul_avx2(
                 let kc = depth.min(k - p0);
                 for jb in 0..n.div_ceil(NR2) {
                     let cols = (n - jb * NR2).min(NR2);
-                    let pb = &pb[(jb * k + p0) * NR2..][..kc * NR2];
+                    // This block of B: `kc` rows of NR2 values, `ldb` apart.
+                    let (bb, ldb) = match (wide, cols == NR2) {
+                        (true, _) => (&pb[(jb * k + p0) * NR2..][..kc * NR2], NR2),
+                        (false, true) => (&b[p0 * n + jb * NR2..][..(kc - 1) * n + NR2], n),
+                        (false, false) => (&tail[p0 * NR2..][..kc * NR2], NR2),
+                    };
                     for ib in 0..m.div_ceil(MR2) {
                         let rows = (m - ib * MR2).min(MR2);
                         let out = &mut c[ib * MR2 * ldc + jb * NR2..];
-                        // SAFETY: the CPU has AVX2 and FMA (checked above); the kernel reads
-                        // kc·MR2 and kc·NR2 elements of the packed blocks, which are that long,
-                        // and writes `cols` ≤ NR2 of each of `rows` rows of `out`, `ldc` apart,
-                        // which the `check` above proves are inside `c`.
                         let (pa, acc) = (&pa[(ib * k + p0) * MR2..][..kc * MR2], accumulate || p0 > 0);
+                        // SAFETY: the CPU has AVX2 and FMA (checked above); the kernel reads
+                        // `R` ≤ MR2 of every MR2 values of `pa`, kc·MR2 long, and NR2 values of
+                        // each of `kc` rows of `bb`, `ldb` apart, which the slicing above proves
+                        // are inside; it writes `cols` ≤ NR2 of each of `rows` ≤ `R` rows of
+                        // `out`, `ldc` apart, which the `check` above proves are inside `c`.
                         // A last block of 1–2 rows (32 = 5·6 + 2) costs a third of a whole one.
                         unsafe {
                             match rows {
-                                1 | 2 => kernel_f32::<2>(kc, pa, pb, out, ldc, rows, cols, acc),
-                                3 | 4 => kernel_f32::<4>(kc, pa, pb, out, ldc, rows, cols, acc),
-                                _ => kernel_f32::<MR2>(kc, pa, pb, out, ldc, rows, cols, acc),
+                                1 | 2 => kernel_f32::<2>(kc, pa, bb, ldb, out, ldc, rows, cols, acc),
+                                3 | 4 => kernel_f32::<4>(kc, pa, bb, ldb, out, ldc, rows, cols, acc),
+                                _ => kernel_f32::<MR2>(kc, pa, bb, ldb, out, ldc, rows, cols, acc),
                             }
                         };
                     }
@@ -336,6 +361,8 @@ fn matmul_avx2(
     None
 }
 
+/// `R` rows by NR2 columns of `c` (`rows`, `cols` of them written) from `kc` steps: step p
+/// takes rows `pa[p·MR2..][..R]` of A and `pb[p·ldb..][..NR2]` of B.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
@@ -343,6 +370,7 @@ unsafe fn kernel_f32<const R: usize>(
     kc: usize,
     pa: &[f32],
     pb: &[f32],
+    ldb: usize,
     c: &mut [f32],
     ldc: usize,
     rows: usize,
@@ -355,8 +383,8 @@ unsafe fn kernel_f32<const R: usize>(
         let mut acc = [[_mm256_setzero_ps(); 2]; R];
         let (pa, pb) = (pa.as_ptr(), pb.as_ptr());
         for p in 0..kc {
-            let b0 = _mm256_loadu_ps(pb.add(p * NR2));
-            let b1 = _mm256_loadu_ps(pb.add(p * NR2 + 8));
+            let b0 = _mm256_loadu_ps(pb.add(p * ldb));
+            let b1 = _mm256_loadu_ps(pb.add(p * ldb + 8));
             for (r, acc) in acc.iter_mut().enumerate() {
                 let x = _mm256_broadcast_ss(&*pa.add(p * MR2 + r));
                 acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
@@ -781,12 +809,22 @@ mod tests {
 
     #[test]
     fn every_kernel_multiplies_like_the_definition() {
-        // Row counts that end in every tail the AVX2 kernel has (6·20 + 2, + 4, + 5) and one
-        // below its floor (matrixmultiply's), a depth of two passes, ragged columns, a block of
-        // a wider matrix; with the weights packed beforehand and not, with a batch norm and ReLU
-        // applied on the way and not, added to what `c` holds and not.
-        for (m, accumulate) in [(122, true), (124, false), (125, true), (MIN_M_AVX2 - 1, false)] {
-            let (k, n, ldc) = (300, 37, 40);
+        // Row counts that end in every tail the AVX2 kernel has (6·20 + 2, + 4, + 5) and, below
+        // its floor, in every tail of the narrow blocks (4·15 + 3, 4·8, 4·7 + 2, 1), a depth of
+        // two passes, ragged columns (narrow: a whole block and a packed tail, and a tail only),
+        // a block of a wider matrix; with the weights packed beforehand and not, with a batch
+        // norm and ReLU applied on the way and not, added to what `c` holds and not.
+        let cases = [
+            (122, 37, true),
+            (124, 37, false),
+            (125, 37, true),
+            (MIN_M_AVX2 - 1, 37, false),
+            (32, 53, true),
+            (30, 48, false),
+            (1, 11, true),
+        ];
+        for (m, n, accumulate) in cases {
+            let (k, ldc) = (300, n + 3);
             let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
             let (scale, shift): (Vec<f32>, Vec<f32>) =
