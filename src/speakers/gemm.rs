@@ -220,8 +220,9 @@ fn shape(p: &Packed, m: usize, k: usize) {
 /// AVX-512, where matrixmultiply's kernel or the bfloat16 one is faster). On AMD EPYC (Zen 2) it
 /// does 20–40 % more multiply-adds a second than matrixmultiply: the model's weights are packed
 /// once instead of at every product, a batch norm and ReLU ride along with the packing of `b`
-/// ([`matmul_bn_relu`]), and narrow products do not pack `b` at all. 8 bits would not pay there: `vpmaddubsw` and `vpmaddwd` share one
-/// pipe, so 8-bit products run no faster than f32 ones on two FMA pipes.
+/// ([`matmul_bn_relu`]), and narrow products do not pack `b` at all. 8 bits would not pay
+/// there: `vpmaddubsw` and `vpmaddwd` share one pipe, so 8-bit products run no faster than f32
+/// ones on two FMA pipes.
 pub fn uses_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -233,17 +234,18 @@ pub fn uses_avx2() -> bool {
     false
 }
 
-/// The AVX2 kernel's block for products of [`MIN_M_AVX2`] rows or more: MR2 rows of A by NR2
-/// columns of B, 12 accumulators of 8 lanes (BLIS's Haswell shape); KC deep at a time, so that
-/// a block of A (6 KB) and one of B (16 KB) stay in L1 while the kernel runs over them.
+/// The AVX2 kernel's block: MR2 rows of A by NR2 columns of B, 12 accumulators of 8 lanes
+/// (BLIS's Haswell shape); KC deep at a time, so that a block of A (6 KB) and one of B (16 KB)
+/// stay in L1 while the kernel runs over them.
 const MR2: usize = 6;
 const NR2: usize = 16;
 const KC: usize = 256;
-/// Fewer rows (the front end's 32-row products, most only 32 or 96 deep) read `b` where it
-/// lies instead of packing it: each block of it serves a few row blocks only, and a shallow
-/// one stays in L1 meanwhile (32×32 by 444 columns: 40 GMAC/s against matrixmultiply's 31,
-/// which packs both operands at every product; AMD EPYC Zen 2).
-const MIN_M_AVX2: usize = 64;
+/// Products of fewer rows (the front end's 32-row products, most only 32 or 96 deep) read `b`
+/// where it lies instead of packing it, unless a batch norm is applied to it on the way: each
+/// block of it serves a few row blocks only, and a shallow one stays in L1 meanwhile (32×32 by
+/// 444 columns: 40 GMAC/s against matrixmultiply's 31, which packs both operands at every
+/// product; AMD EPYC Zen 2).
+const PACK_B_FROM_M: usize = 64;
 
 /// A (m×k) in blocks of MR2 rows, each a column of k values: `pa[(ib·k + p)·MR2 + r]`, the
 /// rows past `m` zero.
@@ -278,8 +280,7 @@ fn pack_b_f32(k: usize, n: usize, b: &[f32], affine: Option<(&[f32], &[f32])>) -
 }
 
 /// The product on this file's AVX2 kernel, `b` passed through `affine` (see [`matmul_bn_relu`]);
-/// `None` where [`uses_avx2`] says no, or for fewer than [`MIN_M_AVX2`] rows with `affine`.
-/// The caller has checked the shapes and that none is 0.
+/// `None` where [`uses_avx2`] says no. The caller has checked the shapes and that none is 0.
 #[allow(clippy::too_many_arguments)]
 fn matmul_avx2(
     m: usize,
@@ -295,8 +296,8 @@ fn matmul_avx2(
 ) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
-        let wide = m >= MIN_M_AVX2;
-        if uses_avx2() && (wide || affine.is_none()) {
+        if uses_avx2() {
+            let packs_b = m >= PACK_B_FROM_M || affine.is_some();
             check(m, k, n, a, b, c, ldc);
             let owned;
             let pa = match packed.map(|p| (p, shape(p, m, k))) {
@@ -306,9 +307,9 @@ fn matmul_avx2(
                     &owned
                 }
             };
-            // Wide products: `b` packed in blocks of NR2 columns. Narrow ones read it where it
-            // lies, but for its last columns (fewer than a block), packed here with zeros after.
-            let (pb, tail) = if wide {
+            // `b` packed in blocks of NR2 columns, or read where it lies but for its last
+            // columns (fewer than a block), packed here with zeros after.
+            let (pb, tail) = if packs_b {
                 (pack_b_f32(k, n, b, affine), Vec::new())
             } else {
                 let whole = n / NR2 * NR2;
@@ -329,7 +330,7 @@ fn matmul_avx2(
                 for jb in 0..n.div_ceil(NR2) {
                     let cols = (n - jb * NR2).min(NR2);
                     // This block of B: `kc` rows of NR2 values, `ldb` apart.
-                    let (bb, ldb) = match (wide, cols == NR2) {
+                    let (bb, ldb) = match (packs_b, cols == NR2) {
                         (true, _) => (&pb[(jb * k + p0) * NR2..][..kc * NR2], NR2),
                         (false, true) => (&b[p0 * n + jb * NR2..][..(kc - 1) * n + NR2], n),
                         (false, false) => (&tail[p0 * NR2..][..kc * NR2], NR2),
@@ -809,16 +810,16 @@ mod tests {
 
     #[test]
     fn every_kernel_multiplies_like_the_definition() {
-        // Row counts that end in every tail the AVX2 kernel has (6·20 + 2, + 4, + 5) and, below
-        // its floor, in every tail of the narrow blocks (4·15 + 3, 4·8, 4·7 + 2, 1), a depth of
-        // two passes, ragged columns (narrow: a whole block and a packed tail, and a tail only),
-        // a block of a wider matrix; with the weights packed beforehand and not, with a batch
-        // norm and ReLU applied on the way and not, added to what `c` holds and not.
+        // Row counts that end in every tail the AVX2 kernel has (6·20 + 2, + 4, + 5), and the same
+        // below the rows from which `b` is packed (6·10 + 3, 6·5 + 2, 6·5, 1), a depth of two
+        // passes, ragged columns (unpacked: whole blocks and a packed tail, and a tail only), a
+        // block of a wider matrix; with the weights packed beforehand and not, with a batch norm
+        // and ReLU applied on the way and not, added to what `c` holds and not.
         let cases = [
             (122, 37, true),
             (124, 37, false),
             (125, 37, true),
-            (MIN_M_AVX2 - 1, 37, false),
+            (PACK_B_FROM_M - 1, 37, false),
             (32, 53, true),
             (30, 48, false),
             (1, 11, true),
