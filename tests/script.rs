@@ -209,3 +209,73 @@ fn forced_decoding_times_words_as_recognition_does() {
         Err(vidscribe::asr::TranscribeError::Cancelled)
     ));
 }
+
+/// A text asked about over the clip and prompt of the one before it branches from the decoder's
+/// cache instead of a pass of its own, and scores as a pass of its own would: texts that share
+/// a beginning with the last, share nothing, stop short of it, run past it or repeat it, after
+/// the article as prompt (longer than the 223 tokens whisper.cpp keeps) or none; the same bits,
+/// as the decoder says a branch token by token as a pass does. The peeked distributions come
+/// from a pass of its own.
+#[test]
+fn texts_branched_from_the_decoders_cache_score_as_passes_of_their_own() {
+    use vidscribe::asr::{Forcer, Model};
+    let model = Model::load_with(&model(), false).unwrap();
+    let cancel = vidscribe::progress::Cancel::new();
+    let audio = vidscribe::media::decode_path(
+        &sample("report.mp4"),
+        &Default::default(),
+        &vidscribe::progress::Silent,
+        &cancel,
+    )
+    .unwrap();
+    let article = std::fs::read_to_string(sample("article.txt")).unwrap();
+    let long_prompt: String = article.chars().take(2000).collect();
+    let mut shared = Forcer::scorer(&model, "en", 2).unwrap();
+    let mut compared = 0;
+    for prompt in [long_prompt.as_str(), ""] {
+        for row in common::script().iter().take(3) {
+            let (from, to) = (row.start_ms.saturating_sub(300), row.end_ms + 300);
+            let clip = &audio.samples[from as usize * 16..(to as usize * 16).min(audio.samples.len())];
+            let words: Vec<&str> = row.text.split_whitespace().collect();
+            let n = words.len();
+            let mut middle = words.clone();
+            middle[n / 2] = "Gerasimov";
+            let mut first = words.clone();
+            first[0] = "Azerbaijan";
+            let texts: Vec<Vec<&str>> = vec![
+                words.clone(),
+                middle,
+                first,
+                words[..n - 2].to_vec(),
+                words.clone(),
+                words.iter().copied().chain(["Yerevan", "said."]).collect(),
+                words.clone(),
+            ];
+            let before = shared.branches();
+            for (i, text) in texts.iter().enumerate() {
+                let peek: &[usize] = if i == 0 { &[1] } else { &[] };
+                let got = shared.likelihood(clip, prompt, text, peek, &cancel).unwrap().expect("a sentence fits");
+                let mut own = Forcer::scorer(&model, "en", 2).unwrap();
+                let want = own.likelihood(clip, prompt, text, peek, &cancel).unwrap().expect("a sentence fits");
+                assert_eq!(own.branches(), 0);
+                assert!(
+                    (got.logprob - want.logprob).abs() < 1e-9,
+                    "text {i} of {:?}: {} branched, {} alone",
+                    row.text,
+                    got.logprob,
+                    want.logprob
+                );
+                assert_eq!(got.next.len(), want.next.len());
+                compared += 1;
+            }
+            assert_eq!(shared.branches() - before, texts.len() - 1, "all but the first branch");
+        }
+    }
+    assert_eq!(compared, 42);
+    // Another clip, or another prompt, is a pass of its own.
+    let clip = &audio.samples[16 * 1000..16 * 6000];
+    let before = shared.branches();
+    shared.likelihood(clip, "", &["Good", "evening."], &[], &cancel).unwrap();
+    shared.likelihood(clip, "Armenia.", &["Good", "evening."], &[], &cancel).unwrap();
+    assert_eq!(shared.branches(), before);
+}

@@ -62,7 +62,8 @@ const MIN_CLIP_MS: Ms = crate::asr::transcribe::MIN_FORCED_MS;
 pub struct Asked {
     pub transcript: Transcript,
     pub corrections: Vec<Correction>,
-    /// Decoder passes made.
+    /// Texts the decoder was asked about: the first over each clip a pass of its own, the others
+    /// branches from the one before ([`crate::asr::Forcer::branches`]).
     pub passes: usize,
 }
 

@@ -203,8 +203,8 @@ struct CallbackData<'a> {
     encoding: std::cell::Cell<bool>,
     /// The text the decoder must say, token by token, then end ([`Forcer`]).
     forced: Option<&'a [c_int]>,
-    /// The log-probability the decoder gave the forced tokens so far (natural log, summed).
-    forced_logprob: std::cell::Cell<f64>,
+    /// The log-probability the decoder gave each forced token so far, then the end (natural log).
+    forced_logprobs: std::cell::RefCell<Vec<f64>>,
     /// The forced tokens before which the log-probabilities of every token are kept, and them.
     peek_at: &'a [usize],
     peeked: std::cell::RefCell<Vec<(usize, Vec<f32>)>>,
@@ -252,7 +252,7 @@ unsafe extern "C" fn on_logits(
         let next = forced.get(tokens.len()).copied().unwrap_or(data.eot);
         // SAFETY: as above, n_vocab logits.
         let all = unsafe { std::slice::from_raw_parts(logits, data.n_vocab as usize) };
-        data.forced_logprob.set(data.forced_logprob.get() + log_softmax_at(all, next as usize));
+        data.forced_logprobs.borrow_mut().push(log_softmax_at(all, next as usize));
         if data.peek_at.contains(&tokens.len()) {
             data.peeked.borrow_mut().push((tokens.len(), log_softmax(all)));
         }
@@ -314,17 +314,51 @@ unsafe extern "C" fn on_graph_abort(user: *mut c_void) -> bool {
     data.encoding.get() && data.cancel.is_cancelled()
 }
 
+/// Which rows of the decoder's logits a graph computed on this thread gives. whisper.cpp's
+/// decoder multiplies every row of a batch by the vocabulary (51,864 × the model's width) and
+/// keeps only the rows it will read: with one sequence, the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Every row, as whisper.cpp computes them (beam search reads one per beam).
+    Every,
+    /// The last row only: all whisper.cpp reads when one sequence is decoded. The rows of a
+    /// prompt were a third of the work of a forced pass after the article's prompt (223 tokens:
+    /// 4.6 of 12 G multiply-adds), and the same words come out.
+    Last,
+    /// Every row, kept for [`Forcer`]'s branches ([`take_rows`]).
+    Keep,
+}
+
+/// What ggml's graphs on this thread are given, for the duration of one call into whisper.cpp.
+#[derive(Clone, Copy)]
+struct GraphScope {
+    /// The abort data of that call's [`CallbackData`], or null.
+    abort: *mut c_void,
+    rows: Rows,
+    /// The model's vocabulary: the width of its logits, by which their product is known.
+    n_vocab: i64,
+}
+
 thread_local! {
-    /// The abort data of the whisper_full call running on this thread, for ggml's graphs.
-    static GRAPH_ABORT: std::cell::Cell<*mut c_void> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+    static GRAPH: std::cell::Cell<GraphScope> =
+        const { std::cell::Cell::new(GraphScope { abort: std::ptr::null_mut(), rows: Rows::Every, n_vocab: 0 }) };
+    /// The logits of every row of the last decoder graph computed under [`Rows::Keep`].
+    static KEPT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The rows kept by the last graph computed under [`Rows::Keep`] on this thread (each
+/// `n_vocab` long), leaving none.
+fn take_rows() -> Vec<f32> {
+    KEPT.with(|k| std::mem::take(&mut *k.borrow_mut()))
 }
 
 /// whisper.cpp passes its abort callback to ggml only for the graphs it computes without a
 /// scheduler, not for the encoder's or decoder's (whisper.cpp issue 3718): the encoder of one
 /// window (a second or more of work on two cores) could not be stopped. The link step
 /// (`--wrap=ggml_graph_compute`, in src/build.rs) routes every graph through here, which gives a
-/// graph computed on a thread inside [`Transcriber`]'s whisper_full call that call's abort
-/// callback; ggml checks it between nodes.
+/// graph computed on a thread inside a whisper_full call ([`full`]) that call's abort
+/// callback; ggml checks it between nodes. Here too the decoder's product by the vocabulary
+/// is cut to the rows that are read, or its rows kept ([`Rows`]).
 ///
 /// # Safety
 /// Called by ggml only, with the graph and plan it was about to compute.
@@ -340,31 +374,139 @@ pub unsafe extern "C" fn __wrap_ggml_graph_compute(
             plan: *mut whisper_rs_sys::ggml_cplan,
         ) -> whisper_rs_sys::ggml_status;
     }
-    let user = GRAPH_ABORT.with(|cell| cell.get());
-    // SAFETY: `plan` is ggml's own plan for this call; `user` is set only while the
-    // CallbackData it points at is alive (see AbortScope).
+    let scope = GRAPH.with(|cell| cell.get());
+    // SAFETY: `plan` and `graph` are ggml's own for this call; `scope.abort` is set only while
+    // the CallbackData it points at is alive (see ScopeGuard).
     unsafe {
-        if !plan.is_null() && !user.is_null() && (*plan).abort_callback.is_none() {
+        if !plan.is_null() && !scope.abort.is_null() && (*plan).abort_callback.is_none() {
             (*plan).abort_callback = Some(on_graph_abort);
-            (*plan).abort_callback_data = user;
+            (*plan).abort_callback_data = scope.abort;
         }
-        __real_ggml_graph_compute(graph, plan)
+        let logits = logits_node(graph, scope.n_vocab);
+        let cut = match (scope.rows, logits) {
+            (Rows::Last, Some(node)) => LastRow::cut(node),
+            _ => None,
+        };
+        let status = __real_ggml_graph_compute(graph, plan);
+        if let Some(cut) = cut {
+            cut.restore();
+        }
+        if let (Rows::Keep, Some(node), whisper_rs_sys::ggml_status_GGML_STATUS_SUCCESS) = (scope.rows, logits, status)
+        {
+            let n = ((*node).ne[0] * (*node).ne[1]) as usize;
+            let rows = std::slice::from_raw_parts((*node).data as *const f32, n);
+            KEPT.with(|k| {
+                let mut k = k.borrow_mut();
+                k.clear();
+                k.extend_from_slice(rows);
+            });
+        }
+        status
     }
 }
 
-/// Gives ggml's graphs on this thread the abort data of one whisper_full call, until dropped.
-struct AbortScope;
-
-impl AbortScope {
-    fn new(user: *mut c_void) -> Self {
-        GRAPH_ABORT.with(|cell| cell.set(user));
-        AbortScope
+/// The decoder's product by the vocabulary, if it is the last node of `graph` (as in every
+/// decoder graph of whisper.cpp): `n_vocab` × rows of f32, contiguous, from a contiguous f32
+/// input of one row per token.
+///
+/// # Safety
+/// `graph` is a graph ggml is about to compute, or has.
+unsafe fn logits_node(
+    graph: *mut whisper_rs_sys::ggml_cgraph,
+    n_vocab: i64,
+) -> Option<*mut whisper_rs_sys::ggml_tensor> {
+    // SAFETY: the graph's nodes and their sources are ggml's tensors, alive for the call.
+    unsafe {
+        let n = whisper_rs_sys::ggml_graph_n_nodes(graph);
+        if n_vocab <= 0 || n < 1 {
+            return None;
+        }
+        let node = whisper_rs_sys::ggml_graph_node(graph, n - 1);
+        if node.is_null() || (*node).op != whisper_rs_sys::ggml_op_GGML_OP_MUL_MAT {
+            return None;
+        }
+        let (w, x) = ((*node).src[0], (*node).src[1]);
+        if w.is_null() || x.is_null() {
+            return None;
+        }
+        let (d, w, x) = (&*node, &*w, &*x);
+        let f32 = whisper_rs_sys::ggml_type_GGML_TYPE_F32;
+        let flat = |t: &whisper_rs_sys::ggml_tensor| {
+            t.type_ == f32
+                && t.ne[2] == 1
+                && t.ne[3] == 1
+                && t.nb[0] == 4
+                && t.nb[1] == 4 * t.ne[0] as usize
+                && !t.data.is_null()
+        };
+        (d.ne[0] == n_vocab && w.ne[1] == n_vocab && x.ne[1] == d.ne[1] && flat(d) && flat(x)).then_some(node)
     }
 }
 
-impl Drop for AbortScope {
+/// The product by the vocabulary cut to its last row while ggml computes it: the product reads
+/// a one-row view of its input and writes the last row of its result, where whisper.cpp reads.
+struct LastRow {
+    node: *mut whisper_rs_sys::ggml_tensor,
+    input: *mut whisper_rs_sys::ggml_tensor,
+    saved: (i64, *mut c_void, [usize; 4]),
+    _view: Box<whisper_rs_sys::ggml_tensor>,
+}
+
+impl LastRow {
+    /// # Safety
+    /// `node` is from [`logits_node`], not yet computed; [`LastRow::restore`] before anything
+    /// else reads it.
+    unsafe fn cut(node: *mut whisper_rs_sys::ggml_tensor) -> Option<Self> {
+        // SAFETY: as above; the input's rows are computed before this node, in this call, so
+        // the view (a copy of its header, not of its data) is cut, not the input itself.
+        unsafe {
+            let rows = (*node).ne[1] as usize;
+            if rows < 2 {
+                return None;
+            }
+            let input = (*node).src[1];
+            let mut view = Box::new(*input);
+            view.data = ((*input).data as *mut u8).add((rows - 1) * (*input).nb[1]) as *mut c_void;
+            view.ne[1] = 1;
+            view.nb[2] = view.nb[1];
+            view.nb[3] = view.nb[1];
+            let saved = ((*node).ne[1], (*node).data, (*node).nb);
+            (*node).src[1] = &mut *view;
+            (*node).data = ((*node).data as *mut u8).add((rows - 1) * (*node).nb[1]) as *mut c_void;
+            (*node).ne[1] = 1;
+            (*node).nb[2] = (*node).nb[1];
+            (*node).nb[3] = (*node).nb[1];
+            Some(Self { node, input, saved, _view: view })
+        }
+    }
+
+    /// # Safety
+    /// The graph of [`LastRow::cut`] is computed.
+    unsafe fn restore(self) {
+        // SAFETY: as above; the node is ggml's, the view is dropped after it is unlinked.
+        unsafe {
+            let (rows, data, nb) = self.saved;
+            (*self.node).ne[1] = rows;
+            (*self.node).data = data;
+            (*self.node).nb = nb;
+            (*self.node).src[1] = self.input;
+        }
+    }
+}
+
+/// Gives ggml's graphs on this thread a [`GraphScope`], until dropped.
+struct ScopeGuard;
+
+impl ScopeGuard {
+    fn new(scope: GraphScope) -> Self {
+        GRAPH.with(|cell| cell.set(scope));
+        ScopeGuard
+    }
+}
+
+impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        GRAPH_ABORT.with(|cell| cell.set(std::ptr::null_mut()));
+        GRAPH.with(|cell| cell.set(GraphScope { abort: std::ptr::null_mut(), rows: Rows::Every, n_vocab: 0 }));
     }
 }
 
@@ -379,7 +521,9 @@ fn audio_ctx(samples: usize) -> c_int {
 type Peeked = Vec<(usize, Vec<f32>)>;
 
 /// One whisper_full call over `pcm` (which starts `offset_ms` into the input) with the
-/// callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say.
+/// callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say, whose
+/// tokens' log-probabilities (then the end's) it returns. `one_sequence`: the call decodes one
+/// sequence (greedy, best of 1), so only the last row of the decoder's logits is computed.
 #[allow(clippy::too_many_arguments)]
 fn full(
     model: &Model,
@@ -391,7 +535,8 @@ fn full(
     cancel: &Cancel,
     forced: Option<&[c_int]>,
     peek_at: &[usize],
-) -> Result<(f64, Peeked), TranscribeError> {
+    one_sequence: bool,
+) -> Result<(Vec<f64>, Peeked), TranscribeError> {
     let data = CallbackData {
         progress,
         offset_ms,
@@ -402,7 +547,7 @@ fn full(
         n_vocab: model.ctx.n_vocab(),
         encoding: std::cell::Cell::new(false),
         forced,
-        forced_logprob: std::cell::Cell::new(0.0),
+        forced_logprobs: std::cell::RefCell::new(Vec::new()),
         peek_at,
         peeked: std::cell::RefCell::new(Vec::new()),
     };
@@ -419,13 +564,16 @@ fn full(
         params.set_start_encoder_callback(Some(on_encoder_begin));
         params.set_start_encoder_callback_user_data(user);
     }
-    let scope = AbortScope::new(user);
+    let rows = if one_sequence { Rows::Last } else { Rows::Every };
+    let scope = ScopeGuard::new(GraphScope { abort: user, rows, n_vocab: data.n_vocab as i64 });
     let result = state.full(params, pcm);
     drop(scope);
     if cancel.is_cancelled() {
         return Err(TranscribeError::Cancelled);
     }
-    result.map(|_| (data.forced_logprob.get(), data.peeked.take())).map_err(|e| TranscribeError::Whisper(e.to_string()))
+    result
+        .map(|_| (data.forced_logprobs.take(), data.peeked.take()))
+        .map_err(|e| TranscribeError::Whisper(e.to_string()))
 }
 
 /// What a window is conditioned on.
@@ -617,7 +765,8 @@ impl<'m> Recognizer<'m> {
         if !tokens.is_empty() {
             params.set_tokens(tokens);
         }
-        full(self.model, &mut self.state, params, pcm, offset_ms, progress, cancel, None, &[])?;
+        let one_sequence = self.opts.beam <= 1;
+        full(self.model, &mut self.state, params, pcm, offset_ms, progress, cancel, None, &[], one_sequence)?;
         Ok(self.collect(offset_ms))
     }
 
@@ -742,7 +891,32 @@ pub struct Forcer<'m> {
     state: WhisperState,
     language: String,
     threads: usize,
+    /// What the state holds from the last [`Forcer::likelihood`], if another text over the same
+    /// clip and prompt can branch from it.
+    heard: Option<Heard>,
+    /// Texts scored by a branch instead of a pass of their own.
+    branches: usize,
 }
+
+/// A clip the state has encoded and a text it has decoded over it after a prompt: the encoder's
+/// output and the decoder's keys and values of the prompt and text stay in the state, so another
+/// text over that clip and prompt costs only the decoder steps from where the two texts part
+/// (one batch), not a whisper_full call (the encoder, the prompt, then a step per token).
+struct Heard {
+    pcm: Vec<f32>,
+    prompt: String,
+    /// Tokens before the text in the decoder's cache: the marker, the prompt, the task.
+    before: usize,
+    /// The text's tokens after them.
+    tokens: Vec<c_int>,
+    /// The log-probability of each of those tokens, then of the end.
+    logprobs: Vec<f64>,
+}
+
+/// Two ways of scoring one text that must agree (the last token decoded again from the cache
+/// against the whisper_full pass that decoded it first) agree to this, in nats; beyond it the
+/// cache is not what [`Forcer`] takes it for, and every text gets a pass of its own.
+const BRANCH_AGREE: f64 = 1e-3;
 
 impl<'m> Forcer<'m> {
     /// A forcer for text in `language` (an ISO 639-1 code); the model must time words by DTW.
@@ -759,7 +933,13 @@ impl<'m> Forcer<'m> {
         let opts = TranscribeOptions { language: Some(language.to_string()), ..Default::default() };
         let language = language_for(model, &opts)?;
         let state = model.ctx.create_state().map_err(|e| TranscribeError::Whisper(e.to_string()))?;
-        Ok(Self { model, state, language, threads: threads.max(1) })
+        Ok(Self { model, state, language, threads: threads.max(1), heard: None, branches: 0 })
+    }
+
+    /// How many texts [`Forcer::likelihood`] has scored by branching from the text before them
+    /// over the same clip and prompt, instead of a pass of their own.
+    pub fn branches(&self) -> usize {
+        self.branches
     }
 
     /// Threads for the calls that follow.
@@ -818,11 +998,20 @@ impl<'m> Forcer<'m> {
         cancel: &Cancel,
     ) -> Result<Option<Likelihood>, TranscribeError> {
         let Some((per_word, forced)) = self.forced(pcm, words) else { return Ok(None) };
+        if cancel.is_cancelled() {
+            return Err(TranscribeError::Cancelled);
+        }
+        if peek.is_empty()
+            && let Some(logprob) = self.branch(pcm, prompt, &forced)?
+        {
+            return Ok(logprob.is_finite().then_some(Likelihood { logprob, next: Vec::new() }));
+        }
+        self.heard = None;
         let peek_at: Vec<usize> =
             peek.iter().map(|&w| per_word[..w.min(per_word.len())].iter().map(Vec::len).sum()).collect();
         let mut params = Self::params(self.threads, &self.language, pcm.len(), Some(prompt));
         params.set_token_timestamps(false);
-        let (logprob, peeked) = full(
+        let (logprobs, peeked) = full(
             self.model,
             &mut self.state,
             params,
@@ -832,12 +1021,101 @@ impl<'m> Forcer<'m> {
             cancel,
             Some(&forced),
             &peek_at,
+            true,
         )?;
+        let logprob: f64 = logprobs.iter().sum();
         let next = peek_at
             .iter()
             .map(|t| peeked.iter().find(|(at, _)| at == t).map(|(_, l)| l.clone()).unwrap_or_default())
             .collect();
+        if logprob.is_finite() && logprobs.len() == forced.len() + 1 {
+            self.remember(pcm, prompt, forced, logprobs)?;
+        }
         Ok(logprob.is_finite().then_some(Likelihood { logprob, next }))
+    }
+
+    /// Keeps what a whisper_full pass over `pcm` left in the state for [`Forcer::branch`], once
+    /// its last token, decoded again from the cache, gives the end the same log-probability.
+    fn remember(
+        &mut self,
+        pcm: &[f32],
+        prompt: &str,
+        tokens: Vec<c_int>,
+        logprobs: Vec<f64>,
+    ) -> Result<(), TranscribeError> {
+        let ctx = &self.model.ctx;
+        let n_prompt = if prompt.is_empty() {
+            0
+        } else {
+            let t = ctx.tokenize(prompt, 4096).map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+            // whisper.cpp keeps the marker and at most the last 223 tokens of the prompt.
+            if t.is_empty() { 0 } else { 1 + t.len().min(223) }
+        };
+        let task = if self.model.info.multilingual { 3 } else { 1 };
+        let before = n_prompt + task + 1;
+        let Some(&last) = tokens.last() else { return Ok(()) };
+        let Some(end) = self.rows(last, before + tokens.len() - 1)? else { return Ok(()) };
+        let eot = self.model.ctx.token_eot();
+        let again = log_softmax_at(&end[..=eot as usize], eot as usize);
+        if (again - logprobs[tokens.len()]).abs() <= BRANCH_AGREE {
+            self.heard = Some(Heard { pcm: pcm.to_vec(), prompt: prompt.to_string(), before, tokens, logprobs });
+        }
+        Ok(())
+    }
+
+    /// Decodes `token` at position `n_past` of the cache (dropping what follows it there): the
+    /// logits after it, or `None` when whisper.cpp fails or they are not seen.
+    fn rows(&mut self, token: c_int, n_past: usize) -> Result<Option<Vec<f32>>, TranscribeError> {
+        let n_vocab = self.model.ctx.n_vocab() as usize;
+        let scope =
+            ScopeGuard::new(GraphScope { abort: std::ptr::null_mut(), rows: Rows::Keep, n_vocab: n_vocab as i64 });
+        take_rows();
+        let done = self.state.decode(&[token], n_past, self.threads);
+        drop(scope);
+        let row = take_rows();
+        Ok((done.is_ok() && row.len() == n_vocab).then_some(row))
+    }
+
+    /// The log-probability of `tokens` and the end over the clip and prompt the state last heard,
+    /// branching from the tokens shared with the text it last decoded; `None` when the state
+    /// holds another clip or prompt (or none).
+    fn branch(&mut self, pcm: &[f32], prompt: &str, tokens: &[c_int]) -> Result<Option<f64>, TranscribeError> {
+        let Some(heard) = self.heard.take() else { return Ok(None) };
+        if heard.prompt != prompt || heard.pcm != pcm {
+            return Ok(None);
+        }
+        // The token before the text is the task's last (no timestamps): decoded again when the
+        // texts share nothing, so that its logits give the first token's.
+        let shared = heard.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        let from = shared.min(tokens.len()).saturating_sub(1);
+        let (batch, n_past): (Vec<c_int>, usize) = if shared == 0 {
+            (std::iter::once(self.model.ctx.token_not()).chain(tokens.iter().copied()).collect(), heard.before - 1)
+        } else {
+            (tokens[from..].to_vec(), heard.before + from)
+        };
+        // One token at a time, as whisper_full decodes a text: the same bits as a pass of its
+        // own. (In one batch the rows differed from those by up to 0.2 nats over a sentence,
+        // ggml's batched products summing in another order, for no time saved on the sample
+        // report: 12.3 against 12.5 s.)
+        let mut rows = Vec::new();
+        for (k, &t) in batch.iter().enumerate() {
+            let Some(row) = self.rows(t, n_past + k)? else { return Ok(None) };
+            rows.extend(row);
+        }
+        let n_vocab = self.model.ctx.n_vocab() as usize;
+        let eot = self.model.ctx.token_eot();
+        let kept = if shared == 0 { 0 } else { from + 1 };
+        let mut logprobs = heard.logprobs[..kept].to_vec();
+        // Every token after the end is special and masked before a forced pass sees its logits
+        // (timestamps, the task's, languages): the text's distribution is over the rest.
+        for (i, row) in rows.chunks_exact(n_vocab).enumerate() {
+            let next = tokens.get(kept + i).copied().unwrap_or(eot);
+            logprobs.push(log_softmax_at(&row[..=eot as usize], next as usize));
+        }
+        let logprob = logprobs.iter().sum();
+        self.heard = Some(Heard { tokens: tokens.to_vec(), logprobs, ..heard });
+        self.branches += 1;
+        Ok(Some(logprob))
     }
 
     /// The tokens of each of `words` and all of them in a row, when a forced pass can say them
@@ -871,6 +1149,7 @@ impl<'m> Forcer<'m> {
     ) -> Result<Option<Vec<Ms>>, TranscribeError> {
         let Some((per_word, forced)) = self.forced(pcm, words) else { return Ok(None) };
         let params = Self::params(self.threads, &self.language, pcm.len(), None);
+        self.heard = None;
         full(
             self.model,
             &mut self.state,
@@ -881,6 +1160,7 @@ impl<'m> Forcer<'m> {
             cancel,
             Some(&forced),
             &[],
+            true,
         )?;
         // The text tokens said, each with its DTW instant; they must be the text, in order.
         let eot = self.model.ctx.token_eot();
