@@ -161,19 +161,13 @@ fn forced_decoding_times_words_as_recognition_does() {
     let recognised = transcribe(&tmp.path().join("plain"), &[]);
     let model = Model::load_with(&model(), true).unwrap();
     let cancel = vidscribe::progress::Cancel::new();
-    let audio = vidscribe::media::decode_path(
-        &sample("report.mp4"),
-        &Default::default(),
-        &vidscribe::progress::Silent,
-        &cancel,
-    )
-    .unwrap();
+    let audio = report_pcm(&cancel);
     let mut forcer = Forcer::new(&model, "en", 2).unwrap();
     let plain = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
     let mut shifts = Vec::new();
     for row in common::script() {
         let (from, to) = (row.start_ms.saturating_sub(300), row.end_ms + 300);
-        let clip = &audio.samples[from as usize * 16..(to as usize * 16).min(audio.samples.len())];
+        let clip = &audio[from as usize * 16..(to as usize * 16).min(audio.len())];
         let words: Vec<&str> = row.text.split_whitespace().collect();
         let starts = forcer.starts(clip, from, &words, &cancel).unwrap().expect("a sentence fits one pass");
         assert_eq!(starts.len(), words.len());
@@ -197,15 +191,15 @@ fn forced_decoding_times_words_as_recognition_does() {
 
     // What one pass cannot do, it does not try.
     let long: Vec<&str> = std::iter::repeat_n("Nagorno-Karabakh", 120).collect();
-    assert_eq!(forcer.starts(&audio.samples[..16 * 20_000], 0, &long, &cancel).unwrap(), None, "over 200 tokens");
-    assert_eq!(forcer.starts(&audio.samples[..16 * 900], 0, &["Good"], &cancel).unwrap(), None, "under a second");
-    assert_eq!(forcer.starts(&audio.samples[..16 * 31_000], 0, &["Good"], &cancel).unwrap(), None, "over 30 s");
-    assert_eq!(forcer.starts(&audio.samples[..16 * 5_000], 0, &[], &cancel).unwrap(), None, "no words");
+    assert_eq!(forcer.starts(&audio[..16 * 20_000], 0, &long, &cancel).unwrap(), None, "over 200 tokens");
+    assert_eq!(forcer.starts(&audio[..16 * 900], 0, &["Good"], &cancel).unwrap(), None, "under a second");
+    assert_eq!(forcer.starts(&audio[..16 * 31_000], 0, &["Good"], &cancel).unwrap(), None, "over 30 s");
+    assert_eq!(forcer.starts(&audio[..16 * 5_000], 0, &[], &cancel).unwrap(), None, "no words");
     // A stop asked for is a stop, not a result.
     let stopped = vidscribe::progress::Cancel::new();
     stopped.cancel();
     assert!(matches!(
-        forcer.starts(&audio.samples[..16 * 5_000], 0, &["Good", "evening."], &stopped),
+        forcer.starts(&audio[..16 * 5_000], 0, &["Good", "evening."], &stopped),
         Err(vidscribe::asr::TranscribeError::Cancelled)
     ));
 }
@@ -221,13 +215,7 @@ fn texts_branched_from_the_decoders_cache_score_as_passes_of_their_own() {
     use vidscribe::asr::{Forcer, Model};
     let model = Model::load_with(&model(), false).unwrap();
     let cancel = vidscribe::progress::Cancel::new();
-    let audio = vidscribe::media::decode_path(
-        &sample("report.mp4"),
-        &Default::default(),
-        &vidscribe::progress::Silent,
-        &cancel,
-    )
-    .unwrap();
+    let audio = report_pcm(&cancel);
     let article = std::fs::read_to_string(sample("article.txt")).unwrap();
     let long_prompt: String = article.chars().take(2000).collect();
     let mut shared = Forcer::scorer(&model, "en", 2).unwrap();
@@ -235,7 +223,7 @@ fn texts_branched_from_the_decoders_cache_score_as_passes_of_their_own() {
     for prompt in [long_prompt.as_str(), ""] {
         for row in common::script().iter().take(3) {
             let (from, to) = (row.start_ms.saturating_sub(300), row.end_ms + 300);
-            let clip = &audio.samples[from as usize * 16..(to as usize * 16).min(audio.samples.len())];
+            let clip = &audio[from as usize * 16..(to as usize * 16).min(audio.len())];
             let words: Vec<&str> = row.text.split_whitespace().collect();
             let n = words.len();
             let mut middle = words.clone();
@@ -273,9 +261,16 @@ fn texts_branched_from_the_decoders_cache_score_as_passes_of_their_own() {
     }
     assert_eq!(compared, 42);
     // Another clip, or another prompt, is a pass of its own.
-    let clip = &audio.samples[16 * 1000..16 * 6000];
+    let clip = &audio[16 * 1000..16 * 6000];
     let before = shared.branches();
     shared.likelihood(clip, "", &["Good", "evening."], &[], &cancel).unwrap();
     shared.likelihood(clip, "Armenia.", &["Good", "evening."], &[], &cancel).unwrap();
     assert_eq!(shared.branches(), before);
+}
+
+/// The sample report's audio, 16 kHz mono.
+fn report_pcm(cancel: &vidscribe::progress::Cancel) -> Vec<f32> {
+    vidscribe::media::decode_path(&sample("report.mp4"), &Default::default(), &vidscribe::progress::Silent, cancel)
+        .unwrap()
+        .samples
 }
