@@ -325,8 +325,6 @@ enum Rows {
     /// prompt were a third of the work of a forced pass after the article's prompt (223 tokens:
     /// 4.6 of 12 G multiply-adds), and the same words come out.
     Last,
-    /// Every row, kept for [`Forcer`]'s branches ([`take_rows`]).
-    Keep,
 }
 
 /// What ggml's graphs on this thread are given, for the duration of one call into whisper.cpp.
@@ -342,14 +340,6 @@ struct GraphScope {
 thread_local! {
     static GRAPH: std::cell::Cell<GraphScope> =
         const { std::cell::Cell::new(GraphScope { abort: std::ptr::null_mut(), rows: Rows::Every, n_vocab: 0 }) };
-    /// The logits of every row of the last decoder graph computed under [`Rows::Keep`].
-    static KEPT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The rows kept by the last graph computed under [`Rows::Keep`] on this thread (each
-/// `n_vocab` long), leaving none.
-fn take_rows() -> Vec<f32> {
-    KEPT.with(|k| std::mem::take(&mut *k.borrow_mut()))
 }
 
 /// whisper.cpp passes its abort callback to ggml only for the graphs it computes without a
@@ -358,7 +348,7 @@ fn take_rows() -> Vec<f32> {
 /// (`--wrap=ggml_graph_compute`, in src/build.rs) routes every graph through here, which gives a
 /// graph computed on a thread inside a whisper_full call ([`full`]) that call's abort
 /// callback; ggml checks it between nodes. Here too the decoder's product by the vocabulary
-/// is cut to the rows that are read, or its rows kept ([`Rows`]).
+/// is cut to the rows that are read ([`Rows`]).
 ///
 /// # Safety
 /// Called by ggml only, with the graph and plan it was about to compute.
@@ -382,24 +372,13 @@ pub unsafe extern "C" fn __wrap_ggml_graph_compute(
             (*plan).abort_callback = Some(on_graph_abort);
             (*plan).abort_callback_data = scope.abort;
         }
-        let logits = logits_node(graph, scope.n_vocab);
-        let cut = match (scope.rows, logits) {
-            (Rows::Last, Some(node)) => LastRow::cut(node),
-            _ => None,
+        let cut = match scope.rows {
+            Rows::Last => logits_node(graph, scope.n_vocab).and_then(|node| LastRow::cut(node)),
+            Rows::Every => None,
         };
         let status = __real_ggml_graph_compute(graph, plan);
         if let Some(cut) = cut {
             cut.restore();
-        }
-        if let (Rows::Keep, Some(node), whisper_rs_sys::ggml_status_GGML_STATUS_SUCCESS) = (scope.rows, logits, status)
-        {
-            let n = ((*node).ne[0] * (*node).ne[1]) as usize;
-            let rows = std::slice::from_raw_parts((*node).data as *const f32, n);
-            KEPT.with(|k| {
-                let mut k = k.borrow_mut();
-                k.clear();
-                k.extend_from_slice(rows);
-            });
         }
         status
     }
@@ -900,8 +879,8 @@ pub struct Forcer<'m> {
 
 /// A clip the state has encoded and a text it has decoded over it after a prompt: the encoder's
 /// output and the decoder's keys and values of the prompt and text stay in the state, so another
-/// text over that clip and prompt costs only the decoder steps from where the two texts part
-/// (one batch), not a whisper_full call (the encoder, the prompt, then a step per token).
+/// text over that clip and prompt costs only the decoder's steps from where the two texts part,
+/// not a whisper_full call (the encoder, the prompt, then a step per token).
 struct Heard {
     pcm: Vec<f32>,
     prompt: String,
@@ -1002,7 +981,7 @@ impl<'m> Forcer<'m> {
             return Err(TranscribeError::Cancelled);
         }
         if peek.is_empty()
-            && let Some(logprob) = self.branch(pcm, prompt, &forced)?
+            && let Some(logprob) = self.branch(pcm, prompt, &forced)
         {
             return Ok(logprob.is_finite().then_some(Likelihood { logprob, next: Vec::new() }));
         }
@@ -1029,60 +1008,50 @@ impl<'m> Forcer<'m> {
             .map(|t| peeked.iter().find(|(at, _)| at == t).map(|(_, l)| l.clone()).unwrap_or_default())
             .collect();
         if logprob.is_finite() && logprobs.len() == forced.len() + 1 {
-            self.remember(pcm, prompt, forced, logprobs)?;
+            self.remember(pcm, prompt, forced, logprobs);
         }
         Ok(logprob.is_finite().then_some(Likelihood { logprob, next }))
     }
 
     /// Keeps what a whisper_full pass over `pcm` left in the state for [`Forcer::branch`], once
     /// its last token, decoded again from the cache, gives the end the same log-probability.
-    fn remember(
-        &mut self,
-        pcm: &[f32],
-        prompt: &str,
-        tokens: Vec<c_int>,
-        logprobs: Vec<f64>,
-    ) -> Result<(), TranscribeError> {
-        let ctx = &self.model.ctx;
+    fn remember(&mut self, pcm: &[f32], prompt: &str, tokens: Vec<c_int>, logprobs: Vec<f64>) {
         let n_prompt = if prompt.is_empty() {
             0
         } else {
-            let t = ctx.tokenize(prompt, 4096).map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+            let Ok(t) = self.model.ctx.tokenize(prompt, 4096) else { return };
             // whisper.cpp keeps the marker and at most the last 223 tokens of the prompt.
             if t.is_empty() { 0 } else { 1 + t.len().min(223) }
         };
         let task = if self.model.info.multilingual { 3 } else { 1 };
         let before = n_prompt + task + 1;
-        let Some(&last) = tokens.last() else { return Ok(()) };
-        let Some(end) = self.rows(last, before + tokens.len() - 1)? else { return Ok(()) };
+        let Some(&last) = tokens.last() else { return };
         let eot = self.model.ctx.token_eot();
-        let again = log_softmax_at(&end[..=eot as usize], eot as usize);
+        let Some(again) = self.step(last, before + tokens.len() - 1, eot) else { return };
         if (again - logprobs[tokens.len()]).abs() <= BRANCH_AGREE {
             self.heard = Some(Heard { pcm: pcm.to_vec(), prompt: prompt.to_string(), before, tokens, logprobs });
         }
-        Ok(())
     }
 
-    /// Decodes `token` at position `n_past` of the cache (dropping what follows it there): the
-    /// logits after it, or `None` when whisper.cpp fails or they are not seen.
-    fn rows(&mut self, token: c_int, n_past: usize) -> Result<Option<Vec<f32>>, TranscribeError> {
-        let n_vocab = self.model.ctx.n_vocab() as usize;
-        let scope =
-            ScopeGuard::new(GraphScope { abort: std::ptr::null_mut(), rows: Rows::Keep, n_vocab: n_vocab as i64 });
-        take_rows();
-        let done = self.state.decode(&[token], n_past, self.threads);
-        drop(scope);
-        let row = take_rows();
-        Ok((done.is_ok() && row.len() == n_vocab).then_some(row))
+    /// Decodes `token` at position `n_past` of the cache (dropping what follows it there), as
+    /// whisper_full decodes a text, one token a step: the log-probability of `next` after it
+    /// among the text's tokens and the end (every token after the end is special, masked before
+    /// a forced pass sees its logits: timestamps, the task's, languages). `None` when
+    /// whisper.cpp fails.
+    fn step(&mut self, token: c_int, n_past: usize, next: c_int) -> Option<f64> {
+        self.state.decode(&[token], n_past, self.threads).ok()?;
+        let logits = self.state.get_logits().ok()?;
+        let eot = self.model.ctx.token_eot() as usize;
+        Some(log_softmax_at(logits.get(..=eot)?, next as usize))
     }
 
     /// The log-probability of `tokens` and the end over the clip and prompt the state last heard,
     /// branching from the tokens shared with the text it last decoded; `None` when the state
     /// holds another clip or prompt (or none).
-    fn branch(&mut self, pcm: &[f32], prompt: &str, tokens: &[c_int]) -> Result<Option<f64>, TranscribeError> {
-        let Some(heard) = self.heard.take() else { return Ok(None) };
+    fn branch(&mut self, pcm: &[f32], prompt: &str, tokens: &[c_int]) -> Option<f64> {
+        let heard = self.heard.take()?;
         if heard.prompt != prompt || heard.pcm != pcm {
-            return Ok(None);
+            return None;
         }
         // The token before the text is the task's last (no timestamps): decoded again when the
         // texts share nothing, so that its logits give the first token's.
@@ -1096,26 +1065,18 @@ impl<'m> Forcer<'m> {
         // One token at a time, as whisper_full decodes a text: the same bits as a pass of its
         // own. (In one batch the rows differed from those by up to 0.2 nats over a sentence,
         // ggml's batched products summing in another order, for no time saved on the sample
-        // report: 12.3 against 12.5 s.)
-        let mut rows = Vec::new();
-        for (k, &t) in batch.iter().enumerate() {
-            let Some(row) = self.rows(t, n_past + k)? else { return Ok(None) };
-            rows.extend(row);
-        }
-        let n_vocab = self.model.ctx.n_vocab() as usize;
+        // report: 12.3 against 12.5 s.) Each step gives the next token's log-probability.
         let eot = self.model.ctx.token_eot();
         let kept = if shared == 0 { 0 } else { from + 1 };
         let mut logprobs = heard.logprobs[..kept].to_vec();
-        // Every token after the end is special and masked before a forced pass sees its logits
-        // (timestamps, the task's, languages): the text's distribution is over the rest.
-        for (i, row) in rows.chunks_exact(n_vocab).enumerate() {
-            let next = tokens.get(kept + i).copied().unwrap_or(eot);
-            logprobs.push(log_softmax_at(&row[..=eot as usize], next as usize));
+        for (k, &t) in batch.iter().enumerate() {
+            let next = tokens.get(kept + k).copied().unwrap_or(eot);
+            logprobs.push(self.step(t, n_past + k, next)?);
         }
         let logprob = logprobs.iter().sum();
         self.heard = Some(Heard { tokens: tokens.to_vec(), logprobs, ..heard });
         self.branches += 1;
-        Ok(Some(logprob))
+        Some(logprob)
     }
 
     /// The tokens of each of `words` and all of them in a row, when a forced pass can say them
