@@ -208,6 +208,8 @@ struct CallbackData<'a> {
     /// The forced tokens before which the log-probabilities of every token are kept, and them.
     peek_at: &'a [usize],
     peeked: std::cell::RefCell<Vec<(usize, Vec<f32>)>>,
+    /// The logits before the first forced token, as whisper.cpp gave them.
+    first_row: std::cell::RefCell<Vec<f32>>,
 }
 
 unsafe extern "C" fn on_progress(
@@ -253,6 +255,9 @@ unsafe extern "C" fn on_logits(
         // SAFETY: as above, n_vocab logits.
         let all = unsafe { std::slice::from_raw_parts(logits, data.n_vocab as usize) };
         data.forced_logprobs.borrow_mut().push(log_softmax_at(all, next as usize));
+        if tokens.is_empty() {
+            *data.first_row.borrow_mut() = all.to_vec();
+        }
         if data.peek_at.contains(&tokens.len()) {
             data.peeked.borrow_mut().push((tokens.len(), log_softmax(all)));
         }
@@ -497,7 +502,16 @@ fn audio_ctx(samples: usize) -> c_int {
 }
 
 /// The distributions a forced pass kept: each with the forced token it came before.
-type Peeked = Vec<(usize, Vec<f32>)>;
+/// What a forced whisper_full call gave.
+#[derive(Default)]
+struct Forced {
+    /// The log-probability of each forced token, then of the end (natural log).
+    logprobs: Vec<f64>,
+    /// For each forced token index peeked at, the log-probabilities of every token there.
+    peeked: Vec<(usize, Vec<f32>)>,
+    /// The logits before the first forced token.
+    first_row: Vec<f32>,
+}
 
 /// One whisper_full call over `pcm` (which starts `offset_ms` into the input) with the
 /// callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say, whose
@@ -515,7 +529,7 @@ fn full(
     forced: Option<&[c_int]>,
     peek_at: &[usize],
     one_sequence: bool,
-) -> Result<(Vec<f64>, Peeked), TranscribeError> {
+) -> Result<Forced, TranscribeError> {
     let data = CallbackData {
         progress,
         offset_ms,
@@ -529,6 +543,7 @@ fn full(
         forced_logprobs: std::cell::RefCell::new(Vec::new()),
         peek_at,
         peeked: std::cell::RefCell::new(Vec::new()),
+        first_row: std::cell::RefCell::new(Vec::new()),
     };
     let user = &data as *const CallbackData as *mut c_void;
     // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
@@ -551,7 +566,11 @@ fn full(
         return Err(TranscribeError::Cancelled);
     }
     result
-        .map(|_| (data.forced_logprobs.take(), data.peeked.take()))
+        .map(|_| Forced {
+            logprobs: data.forced_logprobs.take(),
+            peeked: data.peeked.take(),
+            first_row: data.first_row.take(),
+        })
         .map_err(|e| TranscribeError::Whisper(e.to_string()))
 }
 
@@ -890,6 +909,11 @@ struct Heard {
     tokens: Vec<c_int>,
     /// The log-probability of each of those tokens, then of the end.
     logprobs: Vec<f64>,
+    /// The logits before the text's first token, from the pass itself: a text that parts from
+    /// this one at its first token takes its first log-probability from them rather than from
+    /// the task's last token decoded again alone, whose keys and values would then differ from
+    /// the batch the pass decoded it in (by 0.11 nats over a sentence of the sample report).
+    first_row: Vec<f32>,
 }
 
 /// Two ways of scoring one text that must agree (the last token decoded again from the cache
@@ -990,7 +1014,7 @@ impl<'m> Forcer<'m> {
             peek.iter().map(|&w| per_word[..w.min(per_word.len())].iter().map(Vec::len).sum()).collect();
         let mut params = Self::params(self.threads, &self.language, pcm.len(), Some(prompt));
         params.set_token_timestamps(false);
-        let (logprobs, peeked) = full(
+        let Forced { logprobs, peeked, first_row } = full(
             self.model,
             &mut self.state,
             params,
@@ -1008,14 +1032,14 @@ impl<'m> Forcer<'m> {
             .map(|t| peeked.iter().find(|(at, _)| at == t).map(|(_, l)| l.clone()).unwrap_or_default())
             .collect();
         if logprob.is_finite() && logprobs.len() == forced.len() + 1 {
-            self.remember(pcm, prompt, forced, logprobs);
+            self.remember(pcm, prompt, forced, logprobs, first_row);
         }
         Ok(logprob.is_finite().then_some(Likelihood { logprob, next }))
     }
 
     /// Keeps what a whisper_full pass over `pcm` left in the state for [`Forcer::branch`], once
     /// its last token, decoded again from the cache, gives the end the same log-probability.
-    fn remember(&mut self, pcm: &[f32], prompt: &str, tokens: Vec<c_int>, logprobs: Vec<f64>) {
+    fn remember(&mut self, pcm: &[f32], prompt: &str, tokens: Vec<c_int>, logprobs: Vec<f64>, first_row: Vec<f32>) {
         let n_prompt = if prompt.is_empty() {
             0
         } else {
@@ -1027,9 +1051,13 @@ impl<'m> Forcer<'m> {
         let before = n_prompt + task + 1;
         let Some(&last) = tokens.last() else { return };
         let eot = self.model.ctx.token_eot();
+        if first_row.len() <= eot as usize {
+            return;
+        }
         let Some(again) = self.step(last, before + tokens.len() - 1, eot) else { return };
         if (again - logprobs[tokens.len()]).abs() <= BRANCH_AGREE {
-            self.heard = Some(Heard { pcm: pcm.to_vec(), prompt: prompt.to_string(), before, tokens, logprobs });
+            self.heard =
+                Some(Heard { pcm: pcm.to_vec(), prompt: prompt.to_string(), before, tokens, logprobs, first_row });
         }
     }
 
@@ -1053,25 +1081,25 @@ impl<'m> Forcer<'m> {
         if heard.prompt != prompt || heard.pcm != pcm {
             return None;
         }
-        // The token before the text is the task's last (no timestamps): decoded again when the
-        // texts share nothing, so that its logits give the first token's.
         let shared = heard.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count();
-        let from = shared.min(tokens.len()).saturating_sub(1);
-        let (batch, n_past): (Vec<c_int>, usize) = if shared == 0 {
-            (std::iter::once(self.model.ctx.token_not()).chain(tokens.iter().copied()).collect(), heard.before - 1)
+        // Decoding restarts at the last shared token, whose logits give the next one's; when the
+        // texts share nothing, the first token's log-probability comes from the pass's first row
+        // and decoding starts at that token.
+        let (kept, mut logprobs) = if shared == 0 {
+            (1, vec![log_softmax_at(&heard.first_row, *tokens.first()? as usize)])
         } else {
-            (tokens[from..].to_vec(), heard.before + from)
+            let kept = shared.min(tokens.len());
+            (kept, heard.logprobs[..kept].to_vec())
         };
+        let from = kept - 1;
         // One token at a time, as whisper_full decodes a text: the same bits as a pass of its
         // own. (In one batch the rows differed from those by up to 0.2 nats over a sentence,
         // ggml's batched products summing in another order, for no time saved on the sample
         // report: 12.3 against 12.5 s.) Each step gives the next token's log-probability.
         let eot = self.model.ctx.token_eot();
-        let kept = if shared == 0 { 0 } else { from + 1 };
-        let mut logprobs = heard.logprobs[..kept].to_vec();
-        for (k, &t) in batch.iter().enumerate() {
+        for (k, &t) in tokens[from..].iter().enumerate() {
             let next = tokens.get(kept + k).copied().unwrap_or(eot);
-            logprobs.push(self.step(t, n_past + k, next)?);
+            logprobs.push(self.step(t, heard.before + from + k, next)?);
         }
         let logprob = logprobs.iter().sum();
         self.heard = Some(Heard { tokens: tokens.to_vec(), logprobs, ..heard });
