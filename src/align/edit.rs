@@ -256,9 +256,9 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
     let mut ops =
         capture_diff_slices_deadline(Algorithm::Myers, &old_keys, &new_keys, Some(Instant::now() + DIFF_DEADLINE));
     ops = peel(in_order(ops), &old_keys, &new_keys);
+    let olds: Vec<String> = old.iter().map(|(w, _)| likeness_form(&w.text)).collect();
+    let news: Vec<String> = new.iter().map(|(w, _, _)| likeness_form(w)).collect();
     if mode == Mode::Script {
-        let olds: Vec<String> = old.iter().map(|(w, _)| likeness_form(&w.text)).collect();
-        let news: Vec<String> = new.iter().map(|(w, _, _)| likeness_form(w)).collect();
         ops = peel(coalesce(ops), &old_keys, &new_keys)
             .into_iter()
             .flat_map(|op| split_lopsided(op, &olds, &news))
@@ -335,7 +335,8 @@ pub(crate) fn lay(t: &Transcript, edited: &Edited, mode: Mode, revision: u32) ->
                 unspoken.push((texts(new_index, new_len).join(" "), new_index, near));
             }
             DiffOp::Replace { old_index, old_len, new_index, new_len }
-                if mode == Mode::Script && lopsided(old_len, new_len) =>
+                if mode == Mode::Script
+                    && lopsided(&olds[old_index..old_index + old_len], &news[new_index..new_index + new_len]) =>
             {
                 // Not a misheard phrase: speech the script lacks beside text not spoken.
                 let kept = &old[old_index..old_index + old_len];
@@ -575,11 +576,16 @@ fn slide(mut ops: Vec<DiffOp>, old: (&[String], &[&str]), new: (&[String], &[&st
     ops
 }
 
-/// Whether a replacement of `ol` recognised words by `nl` script words is too uneven to be
-/// the same words heard otherwise: one side over twice the other, and by more than a few words
-/// ("as the my John" for "Azerbaijan" is one name misheard).
-fn lopsided(ol: usize, nl: usize) -> bool {
-    (nl > 2 * ol + 1 || ol > 2 * nl + 1) && ol.abs_diff(nl) > MAX_MISSED_WORDS
+/// Whether a replacement of recognised words (`old`, in likeness form) by script words (`new`)
+/// is too uneven to be the same speech heard otherwise: one side over twice the other and by
+/// more than a few words ("as the my John" for "Azerbaijan" is one name misheard), and over
+/// twice as many letters (a name splits into short words, its sounds stay: "man, I'm in Pompa
+/// City and" is "Benyamin Poghosyan" heard by tiny.en, 22 letters against 17).
+fn lopsided(old: &[String], new: &[String]) -> bool {
+    let (ol, nl) = (old.len(), new.len());
+    let letters = |ws: &[String]| ws.iter().map(|w| w.chars().count()).sum::<usize>();
+    let (oc, nc) = (letters(old), letters(new));
+    (nl > 2 * ol + 1 || ol > 2 * nl + 1) && ol.abs_diff(nl) > MAX_MISSED_WORDS && (nc > 2 * oc || oc > 2 * nc)
 }
 
 /// A replacement where one side is far longer than the other: the shorter side heard otherwise
@@ -587,7 +593,7 @@ fn lopsided(ol: usize, nl: usize) -> bool {
 /// or speech not scripted. Unchanged when no end of the longer side is like the shorter.
 fn split_lopsided(op: DiffOp, olds: &[String], news: &[String]) -> Vec<DiffOp> {
     let DiffOp::Replace { old_index: o, old_len: ol, new_index: n, new_len: nl } = op else { return vec![op] };
-    if !lopsided(ol, nl) || ol * nl > MAX_PAIRING {
+    if !lopsided(&olds[o..o + ol], &news[n..n + nl]) || ol * nl > MAX_PAIRING {
         return vec![op];
     }
     let (short, long) =
@@ -1005,5 +1011,16 @@ mod tests {
         let e = Edited::from_cues(&[cue(0, 1000, &["(RUSTAM MURADOV)", "-We came home.", "NARRATOR: Yes."])]);
         let words: Vec<String> = e.words().into_iter().map(|(w, _, _)| w).collect();
         assert_eq!(words, ["We", "came", "home.", "Yes."]);
+    }
+
+    #[test]
+    fn a_name_heard_as_many_short_words_is_misheard_not_unscripted() {
+        let forms = |t: &str| t.split_whitespace().map(likeness_form).collect::<Vec<_>>();
+        // What tiny.en heard for "Benyamin Poghosyan": six words, but as many sounds.
+        assert!(!lopsided(&forms("man, I'm in Pompa City and"), &forms("Benyamin Poghosyan")));
+        assert!(!lopsided(&forms("as the my John"), &forms("Azerbaijan")));
+        // A sentence the script lacks beside a word it has is both more words and more letters.
+        assert!(lopsided(&forms("We met the families today. And"), &forms("so")));
+        assert!(lopsided(&forms("so"), &forms("The ministry has not said how many remain.")));
     }
 }
