@@ -50,6 +50,9 @@ pub const MARGIN: f64 = 3.0;
 const HOPELESS: f64 = 10.0;
 /// How much less likely (natural log) a name of more words may be and still be preferred.
 const FULLER: f64 = 2.0;
+/// Most heard words before a name's place that the rest of a fuller name of the article may
+/// stand for ("man, I'm in" for "Benyamin" before "Poghosyan").
+const FULLER_LEAD_WORDS: usize = 3;
 /// Words of context said before and after a stretch, and the longest audio read for one.
 const BEFORE: usize = 3;
 const AFTER: usize = 2;
@@ -135,6 +138,13 @@ fn stretches(words: &[Word], is_name: &dyn Fn(&str) -> bool) -> Vec<(usize, usiz
 fn lead(words: &[Word], f: usize, plain: &dyn Fn(&Word) -> bool) -> usize {
     let doubtful_little = |w: &&Word| plain(w) && w.probability < UNSURE && little_word(w);
     f - words[..f].iter().rev().take(LEAD_WORDS).take_while(doubtful_little).count()
+}
+
+/// Heard words the first words of a fuller name may stand for: plain words, the first of them
+/// doubtful and not little, as where a stretch begins (a name is not read into "the", nor
+/// into words the recogniser was sure of).
+fn fuller_lead(run: &[Word], plain: &dyn Fn(&Word) -> bool) -> bool {
+    run.iter().all(plain) && run.first().is_some_and(|w| w.probability < UNSURE && !little_word(w))
 }
 
 /// A word too common to begin a stretch ("in", "my", "ever").
@@ -246,8 +256,23 @@ pub fn ask(
         }
         tries.sort_by(|x, y| y.0.total_cmp(&x.0));
         tries.truncate(TRIES_PER_CLIP);
-        let mut tried: Vec<(f64, usize, usize, Vec<String>, usize)> = Vec::new();
+        // A name that gated may be the end of a fuller one whose first words the decoder heard
+        // as other doubtful words just before it: tried in their place too (their first token
+        // was never likely where those words begin: " man" is, " Ben" is not).
+        let mut with_fuller: Vec<(usize, usize, &Vec<String>)> = Vec::new();
         for (_, first, end, name) in tries {
+            with_fuller.push((first, end, name));
+            for p in candidates.iter().filter(|p| p.len() > name.len() && p[p.len() - name.len()..] == name[..]) {
+                for j in (1..=FULLER_LEAD_WORDS).filter(|&j| first >= from + j) {
+                    let lead = first - j..first;
+                    if replaced[lead.clone()].iter().all(Option::is_none) && fuller_lead(&words[lead], &plain) {
+                        with_fuller.push((first - j, end, p));
+                    }
+                }
+            }
+        }
+        let mut tried: Vec<(f64, usize, usize, Vec<String>, usize)> = Vec::new();
+        for (first, end, name) in with_fuller {
             for e in name_ends(&words, first, end, name) {
                 let texts = name_in_place_of(name, &words[first..e]);
                 let said: Vec<&str> = heard[..first - from]
@@ -388,5 +413,22 @@ mod tests {
         let got = stretches(&ws, &|_| false);
         assert!(got.iter().all(|(a, b)| b - a <= MAX_STRETCH_WORDS), "{got:?}");
         assert_eq!(got.iter().map(|(a, b)| b - a).sum::<usize>(), 20);
+    }
+
+    #[test]
+    fn a_fuller_name_may_take_the_place_of_doubtful_words_before_its_end() {
+        let ws = |list: &[(&str, f32)]| -> Vec<Word> {
+            list.iter().enumerate().map(|(i, (t, p))| word(t, *p, i as Ms * 200)).collect()
+        };
+        let plain = |w: &Word| plain_word(w, &|w: &str| w == "Armenian");
+        // tiny.en on "The analyst Benyamin Poghosyan": "man, I'm in" before "Pompa City".
+        assert!(fuller_lead(&ws(&[("man,", 0.58), ("I'm", 0.86), ("in", 0.83)]), &plain));
+        // Not from a little word, a sure word, a name or a number.
+        assert!(!fuller_lead(&ws(&[("I'm", 0.86), ("in", 0.83)]), &plain));
+        assert!(!fuller_lead(&ws(&[("the", 0.3)]), &plain));
+        assert!(!fuller_lead(&ws(&[("analyst", 0.9)]), &plain));
+        assert!(!fuller_lead(&ws(&[("men", 0.2), ("Armenian", 0.3)]), &plain));
+        assert!(!fuller_lead(&ws(&[("men", 0.2), ("40", 0.3)]), &plain));
+        assert!(!fuller_lead(&[], &plain));
     }
 }
