@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn length_is_preserved_in_time() {
-        for rate in [8000, 22050, 44100, 48000, MAX_RATE] {
+        for rate in [8000, 11025, 22050, 44100, 44101, 48000, 383_999, MAX_RATE] {
             let input = sine(rate, 440.0, 1.37);
             let out = resample_all(rate, &input, 777);
             let want = (input.len() as u64 * 16000).div_ceil(rate as u64) as usize;
