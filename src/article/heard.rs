@@ -262,7 +262,7 @@ pub fn ask(
         let mut with_fuller: Vec<(usize, usize, &Vec<String>)> = Vec::new();
         for (_, first, end, name) in tries {
             with_fuller.push((first, end, name));
-            for p in candidates.iter().filter(|p| p.len() > name.len() && p[p.len() - name.len()..] == name[..]) {
+            for p in candidates.iter().filter(|p| p.len() > name.len() && p.ends_with(name)) {
                 for j in (1..=FULLER_LEAD_WORDS).filter(|&j| first >= from + j) {
                     let lead = first - j..first;
                     if replaced[lead.clone()].iter().all(Option::is_none) && fuller_lead(&words[lead], &plain) {

@@ -503,7 +503,6 @@ fn audio_ctx(samples: usize) -> c_int {
 
 /// The distributions a forced pass kept: each with the forced token it came before.
 /// What a forced whisper_full call gave.
-#[derive(Default)]
 struct Forced {
     /// The log-probability of each forced token, then of the end (natural log).
     logprobs: Vec<f64>,
