@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use crate::asr::LOOP_RATIO;
 use crate::asr::transcribe::Saved;
+use crate::asr::transcript::end_with_speech;
 use crate::asr::vad::{Detector, VadError};
 use crate::asr::window::{self, PAD_BEFORE_MS, SPLIT_GAP_MS, Window};
 use crate::asr::{Context, Model, Recognizer, Segment, TranscribeError, TranscribeOptions, Transcript};
@@ -122,6 +123,8 @@ pub struct Stats {
     pub split: usize,
     /// Windows recognised again because their text went round in a loop.
     pub looped: usize,
+    /// Stretches of speech no word covered whose words were found by hearing them again.
+    pub filled: usize,
     /// Every window recognised again, why, and which attempt was kept (in the JSON).
     pub redecoded: Vec<Redecoded>,
     /// Most samples held at once.
@@ -152,6 +155,7 @@ impl Stats {
         self.retried += lane.retried;
         self.split += lane.split;
         self.looped += lane.looped;
+        self.filled += lane.filled;
         self.redecoded.extend(lane.redecoded.iter().cloned());
         self.redecoded.sort_by_key(|r| r.start_ms);
         self.ran_on(lane.min_threads);
@@ -250,11 +254,13 @@ pub struct Redecoded {
     pub start_ms: Ms,
     pub end_ms: Ms,
     /// `looped` (its text, or one of its long segments, compressed more than the options'
-    /// `loop_ratio` or held more characters than its time could) or `short` (fewer
-    /// words than its speech holds at the pace heard so far).
+    /// `loop_ratio` or held more characters than its time could), `short` (fewer
+    /// words than its speech holds at the pace heard so far) or `hole` (speech that none of
+    /// its words covered: then `start_ms`–`end_ms` is the stretch around it heard again).
     pub why: String,
     /// The attempts in order: `full` (the text so far as context), `prompt-only`,
-    /// `no-context`, `halves` (in two, cut at its quietest moment).
+    /// `no-context`, `halves` (in two, cut at its quietest moment); for a hole `full` (the
+    /// window's words in the stretch) and `alone` (the stretch heard on its own).
     pub attempts: Vec<Attempt>,
     /// Which attempt's words were kept.
     pub kept: String,
@@ -326,6 +332,7 @@ pub fn recognise(
     let mut heard: Option<Heard> = None;
     let mut speakers_ready = false;
     let total_ms = source.total_ms();
+    let vad = detector.is_some();
     progress.begin("transcribing", total_ms);
     loop {
         if cancel.is_cancelled() {
@@ -409,7 +416,9 @@ pub fn recognise(
             });
             let pcm = &buf[at(w.start_ms, origin_ms)..at(w.end_ms, origin_ms)];
             let speech_ms = window::speech_ms(w, pending);
-            let got = guarded(rec, pcm, *w, speech_ms, opts.loop_ratio, pace, st, progress, cancel)?;
+            // Speech the VAD heard, for the holes check (without VAD all audio counts as speech).
+            let heard_speech = vad.then_some(pending);
+            let got = guarded(rec, pcm, *w, speech_ms, heard_speech, opts.loop_ratio, pace, st, progress, cancel)?;
             st.windows += 1;
             Ok::<_, TranscribeError>(got)
         };
@@ -680,6 +689,7 @@ fn guarded(
     pcm: &[f32],
     w: Window,
     speech_ms: Ms,
+    heard_speech: Option<&[Span]>,
     loop_ratio: f64,
     pace: &mut Pace,
     stats: &mut Stats,
@@ -733,9 +743,125 @@ fn guarded(
         r.restore(again.best_saved);
         stats.redecoded.push(again.record);
     }
+    if let Some(speech) = heard_speech {
+        fill_holes(r, pcm, w, speech, &before, &mut best, loop_ratio, stats, (progress, cancel))?;
+    }
     pace.words += words(&best);
     pace.speech_ms += speech_ms;
     Ok(best)
+}
+
+/// Speech this long (ms) that none of a window's words covers lost its words: Whisper jumped
+/// over it (report.webm on AVX-512: "We need our children back." heard as "Children back.",
+/// 1020 ms of speech uncovered). Word times from DTW leave up to ~700 ms between words of real
+/// speech (LibriSpeech: at most 640 ms).
+const HOLE_MS: Ms = 800;
+/// Holes heard again in one window at most.
+const MAX_HOLES: usize = 3;
+
+/// The first stretch of `speech` (inside `w`, after `from`) of at least `HOLE_MS` that no word
+/// of `segs` covers.
+fn first_hole(segs: &[Segment], speech: &[Span], w: Window, from: Ms) -> Option<Span> {
+    let mut words: Vec<(Ms, Ms)> = segs
+        .iter()
+        .flat_map(|s| s.words.iter().map(|x| (x.start_ms, end_with_speech(x.start_ms, x.end_ms, speech))))
+        .collect();
+    words.sort_unstable();
+    for span in speech {
+        let (a, b) = (span.start_ms.max(w.start_ms).max(from), span.end_ms.min(w.end_ms));
+        if a >= b {
+            continue;
+        }
+        let mut t = a;
+        for &(ws, we) in words.iter().filter(|&&(ws, we)| we > a && ws < b) {
+            if ws >= t + HOLE_MS {
+                return Some(Span { start_ms: t, end_ms: ws });
+            }
+            t = t.max(we);
+        }
+        if b >= t + HOLE_MS {
+            return Some(Span { start_ms: t, end_ms: b });
+        }
+    }
+    None
+}
+
+/// Hears again, on their own, stretches of the window's speech its words left uncovered
+/// (`first_hole`): the segments whose words fall in the speech span of the hole are replaced
+/// by what is heard in their stretch, if that has more words and does not loop.
+#[allow(clippy::too_many_arguments)]
+pub fn fill_holes(
+    r: &mut Recognizer,
+    pcm: &[f32],
+    w: Window,
+    speech: &[Span],
+    before: &Saved,
+    best: &mut Vec<Segment>,
+    loop_ratio: f64,
+    stats: &mut Stats,
+    (progress, cancel): (&dyn Progress, &Cancel),
+) -> Result<(), TranscribeError> {
+    let after = r.save();
+    let mut from = w.start_ms;
+    for _ in 0..MAX_HOLES {
+        let Some(hole) = first_hole(best, speech, w, from) else { break };
+        // The speech span the hole is in, and the segments with words in it from the hole on.
+        let span_end = speech
+            .iter()
+            .find(|s| s.start_ms <= hole.start_ms && hole.start_ms < s.end_ms)
+            .map_or(hole.end_ms, |s| s.end_ms.min(w.end_ms));
+        let touches = |s: &Segment| {
+            s.words
+                .iter()
+                .any(|x| end_with_speech(x.start_ms, x.end_ms, speech) > hole.start_ms && x.start_ms < span_end)
+        };
+        let first = best.iter().position(touches).unwrap_or(best.partition_point(|s| s.start_ms < hole.start_ms));
+        let last = best.iter().rposition(touches).map_or(first, |i| i + 1);
+        let old = &best[first..last];
+        let start_ms = old
+            .iter()
+            .flat_map(|s| s.words.first())
+            .map(|x| x.start_ms)
+            .min()
+            .unwrap_or(hole.start_ms)
+            .min(hole.start_ms);
+        let end_ms = old
+            .iter()
+            .flat_map(|s| s.words.last())
+            .map(|x| end_with_speech(x.start_ms, x.end_ms, speech))
+            .max()
+            .unwrap_or(span_end)
+            .max(span_end);
+        let a = start_ms.saturating_sub(PAD_BEFORE_MS).max(w.start_ms);
+        let b = (end_ms + window::PAD_AFTER_MS).min(w.end_ms);
+        let at = |ms: Ms| ms_to_samples(ms - w.start_ms, TARGET_RATE).min(pcm.len());
+        r.restore(before.clone());
+        let got = r.recognise(&pcm[at(a)..at(b)], a, Context::Full, progress, cancel)?;
+        let mut record = Redecoded {
+            start_ms: a,
+            end_ms: b,
+            why: "hole".into(),
+            attempts: vec![Attempt::of("full", old), Attempt::of("alone", &got)],
+            kept: "full".into(),
+        };
+        let better = words(&got) > words(old) && !Repetition::of(&got).looped(loop_ratio);
+        from = hole.end_ms;
+        if better {
+            record.kept = "alone".into();
+            stats.filled += 1;
+            best.splice(first..last, got);
+            best.sort_by_key(|s| s.start_ms);
+            // A segment kept before the stretch ends where the stretch's words begin.
+            for i in 1..best.len() {
+                let next = best[i].start_ms;
+                let prev = &mut best[i - 1];
+                prev.end_ms = prev.end_ms.min(next).max(prev.start_ms);
+            }
+        }
+        stats.redecoded.push(record);
+    }
+    r.restore(after);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -828,5 +954,76 @@ mod tests {
         let known = Pace { words: 225, speech_ms: 83_255 };
         assert!(known.too_few(18, 13_470), "the window that lost its last two sentences");
         assert!(!known.too_few(42, 18_530), "a whole window at 0.84 of the pace");
+    }
+
+    /// Words with times (ms) from `(text, start, end)`.
+    fn timed(start_ms: Ms, end_ms: Ms, words: &[(&str, Ms, Ms)]) -> Segment {
+        let text = words.iter().map(|w| w.0).collect::<Vec<_>>().join(" ");
+        let words = words
+            .iter()
+            .map(|&(t, a, b)| crate::asr::Word {
+                text: t.into(),
+                start_ms: a,
+                end_ms: b,
+                probability: 0.9,
+                speaker: None,
+            })
+            .collect();
+        Segment { words, ..seg(start_ms, end_ms, &text) }
+    }
+
+    #[test]
+    fn speech_that_no_word_covers_is_a_hole() {
+        // report.webm's fourth window as heard on an AMD EPYC with AVX-512: "We need our" lost
+        // (the speech at 95421-96961 ms holds "We need our children back."). "responds." runs on
+        // to the segment's closing timestamp, past the end of its speech.
+        let w = Window { start_ms: 88_141, end_ms: 97_361 };
+        let speech = [Span { start_ms: 82_971, end_ms: 93_921 }, Span { start_ms: 95_421, end_ms: 96_961 }];
+        let heard = vec![
+            timed(
+                88_141,
+                93_141,
+                &[
+                    ("in", 88_441, 89_021),
+                    ("captivity", 89_021, 89_481),
+                    ("gathered", 89_481, 89_941),
+                    ("outside", 89_941, 90_281),
+                    ("the", 90_281, 90_601),
+                    ("local", 90_601, 91_101),
+                    ("government", 91_101, 91_681),
+                    ("building", 91_681, 92_201),
+                    ("demanding", 92_201, 92_521),
+                    ("that", 92_521, 92_701),
+                    ("the", 92_701, 93_181),
+                    ("government", 93_181, 93_181),
+                ],
+            ),
+            timed(93_141, 96_141, &[("responds.", 93_901, 96_141)]),
+            timed(96_141, 98_141, &[("Children", 96_441, 97_161), ("back.", 97_161, 97_351)]),
+        ];
+        assert_eq!(first_hole(&heard, &speech, w, w.start_ms), Some(Span { start_ms: 95_421, end_ms: 96_441 }));
+        // Looked for after it, there is none; nor in the window as heard in full.
+        assert_eq!(first_hole(&heard, &speech, w, 96_441), None);
+        let full = vec![
+            heard[0].clone(),
+            heard[1].clone(),
+            timed(
+                95_221,
+                99_221,
+                &[
+                    ("We", 95_661, 95_861),
+                    ("need", 95_861, 96_241),
+                    ("our", 96_241, 96_421),
+                    ("children", 96_421, 97_161),
+                ],
+            ),
+        ];
+        assert_eq!(first_hole(&full, &speech, w, w.start_ms), None);
+        // 720 ms between "government" and "responds." is the pause DTW leaves, not a hole; the
+        // same at the end of a span.
+        assert!(HOLE_MS > 720 && HOLE_MS > 640);
+        // Speech before the window's start is not the window's to fill.
+        let early = Window { start_ms: 96_000, end_ms: 97_361 };
+        assert_eq!(first_hole(&heard[2..], &speech, early, early.start_ms), None);
     }
 }

@@ -209,3 +209,81 @@ fn a_stop_at_any_moment_is_cancelled_never_a_crash() {
     }
     eprintln!("a pass takes {whole:?}; of 40 stops late in it, {stopped} cancelled it, {finished} came after its end");
 }
+
+/// Whisper can jump over words at a timestamp: on an AMD EPYC with AVX-512, tiny.en q8_0 heard
+/// the end of report.webm's fourth window as "… the government responds. Children back." (the
+/// segments below, recorded there), leaving a second of speech ("We need our") under no word.
+/// The stretch is heard again on its own and its words replace those heard in it.
+#[test]
+fn words_whisper_jumped_over_are_heard_again() {
+    use vidscribe::asr::{Segment, Word};
+    use vidscribe::time::Span;
+    let audio = vidscribe::media::decode_path(&sample("report.webm"), &Default::default(), &Silent, &Cancel::new())
+        .unwrap()
+        .samples;
+    let model = asr::Model::load_with(&model(), true).unwrap();
+    let opts = asr::TranscribeOptions { dtw: true, ..Default::default() };
+    let mut r = asr::Recognizer::new(&model, &opts).unwrap();
+    let w = asr::window::Window { start_ms: 88_141, end_ms: 97_361 };
+    let pcm = &audio[88_141 * 16..97_361 * 16];
+    let speech = [Span { start_ms: 82_971, end_ms: 93_921 }, Span { start_ms: 95_421, end_ms: 96_961 }];
+    let seg = |start_ms, end_ms, words: &[(&str, u64, u64)]| Segment {
+        start_ms,
+        end_ms,
+        text: words.iter().map(|w| w.0).collect::<Vec<_>>().join(" "),
+        no_speech_probability: 0.0,
+        words: words
+            .iter()
+            .map(|&(t, a, b)| Word { text: t.into(), start_ms: a, end_ms: b, probability: 0.9, speaker: None })
+            .collect(),
+        speaker: None,
+    };
+    let mut heard = vec![
+        seg(
+            88_141,
+            93_141,
+            &[
+                ("in", 88_441, 89_021),
+                ("captivity", 89_021, 89_481),
+                ("gathered", 89_481, 89_941),
+                ("outside", 89_941, 90_281),
+                ("the", 90_281, 90_601),
+                ("local", 90_601, 91_101),
+                ("government", 91_101, 91_681),
+                ("building", 91_681, 92_201),
+                ("demanding", 92_201, 92_521),
+                ("that", 92_521, 92_701),
+                ("the", 92_701, 93_181),
+                ("government", 93_181, 93_181),
+            ],
+        ),
+        seg(93_141, 96_141, &[("responds.", 93_901, 96_141)]),
+        seg(96_141, 98_141, &[("Children", 96_441, 97_161), ("back.", 97_161, 97_351)]),
+    ];
+    let mut stats = pipeline::Stats::default();
+    let before = r.save();
+    pipeline::fill_holes(&mut r, pcm, w, &speech, &before, &mut heard, 2.4, &mut stats, (&Silent, &Cancel::new()))
+        .unwrap();
+    let text: Vec<String> = heard.iter().map(|s| s.text.clone()).collect();
+    assert_eq!(stats.filled, 1, "{text:?} {:?}", stats.redecoded);
+    let words = normalize(&text.join(" "));
+    assert_eq!(
+        words,
+        normalize(
+            "in captivity gathered outside the local government building demanding that the government responds. We \
+             need our children back."
+        ),
+        "{text:?}"
+    );
+    // Recorded: the stretch heard again, both attempts, the one kept.
+    let [r] = &stats.redecoded[..] else { panic!("{:?}", stats.redecoded) };
+    assert_eq!((r.why.as_str(), r.kept.as_str()), ("hole", "alone"), "{r:?}");
+    assert_eq!((r.attempts[0].words, r.attempts[1].words), (2, 5), "{r:?}");
+    assert!(r.start_ms <= 95_421 && r.end_ms >= 96_961 && r.end_ms <= w.end_ms, "{r:?}");
+    // The new words lie in the stretch, in order, and the segment before ends where they begin.
+    let new: Vec<&Word> = heard[2..].iter().flat_map(|s| s.words.iter()).collect();
+    assert!(new.windows(2).all(|p| p[0].start_ms <= p[1].start_ms), "{new:?}");
+    assert!(new.iter().all(|x| (r.start_ms..=r.end_ms).contains(&x.start_ms)), "{new:?}");
+    assert!((95_221..=95_921).contains(&new[0].start_ms), "\"We\" starts near 95.42 s: {new:?}");
+    assert!(heard[1].end_ms <= heard[2].start_ms, "{heard:?}");
+}

@@ -44,19 +44,11 @@ impl Transcript {
         self.segments.iter().flat_map(|s| s.words.iter())
     }
 
-    /// Cuts word ends that run on into a pause back to the end of the speech they start in (plus
-    /// a little): DTW gives each token one instant, so a word before a pause otherwise ends
-    /// where the next word begins, seconds later.
+    /// Cuts word ends that run on into a pause back to the speech they start in
+    /// ([`end_with_speech`]).
     pub fn end_words_with_speech(&mut self, speech: &[crate::time::Span]) {
-        const PAD_MS: Ms = 200;
         for w in self.segments.iter_mut().flat_map(|s| s.words.iter_mut()) {
-            // The span the word starts in, or ends just after.
-            let i = speech.partition_point(|s| s.start_ms <= w.start_ms);
-            if let Some(span) = i.checked_sub(1).map(|i| &speech[i])
-                && w.start_ms < span.end_ms + PAD_MS
-            {
-                w.end_ms = w.end_ms.min(span.end_ms + PAD_MS).max(w.start_ms);
-            }
+            w.end_ms = end_with_speech(w.start_ms, w.end_ms, speech);
         }
     }
 
@@ -75,6 +67,18 @@ impl Transcript {
     /// All text, segments joined by spaces.
     pub fn text(&self) -> String {
         self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// The end of a word from `start_ms` to `end_ms` cut back to the end of the speech span (sorted
+/// `speech`) it starts in, or ends just after, plus a little: DTW gives each token one instant, so
+/// a word before a pause otherwise ends where the next word begins, seconds later.
+pub fn end_with_speech(start_ms: Ms, end_ms: Ms, speech: &[crate::time::Span]) -> Ms {
+    const PAD_MS: Ms = 200;
+    let i = speech.partition_point(|s| s.start_ms <= start_ms);
+    match i.checked_sub(1).map(|i| &speech[i]) {
+        Some(span) if start_ms < span.end_ms + PAD_MS => end_ms.min(span.end_ms + PAD_MS).max(start_ms),
+        _ => end_ms,
     }
 }
 

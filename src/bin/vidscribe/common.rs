@@ -61,7 +61,7 @@ pub(crate) fn print_stats(report: &job::Report, wall: std::time::Duration) {
     let stats = &report.stats;
     let ms = |d: std::time::Duration| d.as_millis();
     eprintln!(
-        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} speakers_ms={} windows={} retried={} split={} looped={} peak_buffer_s={:.1} threads={}-{} lanes={} rtf={:.4}",
+        "vidscribe: stats: audio_ms={} load_ms={} decode_ms={} vad_ms={} transcribe_ms={} speakers_ms={} windows={} retried={} split={} looped={} filled={} peak_buffer_s={:.1} threads={}-{} lanes={} rtf={:.4}",
         stats.audio_ms,
         ms(report.load),
         ms(stats.decode),
@@ -72,6 +72,7 @@ pub(crate) fn print_stats(report: &job::Report, wall: std::time::Duration) {
         stats.retried,
         stats.split,
         stats.looped,
+        stats.filled,
         stats.peak_buffer_samples as f64 / 16_000.0,
         stats.min_threads,
         stats.max_threads,
