@@ -565,7 +565,11 @@ pub fn apply_article(doc: &mut Document, a: Article, path: String, spec: &Articl
     // A script says what was said: the article's wording and spellings do not override it.
     let scripted = doc.script.is_some();
     if (spec.wording || spec.fix_names) && !scripted {
-        let (c, mut links) = wording::correct_settled(&doc.transcript, &a, links, spec.wording, spec.fix_names);
+        // With the report's audio, the decoder's tokenizer tells ordinary words (one token said
+        // after a space) from names only the article spells; without it, none is taken for a name.
+        let ordinary = |w: &str| hear.as_ref().is_none_or(|h| h.forcer.word_tokens(w).len() == 1);
+        let (c, mut links) =
+            wording::correct_settled(&doc.transcript, &a, links, spec.wording, spec.fix_names, &ordinary);
         doc.transcript = c.transcript;
         doc.corrections.extend(c.corrections);
         if let Some(hear) = hear.filter(|_| spec.fix_names) {

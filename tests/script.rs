@@ -274,3 +274,20 @@ fn report_pcm(cancel: &vidscribe::progress::Cancel) -> Vec<f32> {
         .unwrap()
         .samples
 }
+
+/// The article step gives a word heard in lower case the capitals of the article's name it
+/// spells only where the word is no ordinary one: one the decoder says as a single token after
+/// a space ("armed forces" may be any forces; "civilnet" is only the article's Civilnet).
+#[test]
+fn the_tokenizer_tells_ordinary_words_from_names_only_the_article_spells() {
+    use vidscribe::asr::{Forcer, Model};
+    let model = Model::load_with(&model(), true).unwrap();
+    let forcer = Forcer::new(&model, "en", 1).unwrap();
+    for w in ["armed", "forces", "chief", "general", "staff", "court", "southern", "military", "snow"] {
+        assert_eq!(forcer.word_tokens(w).len(), 1, "{w}: {:?}", forcer.word_tokens(w));
+    }
+    // Nor are words English always writes with a capital ("european": 3 tokens in lower case).
+    for w in ["civilnet", "azerbaijan", "gerasimov", "sahakyan", "yerevan", "gyumri", "erebuni", "european"] {
+        assert!(forcer.word_tokens(w).len() > 1, "{w}: {:?}", forcer.word_tokens(w));
+    }
+}

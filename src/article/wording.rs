@@ -97,6 +97,20 @@ pub struct Corrected {
 /// Applies the article's wording to passages linked `verbatim` (if `wording`) and corrects
 /// near-miss names elsewhere (if `fix_names`).
 pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wording: bool, fix_names: bool) -> Corrected {
+    correct_with(transcript, article, links, wording, fix_names, &|_| true)
+}
+
+/// [`correct`], told which lower-case words are `ordinary` words of the language (a word heard
+/// in lower case that only the article's names spell is given their capitals: "civilnet" for
+/// "Civilnet"; "armed forces" may be any forces).
+pub fn correct_with(
+    transcript: &Transcript,
+    article: &Article,
+    links: &Links,
+    wording: bool,
+    fix_names: bool,
+    ordinary: &dyn Fn(&str) -> bool,
+) -> Corrected {
     let words: Vec<Word> = transcript.words().cloned().collect();
     // For each original word: its replacement (possibly several words, possibly none).
     let mut replaced: Vec<Option<Vec<Word>>> = vec![None; words.len()];
@@ -243,7 +257,7 @@ pub fn correct(transcript: &Transcript, article: &Article, links: &Links, wordin
                 i += 1;
                 continue;
             }
-            match name_fix(&words, i, &names, &replaced, &quoted) {
+            match name_fix(&words, i, &names, &replaced, &quoted, ordinary) {
                 Some((n, word)) => {
                     let texts = [word.text];
                     replace_run(&words, i, n, &texts, (Reason::ProperNoun, None), &mut replaced, &mut corrections);
@@ -295,18 +309,20 @@ pub const CORRECTION_ROUNDS: usize = 3;
 /// staff …" once "Valery Gerasimov" is back), until a round changes nothing or
 /// [`CORRECTION_ROUNDS`] have run: every passage the final links call verbatim has had the
 /// article's wording. Returns the corrected transcript (made safe for the writers: the article's
-/// words are input like any other) with every round's corrections, and its links.
+/// words are input like any other) with every round's corrections, and its links. `ordinary`
+/// as in [`correct_with`].
 pub fn correct_settled(
     transcript: &Transcript,
     article: &Article,
     links: Links,
     wording: bool,
     fix_names: bool,
+    ordinary: &dyn Fn(&str) -> bool,
 ) -> (Corrected, Links) {
     let mut done = Corrected { transcript: transcript.clone(), corrections: Vec::new() };
     let mut links = links;
     for _ in 0..CORRECTION_ROUNDS {
-        let mut c = correct(&done.transcript, article, &links, wording, fix_names);
+        let mut c = correct_with(&done.transcript, article, &links, wording, fix_names, ordinary);
         c.transcript.make_safe();
         links = super::link::link(&c.transcript, article);
         done.transcript = c.transcript;
@@ -589,6 +605,7 @@ fn name_fix(
     names: &[Name],
     replaced: &[Option<Vec<Word>>],
     quoted: &[bool],
+    ordinary: &dyn Fn(&str) -> bool,
 ) -> Option<(usize, Word)> {
     let mut best: Option<(f64, usize, &Name)> = None;
     for n in 1..=3usize {
@@ -609,9 +626,17 @@ fn name_fix(
             continue;
         }
         let lower = cand.to_lowercase();
-        // Case alone is not corrected: "armed forces" may be any forces.
+        // Case alone is not corrected where the word is an ordinary one ("armed forces" may be
+        // any forces); a word only a name of the article spells takes its capitals.
         if n == 1 && (is_stop_word(&lower) || names.iter().any(|nm| nm.text.to_lowercase() == lower)) {
-            return None;
+            let exact = names.iter().find(|nm| nm.text.to_lowercase() == lower).filter(|_| !ordinary(&lower));
+            match exact {
+                Some(name) if !is_stop_word(&lower) => {
+                    best = Some((1.0, 1, name));
+                    break;
+                }
+                _ => return None,
+            }
         }
         // The recogniser was sure of these words: only a near-identical spelling is changed
         // ("remember" is not a garbled "December").
@@ -740,6 +765,26 @@ mod tests {
     }
 
     #[test]
+    fn a_word_only_the_articles_names_spell_takes_their_capitals() {
+        let article = parse_text(
+            "Title\n\nA report by Civilnet on the Russian Armed Forces and the talks.\n\nCivilnet spoke to the families.\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let t = transcript("This is a civilnet report: the armed forces say civilnet's reporters left.");
+        let links = link(&t, &article);
+        // Told which words are ordinary ones (the decoder's tokenizer says one token each).
+        let ordinary = |w: &str| ["armed", "forces", "report"].contains(&w);
+        let c = correct_with(&t, &article, &links, false, true, &ordinary);
+        assert_eq!(c.transcript.text(), "This is a Civilnet report: the armed forces say Civilnet's reporters left.");
+        assert_eq!(c.corrections.len(), 2, "{:?}", c.corrections);
+        assert!(c.corrections.iter().all(|c| c.reason == Reason::ProperNoun && c.before.starts_with("civilnet")));
+        // Not told (no tokenizer at hand), case alone is never corrected.
+        let c = correct(&t, &article, &links, false, true);
+        assert_eq!(c.transcript.text(), t.text(), "{:?}", c.corrections);
+    }
+
+    #[test]
     fn multi_word_names_keep_their_capitals_and_mangled_names_are_found_in_context() {
         let article = parse_text(
             "Title\n\nIn an interview, Siranuysh Sahakyan, a human rights activist at the European Court of Human Rights, said the return of prisoners is not subject to negotiation.\n".as_bytes(),
@@ -839,7 +884,7 @@ mod tests {
         // One round puts the name back, and no more.
         let once = correct(&t, &article, &links, true, true);
         assert!(once.transcript.text().contains("chief on the general staff"), "{}", once.transcript.text());
-        let (c, after) = correct_settled(&t, &article, links, true, true);
+        let (c, after) = correct_settled(&t, &article, links, true, true, &|_| true);
         assert_eq!(after.passages[0].kind, LinkKind::Verbatim, "{:?}", after.passages[0]);
         assert!(
             c.transcript
