@@ -6,8 +6,9 @@
 #               true speech times and caption rule violations
 #   --article   tiny.en and base, with and without the article features: link precision/recall
 #               against the script, names spelled as the article spells them
-#   --peer      side by side with faster-whisper on the samples and the real clips, defaults
-#               against defaults, then fastest against fastest
+#   --peer      side by side with faster-whisper on the samples (MP4, WebM and two MKV copies)
+#               and the real clips, defaults against defaults; the report delayed by 0-47 ms
+#               (8 copies: WER per copy, mean, median, worst); then fastest against fastest
 #   --long      the same comparison on a 32.5-minute input, then vidscribe alone on 15, 30 and
 #               60 minutes (time linear in length, memory flat)
 #   --load      each tool on a clip while one other CPU-bound 2-thread process runs (a copy of
@@ -221,11 +222,18 @@ PY
     sox "${ls7[@]}" "$long"
   fi
   for _ in 1 2 3 4 5 6 7; do cat tests/data/speech/en_ls_32-21631.txt; echo; done > "$out/long.txt"
+  # The report in MKV, as users receive it: the MP4's AAC stream copied (the container alone
+  # differs), and its audio made Vorbis at 44.1 kHz (a third codec and rate).
+  [[ -f $cache/report-aac.mkv ]] || ffmpeg -v error -y -i samples/report.mp4 -c copy "$cache/report-aac.mkv"
+  [[ -f $cache/report-vorbis.mkv ]] ||
+    ffmpeg -v error -y -i samples/report.mp4 -c:v copy -c:a libvorbis -ar 44100 -q:a 4 "$cache/report-vorbis.mkv"
 }
 
 short_inputs=(
   "samples/report.mp4|samples/report.txt"
   "samples/report.webm|samples/report.txt"
+  "$cache/report-aac.mkv|samples/report.txt"
+  "$cache/report-vorbis.mkv|samples/report.txt"
   "tests/data/speech/en_jfk.flac|tests/data/speech/en_jfk.txt"
   "tests/data/speech/en_librivox_sense_sensibility.flac|tests/data/speech/en_librivox_sense_sensibility.txt"
   "tests/data/speech/en_ls_32-21631.flac|tests/data/speech/en_ls_32-21631.txt"
@@ -294,6 +302,31 @@ if wanted peer || wanted peer-defaults || wanted long || wanted load; then
 fi
 if wanted peer || wanted peer-defaults; then
   peer_table defaults "${short_inputs[@]}"
+fi
+# The synthetic report's words move with any change of its samples, for both tools (tiny.en is
+# unsure of the espeak voices and the names): the same audio delayed by 0-47 ms, as containers
+# and encoders delay it, once each, WER per copy, then the mean, median and worst.
+shifted_copies() {
+  local base48=$out/report48.wav p v w f vs=() fw=()
+  ffmpeg -v error -y -i samples/report.mp4 -ac 1 -ar 48000 "$base48"
+  echo
+  echo "The report's audio delayed by 0-47 ms (8 WAV copies), $threads threads, defaults, WER:"
+  printf '%-9s %8s %8s\n' delay_ms vs_WER fw_WER
+  for p in 0 7 13 20 27 33 40 47; do
+    f=$out/report-delayed-$p.wav
+    sox "$base48" "$f" pad "$(awk -v p="$p" 'BEGIN{printf "%.3f", p/1000}')"
+    read -r _ _ v <<<"$(run_vs "$f" samples/report.txt 1)"
+    read -r _ _ w <<<"$(run_fw "$f" samples/report.txt 1 5)"
+    printf '%-9s %8s %8s\n' "$p" "$v" "$w"
+    vs+=("${v%\%}"); fw+=("${w%\%}")
+    rm -f "$f"
+  done
+  summary() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1; s+=$1} END{printf "mean %.2f%%, median %.2f%%, worst %.2f%%", s/NR, (a[NR/2]+a[NR/2+1])/2, a[NR]}'; }
+  echo "vidscribe:      $(summary "${vs[@]}")"
+  echo "faster-whisper: $(summary "${fw[@]}")"
+}
+if wanted peer || wanted peer-defaults; then
+  shifted_copies
 fi
 if wanted peer; then
   peer_table fastest "${short_inputs[@]}"

@@ -6,7 +6,8 @@
 #                             venv, Datasette (pinned, from PyPI, in tests/.venv)
 #   scripts/setup.sh web      yt-dlp (pinned, from PyPI) in the data folder's yt-dlp/ venv, where
 #                             vidscribe finds it: `run URL` needs it for player embeds (YouTube…)
-#   scripts/setup.sh bench    the build, plus sox (makes the long inputs), time(1) and pip/venv
+#   scripts/setup.sh bench    the build, plus sox and ffmpeg (make the long inputs and the report's
+#                             MKV and shifted copies), time(1) and pip/venv
 #                             (faster-whisper, the peer, goes in models/.cache/peer-venv)
 # `test` also installs ffmpeg (the web tests make the containers yt-dlp delivers), yt-dlp in
 # tests/.venv, and PostgreSQL (Debian's postgresql: the shared-archive tests start their own
@@ -46,6 +47,7 @@ for purpose in "$@"; do
     web) want_web=true ;;
     bench)
       need_cmd sox sox
+      need_cmd ffmpeg ffmpeg
       [[ -x /usr/bin/time ]] || missing+=(time)
       need_cmd lscpu util-linux
       need_pkg postgresql
