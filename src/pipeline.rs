@@ -974,54 +974,32 @@ mod tests {
 
     #[test]
     fn speech_that_no_word_covers_is_a_hole() {
-        // report.webm's fourth window as heard on an AMD EPYC with AVX-512: "We need our" lost
-        // (the speech at 95421-96961 ms holds "We need our children back."). "responds." runs on
-        // to the segment's closing timestamp, past the end of its speech.
-        let w = Window { start_ms: 88_141, end_ms: 97_361 };
+        // The end of report.webm's fourth window as heard on an AMD EPYC with AVX-512: "We need
+        // our" lost (the speech at 95421-96961 ms holds "We need our children back."). "responds."
+        // runs on to the segment's closing timestamp, past the end of its speech.
+        let w = Window { start_ms: 92_500, end_ms: 97_361 };
         let speech = [Span { start_ms: 82_971, end_ms: 93_921 }, Span { start_ms: 95_421, end_ms: 96_961 }];
+        let said = [("that", 92_521, 92_701), ("the", 92_701, 93_181), ("government", 93_181, 93_181)];
         let heard = vec![
-            timed(
-                88_141,
-                93_141,
-                &[
-                    ("in", 88_441, 89_021),
-                    ("captivity", 89_021, 89_481),
-                    ("gathered", 89_481, 89_941),
-                    ("outside", 89_941, 90_281),
-                    ("the", 90_281, 90_601),
-                    ("local", 90_601, 91_101),
-                    ("government", 91_101, 91_681),
-                    ("building", 91_681, 92_201),
-                    ("demanding", 92_201, 92_521),
-                    ("that", 92_521, 92_701),
-                    ("the", 92_701, 93_181),
-                    ("government", 93_181, 93_181),
-                ],
-            ),
+            timed(88_141, 93_141, &said),
             timed(93_141, 96_141, &[("responds.", 93_901, 96_141)]),
             timed(96_141, 98_141, &[("Children", 96_441, 97_161), ("back.", 97_161, 97_351)]),
         ];
         assert_eq!(first_hole(&heard, &speech, w, w.start_ms), Some(Span { start_ms: 95_421, end_ms: 96_441 }));
         // Looked for after it, there is none; nor in the window as heard in full.
         assert_eq!(first_hole(&heard, &speech, w, 96_441), None);
-        let full = vec![
-            heard[0].clone(),
-            heard[1].clone(),
-            timed(
-                95_221,
-                99_221,
-                &[
-                    ("We", 95_661, 95_861),
-                    ("need", 95_861, 96_241),
-                    ("our", 96_241, 96_421),
-                    ("children", 96_421, 97_161),
-                ],
-            ),
-        ];
+        let we =
+            [("We", 95_661, 95_861), ("need", 95_861, 96_241), ("our", 96_241, 96_421), ("children", 96_421, 97_161)];
+        let full = vec![heard[0].clone(), heard[1].clone(), timed(95_221, 99_221, &we)];
         assert_eq!(first_hole(&full, &speech, w, w.start_ms), None);
-        // 720 ms between "government" and "responds." is the pause DTW leaves, not a hole; the
-        // same at the end of a span.
+        // 720 ms between "government" and "responds." is the pause DTW leaves, not a hole; nor
+        // are 700 ms of a span after its last word.
         assert_eq!(first_hole(&heard[..2], &speech[..1], w, w.start_ms), None);
+        let short = [Span { start_ms: 82_971, end_ms: 93_881 }];
+        assert_eq!(first_hole(&heard[..1], &short, w, w.start_ms), None);
+        // 800 ms are.
+        let longer = [Span { start_ms: 82_971, end_ms: 93_981 }];
+        assert_eq!(first_hole(&heard[..1], &longer, w, w.start_ms), Some(Span { start_ms: 93_181, end_ms: 93_981 }));
         // Speech before the window's start is not the window's to fill.
         let early = Window { start_ms: 96_000, end_ms: 97_361 };
         assert_eq!(first_hole(&heard[2..], &speech, early, early.start_ms), None);
