@@ -629,10 +629,6 @@ fn words(segs: &[Segment]) -> usize {
     segs.iter().map(|s| s.words.len()).sum()
 }
 
-/// Recognises one window; if its text is too short for its speech, recognises it again with
-/// less context, then in two halves, and keeps the attempt with the most words. If its text
-/// went round in a loop, recognises it again with less context and keeps the first attempt
-/// that does not (else the one that compresses least).
 /// A window being recognised again: the record of its attempts, and the text context after the
 /// best so far (restored once the attempts are over).
 struct Again {
@@ -683,6 +679,11 @@ impl Again {
     }
 }
 
+/// Recognises one window; if its text is too short for its speech, recognises it again with
+/// less context, then in two halves, and keeps the attempt with the most words. If its text
+/// went round in a loop, recognises it again with less context and keeps the first attempt
+/// that does not (else the one that compresses least). With the VAD's speech
+/// (`heard_speech`), stretches of it that no word covers are then heard again ([`fill_holes`]).
 #[allow(clippy::too_many_arguments)]
 fn guarded(
     r: &mut Recognizer,
