@@ -819,20 +819,9 @@ pub fn fill_holes(
         let first = best.iter().position(touches).unwrap_or(best.partition_point(|s| s.start_ms < hole.start_ms));
         let last = best.iter().rposition(touches).map_or(first, |i| i + 1);
         let old = &best[first..last];
-        let start_ms = old
-            .iter()
-            .flat_map(|s| s.words.first())
-            .map(|x| x.start_ms)
-            .min()
-            .unwrap_or(hole.start_ms)
-            .min(hole.start_ms);
-        let end_ms = old
-            .iter()
-            .flat_map(|s| s.words.last())
-            .map(|x| end_with_speech(x.start_ms, x.end_ms, speech))
-            .max()
-            .unwrap_or(span_end)
-            .max(span_end);
+        let spoken = old.iter().flat_map(|s| &s.words);
+        let start_ms = spoken.clone().map(|x| x.start_ms).fold(hole.start_ms, Ms::min);
+        let end_ms = spoken.map(|x| end_with_speech(x.start_ms, x.end_ms, speech)).fold(span_end, Ms::max);
         let a = start_ms.saturating_sub(PAD_BEFORE_MS).max(w.start_ms);
         let b = (end_ms + window::PAD_AFTER_MS).min(w.end_ms);
         let at = |ms: Ms| ms_to_samples(ms - w.start_ms, TARGET_RATE).min(pcm.len());

@@ -628,15 +628,17 @@ fn name_fix(
         let lower = cand.to_lowercase();
         // Case alone is not corrected where the word is an ordinary one ("armed forces" may be
         // any forces); a word only a name of the article spells takes its capitals.
-        if n == 1 && (is_stop_word(&lower) || names.iter().any(|nm| nm.text.to_lowercase() == lower)) {
-            let exact = names.iter().find(|nm| nm.text.to_lowercase() == lower).filter(|_| !ordinary(&lower));
-            match exact {
-                Some(name) if !is_stop_word(&lower) => {
-                    best = Some((1.0, 1, name));
-                    break;
-                }
-                _ => return None,
+        if n == 1 && is_stop_word(&lower) {
+            return None;
+        }
+        if n == 1
+            && let Some(name) = names.iter().find(|nm| nm.text.to_lowercase() == lower)
+        {
+            if cand == name.text || ordinary(&lower) {
+                return None;
             }
+            best = Some((1.0, 1, name));
+            break;
         }
         // The recogniser was sure of these words: only a near-identical spelling is changed
         // ("remember" is not a garbled "December").

@@ -501,7 +501,6 @@ fn audio_ctx(samples: usize) -> c_int {
     frames.next_multiple_of(32).min(1500) as c_int
 }
 
-/// The distributions a forced pass kept: each with the forced token it came before.
 /// What a forced whisper_full call gave.
 struct Forced {
     /// The log-probability of each forced token, then of the end (natural log).
