@@ -340,11 +340,17 @@ struct GraphScope {
     rows: Rows,
     /// The model's vocabulary: the width of its logits, by which their product is known.
     n_vocab: i64,
+    /// The threads the call was given, which no graph of it may exceed (0: no call).
+    threads: c_int,
+}
+
+impl GraphScope {
+    const NONE: GraphScope = GraphScope { abort: std::ptr::null_mut(), rows: Rows::Every, n_vocab: 0, threads: 0 };
 }
 
 thread_local! {
     static GRAPH: std::cell::Cell<GraphScope> =
-        const { std::cell::Cell::new(GraphScope { abort: std::ptr::null_mut(), rows: Rows::Every, n_vocab: 0 }) };
+        const { std::cell::Cell::new(GraphScope::NONE) };
 }
 
 /// whisper.cpp passes its abort callback to ggml only for the graphs it computes without a
@@ -353,7 +359,8 @@ thread_local! {
 /// (`--wrap=ggml_graph_compute`, in src/build.rs) routes every graph through here, which gives a
 /// graph computed on a thread inside a whisper_full call ([`full`]) that call's abort
 /// callback; ggml checks it between nodes. Here too the decoder's product by the vocabulary
-/// is cut to the rows that are read ([`Rows`]).
+/// is cut to the rows that are read ([`Rows`]), and the graph of whisper.cpp's DTW is held to
+/// the call's threads with its median filter done by them all ([`dtw_graph_in_hand`]).
 ///
 /// # Safety
 /// Called by ggml only, with the graph and plan it was about to compute.
@@ -377,6 +384,9 @@ pub unsafe extern "C" fn __wrap_ggml_graph_compute(
             (*plan).abort_callback = Some(on_graph_abort);
             (*plan).abort_callback_data = scope.abort;
         }
+        if !plan.is_null() && scope.threads > 0 {
+            dtw_graph_in_hand(graph, plan, scope.threads);
+        }
         let cut = match scope.rows {
             Rows::Last => logits_node(graph, scope.n_vocab).and_then(|node| LastRow::cut(node)),
             Rows::Every => None,
@@ -387,6 +397,130 @@ pub unsafe extern "C" fn __wrap_ggml_graph_compute(
         }
         status
     }
+}
+
+/// whisper.cpp computes the attention weights its DTW aligns on a CPU backend of its own, at
+/// ggml's default of 4 threads whatever the call was given, and filters them with a median done
+/// by one thread while the others wait. On 2 cores that was 4 threads spinning at barriers
+/// (report.mp4: 3.95 -> 3.68 s of recognition with the threads held to the call's 2; AMD EPYC
+/// Zen 4). So a graph asking for more threads than its call was given gets the call's, and
+/// whisper.cpp's median filter (its only custom operation) is replaced by [`median_rows`], the
+/// same median shared by every thread.
+///
+/// # Safety
+/// `graph` and `plan` are ggml's, about to be computed.
+unsafe fn dtw_graph_in_hand(
+    graph: *mut whisper_rs_sys::ggml_cgraph,
+    plan: *mut whisper_rs_sys::ggml_cplan,
+    threads: c_int,
+) {
+    // SAFETY: fewer threads than planned need no more work buffer than planned; the nodes are
+    // ggml's tensors, alive for the call, and a custom operation's parameters are
+    // ggml_map_custom1_op_params (ggml-impl.h), copied in and out as ggml does.
+    unsafe {
+        if (*plan).n_threads > threads {
+            (*plan).n_threads = threads;
+        }
+        for i in 0..whisper_rs_sys::ggml_graph_n_nodes(graph) {
+            let node = whisper_rs_sys::ggml_graph_node(graph, i);
+            if node.is_null() || (*node).op != whisper_rs_sys::ggml_op_GGML_OP_MAP_CUSTOM1 {
+                continue;
+            }
+            let at = (*node).op_params.as_mut_ptr() as *mut CustomOp;
+            let mut op = at.read_unaligned();
+            let median: unsafe extern "C" fn(_, _, _, _, _) = median_rows;
+            if op.fun.is_some_and(|f| f as usize != median as usize) && is_median_filter(&*node, op.userdata) {
+                op.fun = Some(median);
+                at.write_unaligned(op);
+            }
+        }
+    }
+}
+
+/// ggml's parameters of a custom operation of one source (`ggml_map_custom1_op_params`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CustomOp {
+    fun: whisper_rs_sys::ggml_custom1_op_t,
+    n_tasks: c_int,
+    userdata: *mut c_void,
+}
+
+/// Whether `node` is whisper.cpp's DTW median filter: over a 3-D f32 tensor (heads × tokens ×
+/// audio frames) into one of the same shape, its user data the odd filter width, below the
+/// frames.
+///
+/// # Safety
+/// `node` is a ggml tensor of a graph about to be computed; `userdata` its operation's.
+unsafe fn is_median_filter(node: &whisper_rs_sys::ggml_tensor, userdata: *mut c_void) -> bool {
+    let f32 = whisper_rs_sys::ggml_type_GGML_TYPE_F32;
+    // SAFETY: as above.
+    unsafe {
+        let a = node.src[0];
+        if a.is_null() || userdata.is_null() || !node.src[1].is_null() {
+            return false;
+        }
+        let a = &*a;
+        let width = *(userdata as *const c_int);
+        node.type_ == f32
+            && a.type_ == f32
+            && a.ne == node.ne
+            && a.ne[3] == 1
+            && width > 0
+            && width % 2 == 1
+            && (width as i64) < a.ne[2]
+            && !node.data.is_null()
+            && !a.data.is_null()
+    }
+}
+
+/// whisper.cpp's DTW median filter, shared by the `nth` threads: each row along the third
+/// dimension of `a` (the audio frames) filtered with a window of the width `userdata` points
+/// at, mirrored at the ends ("reflect" padding), into `dst`. The same medians as whisper.cpp's
+/// one-thread filter (a median of a handful of numbers does not depend on how they are sorted).
+///
+/// # Safety
+/// Called by ggml with the tensors [`is_median_filter`] accepted.
+unsafe extern "C" fn median_rows(
+    dst: *mut whisper_rs_sys::ggml_tensor,
+    a: *const whisper_rs_sys::ggml_tensor,
+    ith: c_int,
+    nth: c_int,
+    userdata: *mut c_void,
+) {
+    // SAFETY: as above: f32 tensors of the same shape, read and written through their strides;
+    // each thread writes its own rows.
+    unsafe {
+        let (a, d) = (&*a, &*dst);
+        let half = (*(userdata as *const c_int) / 2) as i64;
+        let (n0, n1, n2) = (a.ne[0], a.ne[1], a.ne[2]);
+        let rows = n0 * n1;
+        let per = (rows + nth as i64 - 1) / (nth as i64).max(1);
+        let mut row = vec![0f32; n2 as usize];
+        let mut window = vec![0f32; 2 * half as usize + 1];
+        for r in (ith as i64 * per)..((ith as i64 + 1) * per).min(rows) {
+            let (i, j) = (r / n1, r % n1);
+            let from = (a.data as *const u8).add(i as usize * a.nb[0] + j as usize * a.nb[1]);
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = (from.add(k * a.nb[2]) as *const f32).read_unaligned();
+            }
+            let to = (d.data as *mut u8).add(i as usize * d.nb[0] + j as usize * d.nb[1]);
+            for k in 0..n2 {
+                (to.add(k as usize * d.nb[2]) as *mut f32).write_unaligned(median_at(&row, k, half, &mut window));
+            }
+        }
+    }
+}
+
+/// The median of `row[k - half..=k + half]`, mirrored at the ends (index -1 is 1, n is n - 2).
+fn median_at(row: &[f32], k: i64, half: i64, window: &mut [f32]) -> f32 {
+    let n = row.len() as i64;
+    for (w, off) in window.iter_mut().zip(-half..=half) {
+        let idx = (k + off).abs();
+        *w = row[(if idx >= n { 2 * (n - 1) - idx } else { idx }) as usize];
+    }
+    window.sort_unstable_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
+    window[window.len() / 2]
 }
 
 /// The decoder's product by the vocabulary, if it is the last node of `graph` (as in every
@@ -490,7 +624,7 @@ impl ScopeGuard {
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        GRAPH.with(|cell| cell.set(GraphScope { abort: std::ptr::null_mut(), rows: Rows::Every, n_vocab: 0 }));
+        GRAPH.with(|cell| cell.set(GraphScope::NONE));
     }
 }
 
@@ -511,8 +645,8 @@ struct Forced {
     first_row: Vec<f32>,
 }
 
-/// One whisper_full call over `pcm` (which starts `offset_ms` into the input) with the
-/// callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say, whose
+/// One whisper_full call over `pcm` (which starts `offset_ms` into the input) on `threads`
+/// threads (every graph of the call included) with the callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say, whose
 /// tokens' log-probabilities (then the end's) it returns. `one_sequence`: the call decodes one
 /// sequence (greedy, best of 1), so only the last row of the decoder's logits is computed.
 #[allow(clippy::too_many_arguments)]
@@ -520,6 +654,7 @@ fn full(
     model: &Model,
     state: &mut WhisperState,
     mut params: FullParams,
+    threads: usize,
     pcm: &[f32],
     offset_ms: Ms,
     progress: &dyn Progress,
@@ -544,6 +679,8 @@ fn full(
         first_row: std::cell::RefCell::new(Vec::new()),
     };
     let user = &data as *const CallbackData as *mut c_void;
+    let threads = threads.max(1) as c_int;
+    params.set_n_threads(threads);
     // SAFETY: `data` outlives `state.full` below, which is the only time the callbacks run.
     // (whisper-rs's own set_abort_callback_safe is broken in 0.16, hence the raw callbacks.)
     unsafe {
@@ -557,7 +694,7 @@ fn full(
         params.set_start_encoder_callback_user_data(user);
     }
     let rows = if one_sequence { Rows::Last } else { Rows::Every };
-    let scope = ScopeGuard::new(GraphScope { abort: user, rows, n_vocab: data.n_vocab as i64 });
+    let scope = ScopeGuard::new(GraphScope { abort: user, rows, n_vocab: data.n_vocab as i64, threads });
     let result = state.full(params, pcm);
     drop(scope);
     if cancel.is_cancelled() {
@@ -730,7 +867,6 @@ impl<'m> Recognizer<'m> {
             SamplingStrategy::Greedy { best_of: 1 }
         };
         let mut params = FullParams::new(strategy);
-        params.set_n_threads(self.threads.clamp(1, self.opts.threads.max(1)) as c_int);
         params.set_language(Some(&self.language));
         params.set_translate(self.opts.translate && self.model.info.multilingual);
         params.set_token_timestamps(true);
@@ -762,7 +898,8 @@ impl<'m> Recognizer<'m> {
             params.set_tokens(tokens);
         }
         let one_sequence = self.opts.beam <= 1;
-        full(self.model, &mut self.state, params, pcm, offset_ms, progress, cancel, None, &[], one_sequence)?;
+        let threads = self.threads.clamp(1, self.opts.threads.max(1));
+        full(self.model, &mut self.state, params, threads, pcm, offset_ms, progress, cancel, None, &[], one_sequence)?;
         Ok(self.collect(offset_ms))
     }
 
@@ -958,9 +1095,8 @@ impl<'m> Forcer<'m> {
 
     /// whisper.cpp's parameters for a forced pass over `samples` of audio in `language`, after
     /// `prompt`.
-    fn params<'s>(threads: usize, language: &'s str, samples: usize, prompt: Option<&'s str>) -> FullParams<'s, 's> {
+    fn params<'s>(language: &'s str, samples: usize, prompt: Option<&'s str>) -> FullParams<'s, 's> {
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(threads as c_int);
         params.set_language(Some(language));
         params.set_translate(false);
         params.set_no_timestamps(true);
@@ -1010,12 +1146,13 @@ impl<'m> Forcer<'m> {
         self.heard = None;
         let peek_at: Vec<usize> =
             peek.iter().map(|&w| per_word[..w.min(per_word.len())].iter().map(Vec::len).sum()).collect();
-        let mut params = Self::params(self.threads, &self.language, pcm.len(), Some(prompt));
+        let mut params = Self::params(&self.language, pcm.len(), Some(prompt));
         params.set_token_timestamps(false);
         let Forced { logprobs, peeked, first_row } = full(
             self.model,
             &mut self.state,
             params,
+            self.threads,
             pcm,
             0,
             &crate::progress::Silent,
@@ -1135,12 +1272,13 @@ impl<'m> Forcer<'m> {
         cancel: &Cancel,
     ) -> Result<Option<Vec<Ms>>, TranscribeError> {
         let Some((per_word, forced)) = self.forced(pcm, words) else { return Ok(None) };
-        let params = Self::params(self.threads, &self.language, pcm.len(), None);
+        let params = Self::params(&self.language, pcm.len(), None);
         self.heard = None;
         full(
             self.model,
             &mut self.state,
             params,
+            self.threads,
             pcm,
             offset_ms,
             &crate::progress::Silent,
@@ -1190,4 +1328,82 @@ pub fn transcribe(
     let segments = r.recognise(pcm, 0, Context::Full, progress, cancel);
     progress.end();
     Ok(Transcript { language: r.language(), segments: segments? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ggml f32 tensor header over `data` with the given shape and strides (in floats).
+    fn tensor(data: &mut [f32], ne: [i64; 3], strides: [usize; 3]) -> whisper_rs_sys::ggml_tensor {
+        // SAFETY: ggml_tensor is a plain C struct; all zeros is a valid (empty) header.
+        let mut t: whisper_rs_sys::ggml_tensor = unsafe { std::mem::zeroed() };
+        t.type_ = whisper_rs_sys::ggml_type_GGML_TYPE_F32;
+        t.ne = [ne[0], ne[1], ne[2], 1];
+        t.nb = [strides[0] * 4, strides[1] * 4, strides[2] * 4, data.len() * 4];
+        t.data = data.as_mut_ptr() as *mut c_void;
+        t
+    }
+
+    #[test]
+    fn the_shared_median_filter_gives_whisper_cpps_medians() {
+        // whisper.cpp's filter, as it is written: for each element, the sorted window's middle.
+        let (heads, tokens, frames, width) = (3i64, 5i64, 40i64, 7 as c_int);
+        let mut seed = 7u64;
+        let mut input: Vec<f32> = (0..heads * tokens * frames)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((seed >> 40) % 1000) as f32 / 100.0 - 5.0
+            })
+            .collect();
+        // Stored frames-first (as whisper.cpp's permuted view is): element (h, t, f) at
+        // f * heads * tokens + t * heads + h.
+        let at = |h: i64, t: i64, f: i64| (f * heads * tokens + t * heads + h) as usize;
+        let mut expected = vec![0f32; input.len()];
+        for h in 0..heads {
+            for t in 0..tokens {
+                for f in 0..frames {
+                    let mut w: Vec<f32> = (-3..=3)
+                        .map(|o: i64| {
+                            let i = f + o;
+                            let i = if i < 0 {
+                                -i
+                            } else if i >= frames {
+                                2 * (frames - 1) - i
+                            } else {
+                                i
+                            };
+                            input[at(h, t, i)]
+                        })
+                        .collect();
+                    w.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                    expected[(h * tokens * frames + t * frames + f) as usize] = w[3];
+                }
+            }
+        }
+        let a = tensor(&mut input, [heads, tokens, frames], [1, heads as usize, (heads * tokens) as usize]);
+        let mut out = vec![f32::NAN; expected.len()];
+        let mut d = tensor(&mut out, [heads, tokens, frames], [(tokens * frames) as usize, frames as usize, 1]);
+        d.src[0] = &a as *const _ as *mut _;
+        let mut user = width;
+        let user = &mut user as *mut c_int as *mut c_void;
+        // SAFETY: the headers point at live buffers of their shapes.
+        unsafe {
+            assert!(is_median_filter(&d, user));
+            for ith in 0..3 {
+                median_rows(&mut d, &a, ith, 3, user);
+            }
+        }
+        assert_eq!(out, expected);
+        // A width the frames cannot hold, an even one, or a second source: not the filter.
+        let mut wide = frames as c_int;
+        let mut even = 6 as c_int;
+        // SAFETY: as above.
+        unsafe {
+            assert!(!is_median_filter(&d, &mut wide as *mut c_int as *mut c_void));
+            assert!(!is_median_filter(&d, &mut even as *mut c_int as *mut c_void));
+            d.src[1] = &a as *const _ as *mut _;
+            assert!(!is_median_filter(&d, user));
+        }
+    }
 }
