@@ -359,8 +359,8 @@ thread_local! {
 /// (`--wrap=ggml_graph_compute`, in src/build.rs) routes every graph through here, which gives a
 /// graph computed on a thread inside a whisper_full call ([`full`]) that call's abort
 /// callback; ggml checks it between nodes. Here too the decoder's product by the vocabulary
-/// is cut to the rows that are read ([`Rows`]), and the graph of whisper.cpp's DTW is held to
-/// the call's threads with its median filter done by them all ([`dtw_graph_in_hand`]).
+/// is cut to the rows that are read ([`Rows`]), and every graph is held to the call's threads
+/// ([`keep_to_threads`]).
 ///
 /// # Safety
 /// Called by ggml only, with the graph and plan it was about to compute.
@@ -385,7 +385,7 @@ pub unsafe extern "C" fn __wrap_ggml_graph_compute(
             (*plan).abort_callback_data = scope.abort;
         }
         if !plan.is_null() && scope.threads > 0 {
-            dtw_graph_in_hand(graph, plan, scope.threads);
+            keep_to_threads(graph, plan, scope.threads);
         }
         let cut = match scope.rows {
             Rows::Last => logits_node(graph, scope.n_vocab).and_then(|node| LastRow::cut(node)),
@@ -401,15 +401,15 @@ pub unsafe extern "C" fn __wrap_ggml_graph_compute(
 
 /// whisper.cpp computes the attention weights its DTW aligns on a CPU backend of its own, at
 /// ggml's default of 4 threads whatever the call was given, and filters them with a median done
-/// by one thread while the others wait. On 2 cores that was 4 threads spinning at barriers
-/// (report.mp4: 3.95 -> 3.68 s of recognition with the threads held to the call's 2; AMD EPYC
-/// Zen 4). So a graph asking for more threads than its call was given gets the call's, and
-/// whisper.cpp's median filter (its only custom operation) is replaced by [`median_rows`], the
-/// same median shared by every thread.
+/// by one thread while the others wait: on 2 cores, 4 threads spinning at barriers for every
+/// window (8 with two lanes). So a graph asking for more threads than its call was given gets
+/// the call's, and whisper.cpp's median filter (its only custom operation) is replaced by
+/// [`median_rows`], the same medians shared by every thread. report.mp4 4.20 -> 3.53 s,
+/// report.webm 4.43 -> 4.00 s, the same JSON (AMD EPYC Zen 4, 2 cores).
 ///
 /// # Safety
 /// `graph` and `plan` are ggml's, about to be computed.
-unsafe fn dtw_graph_in_hand(
+unsafe fn keep_to_threads(
     graph: *mut whisper_rs_sys::ggml_cgraph,
     plan: *mut whisper_rs_sys::ggml_cplan,
     threads: c_int,
@@ -646,8 +646,9 @@ struct Forced {
 }
 
 /// One whisper_full call over `pcm` (which starts `offset_ms` into the input) on `threads`
-/// threads (every graph of the call included) with the callbacks: progress, stops, and (for a [`Forcer`]) the text the decoder must say, whose
-/// tokens' log-probabilities (then the end's) it returns. `one_sequence`: the call decodes one
+/// threads (every graph of the call included) with the callbacks: progress, stops, and (for a
+/// [`Forcer`]) the text the decoder must say, whose tokens' log-probabilities (then the end's)
+/// it returns. `one_sequence`: the call decodes one
 /// sequence (greedy, best of 1), so only the last row of the decoder's logits is computed.
 #[allow(clippy::too_many_arguments)]
 fn full(
