@@ -9,6 +9,10 @@
 #   --peer      side by side with faster-whisper on the samples (MP4, WebM and two MKV copies)
 #               and the real clips, defaults against defaults; the report delayed by 0-47 ms
 #               (8 copies: WER per copy, mean, median, worst); then fastest against fastest
+#   --decoding  vidscribe over 12 copies of the report (MP4, WebM, the two MKVs, the 8 delayed
+#               WAVs), at its defaults, with --beam 5 and with --lanes 2: WER per copy, mean,
+#               median, worst and the recognition time of the 12 (what decoding harder or in two
+#               lanes buys on voices whose words move with any change of the samples)
 #   --long      the same comparison on a 32.5-minute input, then vidscribe alone on 15, 30 and
 #               60 minutes (time linear in length, memory flat)
 #   --load      each tool on a clip while one other CPU-bound 2-thread process runs (a copy of
@@ -35,13 +39,13 @@ cd "$(dirname "$0")/.."
 sections=()
 while [[ ${1:-} == --* ]]; do
   case "$1" in
-    --pipeline | --article | --peer | --long | --load | --archive | --serve | --scale | --speakers) sections+=("${1#--}") ;;
+    --pipeline | --article | --peer | --decoding | --long | --load | --archive | --serve | --scale | --speakers) sections+=("${1#--}") ;;
     --quick) sections+=(pipeline peer-defaults) ;;
     *) break ;;
   esac
   shift
 done
-((${#sections[@]})) || sections=(pipeline article peer long load archive serve speakers)
+((${#sections[@]})) || sections=(pipeline article peer decoding long load archive serve speakers)
 wanted() { [[ " ${sections[*]} " == *" $1 "* ]]; }
 scripts/setup.sh bench
 scripts/fetch-model.sh tiny.en >/dev/null
@@ -297,7 +301,7 @@ peer_table() { # setting input|ref...
       "$fw" "$(awk -v w="$fw" -v a="$audio_s" 'BEGIN{print w/a}')" "$fm" "$fe" "$(awk -v a="$vw" -v b="$fw" 'BEGIN{print a/b}')"
   done
 }
-if wanted peer || wanted peer-defaults || wanted long || wanted load; then
+if wanted peer || wanted peer-defaults || wanted decoding || wanted long || wanted load; then
   peer_setup
 fi
 if wanted peer || wanted peer-defaults; then
@@ -330,6 +334,32 @@ if wanted peer || wanted peer-defaults; then
 fi
 if wanted peer; then
   peer_table fastest "${short_inputs[@]}"
+fi
+# The same report as 12 copies, vidscribe alone, three ways of decoding.
+if wanted decoding; then
+  copies=(samples/report.mp4 samples/report.webm "$cache/report-aac.mkv" "$cache/report-vorbis.mkv")
+  ffmpeg -v error -y -i samples/report.mp4 -ac 1 -ar 48000 "$out/report48.wav"
+  for p in 0 7 13 20 27 33 40 47; do
+    sox "$out/report48.wav" "$out/report-delayed-$p.wav" pad "$(awk -v p="$p" 'BEGIN{printf "%.3f", p/1000}')"
+    copies+=("$out/report-delayed-$p.wav")
+  done
+  echo
+  echo "The report as 12 copies (4 containers, 8 delays), vidscribe, $threads threads, WER:"
+  for way in "defaults" "--beam 5" "--lanes 2"; do
+    wers=() took=0
+    for input in "${copies[@]}"; do
+      opts=()
+      [[ $way == defaults ]] || read -ra opts <<<"$way"
+      "$bin" transcribe "$input" -o "$out/dec" -f txt -q -t "$threads" --stats "${opts[@]}" 2> "$out/stats"
+      ms=$(grep -o 'transcribe_ms=[0-9]*' "$out/stats" | cut -d= -f2)
+      took=$((took + ms))
+      w=$("$bin" score samples/report.txt "$out/dec/$(basename "${input%.*}").txt" | awk '{print $2}')
+      wers+=("${w%\%}")
+    done
+    printf '%-10s %s | ' "$way" "${wers[*]}"
+    printf '%s\n' "${wers[@]}" | sort -n | awk -v t="$took" '{a[NR]=$1; s+=$1} END{printf "mean %.2f%%, median %.2f%%, worst %.2f%%, recognition %.1f s\n", s/NR, (a[NR/2]+a[NR/2+1])/2, a[NR], t/1000}'
+  done
+  rm -f "$out"/report-delayed-*.wav
 fi
 if wanted long; then
   peer_table defaults "$long|$out/long.txt"
