@@ -310,22 +310,29 @@ fi
 # The synthetic report's words move with any change of its samples, for both tools (tiny.en is
 # unsure of the espeak voices and the names): the same audio delayed by 0-47 ms, as containers
 # and encoders delay it, once each, WER per copy, then the mean, median and worst.
+delays=(0 7 13 20 27 33 40 47)
+# The report's audio (48 kHz WAV) delayed by $1 ms, made in $out; prints its path.
+delayed_copy() {
+  local base48=$out/report48.wav f=$out/report-delayed-$1.wav
+  [[ -f $base48 ]] || ffmpeg -v error -y -i samples/report.mp4 -ac 1 -ar 48000 "$base48"
+  sox "$base48" "$f" pad "$(awk -v p="$1" 'BEGIN{printf "%.3f", p/1000}')"
+  echo "$f"
+}
+# Mean, median and worst of WER figures (numbers, without the % sign).
+summary() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1; s+=$1} END{printf "mean %.2f%%, median %.2f%%, worst %.2f%%", s/NR, (a[NR/2]+a[NR/2+1])/2, a[NR]}'; }
 shifted_copies() {
-  local base48=$out/report48.wav p v w f vs=() fw=()
-  ffmpeg -v error -y -i samples/report.mp4 -ac 1 -ar 48000 "$base48"
+  local p v w f vs=() fw=()
   echo
   echo "The report's audio delayed by 0-47 ms (8 WAV copies), $threads threads, defaults, WER:"
   printf '%-9s %8s %8s\n' delay_ms vs_WER fw_WER
-  for p in 0 7 13 20 27 33 40 47; do
-    f=$out/report-delayed-$p.wav
-    sox "$base48" "$f" pad "$(awk -v p="$p" 'BEGIN{printf "%.3f", p/1000}')"
+  for p in "${delays[@]}"; do
+    f=$(delayed_copy "$p")
     read -r _ _ v <<<"$(run_vs "$f" samples/report.txt 1)"
     read -r _ _ w <<<"$(run_fw "$f" samples/report.txt 1 5)"
     printf '%-9s %8s %8s\n' "$p" "$v" "$w"
     vs+=("${v%\%}"); fw+=("${w%\%}")
     rm -f "$f"
   done
-  summary() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1; s+=$1} END{printf "mean %.2f%%, median %.2f%%, worst %.2f%%", s/NR, (a[NR/2]+a[NR/2+1])/2, a[NR]}'; }
   echo "vidscribe:      $(summary "${vs[@]}")"
   echo "faster-whisper: $(summary "${fw[@]}")"
 }
@@ -338,10 +345,8 @@ fi
 # The same report as 12 copies, vidscribe alone, three ways of decoding.
 if wanted decoding; then
   copies=(samples/report.mp4 samples/report.webm "$cache/report-aac.mkv" "$cache/report-vorbis.mkv")
-  ffmpeg -v error -y -i samples/report.mp4 -ac 1 -ar 48000 "$out/report48.wav"
-  for p in 0 7 13 20 27 33 40 47; do
-    sox "$out/report48.wav" "$out/report-delayed-$p.wav" pad "$(awk -v p="$p" 'BEGIN{printf "%.3f", p/1000}')"
-    copies+=("$out/report-delayed-$p.wav")
+  for p in "${delays[@]}"; do
+    copies+=("$(delayed_copy "$p")")
   done
   echo
   echo "The report as 12 copies (4 containers, 8 delays), vidscribe, $threads threads, WER:"
@@ -356,8 +361,8 @@ if wanted decoding; then
       w=$("$bin" score samples/report.txt "$out/dec/$(basename "${input%.*}").txt" | awk '{print $2}')
       wers+=("${w%\%}")
     done
-    printf '%-10s %s | ' "$way" "${wers[*]}"
-    printf '%s\n' "${wers[@]}" | sort -n | awk -v t="$took" '{a[NR]=$1; s+=$1} END{printf "mean %.2f%%, median %.2f%%, worst %.2f%%, recognition %.1f s\n", s/NR, (a[NR/2]+a[NR/2+1])/2, a[NR], t/1000}'
+    printf '%-10s %s | %s, recognition %s s\n' "$way" "${wers[*]}" "$(summary "${wers[@]}")" \
+      "$(awk -v t="$took" 'BEGIN{printf "%.1f", t/1000}')"
   done
   rm -f "$out"/report-delayed-*.wav
 fi
