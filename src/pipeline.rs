@@ -54,20 +54,20 @@ impl PcmSource for Stream {
     }
 }
 
-/// One read of [`PIECE_SAMPLES`] or more from a [`PcmSource`] (fewer at the end).
-struct Read {
+/// The audio one read of a [`PcmSource`] gave: [`PIECE_SAMPLES`] or more (fewer at the end).
+struct Decoded {
     pcm: Vec<f32>,
     /// Whether the input goes on.
     more: bool,
     took: Duration,
 }
 
-impl Read {
-    fn from(source: &mut (dyn PcmSource + Send)) -> Result<Read, DecodeError> {
+impl Decoded {
+    fn from(source: &mut (dyn PcmSource + Send)) -> Result<Decoded, DecodeError> {
         let t = Instant::now();
         let mut pcm = Vec::with_capacity(PIECE_SAMPLES + TARGET_RATE as usize);
         let more = source.read(&mut pcm, PIECE_SAMPLES)?;
-        Ok(Read { pcm, more, took: t.elapsed() })
+        Ok(Decoded { pcm, more, took: t.elapsed() })
     }
 }
 
@@ -353,7 +353,7 @@ pub fn recognise(
     let vad = detector.is_some();
     // The read after the one being run through VAD, decoded meanwhile (see below), and whether
     // the last look at the machine left this job two cores (before any look: as asked).
-    let mut ahead: Option<Result<Read, DecodeError>> = None;
+    let mut ahead: Option<Result<Decoded, DecodeError>> = None;
     let mut two_cores = opts.threads >= 2;
     progress.begin("transcribing", total_ms);
     loop {
@@ -388,7 +388,7 @@ pub fn recognise(
                         Some(got) => got?,
                         None => {
                             progress.step("decoding");
-                            Read::from(&mut *source)?
+                            Decoded::from(&mut *source)?
                         }
                     };
                     more = got.more;
@@ -398,7 +398,7 @@ pub fn recognise(
                     let step_ms = origin_ms + samples_to_ms(from as u64, TARGET_RATE);
                     let step_end_ms = origin_ms + samples_to_ms(buf.len() as u64, TARGET_RATE);
                     let next = std::thread::scope(|s| {
-                        let next = (read_ahead && more).then(|| s.spawn(|| Read::from(&mut *source)));
+                        let next = (read_ahead && more).then(|| s.spawn(|| Decoded::from(&mut *source)));
                         let t = Instant::now();
                         if detector.is_some() {
                             progress.step("finding speech");
