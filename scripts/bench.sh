@@ -242,8 +242,8 @@ short_inputs=(
   "tests/data/speech/en_librivox_sense_sensibility.flac|tests/data/speech/en_librivox_sense_sensibility.txt"
   "tests/data/speech/en_ls_32-21631.flac|tests/data/speech/en_ls_32-21631.txt"
 )
-# Short inputs run three times (the median wall time counts: single runs vary by up to 20 %
-# here), long ones once.
+# Inputs under 300 s (all of short_inputs, LibriSpeech's 279 s included) run three times (the
+# median wall time counts: single runs vary by up to 20 % here), long ones once.
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 repeats() { # audio seconds
   awk -v a="$1" 'BEGIN{print (a < 300) ? 3 : 1}'
