@@ -268,10 +268,10 @@ run_vs() { # input ref repeats [options]
   read -r wall mem < "$out/timed"
   echo "$wall $((mem / 1024)) $("$bin" score "$ref" "$out/vs/$(basename "${input%.*}").txt" | awk '{print $2}')"
 }
-run_fw() { # input ref repeats beam
+run_fw() { # input ref repeats beam (weights: int8, or $compute)
   local wall mem
   timed "$3" "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$1" \
-    --beam "$4" --threads "$threads" --compute-type int8 > "$out/fw.json"
+    --beam "$4" --threads "$threads" --compute-type "${compute:-int8}" > "$out/fw.json"
   read -r wall mem < "$out/timed"
   # One JSON line per run: the last one's text is scored.
   tail -n1 "$out/fw.json" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["text"])' > "$out/fw.txt"
@@ -374,18 +374,13 @@ if wanted decoding; then
     wers=() took=0 behind=0 i=0
     for input in "${copies[@]}"; do
       if [[ $way == fw* ]]; then
-        "$venv/bin/python" scripts/peer/faster_whisper_run.py "$ct2" "$input" --beam 5 \
-          --threads "$threads" --compute-type "${way#fw }" > "$out/fw.json"
-        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["text"]); print(round(d["transcribe_s"]*1000), file=sys.stderr)' \
-          "$out/fw.json" > "$out/fw.txt" 2> "$out/ms"
-        ms=$(cat "$out/ms")
-        w=$("$bin" score samples/report.txt "$out/fw.txt" | awk '{print $2}')
+        read -r _ _ w <<<"$(compute=${way#fw } run_fw "$input" samples/report.txt 1 5)"
+        ms=$(python3 -c 'import json,sys; print(round(json.loads(sys.stdin.read())["transcribe_s"] * 1000))' < "$out/fw.json")
       else
         opts=()
         [[ $way == defaults ]] || read -ra opts <<<"$way"
-        "$bin" transcribe "$input" -o "$out/dec" -f txt -q -t "$threads" --stats "${opts[@]}" 2> "$out/stats"
+        read -r _ _ w <<<"$(run_vs "$input" samples/report.txt 1 --stats "${opts[@]}" 2> "$out/stats")"
         ms=$(grep -o 'transcribe_ms=[0-9]*' "$out/stats" | cut -d= -f2)
-        w=$("$bin" score samples/report.txt "$out/dec/$(basename "${input%.*}").txt" | awk '{print $2}')
       fi
       took=$((took + ms))
       wers+=("${w%\%}")
